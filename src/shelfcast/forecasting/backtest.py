@@ -1,0 +1,145 @@
+"""Rolling-origin backtests on a training window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from shelfcast.catalog.series import TitleSeries
+from shelfcast.errors import ForecastError
+from shelfcast.forecasting import metrics
+from shelfcast.forecasting.models import (
+    COMBO_MEMBERS,
+    FITTERS,
+    PointForecast,
+    combine,
+    forecast_spec,
+)
+
+
+def rolling_origins(n_weeks: int, horizon: int, n_origins: int, min_train: int = 1) -> list[int]:
+    """Training lengths at each origin, oldest first: n - k * horizon for k = n_origins..1.
+
+    Origins that would leave fewer than `min_train` weeks to fit on are dropped.
+    """
+    if horizon < 1 or n_origins < 0:
+        raise ValueError(f"horizon must be >= 1 and n_origins >= 0, got {horizon}, {n_origins}")
+    cuts = [n_weeks - k * horizon for k in range(n_origins, 0, -1)]
+    return [c for c in cuts if c >= min_train]
+
+
+def window(series: TitleSeries, max_weeks: int | None) -> TitleSeries:
+    """The last `max_weeks` weeks of a series (all of it when None)."""
+    if max_weeks is None or len(series) <= max_weeks:
+        return series
+    cut = len(series) - max_weeks
+    return series.with_values(series.values[cut:], start=series.dates[cut])
+
+
+def fit_candidates(
+    series: TitleSeries,
+    candidates: Sequence[str],
+    season_length: int,
+    like: dict[str, dict] | None = None,
+) -> tuple[dict[str, dict], dict[str, str]]:
+    """Fit each candidate family; returns specs and, for those that failed, the reason.
+
+    With `like` (specs of an earlier fit), each family keeps that fit's structure (orders,
+    harmonics) and only re-estimates its parameters.
+    """
+    specs: dict[str, dict] = {}
+    failures: dict[str, str] = {}
+    dates = series.dates
+    needed = [
+        n for n in FITTERS if n in candidates or ("combo" in candidates and n in COMBO_MEMBERS)
+    ]
+    for name in needed:
+        try:
+            earlier = (like or {}).get(name)
+            specs[name] = FITTERS[name](series.values, dates, season_length, earlier)
+        except (ForecastError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            failures[name] = str(exc)
+    if "combo" in candidates:
+        members = {k: specs[k] for k in COMBO_MEMBERS if k in specs}
+        if len(members) >= 2:
+            specs["combo"] = combine(members)
+        else:
+            failures["combo"] = "fewer than two members could be fitted"
+    keep = set(candidates)
+    return (
+        {k: v for k, v in specs.items() if k in keep},
+        {k: v for k, v in failures.items() if k in keep},
+    )
+
+
+def forecast_candidates(
+    specs: dict[str, dict], series: TitleSeries, horizon: int, levels: Sequence[int]
+) -> tuple[dict[str, PointForecast], dict[str, str]]:
+    out: dict[str, PointForecast] = {}
+    failures: dict[str, str] = {}
+    for name, spec in specs.items():
+        try:
+            out[name] = forecast_spec(spec, series.values, series.dates, horizon, levels)
+        except (ForecastError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            failures[name] = str(exc)
+    return out, failures
+
+
+@dataclass
+class Backtest:
+    """Per candidate and origin: metrics (`table`) and forecasts; failures by candidate."""
+
+    table: pd.DataFrame
+    forecasts: dict[str, dict[pd.Timestamp, PointForecast]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    specs: dict[str, dict] = field(default_factory=dict)  # as fitted at the first origin
+
+    def summary(self) -> pd.DataFrame:
+        """Mean metrics per candidate, over candidates that produced a forecast at every origin."""
+        if self.table.empty:
+            return pd.DataFrame()
+        n_origins = self.table["origin"].nunique()
+        counts = self.table.groupby("candidate")["origin"].nunique()
+        complete = counts[counts == n_origins].index
+        numeric = self.table.drop(columns=["origin"])
+        return numeric[numeric["candidate"].isin(complete)].groupby("candidate").mean()
+
+
+def backtest(
+    series: TitleSeries,
+    *,
+    horizon: int,
+    n_origins: int,
+    candidates: Sequence[str],
+    season_length: int = 52,
+    levels: Sequence[int] = (80, 95),
+    max_train_weeks: int | None = None,
+    min_train: int | None = None,
+) -> Backtest:
+    """Fit every candidate at each origin on the weeks before it, score the next `horizon` weeks.
+
+    Orders are searched at the first origin and kept (parameters re-estimated) at later ones.
+    Only `series` is seen: pass the training window, and held-out weeks cannot leak in.
+    """
+    min_train = season_length + 1 if min_train is None else min_train
+    rows: list[dict] = []
+    result = Backtest(table=pd.DataFrame())
+    for cut in rolling_origins(len(series), horizon, n_origins, min_train):
+        history = window(series.head(cut), max_train_weeks)
+        actual = series.values[cut : cut + horizon]
+        origin = series.dates[cut - 1]
+        specs, failed = fit_candidates(history, candidates, season_length, result.specs or None)
+        result.specs = result.specs or specs
+        forecasts, failed_forecasts = forecast_candidates(specs, history, horizon, levels)
+        for name, reason in {**failed, **failed_forecasts}.items():
+            result.failures.setdefault(name, f"origin {origin.date()}: {reason}")
+        for name, fc in forecasts.items():
+            bounds = {lv: (fc.lower[lv], fc.upper[lv]) for lv in levels}
+            scores = metrics.score(actual, fc.mean, history.values, season_length, bounds)
+            rows.append({"candidate": name, "origin": origin, **scores})
+            result.forecasts.setdefault(name, {})[origin] = fc
+    result.table = pd.DataFrame(rows)
+    return result

@@ -1,0 +1,9 @@
+import pytest
+from synthetic import seasonal_series
+
+from shelfcast.catalog.series import TitleSeries
+
+
+@pytest.fixture
+def series() -> TitleSeries:
+    return seasonal_series()

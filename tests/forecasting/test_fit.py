@@ -1,0 +1,75 @@
+import numpy as np
+import pandas as pd
+import pytest
+from synthetic import seasonal_series
+
+from shelfcast.catalog.series import TitleSeries
+from shelfcast.forecasting import FitConfig, fit_title, fit_titles
+from shelfcast.forecasting.backtest import backtest, rolling_origins
+from shelfcast.forecasting.fit import choose_champion
+
+
+def test_rolling_origins_step_back_by_the_horizon():
+    assert rolling_origins(300, 32, 3) == [204, 236, 268]
+    assert rolling_origins(100, 32, 3, min_train=40) == [68]
+
+
+def test_backtest_never_sees_weeks_after_each_origin(series, monkeypatch):
+    import shelfcast.forecasting.backtest as bt_module
+
+    seen: list[pd.Timestamp] = []
+    real = bt_module.fit_candidates
+
+    def spy(history, *args, **kwargs):
+        seen.append(history.end)
+        return real(history, *args, **kwargs)
+
+    monkeypatch.setattr(bt_module, "fit_candidates", spy)
+    result = backtest(series, horizon=32, n_origins=3, candidates=("snaive", "theta"))
+    origins = sorted(result.table["origin"].unique())
+    assert seen == origins
+    assert origins[-1] == series.dates[len(series) - 33]
+
+
+def test_held_out_weeks_cannot_change_the_backtest_or_the_choice(series):
+    config = FitConfig(n_origins=2, candidates=("snaive", "theta", "sarima"))
+    poisoned = series.with_values(np.r_[series.values[:-32], np.full(32, 1e6)])
+    a, b = fit_title(series, config), fit_title(poisoned, config)
+    pd.testing.assert_frame_equal(a.backtest.table, b.backtest.table)
+    assert a.champion == b.champion
+    assert a.holdout != b.holdout  # the holdout itself is scored on those weeks
+
+
+def test_champion_has_the_best_backtest_mase_and_baseline_is_reported(series):
+    fit = fit_title(series, FitConfig(n_origins=2))
+    assert fit.champion_mase == min(fit.scores.values())
+    assert "snaive" in fit.scores
+    assert set(fit.holdout) == {fit.champion, "snaive"}
+    assert fit.bundle.evaluation["champion"] == fit.champion
+    assert fit.bundle.history.end == series.end  # refitted on all data
+
+
+def test_ties_go_to_the_simpler_family():
+    summary = pd.DataFrame({"mase": [1.0, 1.0], "mae": [2.0, 2.0]}, index=["combo", "snaive"])
+    assert choose_champion(summary) == "snaive"
+
+
+def test_short_title_falls_back_to_seasonal_naive_with_a_reason():
+    short = TitleSeries("9780241003008", "2023-01-07", np.arange(60.0) % 7)
+    fit = fit_title(short)
+    assert fit.champion == "snaive"
+    assert fit.fallback and "backtest" in fit.fallback
+    assert len(fit.bundle.forecast(32)) == 32
+
+
+def test_fit_titles_in_processes_keeps_order_and_reports_failures():
+    good = [seasonal_series(200, seed=i, key=f"k{i}") for i in range(3)]
+    bad = TitleSeries("one-week", "2024-01-06", [5.0])
+    config = FitConfig(n_origins=1, candidates=("snaive", "theta"))
+    fits, errors = fit_titles([good[0], bad, *good[1:]], config, workers=2)
+    assert [f.key for f in fits] == ["k0", "k1", "k2"]
+    assert list(errors) == ["one-week"]
+    inline, _ = fit_titles(good, config, workers=1)
+    for a, b in zip(fits, inline, strict=True):
+        assert a.scores == pytest.approx(b.scores)
+        assert a.champion == b.champion

@@ -56,6 +56,25 @@ def ma_polynomial(p: ArimaParams) -> np.ndarray:
     return _mul(np.r_[1.0, np.asarray(p.ma, float)], np.r_[1.0, _seasonal(p.sma, p.m)])
 
 
+def _roots_outside_unit_circle(poly: np.ndarray) -> bool:
+    """True when every root of the lag polynomial poly[0] + poly[1] B + ... has |B| > 1."""
+    trimmed = np.trim_zeros(poly, "b")
+    return len(trimmed) <= 1 or bool(np.all(np.abs(np.roots(trimmed[::-1])) > 1.0 + 1e-6))
+
+
+def is_stationary_and_invertible(p: ArimaParams) -> bool:
+    """AR roots (stationarity) and MA roots (invertibility, so residuals can be filtered)."""
+    return all(
+        _roots_outside_unit_circle(poly)
+        for poly in (
+            np.r_[1.0, -np.asarray(p.ar, float)],
+            np.r_[1.0, -np.asarray(p.sar, float)],
+            np.r_[1.0, np.asarray(p.ma, float)],
+            np.r_[1.0, np.asarray(p.sma, float)],
+        )
+    )
+
+
 def difference(x: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
     for _ in range(d):
         x = np.diff(x)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shelfcast.catalog.series import TitleSeries
+from shelfcast.catalog.series import TitleSeries, weekly_dates
 from shelfcast.errors import BundleError, ForecastError
 from shelfcast.forecasting.models import FAMILIES, forecast_spec
 
@@ -76,9 +76,7 @@ class Bundle:
         out = forecast_spec(self.model, history.values, history.dates, horizon, levels)
         frame = pd.DataFrame(
             {
-                "week_ending": pd.date_range(history.end, periods=horizon + 1, freq=history.freq)[
-                    1:
-                ],
+                "week_ending": weekly_dates(history.end, horizon + 1)[1:],
                 "mean": out.mean,
             }
         )
@@ -93,7 +91,7 @@ class Bundle:
         known = pd.Series(history.values, index=history.dates)
         for week, volume in actuals:
             when = pd.Timestamp(week)
-            if when not in pd.date_range(when - pd.Timedelta(days=6), when, freq=history.freq):
+            if (when - history.start).days % 7 or when.normalize() != when:
                 raise ForecastError(
                     f"week_ending {when.date()} is not a {history.freq} week ending of this series"
                 )
@@ -103,7 +101,7 @@ class Bundle:
             if not np.isfinite(value) or value < 0:
                 raise ForecastError(f"volume for {when.date()} must be a number >= 0, got {volume}")
             known.loc[when] = value
-        weeks = pd.date_range(history.start, known.index.max(), freq=history.freq)
+        weeks = weekly_dates(history.start, (known.index.max() - history.start).days // 7 + 1)
         values = known.reindex(weeks, fill_value=0.0).to_numpy()
         return replace(self, history=history.with_values(values))
 
@@ -152,7 +150,7 @@ class Bundle:
             raise BundleError(f"unknown model family in bundle: {info.get('model')!r}")
         window = info["training_window"]
         dates = pd.DatetimeIndex(history["week_ending"])
-        expected = pd.date_range(window["start"], periods=len(dates), freq=window["freq"])
+        expected = weekly_dates(pd.Timestamp(window["start"]), len(dates))
         if not dates.equals(expected):
             raise BundleError(f"{HISTORY_FILE} is not a regular {window['freq']} series")
         series = TitleSeries(

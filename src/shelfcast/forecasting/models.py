@@ -27,12 +27,14 @@ from scipy.optimize import minimize_scalar
 from scipy.signal import lfilter
 from scipy.stats import norm
 
+from shelfcast.catalog.series import weekly_dates
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting import arima
 
 YEAR_WEEKS = 365.2425 / 7.0
 EPOCH = pd.Timestamp("1970-01-01")
 COMBO_MEMBERS = ("sarima", "dhr", "theta")
+PLAUSIBLE_GROWTH = 20.0  # a mean forecast above 20x the history's peak is a broken fit
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,19 @@ def _fit_arima(
     sigma2 = float(fitted["sigma2"])
     if not np.isfinite(sigma2) or sigma2 <= 0 or not all(np.isfinite(list(coef.values()))):
         raise ForecastError(f"ARIMA{order}{seasonal_order} did not converge")
+    params = _arima_params(
+        _arima_spec(
+            "check",
+            {"coef": coef, "sigma2": sigma2},
+            order,
+            seasonal_order,
+            season_length,
+            EPOCH,
+            "none",
+        )
+    )
+    if not arima.is_stationary_and_invertible(params):
+        raise ForecastError(f"ARIMA{order}{seasonal_order} fit is not stationary and invertible")
     k = len(coef) + 1
     nobs = int(fitted["nobs"])
     loglik = -0.5 * nobs * (np.log(2 * np.pi * sigma2) + 1.0)
@@ -443,7 +458,7 @@ def forecast_spec(
 
     Means and bounds are clipped at zero and ordered: lo_95 <= lo_80 <= mean <= hi_80 <= hi_95.
     """
-    future = pd.date_range(dates[-1], periods=horizon + 1, freq=dates.freq)[1:]
+    future = weekly_dates(dates[-1], horizon + 1)[1:]
     family = spec["family"]
     if family == "snaive":
         out = _forecast_snaive(spec, y, horizon, levels)
@@ -460,6 +475,9 @@ def forecast_spec(
         )
     else:
         raise ForecastError(f"unknown model family {family!r}")
+    ceiling = PLAUSIBLE_GROWTH * max(float(np.max(y, initial=0.0)), 1.0)
+    if np.any(out.mean > ceiling):
+        raise ForecastError(f"{family} forecast exceeds {PLAUSIBLE_GROWTH}x the history's peak")
     return _clip_and_order(out, levels)
 
 

@@ -1,0 +1,323 @@
+"""Reading weekly sales exports: BookScan workbooks, csv and parquet files, long-format series.
+
+Files are local paths or fsspec URIs (`gs://...`, `memory://...`). Every problem found in any
+file is collected before anything is returned: `validate_sales` reports them, `read_sales`
+raises `DataValidationError` with all of them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import posixpath
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import fsspec
+import numpy as np
+import pandas as pd
+from fsspec.utils import infer_compression
+
+from shelfcast.catalog.validation import (
+    BOOKSCAN_COLUMNS,
+    BOOKSCAN_HEADERS,
+    BOOKSCAN_REQUIRED,
+    LONG_COLUMNS,
+    LONG_HEADERS,
+    LONG_REQUIRED,
+    ORIGIN,
+    FileSummary,
+    ProblemLog,
+    Table,
+    ValidationReport,
+    blank_cells,
+    bookscan_frame,
+    check_isbns,
+    flag_duplicates,
+    flag_weekdays,
+    infer_weekly_freq,
+    long_frame,
+    parse_text,
+)
+from shelfcast.errors import DataValidationError, Problem
+
+__all__ = [
+    "FileSummary",
+    "SalesData",
+    "ValidationReport",
+    "infer_weekly_freq",
+    "read_sales",
+    "validate_sales",
+]
+
+Kind = Literal["bookscan", "long"]
+
+EXCEL_ENGINE = "calamine" if importlib.util.find_spec("python_calamine") else "openpyxl"
+_FORMATS = {
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".xls": "excel",
+    ".xlsb": "excel",
+    ".ods": "excel",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_KIND_NAMES = {"bookscan": "BookScan", "long": "long-format (unique_id, ds, y)"}
+_KEYS = {"bookscan": ["isbn", "week_ending"], "long": ["unique_id", "ds"]}  # one row per key
+
+
+def _key(header: object) -> str:
+    return re.sub(r"[\s_]+", "", str(header)).lower()
+
+
+_CANONICAL = {
+    _key(name): canonical
+    for canonical, shown in {**BOOKSCAN_HEADERS, **LONG_HEADERS}.items()
+    for name in (canonical, shown)
+}
+
+
+@dataclass
+class SalesData:
+    """Valid weekly sales, one row per ISBN-week (BookScan) or per series-week (long format).
+
+    BookScan frames have `BOOKSCAN_COLUMNS`; long-format frames `unique_id`, `ds`, `y`.
+    `frame.attrs["freq"]` is the weekly frequency: "W-SAT" for BookScan, inferred for long format.
+    """
+
+    frame: pd.DataFrame
+    kind: Kind
+    warnings: list[Problem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Checked:
+    frame: pd.DataFrame  # parsed rows with their origin columns, duplicates not yet summed
+    kind: Kind
+    repeated: np.ndarray  # rows whose key also appears in another row
+    report: ValidationReport
+
+
+def read_sales(
+    paths: Sequence[str], *, isbn_list: str | None = None, strict: bool = False
+) -> SalesData:
+    """Read and validate sales files into one frame.
+
+    `isbn_list` (csv or workbook with ISBN, Author and optionally Title) fills blank authors and
+    titles of BookScan rows. Rows repeating an ISBN-week are summed with a warning, or are errors
+    under `strict` (which makes every warning an error). Raises `DataValidationError` listing
+    every error in every file.
+    """
+    checked = _check(paths, isbn_list, strict)
+    if not checked.report.ok:
+        raise DataValidationError(checked.report.errors)
+    return SalesData(
+        frame=_finish(checked),
+        kind=checked.kind,
+        warnings=checked.report.warnings,
+        files=_paths(paths),
+    )
+
+
+def validate_sales(
+    paths: Sequence[str], *, isbn_list: str | None = None, strict: bool = False
+) -> ValidationReport:
+    """Every problem `read_sales` would find in these files, and a summary of each file."""
+    return _check(paths, isbn_list, strict).report
+
+
+def _paths(paths: Sequence[str]) -> list[str]:
+    return [paths] if isinstance(paths, str) else list(paths)
+
+
+def _check(paths: Sequence[str], isbn_list: str | None, strict: bool) -> _Checked:
+    log = ProblemLog(strict)
+    files = [(path, _read_tables(path, log)) for path in _paths(paths)]
+    tables = [table for _, found in files for table in found]
+    kind: Kind = "long" if tables and tables[0].kind == "long" else "bookscan"
+    parse, required, columns = (
+        (bookscan_frame, BOOKSCAN_REQUIRED, BOOKSCAN_COLUMNS)
+        if kind == "bookscan"
+        else (long_frame, LONG_REQUIRED, LONG_COLUMNS)
+    )
+    parts = []
+    for index, table in enumerate(tables):
+        if table.kind != kind:
+            message = f"{_KIND_NAMES[table.kind]} data cannot be read with {_KIND_NAMES[kind]} data"
+            log.add(message, file=table.file, sheet=table.sheet)
+        elif not table.missing(required, log):
+            parts.append(parse(table, log, index))
+    empty = pd.DataFrame(columns=[*columns, *ORIGIN])
+    frame = pd.concat(parts, ignore_index=True) if parts else empty
+    repeated = flag_duplicates(frame, _KEYS[kind], tables, log)
+    frame.attrs["freq"] = "W-SAT" if kind == "bookscan" else flag_weekdays(frame, tables, log)
+    if isbn_list is not None and kind == "bookscan":
+        _fill_names(frame, isbn_list, log)
+    if not files:
+        log.add("no sales files given")
+    elif frame.empty and not any(p.severity == "error" for p in log.problems):
+        log.add(f"no sales rows found in {', '.join(path for path, _ in files)}")
+    order = {path: i for i, (path, _) in enumerate(files)}
+    problems = sorted(log.problems, key=lambda p: order.get(p.file, len(order)))  # stable
+    report = ValidationReport(problems, _summaries(files, frame, _KEYS[kind], log))
+    return _Checked(frame, kind, repeated, report)
+
+
+def _read_tables(path: str, log: ProblemLog) -> list[Table]:
+    """The sales tables of one file: each sheet of a workbook, or the whole csv/parquet file."""
+    name = posixpath.basename(path.rstrip("/"))
+    if infer_compression(name):
+        name = posixpath.splitext(name)[0]
+    stem, suffix = posixpath.splitext(name)
+    fmt = _FORMATS.get(suffix.lower())
+    if fmt is None:
+        log.add(f"unknown file format; expected one of {', '.join(_FORMATS)}", file=path)
+        return []
+    try:
+        with fsspec.open(path, "rb", compression="infer") as f:
+            data = f.read()
+    except FileNotFoundError:
+        log.add("file not found", file=path)
+        return []
+    except (OSError, ValueError, ImportError) as exc:
+        log.add(f"cannot open file: {exc}", file=path)
+        return []
+    try:
+        sheets = _parse(data, fmt)
+    except Exception as exc:  # any parser failure means the file is unreadable
+        log.add(f"cannot read as {fmt}: {exc}", file=path)
+        return []
+    tables = []
+    for sheet, raw in sheets.items():
+        table = _table(path, sheet, raw, default_source=sheet or stem)
+        if table.headers or len(sheets) == 1:
+            tables.append(table)
+        elif len(raw.columns):
+            message = "no sales columns (ISBN, End Date, Volume); sheet skipped"
+            log.add(message, file=path, sheet=sheet, warning=True)
+    return tables
+
+
+def _parse(data: bytes, fmt: str) -> dict[str | None, pd.DataFrame]:
+    if fmt == "excel":
+        return pd.read_excel(io.BytesIO(data), sheet_name=None, engine=EXCEL_ENGINE)
+    if fmt == "parquet":
+        return {None: pd.read_parquet(io.BytesIO(data))}
+    options = {"dtype": str, "skip_blank_lines": False}  # keeps row numbers as in the file
+    try:
+        return {None: pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", **options)}
+    except UnicodeDecodeError:
+        frame = pd.read_csv(
+            io.BytesIO(data), encoding="cp1252", encoding_errors="replace", **options
+        )
+        return {None: frame}
+
+
+def _table(path: str, sheet: str | None, raw: pd.DataFrame, default_source: str) -> Table:
+    found: dict[str, object] = {}
+    for header in raw.columns:
+        canonical = _CANONICAL.get(_key(header))
+        if canonical is not None and canonical not in found:
+            found[canonical] = header
+    keep = ~_blank_rows(raw)
+    rows = slice(None) if keep.all() else keep
+    cells = {canonical: raw[header].to_numpy()[rows] for canonical, header in found.items()}
+    return Table(
+        file=path,
+        sheet=sheet,
+        cells=cells,
+        headers={canonical: str(header) for canonical, header in found.items()},
+        rows=np.flatnonzero(keep) + 2,  # the header is row 1
+        default_source=default_source,
+    )
+
+
+def _blank_rows(raw: pd.DataFrame) -> np.ndarray:
+    """Rows in which every cell is empty or whitespace."""
+    candidates = np.arange(len(raw))
+    for _, column in raw.items():
+        candidates = candidates[blank_cells(column.to_numpy()[candidates])]
+        if not len(candidates):
+            break
+    blank = np.zeros(len(raw), dtype=bool)
+    blank[candidates] = True
+    return blank
+
+
+def _fill_names(frame: pd.DataFrame, path: str, log: ProblemLog) -> None:
+    """Fill blank authors and titles of `frame` from the ISBN list at `path`."""
+    known = []
+    for table in _read_tables(path, log):
+        if table.missing(("isbn", "author"), log):
+            continue
+        blank = np.full(len(table.rows), None, dtype=object)
+        names = {
+            "title": parse_text(table.cells.get("title", blank)),
+            "author": parse_text(table.cells["author"]),
+        }
+        known.append(pd.DataFrame({"isbn": check_isbns(table, log, warning=True), **names}))
+    if not known or frame.empty:
+        return
+    names = pd.concat(known).dropna(subset=["isbn"])
+    for column in ("author", "title"):
+        lookup = names.dropna(subset=[column]).drop_duplicates("isbn").set_index("isbn")[column]
+        current = frame[column].to_numpy()
+        listed = frame["isbn"].map(lookup).to_numpy()
+        frame[column] = np.where(pd.isna(current) & pd.notna(listed), listed, current)
+
+
+def _summaries(
+    files: list[tuple[str, list[Table]]], frame: pd.DataFrame, keys: list[str], log: ProblemLog
+) -> list[FileSummary]:
+    owner = np.array([i for i, (_, tables) in enumerate(files) for _ in tables], dtype=np.int64)
+    key, date = keys
+    stats = frame.groupby(owner[frame["_table"].to_numpy(np.int64)]).agg(
+        titles=(key, "nunique"), first=(date, "min"), last=(date, "max")
+    )
+    summaries = []
+    for i, (path, tables) in enumerate(files):
+        titles, first, last = stats.loc[i] if i in stats.index else (0, None, None)
+        summaries.append(
+            FileSummary(
+                path=path,
+                sheets=[t.sheet for t in tables if t.sheet is not None],
+                rows=sum(len(t.rows) for t in tables),
+                titles=int(titles),
+                first_week=None if pd.isna(first) else pd.Timestamp(first),
+                last_week=None if pd.isna(last) else pd.Timestamp(last),
+                errors=log.counts[(path, "error")],
+                warnings=log.counts[(path, "warning")],
+            )
+        )
+    return summaries
+
+
+def _sum_repeated(rows: pd.DataFrame, keys: list[str], kind: Kind) -> pd.DataFrame:
+    """One row per key: volumes and values summed, ASP weighted by volume, else the first value."""
+    totals = ["y"]
+    if kind == "bookscan":
+        volume_priced = rows["volume"].where(rows["asp"].notna())
+        rows = rows.assign(_asp_value=rows["asp"] * volume_priced, _asp_volume=volume_priced)
+        totals = ["volume", "value", "_asp_value", "_asp_volume"]
+    grouped = rows.groupby(keys, sort=False)
+    summed = grouped.first()  # the first non-blank value of each column
+    summed[totals] = grouped[totals].sum(min_count=1)
+    if kind == "bookscan":
+        asp = summed.pop("_asp_value") / summed.pop("_asp_volume")
+        summed["asp"] = asp.where(asp.notna(), summed["asp"])  # all volumes zero: first ASP
+    return summed.reset_index()
+
+
+def _finish(checked: _Checked) -> pd.DataFrame:
+    """The checked rows with duplicates summed, sorted by series and week, origin dropped."""
+    frame, kind, keys = checked.frame, checked.kind, _KEYS[checked.kind]
+    if checked.repeated.any():
+        summed = _sum_repeated(frame[checked.repeated], keys, kind)
+        frame = pd.concat([frame[~checked.repeated], summed], ignore_index=True)
+    frame = frame.drop(columns=ORIGIN).sort_values(keys, kind="stable", ignore_index=True)
+    frame.attrs["freq"] = checked.frame.attrs["freq"]
+    return frame

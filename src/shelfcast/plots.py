@@ -1,0 +1,74 @@
+"""Interactive Plotly charts of a title: history, backtest forecasts and the forecast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from shelfcast.catalog.series import weekly_dates
+from shelfcast.forecasting.fit import TitleFit
+
+HISTORY_WEEKS = 156
+
+
+def title_figure(fit: TitleFit, forecast: pd.DataFrame) -> go.Figure:
+    """History (last three years), the champion's backtest forecasts and the forecast bands."""
+    history = fit.bundle.history
+    recent = history.to_frame().tail(HISTORY_WEEKS)
+    fig = go.Figure()
+    levels = sorted(int(c[3:]) for c in forecast.columns if c.startswith("lo_"))
+    for level in reversed(levels):
+        fig.add_trace(
+            go.Scatter(
+                x=pd.concat([forecast["week_ending"], forecast["week_ending"][::-1]]),
+                y=pd.concat([forecast[f"hi_{level}"], forecast[f"lo_{level}"][::-1]]),
+                fill="toself",
+                fillcolor=f"rgba(31, 119, 180, {0.12 if level == max(levels) else 0.25})",
+                line={"width": 0},
+                name=f"{level}% interval",
+                hoverinfo="skip",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=recent["week_ending"], y=recent["volume"], name="actual", line={"color": "#333"}
+        )
+    )
+    for origin, fc in sorted(fit.backtest.forecasts.get(fit.champion, {}).items()):
+        weeks = weekly_dates(origin, len(fc.mean) + 1)[1:]
+        fig.add_trace(
+            go.Scatter(
+                x=weeks,
+                y=fc.mean,
+                name=f"backtest from {origin.date()}",
+                line={"dash": "dot", "width": 1.5},
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=forecast["week_ending"],
+            y=forecast["mean"],
+            name=f"forecast ({fit.champion})",
+            line={"color": "#1f77b4", "width": 2.5},
+        )
+    )
+    label = history.title or history.key
+    mase = fit.champion_mase
+    fig.update_layout(
+        title=f"{label} ({history.key}): {fit.champion}, backtest MASE {mase:.2f} "
+        f"vs seasonal naive {fit.baseline_mase:.2f}",
+        xaxis_title="week ending",
+        yaxis_title="units",
+        hovermode="x unified",
+        template="plotly_white",
+    )
+    return fig
+
+
+def write_html(fig: go.Figure, path: Path) -> Path:
+    """Write a standalone page; plotly.min.js is written once beside it (works offline)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.write_html(path, include_plotlyjs="directory", full_html=True)
+    return path

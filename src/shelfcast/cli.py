@@ -51,23 +51,10 @@ def reports_errors(func: F) -> F:
 
 
 def print_problems(problems: Sequence[Problem]) -> None:
-    if not problems:
-        return
-    table = Table(title="Problems", show_lines=False)
-    for column in ("severity", "file", "sheet", "row", "column", "value", "problem"):
-        table.add_column(column, overflow="fold")
+    """One line per problem: severity, then file, sheet, row, column, message and value."""
     for p in problems:
         colour = "red" if p.severity == "error" else "yellow"
-        table.add_row(
-            f"[{colour}]{p.severity}[/{colour}]",
-            p.file or "",
-            p.sheet or "",
-            "" if p.row is None else str(p.row),
-            p.column or "",
-            "" if p.value is None else str(p.value),
-            p.message,
-        )
-    err.print(table)
+        err.print(f"[{colour}]{p.severity}[/{colour}] {p}", soft_wrap=True, highlight=False)
 
 
 def split_values(values: Sequence[str] | None) -> list[str]:
@@ -158,7 +145,7 @@ def data_validate(
 
     Example: `shelfcast data validate exports/bookscan_2024.xlsx --strict`
     """
-    from shelfcast.catalog.validation import validate_sales
+    from shelfcast.catalog.reader import validate_sales
 
     report = validate_sales(paths, isbn_list=isbn_list, strict=strict)
     print_problems(report.problems)
@@ -292,11 +279,7 @@ def forecast(
     sales = load_sales(data)
     keys = split_values(isbn)
     series = weekly_series(sales, start=start or None, keys=keys or None)
-    if keys:
-        missing = sorted(set(keys) - {s.key for s in series})
-        if missing:
-            raise ShelfcastError(f"not in the data: {', '.join(missing)}")
-    elif sales.kind == "bookscan" and not all_titles:
+    if not keys and sales.kind == "bookscan" and not all_titles:
         chosen = select_titles(series, SelectionCriteria(max_titles=max_titles)).selected
         series = [s for s in series if s.key in set(chosen)]
     if not series:

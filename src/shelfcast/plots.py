@@ -46,6 +46,16 @@ def title_figure(fit: TitleFit, forecast: pd.DataFrame) -> go.Figure:
                 line={"dash": "dot", "width": 1.5},
             )
         )
+    if fit.holdout_forecast is not None:
+        held = fit.holdout_forecast.mean
+        fig.add_trace(
+            go.Scatter(
+                x=history.dates[-len(held) :],
+                y=held,
+                name="holdout forecast",
+                line={"dash": "dash", "width": 2, "color": "#d62728"},
+            )
+        )
     fig.add_trace(
         go.Scatter(
             x=forecast["week_ending"],

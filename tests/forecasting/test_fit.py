@@ -45,6 +45,7 @@ def test_champion_has_the_best_backtest_mase_and_baseline_is_reported(series):
     assert fit.champion_mase == min(fit.scores.values())
     assert "snaive" in fit.scores
     assert set(fit.holdout) == {fit.champion, "snaive"}
+    assert fit.holdout_forecast is not None and len(fit.holdout_forecast.mean) == 32
     assert fit.bundle.evaluation["champion"] == fit.champion
     assert fit.bundle.history.end == series.end  # refitted on all data
 

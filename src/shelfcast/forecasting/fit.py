@@ -57,6 +57,7 @@ class TitleFit:
     backtest: Backtest
     bundle: Bundle
     holdout: dict[str, dict[str, float]] = field(default_factory=dict)
+    holdout_forecast: PointForecast | None = None  # the champion's, fitted before the holdout
     fallback: str | None = None
     seconds: float = 0.0
     candidate_forecasts: dict[str, PointForecast] = field(default_factory=dict)
@@ -84,7 +85,7 @@ def choose_champion(summary: pd.DataFrame) -> str | None:
 
 def _evaluate_holdout(
     train: TitleSeries, test: np.ndarray, names: list[str], config: FitConfig, like: dict
-) -> dict[str, dict[str, float]]:
+) -> tuple[dict[str, dict[str, float]], dict[str, PointForecast]]:
     """Score candidates fitted on the training window (orders as backtested) on held-out weeks."""
     history = window(train, config.max_train_weeks)
     specs, _ = fit_candidates(history, names, config.season_length, like)
@@ -98,7 +99,7 @@ def _evaluate_holdout(
             {lv: (fc.lower[lv], fc.upper[lv]) for lv in config.levels},
         )
         for name, fc in forecasts.items()
-    }
+    }, forecasts
 
 
 def fit_title(series: TitleSeries, config: FitConfig = FitConfig()) -> TitleFit:
@@ -148,8 +149,9 @@ def fit_title(series: TitleSeries, config: FitConfig = FitConfig()) -> TitleFit:
         "baseline": BASELINE,
     }
     result_holdout: dict[str, dict[str, float]] = {}
+    holdout_forecasts: dict[str, PointForecast] = {}
     if len(test):
-        result_holdout = _evaluate_holdout(
+        result_holdout, holdout_forecasts = _evaluate_holdout(
             train, test, sorted({champion, BASELINE}), config, bt.specs
         )
         evaluation["holdout"] = {"weeks": len(test), **_finite(result_holdout)}
@@ -166,6 +168,7 @@ def fit_title(series: TitleSeries, config: FitConfig = FitConfig()) -> TitleFit:
         backtest=bt,
         bundle=bundle,
         holdout=result_holdout,
+        holdout_forecast=holdout_forecasts.get(champion),
         fallback=fallback,
         seconds=time.perf_counter() - started,
         candidate_forecasts=candidate_forecasts,

@@ -1,0 +1,142 @@
+"""`shelfcast forecast`: fit and forecast titles without the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from shelfcast.cli.common import (
+    DataOption,
+    StartOption,
+    console,
+    load_sales,
+    parse_levels,
+    progress_bar,
+    reports_errors,
+    split_values,
+)
+from shelfcast.errors import ShelfcastError
+
+
+def _write_table(frame: pd.DataFrame, out: str) -> None:
+    """Write csv or parquet (by extension) atomically: a temporary sibling, then a rename."""
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.tmp")
+    if target.suffix == ".parquet":
+        frame.to_parquet(staging, index=False)
+    else:
+        frame.to_csv(staging, index=False, date_format="%Y-%m-%d", float_format="%.4f")
+    staging.replace(target)
+
+
+@reports_errors
+def forecast(
+    out: Annotated[str, typer.Option(help="Output file: .csv or .parquet.")],
+    data: DataOption = None,
+    isbn: Annotated[
+        list[str] | None,
+        typer.Option("--isbn", help="Titles to forecast (repeat or comma-separate)."),
+    ] = None,
+    all_titles: Annotated[
+        bool, typer.Option("--all", help="Every title, not only the selected ones.")
+    ] = False,
+    horizon: Annotated[int, typer.Option(min=1, max=260, help="Weeks ahead.")] = 32,
+    level: Annotated[
+        list[str] | None, typer.Option(help="Interval levels in percent (default 80 and 95).")
+    ] = None,
+    start: StartOption = "2012-01-01",
+    max_titles: Annotated[int, typer.Option(help="Selected titles at most.")] = 15,
+    workers: Annotated[int | None, typer.Option(help="Processes (default: every core).")] = None,
+    bundles: Annotated[
+        Path | None, typer.Option(help="Also write each title's model bundle under this folder.")
+    ] = None,
+) -> None:
+    """Fit, backtest and forecast titles without the pipeline.
+
+    With no `--data`, forecasts the selected titles of the built-in sample catalogue. With
+    long-format input (`unique_id, ds, y`) every series in the file is forecast.
+    Interactive plots go to a folder beside the output file.
+
+    Example: `shelfcast forecast --isbn 9780722532935 --horizon 52 --out forecasts.csv`
+    """
+    from shelfcast.catalog.selection import SelectionCriteria, select_titles
+    from shelfcast.catalog.series import weekly_series
+    from shelfcast.forecasting import FitConfig, TitleFit, fit_titles, write_bundle
+    from shelfcast.plots import title_figure, write_html
+
+    if Path(out).suffix not in (".csv", ".parquet"):
+        raise ShelfcastError(f"--out must end in .csv or .parquet, got {out!r}")
+    levels = parse_levels(level)
+    sales = load_sales(data)
+    keys = split_values(isbn)
+    series = weekly_series(sales, start=start or None, keys=keys or None)
+    if not keys and sales.kind == "bookscan" and not all_titles:
+        chosen = select_titles(series, SelectionCriteria(max_titles=max_titles)).selected
+        series = [s for s in series if s.key in set(chosen)]
+    if not series:
+        raise ShelfcastError("no series to forecast")
+    config = FitConfig(horizon=horizon, levels=levels)
+    with progress_bar() as bar:
+        task = bar.add_task("Fitting titles", total=len(series), current="")
+
+        def advance(s: Any, _fit: TitleFit | None) -> None:
+            bar.update(task, advance=1, current=s.key)
+
+        fits, errors = fit_titles(series, config, workers=workers, progress=advance)
+    key_column = "isbn" if sales.kind == "bookscan" else "unique_id"
+    plots = Path(out).with_name(Path(out).stem + "_plots")
+    frames = []
+    for fit in fits:
+        frame = fit.bundle.forecast(horizon, levels)
+        write_html(title_figure(fit, frame), plots / f"{fit.key}.html")
+        if bundles:
+            write_bundle(fit.bundle, bundles / fit.key)
+        frames.append(frame.assign(**{key_column: fit.key, "model": fit.champion}))
+    if not frames:
+        raise ShelfcastError(f"every series failed: {errors}")
+    result = pd.concat(frames, ignore_index=True)
+    columns = [key_column, "week_ending", "mean"]
+    columns += [f"{b}_{lv}" for lv in levels for b in ("lo", "hi")] + ["model"]
+    _write_table(result[columns], out)
+    _print_fit_summary(fits, errors, horizon)
+    console.print(
+        f"Forecasts: {out}   plots: {plots}/" + (f"   bundles: {bundles}/" if bundles else "")
+    )
+    if errors:
+        raise typer.Exit(1)
+
+
+def _print_fit_summary(fits: Sequence[Any], errors: dict[str, str], horizon: int) -> None:
+    table = Table(title=f"{len(fits)} title(s) forecast {horizon} weeks ahead")
+    table.add_column("ISBN / id", no_wrap=True)
+    table.add_column("title", max_width=24, no_wrap=True, overflow="ellipsis")
+    table.add_column("champion", no_wrap=True)
+    for name in ("MASE", "naive", "holdout", f"next {horizon}w"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("note", overflow="fold")
+    for fit in fits:
+        holdout = fit.holdout.get(fit.champion, {}).get("mase", float("nan"))
+        history = fit.bundle.history
+        table.add_row(
+            fit.key,
+            history.title or "",
+            fit.champion,
+            f"{fit.champion_mase:.2f}",
+            f"{fit.baseline_mase:.2f}",
+            f"{holdout:.2f}",
+            f"{fit.bundle.forecast(horizon)['mean'].sum():,.0f}",
+            fit.fallback or "",
+        )
+    for key, reason in errors.items():
+        table.add_row(key, "", "[red]failed[/red]", "", "", "", "", reason)
+    console.print(table)
+    console.print(
+        "MASE: mean backtest MASE of the champion; naive: the seasonal-naive baseline's; "
+        "holdout: the champion's MASE on the held-out weeks."
+    )

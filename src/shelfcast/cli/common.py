@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from shelfcast import settings
 from shelfcast.errors import DataValidationError, Problem, ShelfcastError
+from shelfcast.settings import SAMPLE_SEED, load_settings
 
 # Tables stay readable when output goes to a file or a CI log (rich assumes 80 columns there).
 console = Console(width=None if sys.stdout.isatty() else 132)
@@ -79,12 +79,12 @@ def load_sales(data: Sequence[str] | None, isbn_list: str | None = None, strict:
 
     if data:
         return read_sales(list(data), isbn_list=isbn_list, strict=strict)
-    path = settings.sample_path()
+    path = load_settings().sample_path()
     if not path.exists():
         from shelfcast.catalog.sample import write_sample
 
         err.print(f"Writing the sample catalogue to {path.parent} (first use)")
-        write_sample(path.parent, fmt="parquet", seed=settings.SAMPLE_SEED)
+        write_sample(path.parent, fmt="parquet", seed=SAMPLE_SEED)
     return read_sales([str(path)], isbn_list=str(path.parent / "isbn_list.csv"))
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from shelfcast.cli import data
+from shelfcast.cli import data, models
+from shelfcast.cli import stack as stack_cli
 from shelfcast.cli.forecast import forecast
+from shelfcast.cli.train import train
 
 app = typer.Typer(
     help="Shelfcast: weekly unit-sales forecasts per book, and their model lifecycle.",
@@ -15,3 +17,6 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.command("forecast")(forecast)
+app.command("train")(train)
+app.add_typer(stack_cli.app, name="stack")
+app.add_typer(models.app, name="models")

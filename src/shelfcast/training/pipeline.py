@@ -1,0 +1,70 @@
+"""`book_sales_training`: the ZenML training pipeline.
+
+    load_data -> validate_data -> build_series -> select_titles -> train_titles -> evaluate
+              -> register -> link_mlflow_run
+
+Importing this module imports ZenML: call `shelfcast.training.zenml_env.setup_zenml` first
+(`shelfcast.training.run.run_training` does). The orchestrator is the stack's; on the default
+local stack steps run one after another in this process, as the SQLite store wants.
+"""
+
+from typing import Any
+
+from zenml import pipeline
+
+from shelfcast.catalog.selection import DEFAULT_MAX_SEASONAL_BOOKS, DEFAULT_TITLES
+from shelfcast.training.steps import (
+    build_series,
+    evaluate,
+    link_mlflow_run,
+    load_data,
+    register,
+    remember_failure,
+    select_titles,
+    train_titles,
+    validate_data,
+)
+
+
+@pipeline(enable_cache=True, on_failure=remember_failure)
+def book_sales_training(
+    sales_files: list[str],
+    isbn_list: str | None = None,
+    start_date: str | None = "2012-01-01",
+    isbns: list[str] | None = None,
+    max_titles: int = DEFAULT_MAX_SEASONAL_BOOKS,
+    always_include: list[str] | None = None,
+    all_titles: bool = False,
+    fit_config: dict[str, Any] | None = None,
+    executor: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+) -> None:
+    """Train, evaluate and register a forecasting model per selected title.
+
+    `fit_config` holds `FitConfig` fields; `executor` is `{"workers": N}` or
+    `{"dask_scheduler": ADDRESS}` (not part of any cache key); `settings` are the Shelfcast
+    settings the registry uses (`steps.registry_settings`), None to load them in the step.
+    """
+    fingerprint, sources = load_data(sales_files=sales_files, isbn_list=isbn_list)
+    sales, _validation = validate_data(fingerprint=fingerprint, sources=sources)
+    series = build_series(sales=sales, start_date=start_date)
+    selected, _selection, counts = select_titles(
+        series=series,
+        isbns=isbns,
+        max_titles=max_titles,
+        always_include=list(DEFAULT_TITLES) if always_include is None else always_include,
+        all_titles=all_titles,
+    )
+    training = train_titles.with_options(extra={"executor": executor or {}})(
+        series=series, selected=selected, fit_config=fit_config or {}
+    )
+    evaluate(training=training)
+    registration = register(
+        training=training,
+        sales=sales,
+        fingerprint=fingerprint,
+        sources=sources,
+        counts=counts,
+        settings=settings,
+    )
+    link_mlflow_run(registration=registration, fingerprint=fingerprint)

@@ -1,0 +1,70 @@
+"""The pipeline's input files, and the fingerprint that decides what is cached.
+
+The fingerprint is a sha256 of the input files' bytes (read through fsspec, so `gs://` and
+other URIs work), in the order given, each prefixed by its role and length: not of their names,
+paths or modification times. The same bytes under another name give the same fingerprint, so
+a rerun on unchanged data is served from ZenML's cache; one changed byte retrains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import fsspec
+
+from shelfcast.settings import SAMPLE_SEED, Settings
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class DataSources:
+    """Sales files (local paths or URIs) and an optional ISBN list that fills in names."""
+
+    sales: tuple[str, ...]
+    isbn_list: str | None = None
+    sample_seed: int | None = None  # set when the files are the built-in sample catalogue
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sales", tuple(self.sales))
+
+    def describe(self) -> str:
+        if self.sample_seed is not None:
+            return f"sample catalogue (seed {self.sample_seed}): {self.sales[0]}"
+        return ", ".join(self.sales)
+
+
+def resolve_sources(settings: Settings, *, on_write_sample=None) -> DataSources:
+    """`settings.data`, or the sample catalogue under the project folder (written on first use).
+
+    `on_write_sample(path)` is called before the sample catalogue is generated.
+    """
+    if settings.data:
+        return DataSources(sales=tuple(settings.data))
+    path = settings.sample_path()
+    isbn_list = path.parent / "isbn_list.csv"
+    if not path.exists() or not isbn_list.exists():
+        from shelfcast.catalog.sample import write_sample
+
+        if on_write_sample is not None:
+            on_write_sample(path)
+        write_sample(path.parent, fmt="parquet", seed=SAMPLE_SEED)
+    return DataSources(sales=(str(path),), isbn_list=str(isbn_list), sample_seed=SAMPLE_SEED)
+
+
+def data_fingerprint(sources: DataSources) -> str:
+    """`sha256:<hex>` of the sales files' and ISBN list's bytes (names and paths left out)."""
+    digest = hashlib.sha256()
+    roles = [("sales", path) for path in sources.sales]
+    if sources.isbn_list:
+        roles.append(("isbn_list", sources.isbn_list))
+    for role, path in roles:
+        file_digest = hashlib.sha256()
+        size = 0
+        with fsspec.open(path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                file_digest.update(chunk)
+                size += len(chunk)
+        digest.update(f"{role}:{size}:{file_digest.hexdigest()}\n".encode())
+    return f"sha256:{digest.hexdigest()}"

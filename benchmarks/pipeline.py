@@ -53,7 +53,12 @@ def child(args: argparse.Namespace) -> None:
     from shelfcast.settings import load_settings
     from shelfcast.training import run_training
 
-    settings = load_settings(home=Path(args.home), workers=args.workers, start_date=args.start)
+    settings = load_settings(
+        home=Path(args.home),
+        workers=args.workers,
+        start_date=args.start,
+        max_train_weeks=args.max_train_weeks,
+    )
     isbns = json.loads(args.isbns) if args.isbns else None
     summary = run_training(settings, isbns=isbns, all_titles=isbns is None)
     print(MARK)
@@ -77,6 +82,8 @@ def titles_to_run(home: Path, start: str, limit: int | None) -> tuple[int, list[
 def run_child(args: argparse.Namespace, home: Path, isbns: list[str] | None) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", "--home", str(home)]
     command += ["--workers", str(args.workers), "--start", args.start]
+    if args.max_train_weeks:
+        command += ["--max-train-weeks", str(args.max_train_weeks)]
     if isbns:
         command += ["--isbns", json.dumps(isbns)]
     env = {k: v for k, v in os.environ.items() if k not in CLEARED}
@@ -122,6 +129,9 @@ def main() -> None:
         "--start", default="", help="ignore weeks before this date ('': all history, 500 titles)"
     )
     parser.add_argument("--limit", type=int, help="only the first N titles")
+    parser.add_argument(
+        "--max-train-weeks", type=int, help="fit on at most the last N weeks (default: all)"
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--isbns", help=argparse.SUPPRESS)
@@ -132,6 +142,7 @@ def main() -> None:
     _common.exit_on_sigterm()
     temporary = args.home is None
     home = Path(args.home or tempfile.mkdtemp(prefix="shelfcast-pipeline-bench-"))
+    load_before = os.getloadavg()[0]
     try:
         count, isbns = titles_to_run(home, args.start, args.limit)
         print(f"Project folder {home}; {count} titles; cold run...", flush=True)
@@ -141,6 +152,7 @@ def main() -> None:
     finally:
         if temporary and not args.keep:
             shutil.rmtree(home, ignore_errors=True)
+    load_after = os.getloadavg()[0]
     table = Table(
         title=f"Training pipeline on the sample catalogue ({count} titles, {args.workers} workers)",
         columns=[
@@ -173,11 +185,14 @@ def main() -> None:
         "candidate, champion, holdout, refit) on the process pool; MLflow: logging a parent "
         "run and a run per title, registering each title's model and the promotion gate.",
         f"Data: the sample catalogue (seed 42), {history}, every title selected; FitConfig "
-        f"from the settings (horizon and holdout 32, 3 origins). Champions: "
+        f"from the settings (horizon and holdout 32, 3 origins, max_train_weeks "
+        f"{args.max_train_weeks or 'all'}). Champions: "
         + ", ".join(f"{k} {v}" for k, v in sorted(champions.items())),
         f"Rerun: cached steps {', '.join(cached['cached_steps'])}.",
         f"Targets: cold at most {COLD_TARGET_S:.0f} s, MLflow under "
         f"{MLFLOW_PER_TITLE_TARGET_S} s per title, rerun at most {CACHED_TARGET_S:.0f} s.",
+        f"Load average (1 min) {load_before:.1f} before, {load_after:.1f} after: other "
+        "work on the machine slows every column.",
         machine_line("zenml", "mlflow", "statsforecast", "pandas"),
     ]
     table.print(args.markdown)

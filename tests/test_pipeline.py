@@ -271,3 +271,52 @@ def test_summary_is_json_ready(first):
     data = json.loads(json.dumps(first.to_dict(), default=str))
     assert data["titles"][0]["isbn"] == ISBNS[0]
     assert set(data["timings"]) == {"total", "zenml", "data", "training", "mlflow"}
+
+
+def test_artifacts_round_trip_every_field(project):
+    """What the steps hand each other comes back from its files as it went in."""
+    import numpy as np
+
+    from shelfcast.catalog.reader import read_sales
+    from shelfcast.catalog.series import weekly_series
+    from shelfcast.forecasting import fit_titles
+    from shelfcast.training.artifacts import (
+        SeriesSet,
+        TrainingResult,
+        config_to_dict,
+        series_from_files,
+        series_hash,
+        series_to_files,
+        training_from_files,
+        training_to_files,
+    )
+
+    series = SeriesSet(
+        tuple(weekly_series(read_sales([str(project.sample)]), keys=list(ISBNS))), kind="bookscan"
+    )
+    back = series_from_files(series_to_files(series))
+    assert series_hash(back) == series_hash(series) and back.kind == "bookscan"
+    assert [s.title for s in back] == [s.title for s in series]
+
+    config = FitConfig(n_origins=2, candidates=("snaive", "theta"), forecast_candidates=True)
+    fits, _ = fit_titles(list(series), config, workers=1)
+    result = TrainingResult(fits, {"9780000000002": "boom"}, config_to_dict(config), "here", 1.5)
+    loaded = training_from_files(training_to_files(result))
+
+    assert loaded.errors == {"9780000000002": "boom"}
+    assert (loaded.config, loaded.executor, loaded.seconds) == (result.config, "here", 1.5)
+    for a, b in zip(result.fits, loaded.fits, strict=True):
+        assert (a.key, a.champion, a.fallback, a.seconds) == (
+            b.key,
+            b.champion,
+            b.fallback,
+            b.seconds,
+        )
+        assert a.bundle.to_files() == b.bundle.to_files()  # the bundle's files, byte for byte
+        pd.testing.assert_frame_equal(a.backtest.table, b.backtest.table)
+        assert a.backtest.specs == b.backtest.specs
+        for name, by_origin in a.backtest.forecasts.items():
+            for origin, fc in by_origin.items():
+                assert np.array_equal(fc.upper[95], b.backtest.forecasts[name][origin].upper[95])
+        assert np.array_equal(a.holdout_forecast.mean, b.holdout_forecast.mean)
+        assert a.candidate_forecasts.keys() == b.candidate_forecasts.keys()

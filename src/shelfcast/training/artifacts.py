@@ -30,7 +30,7 @@ from shelfcast.settings import Settings, load_settings
 if TYPE_CHECKING:  # the forecasting core (scipy, statsforecast) loads only when it is used:
     # a run served from ZenML's cache never needs it
     from shelfcast.forecasting.bundle import Bundle
-    from shelfcast.forecasting.fit import FitConfig, TitleFit
+    from shelfcast.forecasting.fit import FitConfig
     from shelfcast.forecasting.models import PointForecast
 
 FORMAT_VERSION = 1

@@ -53,6 +53,9 @@ def train(
         str | None,
         typer.Option(help="Fit titles on this Dask cluster (scheduler address, tcp://host:8786)."),
     ] = None,
+    cache: Annotated[
+        bool, typer.Option(help="Reuse ZenML's cached steps when data and code are unchanged.")
+    ] = True,
     verbose: Annotated[bool, typer.Option(help="Show ZenML's own log lines.")] = False,
 ) -> None:
     """Run the ZenML training pipeline: validate the data, backtest and fit every selected
@@ -96,6 +99,7 @@ def train(
             all_titles=all_titles,
             progress=progress,
             verbose=verbose,
+            use_cache=cache,
         )
         bar.update(steps, completed=len(STEP_LABELS), current="done")
     print_summary(summary)

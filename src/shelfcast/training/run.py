@@ -163,6 +163,7 @@ def run_training(
     config: FitConfig | None = None,
     progress: ProgressHook | None = None,
     verbose: bool = False,
+    use_cache: bool = True,
 ) -> TrainingSummary:
     """Run `book_sales_training` on `settings` and summarise it.
 
@@ -170,8 +171,10 @@ def run_training(
     at most `max_titles` (default `settings.max_seasonal_books`) with the default test ISBNs.
     `config` overrides the fit configuration derived from the settings. `progress(stage, done,
     total, current)` hears of the sample catalogue being written ("sample"), steps starting
-    ("step"), titles fitted ("train") and registered ("register"). Raises `TrainingFailed`
-    (or the step's own `ShelfcastError`, e.g. `DataValidationError`) when the run fails.
+    ("step"), titles fitted ("train") and registered ("register"). `use_cache=False` runs
+    every step again (for example after the MLflow store was replaced: a cached run does not
+    register again). Raises `TrainingFailed` (or the step's own `ShelfcastError`, e.g.
+    `DataValidationError`) when the run fails.
     """
     from shelfcast.training.zenml_env import setup_zenml, zenml_environment
 
@@ -204,7 +207,10 @@ def run_training(
     steps.take_failure()
     call_started = time.perf_counter()
     try:
-        response = book_sales_training(**parameters)
+        pipeline = book_sales_training
+        if not use_cache:
+            pipeline = pipeline.with_options(enable_cache=False)
+        response = pipeline(**parameters)
     except ShelfcastError:
         raise
     except Exception as exc:

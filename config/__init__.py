@@ -1,0 +1,1 @@
+"""The seed's configuration module, kept importable: `config.arima_training_config`."""

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shelfcast.errors import DataValidationError, Problem, ShelfcastError
-from shelfcast.settings import SAMPLE_SEED, load_settings
+from shelfcast.settings import load_settings
 
 # Tables stay readable when output goes to a file or a CI log (rich assumes 80 columns there).
 console = Console(width=None if sys.stdout.isatty() else 132)
@@ -76,16 +76,17 @@ def progress_bar() -> Progress:
 def load_sales(data: Sequence[str] | None, isbn_list: str | None = None, strict: bool = False):
     """Read the given files, or the built-in sample catalogue (written on first use)."""
     from shelfcast.catalog.reader import read_sales
+    from shelfcast.training.sources import resolve_sources
 
     if data:
         return read_sales(list(data), isbn_list=isbn_list, strict=strict)
-    path = load_settings().sample_path()
-    if not path.exists():
-        from shelfcast.catalog.sample import write_sample
-
-        err.print(f"Writing the sample catalogue to {path.parent} (first use)")
-        write_sample(path.parent, fmt="parquet", seed=SAMPLE_SEED)
-    return read_sales([str(path)], isbn_list=str(path.parent / "isbn_list.csv"))
+    sources = resolve_sources(
+        load_settings(data=()),
+        on_write_sample=lambda path: err.print(
+            f"Writing the sample catalogue to {path.parent} (first use)"
+        ),
+    )
+    return read_sales(list(sources.sales), isbn_list=sources.isbn_list)
 
 
 DataOption = Annotated[

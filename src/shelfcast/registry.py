@@ -549,14 +549,12 @@ def decide(
             return GateDecision(
                 False, f"no holdout window and no backtest MASE to compare with {label}; kept"
             )
-        better = new_bt < old_bt * factor
-        verb = "beats" if better else "does not beat"
-        return GateDecision(
-            better,
-            f"no holdout window; backtest MASE {new_bt:.4g} {verb} {label}'s {old_bt:.4g}{need}",
+        return _compare(
             new_bt,
             old_bt,
+            factor,
             "backtest_mase",
+            f"no holdout window; backtest MASE {{}} {{}} {label}'s {{}}{need}",
         )
     try:
         model = incumbent_model()
@@ -574,15 +572,16 @@ def decide(
         metric, new, old = "mae", _holdout_score(fit, fit.champion, "mae"), _number(old_mae)
     if new is None or old is None:
         return GateDecision(False, f"{metric.upper()} undefined on {span}; {label} kept")
+    return _compare(
+        new, old, factor, metric, f"{metric.upper()} {{}} {{}} {label}'s {{}} on {span}{need}"
+    )
+
+
+def _compare(new: float, old: float, factor: float, metric: str, template: str) -> GateDecision:
+    """Promote when `new` < `old` x `factor`; `template` takes the new score, verb and old score."""
     better = new < old * factor
     verb = "beats" if better else "does not beat"
-    return GateDecision(
-        better,
-        f"{metric.upper()} {new:.4g} {verb} {label}'s {old:.4g} on {span}{need}",
-        new,
-        old,
-        metric,
-    )
+    return GateDecision(better, template.format(f"{new:.4g}", verb, f"{old:.4g}"), new, old, metric)
 
 
 # ------------------------------------------------------------------------------------ history

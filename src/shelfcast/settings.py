@@ -22,6 +22,7 @@ from typing import Any
 from shelfcast.errors import ShelfcastError
 
 ENVIRONMENTS = ("development", "testing", "production")
+ENDPOINT_BACKENDS = ("local", "vertex")
 SAMPLE_SEED = 42
 
 # Differences between environments: how hard models are backtested, how much better a new
@@ -29,13 +30,18 @@ SAMPLE_SEED = 42
 ENVIRONMENT_DEFAULTS: dict[str, dict[str, Any]] = {
     "development": {},
     "testing": {"promotion_min_improvement": 0.01},
-    "production": {"n_origins": 4, "promotion_min_improvement": 0.02},
+    "production": {
+        "n_origins": 4,
+        "promotion_min_improvement": 0.02,
+        "endpoint_backend": "vertex",
+    },
 }
 WELL_KNOWN_VARIABLES = {
     "DEPLOYMENT_ENV": "environment",
     "MLFLOW_TRACKING_URI": "mlflow_tracking_uri",
     "GCP_PROJECT": "gcp_project",
     "GCP_REGION": "gcp_region",
+    "SHELFCAST_ARTIFACT_URI": "artifact_uri",
 }
 NOT_SETTINGS = {"SHELFCAST_SETTINGS"}  # variables of ours that are not fields
 
@@ -65,6 +71,22 @@ class Settings:
     mlflow_tracking_uri: str | None = None  # None: a SQLite store in the project folder
     experiment_prefix: str = "book_sales"
     promotion_min_improvement: float = 0.0  # relative MASE gain a challenger needs
+    # artifact store: releases and model bundles (a local folder, gs:// or s3://)
+    artifact_uri: str | None = None  # None: <home>/artifacts
+    # serving and endpoints
+    endpoint_backend: str = "local"  # local | vertex
+    endpoint_name: str = "book-sales"
+    serving_image_uri: str | None = (
+        None  # e.g. europe-west2-docker.pkg.dev/P/shelfcast/server:0.1.0
+    )
+    server_token: str | None = None  # bearer token; required when a server binds beyond loopback
+    prediction_log_sample_rate: float = 1.0  # share of predictions written to the prediction log
+    # Vertex AI deployment
+    vertex_machine_type: str = "n1-standard-2"
+    vertex_min_replicas: int = 1
+    vertex_max_replicas: int = 2
+    vertex_cpu_target: int = 60  # autoscaling target, percent CPU utilisation
+    vertex_service_account: str | None = None
     # cloud
     gcp_project: str | None = None
     gcp_region: str = "europe-west2"
@@ -74,7 +96,17 @@ class Settings:
             raise SettingsError(
                 f"unknown environment {self.environment!r}; choose one of {', '.join(ENVIRONMENTS)}"
             )
-        for name in ("split_size", "max_seasonal_books", "n_origins"):
+        if self.endpoint_backend not in ENDPOINT_BACKENDS:
+            raise SettingsError(
+                f"unknown endpoint_backend {self.endpoint_backend!r}; "
+                f"choose one of {', '.join(ENDPOINT_BACKENDS)}"
+            )
+        if not 0.0 <= self.prediction_log_sample_rate <= 1.0:
+            raise SettingsError(
+                "prediction_log_sample_rate must be between 0 and 1, "
+                f"got {self.prediction_log_sample_rate}"
+            )
+        for name in ("split_size", "max_seasonal_books", "n_origins", "vertex_min_replicas"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
 
@@ -85,6 +117,11 @@ class Settings:
     @property
     def tracking_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> str:
+        """The artifact store's root URI (a local path or gs://, s3://)."""
+        return self.artifact_uri or str(self.home / "artifacts")
 
     def sample_path(self, seed: int = SAMPLE_SEED) -> Path:
         """Where the sample catalogue for `seed` is written on first use."""

@@ -1084,6 +1084,63 @@ def load_bundle(settings: Settings, name: str, alias_or_version: str = "champion
     return _bundle_from(uri, settings.tracking_uri)
 
 
+def select_versions(
+    settings: Settings,
+    names: Sequence[str] | None = None,
+    version: str | None = None,
+    every: bool = False,
+) -> list[ModelVersion]:
+    """Registered versions to package: every model's champion; with `every`, the latest
+    version of models without one too; with `names`, those models' `version` (a number or
+    an alias), else their champion, else their latest version."""
+    client = client_for(settings)
+    if names:
+        if version is not None and len(names) != 1:
+            raise RegistryError(f"a version applies to one model, got {len(names)} models")
+        return [_version_of(client, settings, resolve_name(n), version) for n in names]
+    try:
+        models = _registered_models(client)
+        versions = _all_versions(client, f"name LIKE '{MODEL_PREFIX}%'")
+    except MlflowException as exc:
+        raise _registry_error(exc, settings, "listing models") from None
+    by_name: dict[str, dict[str, ModelVersion]] = {}
+    for v in versions:
+        by_name.setdefault(v.name, {})[str(v.version)] = v
+    chosen = []
+    for name in sorted(models):
+        mine = by_name.get(name, {})
+        champion = aliases(models[name]).get(CHAMPION)
+        key = champion or (max(mine, key=int) if every and mine else None)
+        if key in mine:
+            chosen.append(mine[key])
+    return chosen
+
+
+def _version_of(
+    client: MlflowClient, settings: Settings, name: str, version: str | None
+) -> ModelVersion:
+    if version is not None:
+        return _resolve(client, settings, name, version)
+    model = _get_model(client, settings, name)
+    if CHAMPION in aliases(model):
+        return _get_version(client, settings, name, aliases(model)[CHAMPION])
+    try:
+        versions = _all_versions(client, f"name = '{name}'")
+    except MlflowException as exc:
+        raise _registry_error(exc, settings, f"reading {name}") from None
+    if not versions:
+        raise VersionNotFound(f"{name} has no versions")
+    return max(versions, key=lambda v: int(v.version))
+
+
+def bundle_files(settings: Settings, version: ModelVersion) -> dict[str, bytes]:
+    """A registered version's bundle files (bundle.json, history.csv), byte-for-byte."""
+    try:
+        return _bundle_files(version.source, settings.tracking_uri, [BUNDLE_FILE, HISTORY_FILE])
+    except MlflowException as exc:
+        raise _registry_error(exc, settings, f"reading {version.name} v{version.version}") from None
+
+
 def promote(settings: Settings, name: str, version: str, reason: str = "manual") -> None:
     """Move `champion` to `version` by hand; recorded like a gate decision."""
     client = client_for(settings)
@@ -1254,6 +1311,7 @@ __all__ = [
     "TitleRegistration",
     "TrainingRun",
     "VersionNotFound",
+    "bundle_files",
     "decide",
     "list_models",
     "load_bundle",
@@ -1262,5 +1320,6 @@ __all__ = [
     "promote",
     "rollback",
     "score_on_newest_window",
+    "select_versions",
     "show_model",
 ]

@@ -1,0 +1,341 @@
+"""Releases: immutable sets of title models in the artifact store, pinned by a manifest.
+
+Layout under a store root:
+
+    models/<name>/<version>/bundle.json, history.csv    the registered bundle files, unchanged
+    releases/<release-id>/manifest.json                 the release
+
+The manifest records its format version, the release id, when it was created, the store's
+absolute root URI and, per title: model name, version, ISBN, title, model family, path of
+the model folder (relative to the store root), sha256 of each file, the MLflow run id and
+the backtest MASE. Model paths resolve against the recorded store root, so a copy of the
+release folder alone (Vertex AI copies a Model's artifact URI and serves from the copy)
+still finds its bundles.
+
+The release id is `r-<yyyymmdd>-<digest[:10]>`, where the digest is the sha256 of the sorted
+(name, version, checksums) of its models: publishing the same model versions again finds the
+existing release instead of making a new one. The manifest is written last, after every
+model file is written and verified; a release folder without one is not a release.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from shelfcast.errors import BundleError, ShelfcastError
+from shelfcast.forecasting.bundle import BUNDLE_FILE, HISTORY_FILE, Bundle
+from shelfcast.storage import ArtifactNotFound, ArtifactStore, WriteConflict, sha256
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MODELS = "models"
+RELEASES = "releases"
+BUNDLE_FILES = (BUNDLE_FILE, HISTORY_FILE)
+ID_DIGITS = 10  # digest characters in a release id
+CHUNK = 100  # models read or written per batched store call
+
+Progress = Callable[[int], None]  # called with the number of models done so far
+
+
+class ReleaseError(ShelfcastError):
+    """A release is missing, malformed or inconsistent."""
+
+
+class ReleaseNotFound(ReleaseError):
+    """No release manifest at the given location."""
+
+
+class ModelNotInRelease(ReleaseError, LookupError):
+    """The release has no model for that name or ISBN."""
+
+
+@dataclass(frozen=True)
+class ReleaseModel:
+    """One title's model version in a release."""
+
+    name: str  # arima_book_<ISBN>
+    version: str
+    isbn: str
+    title: str
+    model_family: str
+    path: str  # relative to the store root: models/<name>/<version>
+    files: dict[str, str]  # file name -> sha256 (bundle.json, history.csv)
+    run_id: str | None
+    backtest_mase: float | None
+
+    def file_paths(self) -> dict[str, str]:
+        """Each file's path relative to the store root -> its sha256."""
+        return {f"{self.path}/{name}": sha for name, sha in self.files.items()}
+
+
+@dataclass(frozen=True)
+class Release:
+    """A published release: where it is, where its models are, and which they are."""
+
+    release_id: str
+    created: str  # ISO UTC
+    store: str  # root URI of the artifact store holding models/
+    uri: str  # URI of the release folder <store>/releases/<release_id>
+    models: tuple[ReleaseModel, ...]
+
+    @functools.cached_property
+    def _index(self) -> dict[str, ReleaseModel]:
+        index = {m.isbn: m for m in self.models}
+        index.update({m.name: m for m in self.models})
+        return index
+
+    def model(self, name_or_isbn: str) -> ReleaseModel:
+        """The release's model for a model name or an ISBN."""
+        key = name_or_isbn.strip()
+        found = self._index.get(key)
+        if found is None:
+            raise ModelNotInRelease(
+                f"release {self.release_id} has no model for {key!r} ({len(self.models)} "
+                f"titles; see `shelfcast releases show {self.release_id}`)"
+            )
+        return found
+
+    def manifest(self) -> dict:
+        """The contents of manifest.json."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "release_id": self.release_id,
+            "digest": content_digest(self.models),
+            "created": self.created,
+            "store": self.store,
+            "models": [asdict(m) for m in self.models],
+        }
+
+
+def content_digest(models: Sequence[ReleaseModel]) -> str:
+    """sha256 of the sorted (name, version, checksums) of a release's models."""
+    key = sorted([m.name, m.version, sorted(m.files.items())] for m in models)
+    return sha256(json.dumps(key, separators=(",", ":")).encode())
+
+
+# ------------------------------------------------------------------------------------ reading
+
+
+def _folder(uri: str) -> str:
+    text = str(uri).rstrip("/")
+    return text.removesuffix(f"/{MANIFEST}")
+
+
+def read_release(uri: str) -> Release:
+    """The release whose folder (or manifest.json) is at `uri`, checked against its digest."""
+    store = ArtifactStore(_folder(uri))
+    try:
+        data = store.read(MANIFEST)
+    except ArtifactNotFound:
+        raise ReleaseNotFound(
+            f"{store.uri(MANIFEST)} does not exist: {store.root} is not a release "
+            "(a publish that did not finish leaves no manifest)"
+        ) from None
+    return parse_manifest(data, store.uri(MANIFEST))
+
+
+def parse_manifest(data: bytes, source: str) -> Release:
+    """A release from manifest bytes; `source` names the file in errors."""
+    try:
+        doc = json.loads(data)
+        if doc.get("format_version") != FORMAT_VERSION:
+            raise ReleaseError(
+                f"{source}: unsupported manifest format version {doc.get('format_version')!r} "
+                f"(this Shelfcast reads {FORMAT_VERSION})"
+            )
+        models = tuple(_model_from(entry) for entry in doc["models"])
+        release_id, store, digest = str(doc["release_id"]), str(doc["store"]), doc["digest"]
+        created = str(doc["created"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ReleaseError(f"{source}: not a valid release manifest ({exc!r})") from None
+    if content_digest(models) != digest or not release_id.endswith(digest[:ID_DIGITS]):
+        raise ReleaseError(
+            f"{source}: its models do not match its digest and release id {release_id} "
+            "(the manifest was edited or is corrupt)"
+        )
+    uri = f"{store.rstrip('/')}/{RELEASES}/{release_id}"
+    return Release(release_id, created, store, uri, models)
+
+
+def _model_from(entry: Mapping) -> ReleaseModel:
+    files = {str(k): str(v) for k, v in entry["files"].items()}
+    missing = [name for name in BUNDLE_FILES if name not in files]
+    if missing:
+        raise KeyError(f"{entry['name']} lists no {', '.join(missing)}")
+    mase = entry.get("backtest_mase")
+    return ReleaseModel(
+        name=str(entry["name"]),
+        version=str(entry["version"]),
+        isbn=str(entry["isbn"]),
+        title=str(entry.get("title") or ""),
+        model_family=str(entry["model_family"]),
+        path=str(entry["path"]).strip("/"),
+        files=files,
+        run_id=entry.get("run_id"),
+        backtest_mase=None if mase is None else float(mase),
+    )
+
+
+def load_bundles(release: Release, progress: Progress | None = None) -> dict[str, Bundle]:
+    """Every model of the release as a Bundle (name -> Bundle), each file checksum-verified.
+
+    Files are read from the store recorded in the manifest, CHUNK models per batched call.
+    A missing or corrupt file raises ArtifactNotFound or ChecksumMismatch naming it; files
+    that are not a bundle of the title the manifest says raise a ReleaseError naming them.
+    """
+    store = ArtifactStore(release.store)
+    out: dict[str, Bundle] = {}
+    for start in range(0, len(release.models), CHUNK):
+        chunk = release.models[start : start + CHUNK]
+        expected = {p: sha for m in chunk for p, sha in m.file_paths().items()}
+        data = store.read_many(expected)
+        for m in chunk:
+            folder = store.uri(m.path)
+            try:
+                bundle = Bundle.from_files({name: data[f"{m.path}/{name}"] for name in m.files})
+            except (BundleError, KeyError, ValueError, TypeError) as exc:
+                raise ReleaseError(f"{folder}: not a readable bundle ({exc})") from None
+            if bundle.key != m.isbn:
+                raise ReleaseError(
+                    f"{folder}/{BUNDLE_FILE}: the bundle is for {bundle.key}, "
+                    f"the manifest says {m.isbn}"
+                )
+            out[m.name] = bundle
+        if progress is not None:
+            progress(len(out))
+    return out
+
+
+def list_releases(store_uri: str) -> list[Release]:
+    """Every release in the store, newest first; folders without a manifest are skipped."""
+    store = ArtifactStore(store_uri)
+    paths = [f"{RELEASES}/{rid}/{MANIFEST}" for rid in store.list(RELEASES)]
+    found = store.read_present(paths)
+    releases = [parse_manifest(data, store.uri(path)) for path, data in found.items()]
+    return sorted(releases, key=lambda r: (r.created, r.release_id), reverse=True)
+
+
+def open_release(store_uri: str, id_or_uri: str) -> Release:
+    """A release by its id in the store, or by the URI of its folder."""
+    if "/" in id_or_uri:
+        return read_release(id_or_uri)
+    store = ArtifactStore(store_uri)
+    try:
+        return read_release(store.uri(f"{RELEASES}/{id_or_uri}"))
+    except ReleaseNotFound:
+        raise ReleaseNotFound(
+            f"no release {id_or_uri!r} in {store.root} (see `shelfcast releases list`)"
+        ) from None
+
+
+# ------------------------------------------------------------------------------------ writing
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """A registered model version to publish: its bundle files, byte-for-byte."""
+
+    name: str
+    version: str
+    files: Mapping[str, bytes]  # bundle.json, history.csv
+    run_id: str | None = None
+    backtest_mase: float | None = None
+
+    def entry(self) -> ReleaseModel:
+        """The manifest entry, with title and family read from the bundle itself."""
+        missing = [name for name in BUNDLE_FILES if name not in self.files]
+        if missing:
+            raise ReleaseError(f"{self.name} v{self.version} has no {', '.join(missing)}")
+        try:
+            bundle = Bundle.from_files(self.files)
+        except (BundleError, KeyError, ValueError, TypeError) as exc:
+            raise ReleaseError(f"{self.name} v{self.version}: unreadable bundle ({exc})") from None
+        return ReleaseModel(
+            name=self.name,
+            version=self.version,
+            isbn=bundle.key,
+            title=bundle.history.title or "",
+            model_family=bundle.family,
+            path=f"{MODELS}/{self.name}/{self.version}",
+            files={name: sha256(self.files[name]) for name in BUNDLE_FILES},
+            run_id=self.run_id,
+            backtest_mase=self.backtest_mase,
+        )
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """A published release; `created` is False when the same models were already released."""
+
+    release: Release
+    created: bool
+    written: tuple[str, ...]  # models whose files were written now
+    unchanged: tuple[str, ...]  # models already in the store with the same bytes
+
+
+def publish(
+    store: ArtifactStore, models: Sequence[ModelFiles], progress: Progress | None = None
+) -> PublishResult:
+    """Write each model's files (verified, never overwritten), then the release manifest.
+
+    The release of the same model versions, when it exists, is returned instead of a new one.
+    """
+    if not models:
+        raise ReleaseError("nothing to release: no model versions were given")
+    names = [m.name for m in models]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ReleaseError(f"a release holds one version per model; twice: {duplicates}")
+    pairs = [(m, m.entry()) for m in models]
+    entries = [e for _, e in pairs]
+    written: list[str] = []
+    unchanged: list[str] = []
+    for start in range(0, len(pairs), CHUNK):
+        chunk = pairs[start : start + CHUNK]
+        files = {f"{e.path}/{n}": m.files[n] for m, e in chunk for n in BUNDLE_FILES}
+        result = store.write(files)
+        for _, e in chunk:
+            fresh = any(p in result.written for p in e.file_paths())
+            (written if fresh else unchanged).append(e.name)
+        if progress is not None:
+            progress(len(written) + len(unchanged))
+    done = (tuple(written), tuple(unchanged))
+    digest = content_digest(entries)
+    existing = find_release(store, digest)
+    if existing is not None:
+        return PublishResult(existing, False, *done)
+    now = datetime.now(UTC)
+    release_id = f"r-{now:%Y%m%d}-{digest[:ID_DIGITS]}"
+    release = Release(
+        release_id=release_id,
+        created=now.isoformat(timespec="seconds"),
+        store=store.root,
+        uri=store.uri(f"{RELEASES}/{release_id}"),
+        models=tuple(entries),
+    )
+    manifest = json.dumps(release.manifest(), indent=2).encode()
+    try:
+        store.write({f"{RELEASES}/{release_id}/{MANIFEST}": manifest})
+    except WriteConflict:  # the same release, published meanwhile from elsewhere
+        existing = find_release(store, digest)
+        if existing is None:
+            raise
+        return PublishResult(existing, False, *done)
+    return PublishResult(release, True, *done)
+
+
+def find_release(store: ArtifactStore, digest: str) -> Release | None:
+    """The store's release whose models have this `content_digest`, if there is one."""
+    for release_id in store.list(RELEASES):
+        if release_id.endswith(f"-{digest[:ID_DIGITS]}"):
+            try:
+                release = read_release(store.uri(f"{RELEASES}/{release_id}"))
+            except ReleaseNotFound:  # an unfinished publish
+                continue
+            if content_digest(release.models) == digest:
+                return release
+    return None

@@ -1,0 +1,21 @@
+"""Endpoint backends (local server processes, Vertex AI) behind one interface, and rollouts."""
+
+from shelfcast.endpoints.base import (
+    DeployedModel,
+    DeploymentFailed,
+    Endpoint,
+    EndpointBackend,
+    EndpointError,
+    EndpointNotFound,
+    backend_for,
+)
+
+__all__ = [
+    "DeployedModel",
+    "DeploymentFailed",
+    "Endpoint",
+    "EndpointBackend",
+    "EndpointError",
+    "EndpointNotFound",
+    "backend_for",
+]

@@ -1,0 +1,539 @@
+"""The Vertex AI backend against google-cloud-aiplatform patched at its boundary: the exact
+SDK calls it makes, and a dry run that makes none."""
+
+import inspect
+import warnings
+from dataclasses import replace
+from unittest.mock import MagicMock, PropertyMock, call
+
+import pytest
+from memory_backend import forecast
+
+from shelfcast.endpoints.base import (
+    DeploymentFailed,
+    EndpointError,
+    EndpointNotFound,
+    NotApplicable,
+    backend_for,
+)
+from shelfcast.endpoints.rollout import deploy_release, rollback
+from shelfcast.endpoints.vertex import VertexBackend
+from shelfcast.releases import Release, ReleaseModel
+from shelfcast.settings import Settings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)  # notices about Python versions
+    from google.api_core.exceptions import InternalServerError, NotFound, PermissionDenied
+    from google.cloud import aiplatform
+    from google.cloud.aiplatform_v1.types import endpoint as gca_endpoint
+    from google.cloud.aiplatform_v1.types import io as gca_io
+    from google.cloud.aiplatform_v1.types import machine_resources as gca_machine
+    from google.protobuf import timestamp_pb2
+
+PROJECT, REGION = "shelf-proj", "europe-west2"
+STORE = "gs://shelf-bucket/shelfcast"
+IMAGE = "europe-west2-docker.pkg.dev/shelf-proj/shelfcast/server:0.1.0"
+SA = "shelfcast-serving@shelf-proj.iam.gserviceaccount.com"
+MODELS = f"projects/{PROJECT}/locations/{REGION}/models"
+ISBNS = ("9780722532935", "9780241003008")
+
+
+def make_settings(**changes) -> Settings:
+    values = dict(
+        environment="production",
+        endpoint_backend="vertex",
+        gcp_project=PROJECT,
+        gcp_region=REGION,
+        serving_image_uri=IMAGE,
+        vertex_machine_type="n1-standard-4",
+        vertex_min_replicas=2,
+        vertex_max_replicas=5,
+        vertex_cpu_target=70,
+        vertex_service_account=SA,
+        prediction_log_sample_rate=0.25,
+    )
+    return Settings(**{**values, **changes})
+
+
+def make_release(release_id: str, version: int, isbns=ISBNS) -> Release:
+    return Release(
+        release_id=release_id,
+        created="2026-11-20T10:00:00+00:00",
+        store=STORE,
+        uri=f"{STORE}/releases/{release_id}",
+        models=tuple(
+            ReleaseModel(
+                name=f"arima_book_{isbn}",
+                version=str(version),
+                isbn=isbn,
+                title=f"Title {isbn}",
+                model_family="sarima",
+                path=f"models/arima_book_{isbn}/{version}",
+                files={},
+                run_id=None,
+                backtest_mase=0.8,
+            )
+            for isbn in isbns
+        ),
+    )
+
+
+R1 = make_release("r-20261120-aaaaaaaaaa", 1)
+R2 = make_release("r-20261126-bbbbbbbbbb", 2)
+
+
+def deployed_proto(number: int, release: Release, version: str) -> gca_endpoint.DeployedModel:
+    proto = gca_endpoint.DeployedModel(
+        id=str(1000 + number),
+        model=f"{MODELS}/shelfcast-catalogue",
+        model_version_id=version,
+        display_name=release.release_id,
+        dedicated_resources=gca_machine.DedicatedResources(
+            machine_spec=gca_machine.MachineSpec(machine_type="n1-standard-4"),
+            min_replica_count=2,
+            max_replica_count=5,
+        ),
+    )
+    proto.create_time = timestamp_pb2.Timestamp(seconds=1_790_000_000 + number)
+    return proto
+
+
+class FakeSdk:
+    """Stand-ins for aiplatform.Endpoint, Model and ModelRegistry that keep state."""
+
+    def __init__(self, monkeypatch, existing: dict[str, list] | None = None, models=()):
+        self.endpoints: dict[str, MagicMock] = {}
+        self.uploaded: dict[str, MagicMock] = {}  # release alias -> model version
+        self.models = set(models)  # model ids that exist
+        self.count = 0
+        self.endpoint_cls = MagicMock(name="aiplatform.Endpoint")
+        self.endpoint_cls.list.side_effect = self._list
+        self.endpoint_cls.create.side_effect = lambda **kw: self.add_endpoint(kw["display_name"])
+        self.model_cls = MagicMock(name="aiplatform.Model", side_effect=self._get_model)
+        self.model_cls.upload.side_effect = self._upload
+        self.registry_cls = MagicMock(name="aiplatform.ModelRegistry")
+        self.init = MagicMock(name="aiplatform.init")
+        monkeypatch.setattr(aiplatform, "init", self.init)
+        monkeypatch.setattr(aiplatform, "Endpoint", self.endpoint_cls)
+        monkeypatch.setattr(aiplatform, "Model", self.model_cls)
+        monkeypatch.setattr(aiplatform, "ModelRegistry", self.registry_cls)
+        for name, deployed in (existing or {}).items():
+            self.add_endpoint(name, deployed)
+
+    def add_endpoint(self, name: str, deployed=()) -> MagicMock:
+        endpoint = MagicMock(name=f"Endpoint {name}")
+        endpoint.display_name = name
+        endpoint.resource_name = (
+            f"projects/{PROJECT}/locations/{REGION}/endpoints/{len(self.endpoints) + 1}"
+        )
+        endpoint.state = {"models": list(deployed), "traffic": {}}
+        if deployed:
+            endpoint.state["traffic"] = {deployed[-1].id: 100}
+        endpoint.list_models.side_effect = lambda: list(endpoint.state["models"])
+        type(endpoint).traffic_split = PropertyMock(
+            side_effect=lambda: dict(endpoint.state["traffic"])
+        )
+        endpoint.gca_resource.predict_request_response_logging_config = (
+            gca_endpoint.PredictRequestResponseLoggingConfig(
+                enabled=True,
+                sampling_rate=0.25,
+                bigquery_destination=gca_io.BigQueryDestination(
+                    output_uri=f"bq://{PROJECT}.shelfcast_logs"
+                ),
+            )
+        )
+        endpoint.deploy.side_effect = lambda **kw: self._deploy(endpoint, **kw)
+        endpoint.update.side_effect = lambda traffic_split: endpoint.state.update(
+            traffic=dict(traffic_split)
+        )
+        endpoint.undeploy.side_effect = lambda deployed_model_id: self._undeploy(
+            endpoint, deployed_model_id
+        )
+        endpoint.predict.side_effect = lambda instances: self._predict(endpoint, instances)
+        self.endpoints[name] = endpoint
+        return endpoint
+
+    def _list(self, filter: str, order_by: str):
+        if filter.startswith("display_name="):
+            name = filter.split('"')[1]
+            return [self.endpoints[name]] if name in self.endpoints else []
+        return list(self.endpoints.values())
+
+    def _get_model(self, model_name: str, version: str | None = None):
+        if "@" in model_name:  # a deployed model's version: projects/.../models/ID@V
+            model = MagicMock(name=model_name)
+            model.uri = next(
+                (u.uri for u in self.uploaded.values() if u.version_id == model_name.split("@")[1]),
+                f"{STORE}/releases/{R1.release_id}",
+            )
+            return model
+        if version is not None:
+            if version in self.uploaded:
+                return self.uploaded[version]
+            raise NotFound(f"{model_name}@{version}")
+        if model_name in self.models:
+            return MagicMock(name=model_name)
+        raise NotFound(model_name)
+
+    def _upload(self, **kwargs):
+        model = MagicMock(name=kwargs["display_name"])
+        model.version_id = str(len(self.uploaded) + 1)
+        model.resource_name = f"{MODELS}/shelfcast-catalogue"
+        model.uri = kwargs["artifact_uri"]
+        model.release_id = kwargs["display_name"].split()[-1]
+        self.uploaded[kwargs["version_aliases"][0]] = model
+        self.models.add(kwargs.get("model_id") or kwargs["parent_model"])
+        return model
+
+    def _deploy(self, endpoint, model, deployed_model_display_name, traffic_percentage, **kw):
+        self.count += 1
+        release = make_release(deployed_model_display_name, int(model.version_id))
+        proto = deployed_proto(self.count + 10, release, model.version_id)
+        endpoint.state["models"].append(proto)
+        if not endpoint.state["traffic"]:
+            endpoint.state["traffic"] = {proto.id: 100}
+
+    def _undeploy(self, endpoint, deployed_model_id):
+        endpoint.state["models"] = [
+            m for m in endpoint.state["models"] if m.id != deployed_model_id
+        ]
+        endpoint.state["traffic"].pop(deployed_model_id, None)
+
+    def _predict(self, endpoint, instances):
+        serving = max(endpoint.state["traffic"], key=endpoint.state["traffic"].get)
+        proto = next(m for m in endpoint.state["models"] if m.id == serving)
+        release = make_release(proto.display_name, int(proto.model_version_id))
+        models = {m.isbn: m for m in release.models}
+        answers = [forecast(models[i["isbn"]], i["horizon"]) for i in instances]
+        return aiplatform.models.Prediction(predictions=answers, deployed_model_id=serving)
+
+    def sdk_calls(self) -> list:
+        mocks = [
+            self.init,
+            self.endpoint_cls,
+            self.model_cls,
+            self.registry_cls,
+            *self.endpoints.values(),
+        ]
+        return [c for m in mocks for c in m.mock_calls]
+
+
+def upload_kwargs(release: Release, **lineage) -> dict:
+    return dict(
+        display_name=f"shelfcast-catalogue {release.release_id}",
+        artifact_uri=release.uri,
+        serving_container_image_uri=IMAGE,
+        serving_container_predict_route="/predict",
+        serving_container_health_route="/health",
+        serving_container_ports=[8080],
+        serving_container_environment_variables={
+            "DEPLOYMENT_ENV": "production",
+            "SHELFCAST_ARTIFACT_URI": STORE,
+        },
+        **lineage,
+        version_aliases=[f"release-{release.release_id}"],
+        is_default_version=False,
+        version_description=f"Shelfcast release {release.release_id}: 2 title(s)",
+        labels={"managed_by": "shelfcast", "shelfcast_release": release.release_id},
+        sync=True,
+    )
+
+
+DEPLOY_KWARGS = dict(
+    deployed_model_display_name=R2.release_id,
+    traffic_percentage=0,
+    machine_type="n1-standard-4",
+    min_replica_count=2,
+    max_replica_count=5,
+    autoscaling_target_cpu_utilization=70,
+    service_account=SA,
+    enable_access_logging=True,
+    sync=True,
+)
+
+
+def test_backend_for_builds_the_vertex_backend_from_settings():
+    backend = backend_for(make_settings(), dry_run=True)
+    assert isinstance(backend, VertexBackend)
+    assert (backend.project, backend.region, backend.dry_run) == (PROJECT, REGION, True)
+
+
+def test_a_new_endpoint_is_created_with_request_response_logging(monkeypatch):
+    sdk = FakeSdk(monkeypatch)
+    endpoint = VertexBackend(make_settings()).get_or_create("book-sales")
+
+    sdk.init.assert_called_once_with(project=PROJECT, location=REGION)
+    sdk.endpoint_cls.list.assert_called_once_with(
+        filter='display_name="book-sales"', order_by="create_time"
+    )
+    sdk.endpoint_cls.create.assert_called_once_with(
+        display_name="book-sales",
+        description="Shelfcast weekly book-sales forecasts",
+        labels={"managed_by": "shelfcast"},
+        enable_request_response_logging=True,
+        request_response_logging_sampling_rate=0.25,
+        request_response_logging_bq_destination_table=f"bq://{PROJECT}.shelfcast_logs",
+    )
+    assert endpoint.url.endswith(f"/v1/projects/{PROJECT}/locations/{REGION}/endpoints/1:predict")
+    assert endpoint.detail["request_response_logging"] == f"0.25 to bq://{PROJECT}.shelfcast_logs"
+
+
+def test_an_existing_endpoint_is_reused(monkeypatch):
+    sdk = FakeSdk(monkeypatch, existing={"book-sales": [deployed_proto(1, R1, "1")]})
+    endpoint = VertexBackend(make_settings()).get_or_create("book-sales")
+    sdk.endpoint_cls.create.assert_not_called()
+    assert endpoint.traffic == {"1001": 100}
+    (model,) = endpoint.deployed_models
+    assert (model.release_id, model.state) == (R1.release_id, "healthy")
+    assert model.detail["model"] == f"{MODELS}/shelfcast-catalogue@1"
+    assert model.detail["replicas"] == "2-5"
+
+
+def test_without_logging_the_endpoint_has_none(monkeypatch):
+    sdk = FakeSdk(monkeypatch)
+    VertexBackend(make_settings(prediction_log_sample_rate=0.0)).get_or_create("book-sales")
+    kwargs = sdk.endpoint_cls.create.call_args.kwargs
+    assert kwargs["enable_request_response_logging"] is False
+    assert kwargs["request_response_logging_bq_destination_table"] is None
+
+
+def test_the_first_release_creates_the_model_and_later_ones_add_versions(monkeypatch):
+    sdk = FakeSdk(monkeypatch)
+    backend = VertexBackend(make_settings())
+    backend.get_or_create("book-sales")
+    backend.deploy("book-sales", R1)
+    backend.deploy("book-sales", R2)
+
+    assert sdk.model_cls.call_args_list[:2] == [
+        call(model_name="shelfcast-catalogue", version=f"release-{R1.release_id}"),
+        call(model_name="shelfcast-catalogue"),
+    ]
+    assert sdk.model_cls.upload.call_args_list == [
+        call(**upload_kwargs(R1, model_id="shelfcast-catalogue")),
+        call(**upload_kwargs(R2, parent_model="shelfcast-catalogue")),
+    ]
+
+
+def test_a_release_already_uploaded_is_not_uploaded_again(monkeypatch):
+    sdk = FakeSdk(monkeypatch)
+    backend = VertexBackend(make_settings())
+    backend.get_or_create("book-sales")
+    backend.get_or_create("book-sales-staging")
+    backend.deploy("book-sales-staging", R1)
+    fresh = VertexBackend(make_settings())  # another process: found by its alias
+    fresh.deploy("book-sales", R1)
+    assert sdk.model_cls.upload.call_count == 1
+    assert call(model_name="shelfcast-catalogue", version=f"release-{R1.release_id}") in (
+        sdk.model_cls.call_args_list
+    )
+
+
+def test_a_one_title_release_is_a_version_of_that_titles_model(monkeypatch):
+    sdk = FakeSdk(monkeypatch)
+    one = make_release("r-20261126-cccccccccc", 3, isbns=ISBNS[:1])
+    backend = VertexBackend(make_settings())
+    backend.get_or_create(f"book-sales-{ISBNS[0]}")
+    backend.deploy(f"book-sales-{ISBNS[0]}", one)
+    kwargs = sdk.model_cls.upload.call_args.kwargs
+    assert kwargs["model_id"] == f"arima_book_{ISBNS[0]}"
+    assert kwargs["display_name"] == f"arima_book_{ISBNS[0]} {one.release_id}"
+
+
+def test_deploy_sets_machine_replicas_autoscaling_and_no_traffic(monkeypatch):
+    sdk = FakeSdk(
+        monkeypatch,
+        existing={"book-sales": [deployed_proto(1, R1, "1")]},
+        models={"shelfcast-catalogue"},
+    )
+    backend = VertexBackend(make_settings())
+
+    model = backend.deploy("book-sales", R2)
+
+    endpoint = sdk.endpoints["book-sales"]
+    endpoint.deploy.assert_called_once_with(
+        model=sdk.uploaded[f"release-{R2.release_id}"], **DEPLOY_KWARGS
+    )
+    assert model.release_id == R2.release_id
+    assert model.release_uri == R2.uri
+    assert endpoint.state["traffic"] == {"1001": 100}  # the new model takes no traffic yet
+
+
+def test_a_failed_deploy_is_a_failed_health_check(monkeypatch):
+    sdk = FakeSdk(monkeypatch, existing={"book-sales": []})
+    sdk.endpoints["book-sales"].deploy.side_effect = InternalServerError("container never healthy")
+    with pytest.raises(DeploymentFailed) as failure:
+        VertexBackend(make_settings()).deploy("book-sales", R1)
+    assert failure.value.check == "health"
+    assert "container never healthy" in failure.value.reason
+
+
+def test_traffic_moves_by_split_and_the_champion_alias_follows(monkeypatch):
+    old, new = deployed_proto(1, R1, "1"), deployed_proto(2, R2, "2")
+    sdk = FakeSdk(monkeypatch, existing={"book-sales": [old, new]})
+    sdk.endpoints["book-sales"].state["traffic"] = {new.id: 100}
+    backend = VertexBackend(make_settings())
+
+    canary = backend.set_traffic("book-sales", {old.id: 90, new.id: 10})
+    assert canary.traffic == {old.id: 90, new.id: 10}
+    sdk.registry_cls.assert_not_called()  # no model takes all traffic
+
+    result = rollback(backend, "book-sales")
+
+    endpoint = sdk.endpoints["book-sales"]
+    assert endpoint.update.call_args_list == [
+        call(traffic_split={old.id: 90, new.id: 10}),
+        call(traffic_split={old.id: 100}),
+    ]
+    sdk.registry_cls.assert_called_once_with(model=f"{MODELS}/shelfcast-catalogue")
+    sdk.registry_cls.return_value.add_version_aliases.assert_called_once_with(
+        new_aliases=["champion"], version="1"
+    )
+    assert result.endpoint.traffic == {old.id: 100}
+
+
+def test_undeploy_names_the_deployed_model(monkeypatch):
+    old, new = deployed_proto(1, R1, "1"), deployed_proto(2, R2, "2")
+    sdk = FakeSdk(monkeypatch, existing={"book-sales": [old, new]})
+    VertexBackend(make_settings()).undeploy("book-sales", old.id)
+    sdk.endpoints["book-sales"].undeploy.assert_called_once_with(deployed_model_id=old.id)
+
+
+def test_unknown_endpoints_and_aimed_predictions_are_refused(monkeypatch):
+    FakeSdk(monkeypatch, existing={"book-sales": [deployed_proto(1, R1, "1")]})
+    backend = VertexBackend(make_settings())
+    with pytest.raises(EndpointNotFound):
+        backend.describe("nope")
+    with pytest.raises(NotApplicable, match="traffic split"):
+        backend.predict("book-sales", [{"isbn": ISBNS[0]}], deployed_model_id="1001")
+
+
+def test_a_rollout_smoke_tests_on_staging_before_touching_the_endpoint(monkeypatch):
+    sdk = FakeSdk(monkeypatch, existing={"book-sales": []})
+    backend = VertexBackend(make_settings())
+    deploy_release(backend, "book-sales", R1)
+
+    result = deploy_release(backend, "book-sales", R2)
+
+    staging, endpoint = sdk.endpoints["book-sales-staging"], sdk.endpoints["book-sales"]
+    assert [c[0] for c in staging.mock_calls if c[0] in ("deploy", "predict", "undeploy")] == [
+        "deploy",
+        "predict",
+        "undeploy",
+        "deploy",
+        "predict",
+        "undeploy",
+    ]
+    staging.predict.assert_called_with(
+        instances=[{"isbn": i, "horizon": 32, "level": [80, 95]} for i in ISBNS]
+    )
+    assert staging.state["models"] == []
+    first, second = (c.kwargs["model"] for c in endpoint.deploy.call_args_list)
+    assert (first.release_id, second.release_id) == (R1.release_id, R2.release_id)
+    new = result.deployed_model.id
+    endpoint.update.assert_called_with(traffic_split={new: 100})
+    assert result.endpoint.traffic == {new: 100}
+    assert result.previous.release_id == R1.release_id  # kept for rollback
+    assert len(result.endpoint.deployed_models) == 2
+
+
+def test_the_dry_run_calls_nothing_and_prints_the_plan(monkeypatch, capsys):
+    from shelfcast.cli.endpoints import run_deploy
+
+    sdk = FakeSdk(monkeypatch)
+    imported = MagicMock(side_effect=AssertionError("the SDK was imported"))
+    monkeypatch.setattr("shelfcast.endpoints.vertex._sdk", imported)
+
+    result = run_deploy(make_settings(), R2, "book-sales", canary=None, dry_run=True)
+
+    assert sdk.sdk_calls() == []
+    imported.assert_not_called()
+    assert result.action == "planned"
+    out = capsys.readouterr().out
+    plan = [
+        line.split(". ", 1)[1]
+        for line in out.splitlines()
+        if line[:3].strip().rstrip(".").isdigit()
+    ]
+    assert plan[0] == f"aiplatform.init(project='{PROJECT}', location='{REGION}')"
+    assert plan[1].startswith(
+        "aiplatform.Endpoint.list(filter='display_name=\"book-sales\"', order_by='create_time')"
+    )
+    assert any(
+        line.startswith("aiplatform.Endpoint.create(display_name='book-sales'") for line in plan
+    )
+    upload = next(line for line in plan if line.startswith("aiplatform.Model.upload("))
+    assert f"artifact_uri='{R2.uri}'" in upload
+    assert f"serving_container_image_uri='{IMAGE}'" in upload
+    assert "model_id='shelfcast-catalogue'" in upload
+    assert f"version_aliases=['release-{R2.release_id}']" in upload
+    staging_deploy, deploy = (line for line in plan if ".deploy(" in line)
+    assert staging_deploy.startswith(
+        "Endpoint[book-sales-staging].deploy(model=<aiplatform.Model.upload>"
+    )
+    assert deploy.startswith("Endpoint[book-sales].deploy(model=<aiplatform.Model.upload>")
+    for argument in (
+        "machine_type='n1-standard-4'",
+        "min_replica_count=2",
+        "max_replica_count=5",
+        "autoscaling_target_cpu_utilization=70",
+        f"service_account='{SA}'",
+        "traffic_percentage=0",
+        "enable_access_logging=True",
+    ):
+        assert argument in deploy
+    assert any(line.startswith("Endpoint[book-sales-staging].predict(instances=[") for line in plan)
+    assert any(
+        line.startswith("Endpoint[book-sales-staging].undeploy(deployed_model_id=") for line in plan
+    )
+    assert "Endpoint[book-sales].update(traffic_split={'<new on book-sales>': 100})" in plan
+    assert any("add_version_aliases(new_aliases=['champion']" in line for line in plan)
+    assert "Nothing is called now" in out
+
+
+def test_releases_outside_cloud_storage_and_missing_settings_are_refused(monkeypatch):
+    FakeSdk(monkeypatch, existing={"book-sales": []})
+    local = replace(R1, uri="/tmp/store/releases/r1", store="/tmp/store")
+    with pytest.raises(Exception, match="gs://"):
+        VertexBackend(make_settings()).deploy("book-sales", local)
+    with pytest.raises(Exception, match="SHELFCAST_SERVING_IMAGE_URI"):
+        VertexBackend(make_settings(serving_image_uri=None)).deploy("book-sales", R1)
+    with pytest.raises(Exception, match="GCP_PROJECT"):
+        VertexBackend(make_settings(gcp_project=None))
+
+
+def test_every_planned_call_fits_the_installed_sdk(monkeypatch):
+    """The kwargs of each call bind to the real google-cloud-aiplatform signature."""
+    FakeSdk(monkeypatch)
+    backend = VertexBackend(make_settings(), dry_run=True)
+    deploy_release(backend, "book-sales", R2)
+    real = {
+        "Endpoint": aiplatform.models.Endpoint,
+        "ModelRegistry": aiplatform.models.ModelRegistry,
+        "Model": aiplatform.models.Model,
+    }
+    for planned in backend.calls:
+        head, method = planned.function.rsplit(".", 1)
+        if planned.function == "aiplatform.init":
+            function, args = aiplatform.initializer.global_config.init, ()
+        elif planned.function == "aiplatform.Model":
+            function, args = aiplatform.models.Model.__init__, (None,)
+        elif head.startswith("aiplatform."):
+            function, args = getattr(real[head.removeprefix("aiplatform.")], method), ()
+        else:
+            function, args = getattr(real[head.split("[")[0]], method), (None,)
+        inspect.signature(function).bind(*args, **planned.kwargs)
+
+
+def test_refusals_from_google_become_one_clear_error(monkeypatch):
+    sdk = FakeSdk(monkeypatch)
+    sdk.endpoint_cls.list.side_effect = PermissionDenied("aiplatform.endpoints.list denied")
+    with pytest.raises(EndpointError, match=r"Endpoint\.list failed: 403 aiplatform\.endpoints"):
+        VertexBackend(make_settings()).list_endpoints()
+
+
+def test_a_deployed_model_without_available_replicas_is_unhealthy(monkeypatch):
+    proto = deployed_proto(1, R1, "1")
+    proto.status = gca_endpoint.DeployedModel.Status(message="image pull failed")
+    FakeSdk(monkeypatch, existing={"book-sales": [proto]})
+    model = VertexBackend(make_settings()).health("book-sales", proto.id)
+    assert (model.state, model.detail["reason"]) == ("unhealthy", "image pull failed")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -16,6 +16,10 @@ from shelfcast.cli.common import (
     reports_errors,
     split_values,
 )
+
+if TYPE_CHECKING:
+    from shelfcast.settings import Settings
+    from shelfcast.training.run import TrainingSummary
 
 STEP_LABELS = {
     "load_data": "Fingerprinting the data",
@@ -68,13 +72,27 @@ def train(
     Example: `shelfcast train --isbn 9780722532935 --isbn 9780241003008 --env testing`
     """
     from shelfcast.settings import load_settings
-    from shelfcast.training.run import run_training
 
     overrides: dict[str, Any] = {"environment": env, "workers": workers, "dask_scheduler": dask}
     if data:
         overrides["data"] = tuple(data)
-    settings = load_settings(**overrides)
-    keys = split_values(isbn)
+    summary = train_with_progress(
+        load_settings(**overrides),
+        isbns=split_values(isbn) or None,
+        max_titles=max_titles,
+        all_titles=all_titles,
+        verbose=verbose,
+        use_cache=cache,
+    )
+    print_summary(summary)
+    if summary.failed or any(t.reason.startswith("not registered") for t in summary.trained):
+        raise typer.Exit(1)
+
+
+def train_with_progress(settings: Settings, **options: Any) -> TrainingSummary:
+    """`run_training` with a progress bar per pipeline step and for the titles."""
+    from shelfcast.training.run import run_training
+
     with progress_bar() as bar:
         tasks: dict[str, Any] = {}
         steps = bar.add_task("Pipeline", total=len(STEP_LABELS), current="starting ZenML")
@@ -92,19 +110,9 @@ def train(
                     tasks[stage] = bar.add_task(label, total=total, current="")
                 bar.update(tasks[stage], completed=done, total=total, current=current)
 
-        summary = run_training(
-            settings,
-            isbns=keys or None,
-            max_titles=max_titles,
-            all_titles=all_titles,
-            progress=progress,
-            verbose=verbose,
-            use_cache=cache,
-        )
+        summary = run_training(settings, progress=progress, **options)
         bar.update(steps, completed=len(STEP_LABELS), current="done")
-    print_summary(summary)
-    if summary.failed or any(t.reason.startswith("not registered") for t in summary.trained):
-        raise typer.Exit(1)
+    return summary
 
 
 def _num(value: float) -> str:

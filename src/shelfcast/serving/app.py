@@ -1,0 +1,435 @@
+"""The prediction server: one FastAPI app serving every title of a release.
+
+Routes: the predict route (POST, Vertex AI's `{"instances": [...], "parameters": {...}}`),
+the health route (200 once every bundle is loaded and verified, else 503 with progress or
+the reason), `/metrics` (Prometheus) and `/openapi.json`.
+
+Errors: a problem with one instance puts `{"error": {"field", "reason"}}` in its place and the
+others are answered (200). A request refused whole gets a 4xx `ErrorResponse` naming the
+field: 400 for a body that is not JSON, 413 for a body or response over the size limits or
+too many instances, 422 for a body of the wrong shape, and, when no instance could be
+answered, 404 if every instance named an unknown title, else 422 (with each instance's error
+under `predictions`). 401 without the bearer token when one is configured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from shelfcast import __version__
+from shelfcast.errors import ForecastError
+from shelfcast.serving.config import ServerConfig
+from shelfcast.serving.loading import FAILED, READY, PoolLoader
+from shelfcast.serving.metrics import CONTENT_TYPE, MetricsMiddleware, ServerMetrics
+from shelfcast.serving.pool import InstanceProblem, ModelPool, ServedModel, UnknownTitle
+from shelfcast.serving.schemas import (
+    ErrorResponse,
+    Health,
+    Instance,
+    Parameters,
+    PredictRequest,
+    PredictResponse,
+)
+
+JSON = "application/json"
+METRICS_ROUTE = "/metrics"
+OPENAPI_ROUTE = "/openapi.json"
+TOP_LEVEL = ("instances", "parameters")
+DRAIN_FACTOR = 8
+WEEK_BYTES, VALUE_BYTES = 28, 11  # the least JSON a forecast week and each of its numbers take
+
+
+class RequestRefused(Exception):
+    """A request refused whole: status, field and reason (and instance errors, if any)."""
+
+    def __init__(self, status: int, field: str, reason: str, kind: str, predictions=None):
+        super().__init__(reason)
+        self.status, self.field, self.reason, self.kind = status, field, reason, kind
+        self.predictions = predictions
+
+
+@dataclass
+class Task:
+    """One instance, validated and resolved, or the error in its place."""
+
+    index: int
+    model: ServedModel | None = None
+    horizon: int = 0
+    levels: tuple[int, ...] = ()
+    actuals: list[tuple[date, float]] = field(default_factory=list)
+    result: bytes | None = None
+    error: tuple[str, str] | None = None  # field, reason
+    kind: str = ""
+
+
+def create_app(source: str | ModelPool, config: ServerConfig | None = None) -> FastAPI:
+    """The app for a release URI (loaded in a background thread at startup) or a ready pool."""
+    config = config or ServerConfig()
+    metrics = ServerMetrics()
+    if isinstance(source, ModelPool):
+        loader = PoolLoader(pool=source)
+    else:
+        loader = PoolLoader(release=source)
+    loader.on_change = lambda state: _update_gauges(metrics, state)
+    _update_gauges(metrics, loader)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(source, str):
+            loader.start(source)
+        yield
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Shelfcast prediction server",
+        version=__version__,
+        summary="Weekly sales forecasts for every title of a release (Vertex AI contract).",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=OPENAPI_ROUTE,
+    )
+    app.state.loader = loader
+    app.state.metrics = metrics
+    app.state.config = config
+    routes = {
+        config.predict_route: "predict",
+        config.health_route: "health",
+        METRICS_ROUTE: "metrics",
+        OPENAPI_ROUTE: "openapi",
+    }
+    app.add_middleware(MetricsMiddleware, metrics=metrics, routes=routes)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        where = "method" if exc.status_code == 405 else "path"
+        reason = f"{exc.detail}: {request.method} {request.url.path}"
+        return _error(exc.status_code, where, reason, headers=exc.headers)
+
+    async def health() -> Response:
+        body = Health(
+            status=loader.status,
+            release=loader.release,
+            loaded=loader.loaded,
+            total=loader.total,
+            reason=loader.reason,
+        )
+        return Response(
+            body.model_dump_json(exclude_none=True),
+            status_code=200 if loader.status == READY else 503,
+            media_type=JSON,
+        )
+
+    async def predict(request: Request) -> Response:
+        try:
+            _authorize(request, config)
+            pool = loader.pool
+            if pool is None or not loader.ready:
+                raise RequestRefused(503, "release", _not_ready(loader), "not_ready")
+            body = await _read_body(request, config.max_body_bytes)
+            tasks = _tasks(_parse(body, config), pool)
+            _check_response_size(tasks, config.max_response_bytes)
+            if all(_is_cached(pool, t) for t in tasks):
+                _run(pool, tasks)
+            else:
+                await anyio.to_thread.run_sync(_run, pool, tasks)
+            return _respond(tasks, config, metrics)
+        except RequestRefused as exc:
+            metrics.errors.labels(exc.kind).inc()
+            headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            return _error(exc.status, exc.field, exc.reason, exc.predictions, headers)
+
+    async def metrics_route(request: Request) -> Response:
+        try:
+            _authorize(request, config)
+        except RequestRefused as exc:
+            metrics.errors.labels(exc.kind).inc()
+            return _error(exc.status, exc.field, exc.reason, None, {"WWW-Authenticate": "Bearer"})
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+    app.add_api_route(
+        config.health_route,
+        health,
+        methods=["GET"],
+        summary="200 once every bundle of the release is loaded and verified, else 503",
+        responses={200: {"model": Health}, 503: {"model": Health}},
+        tags=["serving"],
+    )
+    app.add_api_route(
+        config.predict_route,
+        predict,
+        methods=["POST"],
+        summary="Forecasts for the instances, in order; an error object for a bad instance",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
+            }
+        },
+        responses={
+            200: {"model": PredictResponse},
+            **{
+                code: {"model": ErrorResponse, "description": text}
+                for code, text in (
+                    (400, "The body is not JSON"),
+                    (401, "The bearer token is missing or wrong"),
+                    (404, "Every instance names an unknown title"),
+                    (413, "Body or response too large, or too many instances"),
+                    (422, "The body has the wrong shape, or no instance could be answered"),
+                    (503, "The release is still loading, or failed to load"),
+                )
+            },
+        },
+        tags=["serving"],
+    )
+    app.add_api_route(
+        METRICS_ROUTE,
+        metrics_route,
+        methods=["GET"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={
+            200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}},
+            401: {"model": ErrorResponse},
+        },
+        tags=["serving"],
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _not_ready(loader: PoolLoader) -> str:
+    if loader.status == FAILED:
+        return f"the release failed to load: {loader.reason}"
+    total = "?" if loader.total is None else loader.total
+    return f"the release is still loading ({loader.loaded} of {total} models)"
+
+
+def _update_gauges(metrics: ServerMetrics, loader: PoolLoader) -> None:
+    metrics.models_loaded.set(loader.loaded)
+    metrics.ready.set(1 if loader.ready else 0)
+
+
+def _authorize(request: Request, config: ServerConfig) -> None:
+    if not config.token:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode(), config.token.encode()
+    ):
+        raise RequestRefused(
+            401, "Authorization", "a valid bearer token is required", "unauthorized"
+        )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, up to `limit` bytes. A longer one is read on (and dropped) up to
+    DRAIN_FACTOR times the limit before the 413, so that the client, still sending, gets the
+    answer rather than a reset connection."""
+    too_large = RequestRefused(413, "body", f"the body is over {limit:,} bytes", "too_large")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > DRAIN_FACTOR * limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > DRAIN_FACTOR * limit:
+            raise too_large
+        if size <= limit:
+            chunks.append(chunk)
+    if size > limit:
+        raise too_large
+    return b"".join(chunks)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse(body: bytes, config: ServerConfig) -> tuple[list[Any], Parameters]:
+    """The raw instances and the validated parameters of a request body."""
+    try:
+        document = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        reason = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise RequestRefused(
+            400, "body", f"not valid JSON: {reason}"[:300], "bad_request"
+        ) from None
+    if not isinstance(document, dict):
+        raise RequestRefused(422, "body", "must be a JSON object with `instances`", "bad_request")
+    unknown = sorted(set(document) - set(TOP_LEVEL))
+    if unknown:
+        name = unknown[0][:64]
+        raise RequestRefused(422, name, f"unknown field {name!r}", "bad_request")
+    instances = document.get("instances")
+    if not isinstance(instances, list) or not instances:
+        raise RequestRefused(
+            422, "instances", "must be a non-empty list of instances", "bad_request"
+        )
+    if len(instances) > config.max_instances:
+        raise RequestRefused(
+            413,
+            "instances",
+            f"at most {config.max_instances} instances per request, got {len(instances)}",
+            "too_large",
+        )
+    try:
+        raw = document.get("parameters")
+        parameters = Parameters.model_validate({} if raw is None else raw)
+    except ValidationError as exc:
+        where, reason = _first_error(exc)
+        raise RequestRefused(422, f"parameters{where}", reason, "bad_request") from None
+    return instances, parameters
+
+
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    """The first problem as (a path such as `.actuals[0].volume`, a reason)."""
+    error = exc.errors(include_url=False, include_context=False, include_input=False)[0]
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+    return path, error["msg"].removeprefix("Value error, ")
+
+
+def _tasks(parsed: tuple[list[Any], Parameters], pool: ModelPool) -> list[Task]:
+    instances, parameters = parsed
+    tasks = []
+    for i, raw in enumerate(instances):
+        task = Task(index=i)
+        tasks.append(task)
+        if not isinstance(raw, dict):
+            task.error, task.kind = (f"instances[{i}]", "must be an object"), "invalid_instance"
+            continue
+        try:
+            instance = Instance.model_validate(raw)
+        except ValidationError as exc:
+            where, reason = _first_error(exc)
+            task.error, task.kind = (f"instances[{i}]{where}", reason), "invalid_instance"
+            continue
+        try:
+            task.model = pool.get(instance.title, instance.title_field)
+        except UnknownTitle as exc:
+            task.error, task.kind = (f"instances[{i}].{exc.field}", exc.reason), "unknown_title"
+            continue
+        task.horizon = instance.horizon or parameters.horizon
+        task.levels = tuple(instance.level or parameters.level)
+        task.actuals = [(a.week_ending, a.volume) for a in instance.actuals]
+    return tasks
+
+
+def _is_cached(pool: ModelPool, task: Task) -> bool:
+    return task.model is None or (
+        not task.actuals and pool.is_cached(task.model, task.horizon, task.levels)
+    )
+
+
+def _check_response_size(tasks: Sequence[Task], limit: int) -> None:
+    """Refuse before forecasting what cannot fit the response: each week takes at least
+    WEEK_BYTES plus VALUE_BYTES per number (`{"week_ending":"2024-08-03","mean":0.0}`)."""
+    least = sum(
+        t.horizon * (WEEK_BYTES + VALUE_BYTES * (1 + 2 * len(set(t.levels))))
+        for t in tasks
+        if t.model is not None
+    )
+    if least > limit:
+        raise _response_too_large(least, limit, "at least ")
+
+
+def _response_too_large(size: int, limit: int, qualifier: str = "") -> RequestRefused:
+    return RequestRefused(
+        413,
+        "instances",
+        f"the response would be {qualifier}{size:,} bytes, over {limit:,}: "
+        "ask for fewer instances or shorter horizons per request",
+        "too_large",
+    )
+
+
+def _run(pool: ModelPool, tasks: Sequence[Task]) -> None:
+    for task in tasks:
+        if task.model is None:
+            continue
+        try:
+            task.result = pool.prediction_json(task.model, task.horizon, task.levels, task.actuals)
+        except InstanceProblem as exc:
+            task.error = (f"instances[{task.index}].{exc.field}", exc.reason)
+            task.kind = "invalid_instance"
+        except ForecastError as exc:
+            where = ".actuals" if task.actuals else ""
+            task.error = (f"instances[{task.index}]{where}", f"cannot forecast: {exc}")
+            task.kind = "forecast_failed"
+
+
+def _error_object(field: str, reason: str) -> dict[str, dict[str, str]]:
+    return {"error": {"field": field, "reason": reason}}
+
+
+def _respond(tasks: Sequence[Task], config: ServerConfig, metrics: ServerMetrics) -> Response:
+    parts, errors = [], []
+    for task in tasks:
+        if task.result is not None and task.model is not None:
+            parts.append(task.result)
+            metrics.predictions.labels(task.model.name).inc()
+        elif task.error is not None:
+            errors.append(_error_object(*task.error))
+            parts.append(_dumps(errors[-1]))
+            metrics.errors.labels(task.kind).inc()
+    if len(errors) == len(tasks):
+        unknown = all(t.kind == "unknown_title" for t in tasks)
+        first = errors[0]["error"]
+        raise RequestRefused(
+            404 if unknown else 422, first["field"], first["reason"], "no_answer", errors
+        )
+    deployed = _dumps(config.deployed_model_id)
+    body = b'{"predictions":[' + b",".join(parts) + b'],"deployedModelId":' + deployed + b"}"
+    if len(body) > config.max_response_bytes:
+        raise _response_too_large(len(body), config.max_response_bytes)
+    return Response(body, media_type=JSON)
+
+
+def _error(
+    status: int,
+    field: str,
+    reason: str,
+    predictions: list[dict] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = _error_object(field, reason)
+    if predictions is not None:
+        body["predictions"] = predictions
+    return Response(_dumps(body), status_code=status, media_type=JSON, headers=headers)
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, plus the request body's models (the route parses the body itself)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        routes=app.routes,
+    )
+    models: list[tuple[type[BaseModel], Any]] = [(PredictRequest, "validation")]
+    _, definitions = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in definitions.get("$defs", {}).items():
+        components.setdefault(name, definition)
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,44 @@
+"""Bundles for the serving tests (two titles fitted once per session with cheap settings)
+and releases of them in local artifact stores."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "forecasting"))
+from synthetic import seasonal_series
+
+from shelfcast.forecasting import Bundle, FitConfig, fit_title
+from shelfcast.releases import ModelFiles, Release, publish
+from shelfcast.storage import ArtifactStore
+
+ISBN_A = "9780722532935"
+ISBN_B = "9780241003008"
+NAME_A = f"arima_book_{ISBN_A}"
+NAME_B = f"arima_book_{ISBN_B}"
+
+
+@pytest.fixture(scope="session")
+def bundles() -> dict[str, Bundle]:
+    """{model name: bundle}: a Theta-or-naive title and a seasonal ARIMA-or-naive title."""
+    a = fit_title(
+        seasonal_series(300, seed=0, key=ISBN_A),
+        FitConfig(n_origins=1, candidates=("snaive", "theta")),
+    )
+    b = fit_title(
+        seasonal_series(300, seed=1, key=ISBN_B),
+        FitConfig(n_origins=1, candidates=("snaive", "sarima")),
+    )
+    return {NAME_A: a.bundle, NAME_B: b.bundle}
+
+
+def publish_release(root: Path, bundles: dict[str, Bundle]) -> Release:
+    """A release of `bundles` (version 1 each) in a local artifact store at `root`."""
+    models = [ModelFiles(name, "1", bundle.to_files()) for name, bundle in bundles.items()]
+    return publish(ArtifactStore(root), models).release
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory, bundles) -> Release:
+    return publish_release(tmp_path_factory.mktemp("store"), bundles)

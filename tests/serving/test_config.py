@@ -1,0 +1,78 @@
+"""Server configuration from Vertex AI's variables, and what it refuses to start with."""
+
+import pytest
+
+from shelfcast.serving.client import predict_url
+from shelfcast.serving.config import ServerConfig, ServerConfigError
+
+VERTEX = {
+    "AIP_HTTP_PORT": "7080",
+    "AIP_HEALTH_ROUTE": "/v1/endpoints/1/deployedModels/2",
+    "AIP_PREDICT_ROUTE": "/v1/endpoints/1/deployedModels/2:predict",
+    "AIP_STORAGE_URI": "gs://bucket/releases/r-1",
+    "AIP_DEPLOYED_MODEL_ID": "2",
+    "AIP_MODE": "PREDICTION",
+}
+
+
+@pytest.fixture(autouse=True)
+def no_token(monkeypatch):
+    monkeypatch.delenv("SHELFCAST_SERVER_TOKEN", raising=False)
+
+
+def test_vertex_variables_configure_the_server():
+    config = ServerConfig.from_env(VERTEX)
+    assert (config.port, config.release_uri, config.deployed_model_id) == (
+        7080,
+        "gs://bucket/releases/r-1",
+        "2",
+    )
+    assert config.predict_route.endswith(":predict") and config.on_vertex
+    assert ServerConfig.from_env(VERTEX, port=9000, release_uri="/r").port == 9000
+
+
+def test_defaults_without_variables():
+    config = ServerConfig.from_env({})
+    assert (config.host, config.port, config.health_route, config.predict_route) == (
+        "127.0.0.1",
+        8080,
+        "/health",
+        "/predict",
+    )
+    assert config.release_uri is None and not config.on_vertex
+
+
+def test_binding_beyond_loopback_needs_a_token_except_on_vertex(monkeypatch):
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.5"):
+        ServerConfig(release_uri="/r", host=host).check()
+    with pytest.raises(ServerConfigError, match="SHELFCAST_SERVER_TOKEN"):
+        ServerConfig(release_uri="/r", host="0.0.0.0").check()
+    ServerConfig(release_uri="/r", host="0.0.0.0", token="t").check()
+    ServerConfig.from_env(VERTEX, host="0.0.0.0").check()
+    monkeypatch.setenv("SHELFCAST_SERVER_TOKEN", "from-env")
+    assert ServerConfig.from_env({}).token == "from-env"
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (ServerConfig(), "no release"),
+        (ServerConfig(release_uri="/r", predict_route="predict"), "start with '/'"),
+        (ServerConfig(release_uri="/r", health_route="/x", predict_route="/x"), "differ"),
+        (ServerConfig(release_uri="/r", port=70000), "port"),
+    ],
+)
+def test_refused_configurations(config, message):
+    with pytest.raises(ServerConfigError, match=message):
+        config.check()
+
+
+def test_a_bad_port_variable_is_refused():
+    with pytest.raises(ServerConfigError, match="AIP_HTTP_PORT"):
+        ServerConfig.from_env({"AIP_HTTP_PORT": "http"})
+
+
+def test_predict_url():
+    assert predict_url("http://127.0.0.1:8080") == "http://127.0.0.1:8080/predict"
+    assert predict_url("127.0.0.1:8080/") == "http://127.0.0.1:8080/predict"
+    assert predict_url("http://h:1/v1/x:predict") == "http://h:1/v1/x:predict"

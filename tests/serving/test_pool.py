@@ -1,0 +1,89 @@
+"""The model pool: finding titles, forecasting from bundles, the cache, actual weeks."""
+
+import json
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+from conftest import ISBN_A, ISBN_B, NAME_A, NAME_B
+
+from shelfcast.serving.pool import InstanceProblem, ModelPool, UnknownTitle, check_actuals
+
+
+@pytest.fixture
+def pool(bundles) -> ModelPool:
+    return ModelPool.from_bundles(bundles, versions={NAME_A: "3"}, release_id="r-test")
+
+
+def test_titles_are_found_by_name_isbn_and_hyphenated_isbn(pool):
+    assert pool.get(NAME_A).isbn == ISBN_A
+    assert pool.get(ISBN_B).name == NAME_B
+    assert pool.get("978-0-7225-3293-5").name == NAME_A
+    with pytest.raises(UnknownTitle, match="r-test") as caught:
+        pool.get("9781111111111")
+    assert caught.value.field == "isbn"
+
+
+def test_prediction_is_the_bundles_forecast_rounded(pool, bundles):
+    model = pool.get(ISBN_A)
+    prediction = json.loads(pool.prediction_json(model, 12, [95, 80]))
+    assert prediction["model_name"] == NAME_A
+    assert prediction["model_version"] == "3"
+    assert prediction["model_family"] == bundles[NAME_A].family
+    expected = bundles[NAME_A].forecast(12, (80, 95))
+    weeks = prediction["weeks"]
+    assert [w["week_ending"] for w in weeks] == list(
+        expected["week_ending"].dt.strftime("%Y-%m-%d")
+    )
+    assert list(weeks[0]) == ["week_ending", "mean", "lo_80", "hi_80", "lo_95", "hi_95"]
+    for column in ("mean", "lo_80", "hi_80", "lo_95", "hi_95"):
+        np.testing.assert_allclose([w[column] for w in weeks], expected[column], atol=5e-4)
+    assert date.fromisoformat(weeks[0]["week_ending"]).weekday() == 5  # a Saturday
+
+
+def test_forecasts_without_actuals_are_cached_per_horizon_and_levels(pool):
+    model = pool.get(NAME_B)
+    assert not pool.is_cached(model, 8, (80, 95))
+    first = pool.prediction_json(model, 8, (95, 80, 80))
+    assert pool.is_cached(model, 8, (80, 95))
+    assert pool.prediction_json(model, 8, (80, 95)) is first
+    assert not pool.is_cached(model, 9, (80, 95))
+    assert not pool.is_cached(model, 8, (80,))
+
+
+def test_the_cache_is_bounded(bundles):
+    pool = ModelPool(ModelPool.from_bundles(bundles).models.values(), cache_size=2)
+    model = pool.get(NAME_A)
+    for horizon in (1, 2, 3):
+        pool.prediction_json(model, horizon, (80,))
+    assert not pool.is_cached(model, 1, (80,))
+    assert pool.is_cached(model, 2, (80,)) and pool.is_cached(model, 3, (80,))
+
+
+def test_actual_weeks_move_the_forecast_origin_without_refitting(pool, bundles):
+    model = pool.get(NAME_A)
+    end = bundles[NAME_A].history.end.date()
+    actuals = [(end + timedelta(weeks=1), 250.0), (end + timedelta(weeks=3), 260.0)]
+    prediction = json.loads(pool.prediction_json(model, 4, (80,), actuals))
+    assert prediction["weeks"][0]["week_ending"] == str(end + timedelta(weeks=4))
+    expected = bundles[NAME_A].updated(actuals).forecast(4, (80,))
+    np.testing.assert_allclose(
+        [w["mean"] for w in prediction["weeks"]], expected["mean"], atol=5e-4
+    )
+    assert not pool.is_cached(model, 4, (80,))  # answers with actuals are never cached
+
+
+def test_actual_weeks_are_checked_against_the_titles_series(bundles):
+    bundle = bundles[NAME_A]
+    start, end = bundle.history.start.date(), bundle.history.end.date()
+    check_actuals(bundle, [(end, 1.0), (start, 2.0), (end + timedelta(weeks=260), 0.0)])
+    cases = [
+        ([(end + timedelta(days=1), 1.0)], "actuals[0].week_ending", "Sunday"),
+        ([(end, 1.0), (start - timedelta(weeks=1), 1.0)], "actuals[1].week_ending", "before"),
+        ([(end + timedelta(weeks=261), 1.0)], "actuals[0].week_ending", "260 weeks"),
+        ([(end, 1.0), (end, 2.0)], "actuals[1].week_ending", "more than once"),
+    ]
+    for actuals, field, reason in cases:
+        with pytest.raises(InstanceProblem, match=reason) as caught:
+            check_actuals(bundle, actuals)
+        assert caught.value.field == field

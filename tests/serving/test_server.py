@@ -1,0 +1,242 @@
+"""The server as Vertex AI runs it: `python -m shelfcast.serving` configured by AIP_* variables,
+a real uvicorn on a free 127.0.0.1 port, serving a release from a local artifact store."""
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import ISBN_A, ISBN_B, NAME_B, publish_release
+from typer.testing import CliRunner
+
+from shelfcast.cli import app as cli
+
+pytestmark = pytest.mark.integration
+
+SHELFCAST = str(Path(sys.executable).parent / "shelfcast")
+PREDICT_ROUTE = "/v1/endpoints/11/deployedModels/22:predict"
+HEALTH_ROUTE = "/v1/endpoints/11/deployedModels/22"
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+    started: float
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers=headers or {})
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@contextlib.contextmanager
+def running(release_uri: str, tmp_path: Path) -> Iterator[Server]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "AIP_HTTP_PORT": str(port),
+        "AIP_HEALTH_ROUTE": HEALTH_ROUTE,
+        "AIP_PREDICT_ROUTE": PREDICT_ROUTE,
+        "AIP_STORAGE_URI": release_uri,
+        "AIP_DEPLOYED_MODEL_ID": "22",
+    }
+    env.pop("SHELFCAST_SERVER_TOKEN", None)
+    log = tmp_path / f"server-{port}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shelfcast.serving"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, log, time.monotonic())
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def health_until(server: Server, done, timeout: float = 60.0) -> tuple[int, dict, list[int]]:
+    """Poll health until `done(status, body)`; every status seen on the way."""
+    seen: list[int] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"server exited ({server.process.returncode}):\n{server.log_text()}")
+        try:
+            status, body = call(server.url + HEALTH_ROUTE)
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.05)
+            continue
+        seen.append(status)
+        if done(status, json.loads(body)):
+            return status, json.loads(body), seen
+        time.sleep(0.05)
+    pytest.fail(f"health did not settle in {timeout} s:\n{server.log_text()}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, release) -> Iterator[Server]:
+    with running(release.uri, tmp_path_factory.mktemp("server")) as server:
+        health_until(server, lambda status, body: status == 200)
+        yield server
+
+
+def predict(server: Server, body) -> tuple[int, dict]:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    status, answer = call(server.url + PREDICT_ROUTE, content)
+    return status, json.loads(answer)
+
+
+def test_serves_every_title_of_the_release(server, release):
+    status, health = call(server.url + HEALTH_ROUTE)
+    assert status == 200
+    assert json.loads(health)["release"] == release.release_id
+    status, body = predict(
+        server,
+        {
+            "instances": [
+                {"isbn": ISBN_A, "horizon": 32, "level": [80, 95]},
+                {"model_name": NAME_B, "horizon": 4},
+            ],
+            "parameters": {},
+        },
+    )
+    assert status == 200
+    assert body["deployedModelId"] == "22"
+    first, second = body["predictions"]
+    assert first["isbn"] == ISBN_A and len(first["weeks"]) == 32
+    assert set(first["weeks"][0]) == {"week_ending", "mean", "lo_80", "hi_80", "lo_95", "hi_95"}
+    assert (second["isbn"], second["model_version"], len(second["weeks"])) == (ISBN_B, "1", 4)
+
+
+def test_bad_requests_get_4xx_over_http(server):
+    cases = [
+        (b"{not json", 400, "body"),
+        (b'{"instances": [{"isbn": "9781111111111"}]}', 404, "instances[0].isbn"),
+        (b'{"instances": [{"isbn": "9780722532935", "horizon": 0}]}', 422, "instances[0].horizon"),
+        (b'{"instances": [{"isbn": "9780722532935", "horizon": NaN}]}', 400, "body"),
+        (
+            b'{"instances": ' + json.dumps([{"isbn": ISBN_A}] * 1001).encode() + b"}",
+            413,
+            "instances",
+        ),
+        (b'{"instances": [], "pad": "' + b"x" * 1_600_000 + b'"}', 413, "body"),
+    ]
+    for body, status, field in cases:
+        got, answer = predict(server, body)
+        assert (got, answer["error"]["field"]) == (status, field), answer
+    status, body = predict(
+        server, {"instances": [{"isbn": ISBN_A, "horizon": 1}, {"isbn": ISBN_A, "level": [0]}]}
+    )
+    assert status == 200
+    assert body["predictions"][1]["error"]["field"] == "instances[1].level[0]"
+
+
+def test_metrics_count_requests_and_titles(server):
+    predict(server, {"instances": [{"isbn": ISBN_B, "horizon": 3}]})
+    status, text = call(server.url + "/metrics")
+    assert status == 200
+    metrics = text.decode()
+    assert 'shelfcast_requests_total{route="predict",status="200"}' in metrics
+    assert f'shelfcast_predictions_total{{model="{NAME_B}"}}' in metrics
+    assert 'shelfcast_request_seconds_count{route="health"}' in metrics
+    status, schema = call(server.url + "/openapi.json")
+    assert status == 200 and PREDICT_ROUTE in json.loads(schema)["paths"]
+
+
+def test_shelfcast_predict_prints_a_table(server):
+    result = CliRunner().invoke(
+        cli, ["predict", "--isbn", ISBN_A, "--horizon", "3", "--url", server.url + PREDICT_ROUTE]
+    )
+    assert result.exit_code == 0, result.output
+    assert "80% interval" in result.output and "95% interval" in result.output
+    assert f"arima_book_{ISBN_A} v1" in result.output
+    missing = CliRunner().invoke(
+        cli, ["predict", "--isbn", "9781111111111", "--url", server.url + PREDICT_ROUTE]
+    )
+    assert missing.exit_code == 1
+    assert "404: instances[0].isbn: no model for isbn '9781111111111'" in missing.output
+
+
+def test_a_corrupt_bundle_never_gets_healthy_and_the_log_says_why(tmp_path, bundles):
+    release = publish_release(tmp_path / "store", bundles)
+    bundle_json = tmp_path / "store" / "models" / NAME_B / "1" / "bundle.json"
+    bundle_json.write_bytes(
+        bundle_json.read_bytes().replace(b'"format_version": 1', b'"format_version": 2')
+    )
+    with running(release.uri, tmp_path) as server:
+        status, body, seen = health_until(server, lambda status, body: body["status"] != "loading")
+        assert status == 503 and body["status"] == "failed"
+        assert "ChecksumMismatch" in body["reason"]
+        time.sleep(0.5)
+        assert call(server.url + HEALTH_ROUTE)[0] == 503
+        assert 200 not in seen
+        log = server.log_text()
+        assert "failed to load" in log and str(bundle_json) in log
+
+
+def test_shelfcast_serve_runs_in_the_foreground(tmp_path, release):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIP_")}
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [SHELFCAST, "serve", "--release", release.uri, "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, log, time.monotonic())
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"shelfcast serve exited:\n{server.log_text()}")
+            with contextlib.suppress(urllib.error.URLError, OSError):
+                if call(server.url + "/health")[0] == 200:
+                    break
+            assert time.monotonic() < deadline, server.log_text()
+            time.sleep(0.05)
+        body = json.dumps({"instances": [{"isbn": ISBN_A}]}).encode()
+        assert call(server.url + "/predict", body)[0] == 200
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    assert "Serving release" in server.log_text()
+    assert "Application shutdown complete" in server.log_text()  # a graceful stop

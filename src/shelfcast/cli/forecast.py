@@ -56,20 +56,46 @@ def forecast(
     bundles: Annotated[
         Path | None, typer.Option(help="Also write each title's model bundle under this folder.")
     ] = None,
+    release: Annotated[
+        str | None,
+        typer.Option(help="Forecast from this release's models (id or URI) instead of fitting."),
+    ] = None,
+    input_file: Annotated[
+        str | None,
+        typer.Option("--input", help="With --release: Vertex AI batch input (JSONL instances)."),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="With --release: parquet, csv or jsonl (default: --out's)."),
+    ] = None,
 ) -> None:
-    """Fit, backtest and forecast titles without the pipeline.
+    """Fit, backtest and forecast titles without the pipeline, or (`--release`) forecast
+    from a release's models without an endpoint.
 
     With no `--data`, forecasts the selected titles of the built-in sample catalogue. With
     long-format input (`unique_id, ds, y`) every series in the file is forecast.
     Interactive plots go to a folder beside the output file.
 
-    Example: `shelfcast forecast --isbn 9780722532935 --horizon 52 --out forecasts.csv`
+    With `--release` (`--all`, `--isbn` or `--input`), `--out` may be a local path or a URI
+    (`gs://...`): parquet or csv in long format, or JSONL in Vertex AI's batch output format.
+
+    Example: `shelfcast forecast --isbn 9780722532935 --horizon 52 --out forecasts.csv`;
+    `shelfcast forecast --release r-20240801-ab12cd34ef --all --out gs://b/forecasts.parquet`
     """
     from shelfcast.catalog.selection import SelectionCriteria, select_titles
     from shelfcast.catalog.series import weekly_series
     from shelfcast.forecasting import FitConfig, TitleFit, fit_titles, write_bundle
     from shelfcast.plots import title_figure, write_html
 
+    if release is not None:
+        if data or bundles:
+            raise ShelfcastError("--release forecasts from released models: drop --data/--bundles")
+        _release_forecast(
+            release, out, split_values(isbn), all_titles, input_file, fmt, horizon, level
+        )
+        return
+    if input_file or fmt:
+        raise ShelfcastError("--input and --format go with --release")
     if Path(out).suffix not in (".csv", ".parquet"):
         raise ShelfcastError(f"--out must end in .csv or .parquet, got {out!r}")
     levels = parse_levels(level)
@@ -110,6 +136,61 @@ def forecast(
     )
     if errors:
         raise typer.Exit(1)
+
+
+def _release_forecast(
+    release_id: str,
+    out: str,
+    isbns: list[str],
+    all_titles: bool,
+    input_file: str | None,
+    fmt: str | None,
+    horizon: int,
+    level: list[str] | None,
+) -> None:
+    """Batch forecasts from a release (`shelfcast.batch`)."""
+    from shelfcast.batch import batch_forecast, select_models
+    from shelfcast.releases import open_release
+    from shelfcast.settings import load_settings
+
+    if not (all_titles or isbns or input_file):
+        raise ShelfcastError("with --release, give --all, --isbn or --input")
+    if input_file and (all_titles or isbns):
+        raise ShelfcastError("--input names its own titles: drop --all/--isbn")
+    chosen = select_models(open_release(load_settings().artifact_root, release_id), isbns)
+    with progress_bar() as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                label = "Loading models" if stage == "loading" else "Forecasting"
+                tasks[stage] = bar.add_task(label, total=total, current="")
+            bar.update(tasks[stage], completed=done, total=total)
+
+        result = batch_forecast(
+            chosen,
+            out,
+            fmt=fmt,
+            horizon=horizon,
+            levels=parse_levels(level),
+            input_uri=input_file,
+            progress=progress,
+        )
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    unit = "lines" if result.format == "jsonl" else "rows (title-weeks)"
+    for name, value in (
+        ("release", chosen.release_id),
+        ("titles", f"{result.titles:,}"),
+        ("written", f"{result.rows:,} {unit}, {result.format}"),
+        ("errors", f"{result.errors:,}"),
+        ("output", result.out),
+    ):
+        table.add_row(name, value)
+    console.print(table)
+    if result.errors:
+        raise ShelfcastError(f"{result.errors} instance(s) answered with an error (see the output)")
 
 
 def _print_fit_summary(fits: Sequence[Any], errors: dict[str, str], horizon: int) -> None:

@@ -1,0 +1,287 @@
+"""The local endpoint backend with real processes on 127.0.0.1: a router in front of server
+processes, state that outlives the backend object, traffic splits, rollback, and faults (a
+killed server, a corrupt release, a deploy killed half-way)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import ISBN_A, ISBN_B
+from typer.testing import CliRunner
+
+from shelfcast.cli import app
+from shelfcast.endpoints import processes
+from shelfcast.endpoints.base import HEALTHY, STOPPED, DeploymentFailed, PredictionFailed
+from shelfcast.endpoints.local import LocalBackend
+from shelfcast.endpoints.rollout import deploy_release, rollback
+from shelfcast.releases import ModelFiles, Release, publish
+from shelfcast.settings import Settings
+from shelfcast.storage import ArtifactStore
+
+pytestmark = pytest.mark.integration
+
+INSTANCES = [{"isbn": ISBN_A, "horizon": 4}, {"isbn": ISBN_B, "horizon": 4}]
+INTERRUPTED_DEPLOY = """
+import sys, time
+from pathlib import Path
+from shelfcast.endpoints.local import LocalBackend
+from shelfcast.endpoints.rollout import deploy_release
+from shelfcast.releases import read_release
+from shelfcast.settings import Settings
+
+def stall(message):  # the new server is started: wait here to be killed
+    if message.startswith("Waiting for"):
+        time.sleep(600)
+
+home, name, release = sys.argv[1:]
+deploy_release(LocalBackend(Settings(home=Path(home))), name, read_release(release), progress=stall)
+"""
+
+
+@dataclass(frozen=True)
+class Serving:
+    """An endpoint that served release 1 (`first`), then release 2 (`second`)."""
+
+    name: str
+    url: str
+    first: str
+    second: str
+
+
+def processes_naming(*paths: Path | str) -> list[int]:
+    """Live processes whose command line mentions one of `paths`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if any(str(path) in text for path in paths):
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+def answered_by(client: httpx.Client, url: str) -> str:
+    response = client.post(f"{url}/predict", json={"instances": INSTANCES})
+    assert response.status_code == 200, response.text
+    assert response.json()["deployedModelId"] == response.headers["X-Deployed-Model-Id"]
+    return response.headers["X-Deployed-Model-Id"]
+
+
+@pytest.fixture(scope="module")
+def store_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("store")
+
+
+@pytest.fixture(scope="module")
+def releases(store_root, bundles) -> dict[str, Release]:
+    """Releases "1" to "3" (the two titles as model versions 1 to 3), and "bad": version 4
+    with a history file changed after publishing (its checksum no longer matches)."""
+    store = ArtifactStore(store_root)
+    out = {}
+    for version in ("1", "2", "3", "bad"):
+        models = [ModelFiles(name, version, b.to_files()) for name, b in bundles.items()]
+        out[version] = publish(store, models).release
+    corrupt = Path(out["bad"].store, out["bad"].models[0].path, "history.csv")
+    corrupt.chmod(0o644)
+    corrupt.write_bytes(corrupt.read_bytes().replace(b"1", b"2", 1))
+    return out
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory, store_root) -> Iterator[LocalBackend]:
+    """A backend in a fresh project folder; every endpoint is stopped at the end, and no
+    router or server process may be left behind."""
+    home = tmp_path_factory.mktemp("home")
+    backend = LocalBackend(Settings(home=home))
+    yield backend
+    for name in backend.store.names():
+        backend.stop(name)
+    left = processes_naming(home, store_root)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes outlived stop(): {left}"
+
+
+@pytest.fixture(scope="module")
+def serving(backend, releases) -> Serving:
+    name = "book-sales"
+    first = deploy_release(backend, name, releases["1"]).deployed_model
+    second = deploy_release(backend, name, releases["2"])
+    assert second.previous is not None and second.previous.id == first.id
+    return Serving(name, second.endpoint.url, first.id, second.deployed_model.id)
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=30) as client:
+        yield client
+
+
+def test_the_router_serves_the_deployed_release_and_state_outlives_the_backend(
+    backend, serving, client
+):
+    endpoint = LocalBackend(backend.settings).describe(serving.name)  # a fresh object
+
+    assert endpoint.url == serving.url
+    assert endpoint.traffic == {serving.second: 100}
+    assert {m.id: m.state for m in endpoint.deployed_models} == {
+        serving.first: HEALTHY,  # kept for rollback
+        serving.second: HEALTHY,
+    }
+    assert endpoint.detail["status"] == "serving"
+    assert (backend.settings.home / "endpoints" / serving.name / "state.json").is_file()
+    assert serving.name in [e.name for e in backend.list_endpoints()]
+
+    assert answered_by(client, serving.url) == serving.second
+    assert client.get(f"{serving.url}/health").status_code == 200
+    answer = backend.predict(serving.name, INSTANCES)
+    assert answer.deployed_model_id == serving.second
+    assert [p["model_version"] for p in answer.predictions] == ["2", "2"]
+    direct = backend.predict(serving.name, INSTANCES, deployed_model_id=serving.first)
+    assert direct.deployed_model_id == serving.first
+    assert [p["model_version"] for p in direct.predictions] == ["1", "1"]
+
+
+def test_the_traffic_split_is_honoured(backend, serving, client):
+    backend.set_traffic(serving.name, {serving.first: 50, serving.second: 50}, note="even")
+    try:
+        counts = Counter(answered_by(client, serving.url) for _ in range(100))
+    finally:
+        backend.set_traffic(serving.name, {serving.second: 100})
+    assert set(counts) == {serving.first, serving.second}
+    assert min(counts.values()) >= 20, counts  # 50/50 over 100 requests
+
+
+def test_rollback_moves_traffic_within_a_second(backend, serving, client):
+    assert answered_by(client, serving.url) == serving.second
+    started = time.perf_counter()
+    try:
+        result = rollback(backend, serving.name)
+        assert answered_by(client, serving.url) == serving.first
+        seconds = time.perf_counter() - started
+    finally:
+        backend.set_traffic(serving.name, {serving.second: 100})
+    assert result.deployed_model.id == serving.first
+    assert seconds < 1.0
+
+
+def test_a_killed_server_shows_stopped_and_start_recovers_it(backend, serving, client):
+    model = backend.describe(serving.name).deployed_model(serving.second)
+    pid, port = model.detail["pid"], model.detail["port"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while processes.running(pid, port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    for endpoint in (
+        backend.describe(serving.name),
+        next(e for e in backend.list_endpoints() if e.name == serving.name),
+    ):
+        killed = endpoint.deployed_model(serving.second)
+        assert killed.state == STOPPED
+        assert "ended unexpectedly" in killed.detail["reason"]
+        assert endpoint.detail["status"] == "degraded"
+    listed = CliRunner().invoke(
+        app, ["endpoints", "list"], env={"SHELFCAST_HOME": str(backend.settings.home)}
+    )
+    assert listed.exit_code == 0 and "stopped" in listed.output, listed.output
+    assert client.get(f"{serving.url}/health").status_code == 503
+    with pytest.raises(PredictionFailed, match="no deployed model answered"):
+        backend.predict(serving.name, INSTANCES)
+
+    endpoint = backend.start(serving.name)
+    recovered = endpoint.deployed_model(serving.second)
+    assert recovered.state == HEALTHY
+    assert recovered.detail["port"] == port  # the recorded port, free again
+    assert answered_by(client, serving.url) == serving.second
+
+
+def test_stop_ends_every_process_and_start_or_a_deploy_brings_the_endpoint_back(
+    backend, serving, releases, client
+):
+    state = backend.settings.home / "endpoints" / serving.name / "state.json"
+    stopped = backend.stop(serving.name)
+    assert {m.state for m in stopped.deployed_models} == {STOPPED}
+    assert stopped.detail["status"] == "stopped"
+    assert not processes_naming(state, releases["1"].uri, releases["2"].uri)
+    with pytest.raises(httpx.ConnectError):
+        client.get(f"{serving.url}/health")
+
+    started = backend.start(serving.name)
+    assert started.url == serving.url
+    assert {m.id: m.state for m in started.deployed_models} == {
+        serving.first: HEALTHY,
+        serving.second: HEALTHY,
+    }
+    assert answered_by(client, serving.url) == serving.second
+
+    backend.stop(serving.name)  # a deploy of what it served (a rerun) brings it back too
+    result = deploy_release(backend, serving.name, releases["2"])
+    assert result.action == "unchanged"
+    assert answered_by(client, serving.url) == serving.second
+
+
+def test_a_corrupt_release_is_refused_at_health_and_the_previous_one_keeps_serving(
+    backend, serving, releases, client
+):
+    before = backend.describe(serving.name)
+    with pytest.raises(DeploymentFailed) as caught:
+        deploy_release(backend, serving.name, releases["bad"], health_timeout=60)
+
+    assert caught.value.check == "health"
+    assert "checksum mismatch" in caught.value.reason
+    after = backend.describe(serving.name)
+    assert after.traffic == before.traffic
+    assert [m.id for m in after.deployed_models] == [m.id for m in before.deployed_models]
+    assert not processes_naming(releases["bad"].uri)  # its server was stopped
+    assert answered_by(client, serving.url) == serving.second
+
+
+def test_a_deploy_killed_half_way_leaves_the_endpoint_serving_and_the_next_deploy_cleans_up(
+    backend, releases, client
+):
+    name = "interrupted"
+    first = deploy_release(backend, name, releases["1"]).deployed_model.id
+    url = backend.describe(name).url
+    home = str(backend.settings.home)
+    command = [sys.executable, "-c", INTERRUPTED_DEPLOY, home, name, releases["2"].uri]
+    deploying = subprocess.Popen(command)
+    try:
+        deadline = time.monotonic() + 60
+        while (
+            len(models := backend.store.read(name).models) < 2
+            and deploying.poll() is None
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+        assert len(models) == 2, "the deploy did not start a server"
+    finally:
+        deploying.send_signal(signal.SIGKILL)
+        deploying.wait()
+    leftover = models[1]
+    assert processes.running(leftover.pid, leftover.port)  # started, then abandoned
+
+    endpoint = backend.describe(name)
+    assert endpoint.traffic == {first: 100}
+    assert answered_by(client, url) == first
+
+    result = deploy_release(backend, name, releases["3"])
+    new = result.deployed_model.id
+    assert result.undeployed == (leftover.id,)
+    assert {m.id for m in result.endpoint.deployed_models} == {first, new}
+    assert result.endpoint.traffic == {new: 100}
+    assert not processes.running(leftover.pid, leftover.port)
+    assert answered_by(client, url) == new
+    assert [p["model_version"] for p in backend.predict(name, INSTANCES).predictions] == [
+        "3",
+        "3",
+    ]

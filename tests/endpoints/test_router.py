@@ -1,0 +1,48 @@
+"""The local endpoints' router without servers: reloading the split, refusals."""
+
+import asyncio
+
+import httpx
+
+from shelfcast.endpoints.local_state import EndpointRecord, ModelRecord, StateStore, now
+from shelfcast.endpoints.router import MAX_BODY_BYTES, Router
+
+
+def write(store: StateStore, traffic: dict[str, int]) -> None:
+    models = [ModelRecord(f"dm-{n}", "r", "/r", now(), port=40000 + n) for n in (1, 2)]
+    store.write(EndpointRecord("e", port=1, created=now(), models=models, traffic=traffic))
+
+
+def test_the_split_is_reloaded_when_the_state_file_is_replaced(tmp_path):
+    store = StateStore(tmp_path)
+    router = Router(store.state_path("e"))
+    assert router.refresh() == []
+    write(store, {"dm-1": 100})
+    assert [(t.deployed_model_id, t.weight) for t in router.refresh()] == [("dm-1", 100)]
+    write(store, {"dm-1": 30, "dm-2": 70})
+    targets = router.refresh()
+    assert [(t.deployed_model_id, t.url, t.weight) for t in targets] == [
+        ("dm-1", "http://127.0.0.1:40001", 30),
+        ("dm-2", "http://127.0.0.1:40002", 70),
+    ]
+
+
+def test_requests_it_cannot_route_are_refused_with_a_json_error(tmp_path):
+    store = StateStore(tmp_path)
+    write(store, {})
+
+    async def ask() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=Router(store.state_path("e")))
+        async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+            return [
+                await client.post("/predict", json={"instances": [{"isbn": "1"}]}),
+                await client.post("/predict", content=b"x" * (MAX_BODY_BYTES + 1)),
+                await client.get("/health"),
+                await client.get("/nowhere"),
+            ]
+
+    no_traffic, too_large, health, unknown = asyncio.run(ask())
+    assert (no_traffic.status_code, no_traffic.json()["error"]["field"]) == (503, "traffic")
+    assert (too_large.status_code, too_large.json()["error"]["field"]) == (413, "body")
+    assert (health.status_code, health.json()["status"]) == (503, "no traffic")
+    assert (unknown.status_code, unknown.json()["error"]["field"]) == (404, "path")

@@ -70,8 +70,13 @@ def predict(
         list[str] | None, typer.Option(help="Interval levels in percent (default 80 and 95).")
     ] = None,
     url: Annotated[
-        str, typer.Option(help="The server, or its predict URL.")
-    ] = "http://127.0.0.1:8080",
+        str | None,
+        typer.Option(help="A server, or its predict URL (default: ask the endpoint)."),
+    ] = None,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(help="Endpoint to ask when no --url is given (default: book-sales)."),
+    ] = None,
     token: Annotated[
         str | None,
         typer.Option(help="Bearer token (default: SHELFCAST_SERVER_TOKEN).", show_default=False),
@@ -79,7 +84,8 @@ def predict(
 ) -> None:
     """Ask a prediction server for a title's weekly forecast and print it.
 
-    Example: `shelfcast predict --isbn 9780722532935 --horizon 12 --url http://127.0.0.1:8080`
+    Example: `shelfcast predict --isbn 9780722532935 --horizon 12` (the book-sales endpoint),
+    or `--url http://127.0.0.1:8080` for a server started by `shelfcast serve`.
     """
     from shelfcast.serving.client import predict as post
     from shelfcast.serving.client import predict_url
@@ -88,8 +94,16 @@ def predict(
     levels = parse_levels(level)
     key = "model_name" if not isbn.replace("-", "").isdigit() else "isbn"
     instance = {key: isbn, "horizon": horizon, "level": list(levels)}
-    answer = post(url, [instance], token=token or load_settings().server_token)
-    prediction = answer["predictions"][0]
+    settings = load_settings()
+    if url:
+        prediction = post(url, [instance], token=token or settings.server_token)["predictions"][0]
+        source = predict_url(url)
+    else:
+        from shelfcast.endpoints.base import backend_for
+
+        name = endpoint or settings.endpoint_name
+        prediction = backend_for(settings).predict(name, [instance]).predictions[0]
+        source = f"endpoint {name} ({settings.endpoint_backend})"
     if "error" in prediction:
         raise ShelfcastError(f"{prediction['error']['field']}: {prediction['error']['reason']}")
     console.print(forecast_table(prediction, levels))
@@ -101,7 +115,7 @@ def predict(
         ("model", f"{prediction['model_name']} v{prediction['model_version']}"),
         ("family", prediction["model_family"]),
         ("weeks", str(len(prediction["weeks"]))),
-        ("server", predict_url(url)),
+        ("answered by", source),
     ):
         summary.add_row(name, value)
     console.print(summary)

@@ -37,7 +37,10 @@ def _write_table(frame: pd.DataFrame, out: str) -> None:
 
 @reports_errors
 def forecast(
-    out: Annotated[str, typer.Option(help="Output file: .csv or .parquet.")],
+    out: Annotated[
+        str,
+        typer.Option(help="Output file: .csv or .parquet (with --release also .jsonl, or a URI)."),
+    ],
     data: DataOption = None,
     isbn: Annotated[
         list[str] | None,

@@ -1,0 +1,234 @@
+"""Batch forecasts from a release, without an endpoint: the cheap path for a planning cycle.
+
+Two kinds of output, written whole to a local path or any fsspec URI (`gs://...`):
+
+- a table (`parquet` or `csv`) in long format, one row per title and week: `isbn`,
+  `model_name`, `model_version`, `week_ending`, `mean`, then `lo_L`, `hi_L` per level L,
+  straight from each title's verified bundle;
+- `jsonl` as Vertex AI batch prediction writes it: one line per instance, in input order,
+  `{"instance": {...}, "prediction": {...}}`, or `{"instance": ..., "error": {"status",
+  "message"}}` for an instance that cannot be answered (`status` is a Google RPC code:
+  `NOT_FOUND` for an unknown title, `INVALID_ARGUMENT` otherwise). The instances come from a
+  JSONL file in Vertex AI's batch input format (one instance per line, e.g.
+  `{"isbn": "9780722532935", "horizon": 32}`), or are every title of the release. They are
+  answered by the prediction server's own request handling (`shelfcast.serving.app`), so a
+  Vertex AI batch prediction job of the serving image, given the same file, predicts the same.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import posixpath
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+import pandas as pd
+
+from shelfcast.atomic import write_atomic
+from shelfcast.errors import ShelfcastError
+from shelfcast.forecasting.bundle import Bundle
+from shelfcast.releases import Release, load_bundles
+from shelfcast.storage import storage_options
+
+FORMATS = ("parquet", "csv", "jsonl")
+CHUNK = 1000  # instances answered per call, as in one request to the server
+RPC_STATUS = {"unknown_title": "NOT_FOUND"}  # other instance errors: INVALID_ARGUMENT
+
+Progress = Callable[[int, int], None]  # done, total
+StageProgress = Callable[[str, int, int], None]  # "loading" or "forecasting", done, total
+
+
+class BatchError(ShelfcastError):
+    """A batch forecast cannot run with these inputs."""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch forecast wrote."""
+
+    out: str
+    format: str
+    titles: int  # titles of the release (loaded)
+    rows: int  # table rows, or JSONL lines
+    errors: int  # instances answered with an error (JSONL only)
+
+
+def output_format(out: str, fmt: str | None) -> str:
+    """`fmt`, else the output's extension (`.parquet`, `.csv`, `.jsonl`/`.json`)."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise BatchError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        return fmt
+    suffix = posixpath.splitext(out.rstrip("/"))[1].lower().lstrip(".")
+    found = {"parquet": "parquet", "pq": "parquet", "csv": "csv", "jsonl": "jsonl"}.get(suffix)
+    if found is None:
+        raise BatchError(
+            f"cannot tell the format of {out!r}: give --format ({', '.join(FORMATS)}) "
+            "or end the name in .parquet, .csv or .jsonl"
+        )
+    return found
+
+
+def select_models(release: Release, isbns: Sequence[str] | None) -> Release:
+    """The release restricted to `isbns` (ISBNs or model names), in that order."""
+    if not isbns:
+        return release
+    chosen = {m.name: m for m in (release.model(key) for key in isbns)}
+    return dataclasses.replace(release, models=tuple(chosen.values()))
+
+
+def forecast_table(
+    release: Release,
+    bundles: dict[str, Bundle],
+    horizon: int,
+    levels: Sequence[int],
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """Every model's forecast in long format (see the module docstring)."""
+    frames = []
+    for done, model in enumerate(release.models, start=1):
+        frame = bundles[model.name].forecast(horizon, levels)
+        frame.insert(0, "isbn", model.isbn)
+        frame.insert(1, "model_name", model.name)
+        frame.insert(2, "model_version", model.version)
+        frames.append(frame)
+        if progress is not None:
+            progress(done, len(release.models))
+    if not frames:
+        raise BatchError(f"release {release.release_id} has no titles to forecast")
+    return pd.concat(frames, ignore_index=True)
+
+
+def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    if fmt == "parquet":
+        frame.to_parquet(buffer, index=False)
+    else:
+        frame.to_csv(buffer, index=False, date_format="%Y-%m-%d", float_format="%.4f")
+    return buffer.getvalue()
+
+
+def release_instances(release: Release, horizon: int, levels: Sequence[int]) -> list[Any]:
+    """One instance per title of the release, in batch input form."""
+    return [{"isbn": m.isbn, "horizon": horizon, "level": list(levels)} for m in release.models]
+
+
+def read_instances(uri: str) -> list[Any]:
+    """The instances of a JSONL file (blank lines skipped); a line that is not JSON is kept
+    as `InvalidLine`, to be answered with an error in its place."""
+    protocol = fsspec.core.split_protocol(uri)[0] or "file"
+    try:
+        with fsspec.open(uri, "rt", encoding="utf-8", **storage_options(protocol)) as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        raise BatchError(f"--input {uri} does not exist") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise BatchError(f"cannot read --input {uri}: {exc}") from None
+    instances: list[Any] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            instances.append(json.loads(line))
+        except ValueError as exc:
+            instances.append(InvalidLine(number, line, str(exc)))
+    if not instances:
+        raise BatchError(f"--input {uri} holds no instances")
+    return instances
+
+
+@dataclass(frozen=True)
+class InvalidLine:
+    """An input line that is not JSON."""
+
+    number: int
+    text: str
+    reason: str
+
+
+def answer_instances(
+    pool: Any,
+    instances: Sequence[Any],
+    horizon: int,
+    levels: Sequence[int],
+    progress: Progress | None = None,
+) -> tuple[list[bytes], int]:
+    """Vertex AI batch output lines for `instances`, answered by the server's code from
+    `pool` (a `serving.pool.ModelPool`); `horizon` and `levels` are the request parameters
+    (defaults for instances without their own). Returns the lines and the error count."""
+    from shelfcast.serving.app import _run, _tasks
+    from shelfcast.serving.schemas import Parameters
+
+    parameters = Parameters(horizon=horizon, level=list(levels))
+    lines: list[bytes] = []
+    errors = 0
+    for start in range(0, len(instances), CHUNK):
+        chunk = list(instances[start : start + CHUNK])
+        valid = [i for i, item in enumerate(chunk) if not isinstance(item, InvalidLine)]
+        tasks = _tasks(([chunk[i] for i in valid], parameters), pool)
+        _run(pool, tasks)
+        answers = dict(zip(valid, tasks, strict=True))
+        for i, item in enumerate(chunk):
+            task = answers.get(i)
+            if task is not None and task.result is not None:
+                prediction = b',"prediction":' + task.result + b"}"
+                lines.append(b'{"instance":' + _dumps(item) + prediction)
+                continue
+            errors += 1
+            if task is None:
+                status, message = "INVALID_ARGUMENT", f"line {item.number}: not JSON: {item.reason}"
+                item = item.text
+            else:
+                field, reason = task.error or ("instance", "no answer")
+                status = RPC_STATUS.get(task.kind, "INVALID_ARGUMENT")
+                where = field.replace(f"instances[{task.index}]", "instance", 1)
+                message = f"{where}: {reason}"
+            error = {"status": status, "message": message}
+            lines.append(_dumps({"instance": item, "error": error}))
+        if progress is not None:
+            progress(min(start + CHUNK, len(instances)), len(instances))
+    return lines, errors
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def batch_forecast(
+    release: Release,
+    out: str,
+    *,
+    fmt: str | None = None,
+    horizon: int = 32,
+    levels: Sequence[int] = (80, 95),
+    input_uri: str | None = None,
+    progress: StageProgress | None = None,
+) -> BatchResult:
+    """Forecast the release's titles (or the instances of `input_uri`) and write `out`."""
+    from shelfcast.serving.pool import ModelPool
+
+    fmt = output_format(out, fmt)
+    if input_uri is not None and fmt != "jsonl":
+        raise BatchError("--input answers in Vertex AI's batch output format: use --format jsonl")
+    instances = read_instances(input_uri) if input_uri is not None else None
+
+    def stage(name: str) -> Progress | None:
+        return None if progress is None else lambda done, total: progress(name, done, total)
+
+    loading = stage("loading")
+    total = len(release.models)
+    bundles = load_bundles(release, None if loading is None else lambda n: loading(n, total))
+    if fmt != "jsonl":
+        frame = forecast_table(release, bundles, horizon, levels, stage("forecasting"))
+        written = write_atomic(out, table_bytes(frame, fmt))
+        return BatchResult(written, fmt, len(release.models), len(frame), 0)
+    pool = ModelPool.from_release(release, bundles)
+    if instances is None:
+        instances = release_instances(release, horizon, levels)
+    lines, errors = answer_instances(pool, instances, horizon, levels, stage("forecasting"))
+    written = write_atomic(out, b"\n".join(lines) + b"\n")
+    return BatchResult(written, fmt, len(release.models), len(lines), errors)

@@ -1,0 +1,55 @@
+"""`shelfcast dashboard`: the web UI."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from shelfcast.cli.common import console, reports_errors
+
+
+@reports_errors
+def dashboard(
+    host: Annotated[
+        str, typer.Option(help="Address to bind; beyond loopback a token is required.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port.")] = 8050,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(help="Endpoint whose titles and forecasts to show (default: the setting)."),
+    ] = None,
+) -> None:
+    """Serve the web dashboard until stopped (Ctrl-C).
+
+    Pick a title of the release the endpoint serves (by ISBN or title) to see its history,
+    the endpoint's forecast with 80% and 95% intervals, its backtest and its monitored
+    accuracy; below, the endpoints' health, traffic split and model versions, and the latest
+    monitoring report with its alerts. With a host other than loopback, set
+    `SHELFCAST_SERVER_TOKEN` and open `/?token=<token>` once.
+
+    Example: `shelfcast dashboard --port 8050` then open http://127.0.0.1:8050
+    """
+    from shelfcast.dashboard.server import DashboardConfig, run_dashboard
+    from shelfcast.settings import load_settings
+
+    settings = load_settings()
+    config = DashboardConfig(
+        endpoint=endpoint or settings.endpoint_name,
+        host=host,
+        port=port,
+        token=settings.server_token,
+    )
+    config.check()
+    summary = Table(show_header=False, box=None, pad_edge=False)
+    summary.add_column(style="bold")
+    summary.add_column()
+    for name, value in (
+        ("dashboard", f"http://{host}:{port}"),
+        ("endpoint", f"{config.endpoint} ({settings.endpoint_backend})"),
+        ("token", "required" if config.token else "none (loopback only)"),
+    ):
+        summary.add_row(name, value)
+    console.print(summary)
+    run_dashboard(config, settings)

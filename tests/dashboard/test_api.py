@@ -1,0 +1,204 @@
+"""The dashboard's routes through FastAPI's TestClient: answers, JSON errors naming the field,
+the endpoint-down message and the token. The endpoint is an in-memory backend serving a
+real release (its forecasts are the backend's, checked to be passed through unchanged)."""
+
+import pytest
+from conftest import ISBN_A, ISBN_B, NAME_A, NAME_B, ingest_after
+from fastapi.testclient import TestClient
+from memory_backend import MemoryBackend
+from typer.testing import CliRunner
+
+from shelfcast.cli import app as cli
+from shelfcast.dashboard.app import COOKIE, create_app
+from shelfcast.dashboard.server import DashboardConfig, DashboardConfigError
+from shelfcast.dashboard.source import DashboardSource
+from shelfcast.endpoints.base import PredictionFailed
+from shelfcast.monitoring.report import build_report, latest_report_path, read_report, write_report
+from shelfcast.settings import Settings
+
+ENDPOINT = "book-sales"
+UNKNOWN_ISBN = "9780141439518"  # valid, not in the release
+
+
+class DownBackend(MemoryBackend):
+    def predict(self, name, instances, deployed_model_id=None):
+        raise PredictionFailed("cannot reach http://127.0.0.1:1/predict: Connection refused")
+
+
+def deployed(backend: MemoryBackend, release) -> MemoryBackend:
+    backend.get_or_create(ENDPOINT)
+    model = backend.deploy(ENDPOINT, release)
+    backend.set_traffic(ENDPOINT, {model.id: 100})
+    return backend
+
+
+@pytest.fixture
+def settings(tmp_path, release) -> Settings:
+    return Settings(home=tmp_path / "home", artifact_uri=release.store)
+
+
+@pytest.fixture
+def backend(release) -> MemoryBackend:
+    return deployed(MemoryBackend(), release)
+
+
+@pytest.fixture
+def client(backend, settings):
+    with TestClient(create_app(DashboardSource(backend, ENDPOINT, settings))) as c:
+        yield c
+
+
+def error_of(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    return response.json()["error"]
+
+
+def test_titles_lists_the_serving_release_and_filters(client, release):
+    body = client.get("/api/titles").json()
+    assert body["release_id"] == release.release_id
+    assert {t["isbn"] for t in body["titles"]} == {ISBN_A, ISBN_B}
+    (found,) = client.get("/api/titles", params={"q": ISBN_A[-6:]}).json()["titles"]
+    assert found["isbn"] == ISBN_A
+    assert client.get("/api/titles", params={"q": "no such title"}).json()["titles"] == []
+
+
+def test_title_shows_history_backtest_and_the_endpoints_forecast(client, backend, bundles):
+    body = client.get(f"/api/titles/{ISBN_A}", params={"horizon": 6}).json()
+    history = bundles[NAME_A].history
+    assert body["model_name"] == NAME_A and body["release_id"]
+    assert body["history"]["week_ending"][-1] == history.end.date().isoformat()
+    assert body["history"]["volume"] == history.values.tolist()
+    backtest = body["backtest"]
+    assert backtest["champion"] == bundles[NAME_A].evaluation["champion"]
+    assert backtest["metrics"][0]["candidate"] == backtest["champion"]
+    expected = backend.predict(ENDPOINT, [{"isbn": ISBN_A, "horizon": 6}]).predictions[0]
+    forecast = body["forecast"]
+    assert forecast["available"] is True
+    assert forecast["weeks"] == expected["weeks"]
+    assert body["accuracy"] == {"actual_weeks": 0, "weeks": [], "figures": None, "report": None}
+
+
+def test_actual_weeks_are_shown_beside_the_releases_forecast_of_them(
+    client, settings, bundles, tmp_path
+):
+    bundle = bundles[NAME_A]
+    expected = bundle.forecast(6)
+    weeks = ingest_after(settings, bundle.history, [100.0 + i for i in range(6)], tmp_path)
+    accuracy = client.get(f"/api/titles/{ISBN_A}").json()["accuracy"]
+    compared = accuracy["weeks"]
+    assert weeks == [f"{d:%Y-%m-%d}" for d in expected.week_ending]
+    assert [w["week_ending"] for w in compared] == weeks
+    assert [w["actual"] for w in compared] == [100.0 + i for i in range(6)]
+    assert [w["mean"] for w in compared] == pytest.approx(expected["mean"].tolist())
+    assert [w["horizon"] for w in compared] == list(range(1, 7))
+    assert accuracy["figures"]["weeks"] == 6
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "field"),
+    [
+        (f"/api/titles/{UNKNOWN_ISBN}", {}, 404, "isbn"),
+        ("/api/titles/not-an-isbn", {}, 422, "isbn"),
+        ("/api/titles/9780722532936", {}, 422, "isbn"),  # wrong check digit
+        (f"/api/titles/{ISBN_A}", {"horizon": 0}, 422, "horizon"),
+        (f"/api/titles/{ISBN_A}", {"horizon": 261}, 422, "horizon"),
+        (f"/api/titles/{ISBN_A}", {"horizon": "soon"}, 422, "horizon"),
+        ("/api/titles", {"q": "x" * 201}, 422, "q"),
+        ("/api/report", {}, 404, "report"),
+        ("/api/nothing-here", {}, 404, "path"),
+    ],
+)
+def test_bad_input_gets_a_json_error_naming_the_field(client, path, params, status, field):
+    error = error_of(client.get(path, params=params), status)
+    assert error["field"] == field and error["reason"]
+
+
+def test_wrong_method_is_a_json_4xx(client):
+    assert error_of(client.post("/api/titles"), 405)["field"] == "path"
+
+
+def test_the_latest_report_and_its_alerts_are_shown(client, settings, bundles, tmp_path):
+    bundle = bundles[NAME_B]
+    shifted = (3 * bundle.forecast(8)["hi_95"] + 50).tolist()  # far above the 95% interval
+    ingest_after(settings, bundle.history, shifted, tmp_path)
+    write_report(build_report(settings), settings)
+
+    report = client.get("/api/report").json()
+    assert report == read_report(latest_report_path(settings))
+    assert "level_shift" in {a["rule"] for a in report["alerts"] if a["isbn"] == ISBN_B}
+    page = client.get("/").text
+    assert f'data-testid="alert" data-isbn="{ISBN_B}" data-rule="level_shift"' in page
+    title = client.get(f"/api/titles/{ISBN_B}").json()["accuracy"]["report"]
+    assert title["title"]["isbn"] == ISBN_B and title["alerts"]
+
+
+def test_endpoint_down_says_so_and_gives_no_forecast(release, settings):
+    source = DashboardSource(deployed(DownBackend(), release), ENDPOINT, settings)
+    with TestClient(create_app(source)) as client:
+        forecast = client.get(f"/api/titles/{ISBN_B}").json()["forecast"]
+    assert forecast == {
+        "available": False,
+        "reason": f"endpoint {ENDPOINT} is not answering: cannot reach "
+        "http://127.0.0.1:1/predict: Connection refused",
+    }
+
+
+def test_without_an_endpoint_the_page_and_api_say_why(settings):
+    with TestClient(create_app(DashboardSource(MemoryBackend(), ENDPOINT, settings))) as client:
+        error = error_of(client.get("/api/titles"), 503)
+        page = client.get("/")
+    assert error["field"] == "endpoint" and ENDPOINT in error["reason"]
+    assert page.status_code == 200
+    assert "No titles to show" in page.text and "no memory endpoint named" in page.text
+
+
+def test_endpoints_report_health_traffic_and_model_versions(client, release):
+    body = client.get("/api/endpoints").json()
+    (endpoint,) = body["endpoints"]
+    (model,) = endpoint["deployed_models"]
+    assert (endpoint["name"], endpoint["status"], endpoint["serving"]) == (
+        ENDPOINT,
+        "serving",
+        model["id"],
+    )
+    assert (model["traffic"], model["release_id"]) == (100, release.release_id)
+    assert {(m["name"], m["version"]) for m in model["models"]} == {
+        (m.name, m.version) for m in release.models
+    }
+
+
+def test_page_and_static_files_are_served_without_network(client):
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="title-search"' in page.text
+    assert ISBN_A in page.text and "/static/plotly.min.js" in page.text
+    plotly = client.get("/static/plotly.min.js")
+    assert plotly.status_code == 200 and b"plotly" in plotly.content[:2000].lower()
+    assert client.get("/static/dashboard.js").status_code == 200
+
+
+def test_a_token_guards_every_route(backend, settings):
+    app = create_app(DashboardSource(backend, ENDPOINT, settings), token="s3cret")
+    with TestClient(app) as client:
+        assert error_of(client.get("/api/titles"), 401)["field"] == "Authorization"
+        assert client.get("/", params={"token": "wrong"}).status_code == 401
+        headers = {"Authorization": "Bearer s3cret"}
+        assert client.get("/api/titles", headers=headers).status_code == 200
+        opened = client.get("/", params={"token": "s3cret", "isbn": ISBN_A}, follow_redirects=False)
+        assert opened.status_code == 303 and opened.headers["location"] == f"/?isbn={ISBN_A}"
+        assert client.cookies.get(COOKIE) == "s3cret"
+        assert client.get("/api/titles").status_code == 200
+
+
+def test_the_command_refuses_an_open_address_without_a_token(tmp_path):
+    env = {"SHELFCAST_HOME": str(tmp_path), "SHELFCAST_SERVER_TOKEN": None}
+    result = CliRunner().invoke(cli, ["dashboard", "--host", "0.0.0.0"], env=env)
+    assert result.exit_code == 1
+    assert "needs a token" in result.output
+
+
+def test_binding_beyond_loopback_needs_a_token():
+    DashboardConfig(ENDPOINT, host="127.0.0.1").check()
+    DashboardConfig(ENDPOINT, host="0.0.0.0", token="s3cret").check()
+    with pytest.raises(DashboardConfigError, match="needs a token"):
+        DashboardConfig(ENDPOINT, host="0.0.0.0").check()

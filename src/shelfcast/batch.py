@@ -160,7 +160,7 @@ def answer_instances(
     """Vertex AI batch output lines for `instances`, answered by the server's code from
     `pool` (a `serving.pool.ModelPool`); `horizon` and `levels` are the request parameters
     (defaults for instances without their own). Returns the lines and the error count."""
-    from shelfcast.serving.app import _run, _tasks
+    from shelfcast.serving.answers import answer_tasks, resolve_instances
     from shelfcast.serving.schemas import Parameters
 
     parameters = Parameters(horizon=horizon, level=list(levels))
@@ -169,8 +169,8 @@ def answer_instances(
     for start in range(0, len(instances), CHUNK):
         chunk = list(instances[start : start + CHUNK])
         valid = [i for i, item in enumerate(chunk) if not isinstance(item, InvalidLine)]
-        tasks = _tasks(([chunk[i] for i in valid], parameters), pool)
-        _run(pool, tasks)
+        tasks = resolve_instances([chunk[i] for i in valid], parameters, pool)
+        answer_tasks(pool, tasks)
         answers = dict(zip(valid, tasks, strict=True))
         for i, item in enumerate(chunk):
             task = answers.get(i)

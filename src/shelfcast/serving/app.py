@@ -17,9 +17,8 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import anyio.to_thread
@@ -31,15 +30,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from shelfcast import __version__
-from shelfcast.errors import ForecastError
+from shelfcast.monitoring.prediction_log import PredictionLog
+from shelfcast.serving.answers import Task, answer_tasks, first_error, resolve_instances
 from shelfcast.serving.config import ServerConfig
 from shelfcast.serving.loading import FAILED, READY, PoolLoader
 from shelfcast.serving.metrics import CONTENT_TYPE, MetricsMiddleware, ServerMetrics
-from shelfcast.serving.pool import InstanceProblem, ModelPool, ServedModel, UnknownTitle
+from shelfcast.serving.pool import ModelPool
 from shelfcast.serving.schemas import (
     ErrorResponse,
     Health,
-    Instance,
     Parameters,
     PredictRequest,
     PredictResponse,
@@ -62,20 +61,6 @@ class RequestRefused(Exception):
         self.predictions = predictions
 
 
-@dataclass
-class Task:
-    """One instance, validated and resolved, or the error in its place."""
-
-    index: int
-    model: ServedModel | None = None
-    horizon: int = 0
-    levels: tuple[int, ...] = ()
-    actuals: list[tuple[date, float]] = field(default_factory=list)
-    result: bytes | None = None
-    error: tuple[str, str] | None = None  # field, reason
-    kind: str = ""
-
-
 def create_app(source: str | ModelPool, config: ServerConfig | None = None) -> FastAPI:
     """The app for a release URI (loaded in a background thread at startup) or a ready pool."""
     config = config or ServerConfig()
@@ -87,11 +72,19 @@ def create_app(source: str | ModelPool, config: ServerConfig | None = None) -> F
     loader.on_change = lambda state: _update_gauges(metrics, state)
     _update_gauges(metrics, loader)
 
+    log: list[PredictionLog] = []  # the prediction log, opened in the serving process
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if config.prediction_log:
+            log.append(PredictionLog(config.prediction_log, config.prediction_log_sample_rate))
         if isinstance(source, str):
             loader.start(source)
-        yield
+        try:
+            yield
+        finally:
+            for opened in log:
+                opened.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -134,19 +127,30 @@ def create_app(source: str | ModelPool, config: ServerConfig | None = None) -> F
         )
 
     async def predict(request: Request) -> Response:
+        started = time.perf_counter()
         try:
             _authorize(request, config)
             pool = loader.pool
             if pool is None or not loader.ready:
                 raise RequestRefused(503, "release", _not_ready(loader), "not_ready")
             body = await _read_body(request, config.max_body_bytes)
-            tasks = _tasks(_parse(body, config), pool)
+            tasks = resolve_instances(*_parse(body, config), pool)
             _check_response_size(tasks, config.max_response_bytes)
             if all(_is_cached(pool, t) for t in tasks):
-                _run(pool, tasks)
+                answer_tasks(pool, tasks)
             else:
-                await anyio.to_thread.run_sync(_run, pool, tasks)
-            return _respond(tasks, config, metrics)
+                await anyio.to_thread.run_sync(answer_tasks, pool, tasks)
+            response = _respond(tasks, config, metrics)
+            for opened in log:
+                opened.record(
+                    body,
+                    response.body,
+                    loader.release,
+                    config.deployed_model_id,
+                    (time.perf_counter() - started) * 1000.0,
+                    models=[(t.model.name, t.model.version) for t in tasks if t.result and t.model],
+                )
+            return response
         except RequestRefused as exc:
             metrics.errors.labels(exc.kind).inc()
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
@@ -291,42 +295,9 @@ def _parse(body: bytes, config: ServerConfig) -> tuple[list[Any], Parameters]:
         raw = document.get("parameters")
         parameters = Parameters.model_validate({} if raw is None else raw)
     except ValidationError as exc:
-        where, reason = _first_error(exc)
+        where, reason = first_error(exc)
         raise RequestRefused(422, f"parameters{where}", reason, "bad_request") from None
     return instances, parameters
-
-
-def _first_error(exc: ValidationError) -> tuple[str, str]:
-    """The first problem as (a path such as `.actuals[0].volume`, a reason)."""
-    error = exc.errors(include_url=False, include_context=False, include_input=False)[0]
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
-    return path, error["msg"].removeprefix("Value error, ")
-
-
-def _tasks(parsed: tuple[list[Any], Parameters], pool: ModelPool) -> list[Task]:
-    instances, parameters = parsed
-    tasks = []
-    for i, raw in enumerate(instances):
-        task = Task(index=i)
-        tasks.append(task)
-        if not isinstance(raw, dict):
-            task.error, task.kind = (f"instances[{i}]", "must be an object"), "invalid_instance"
-            continue
-        try:
-            instance = Instance.model_validate(raw)
-        except ValidationError as exc:
-            where, reason = _first_error(exc)
-            task.error, task.kind = (f"instances[{i}]{where}", reason), "invalid_instance"
-            continue
-        try:
-            task.model = pool.get(instance.title, instance.title_field)
-        except UnknownTitle as exc:
-            task.error, task.kind = (f"instances[{i}].{exc.field}", exc.reason), "unknown_title"
-            continue
-        task.horizon = instance.horizon or parameters.horizon
-        task.levels = tuple(instance.level or parameters.level)
-        task.actuals = [(a.week_ending, a.volume) for a in instance.actuals]
-    return tasks
 
 
 def _is_cached(pool: ModelPool, task: Task) -> bool:
@@ -355,21 +326,6 @@ def _response_too_large(size: int, limit: int, qualifier: str = "") -> RequestRe
         "ask for fewer instances or shorter horizons per request",
         "too_large",
     )
-
-
-def _run(pool: ModelPool, tasks: Sequence[Task]) -> None:
-    for task in tasks:
-        if task.model is None:
-            continue
-        try:
-            task.result = pool.prediction_json(task.model, task.horizon, task.levels, task.actuals)
-        except InstanceProblem as exc:
-            task.error = (f"instances[{task.index}].{exc.field}", exc.reason)
-            task.kind = "invalid_instance"
-        except ForecastError as exc:
-            where = ".actuals" if task.actuals else ""
-            task.error = (f"instances[{task.index}]{where}", f"cannot forecast: {exc}")
-            task.kind = "forecast_failed"
 
 
 def _error_object(field: str, reason: str) -> dict[str, dict[str, str]]:

@@ -42,20 +42,28 @@ class ServerConfig:
     max_instances: int = MAX_INSTANCES
     max_body_bytes: int = MAX_BODY_BYTES
     max_response_bytes: int = MAX_BODY_BYTES
+    prediction_log: str | None = None  # folder of the prediction log; None: no log
+    prediction_log_sample_rate: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerConfig:
         """Vertex AI's variables, the token from the settings, then `overrides` (not None)."""
+        from shelfcast.monitoring.paths import prediction_log_path
         from shelfcast.settings import load_settings
 
         env = os.environ if environ is None else environ
+        settings = load_settings()
+        on_vertex = env.get("AIP_MODE") == "PREDICTION"
         values: dict[str, Any] = {
             "release_uri": env.get("AIP_STORAGE_URI") or None,
             "health_route": env.get("AIP_HEALTH_ROUTE") or "/health",
             "predict_route": env.get("AIP_PREDICT_ROUTE") or "/predict",
             "deployed_model_id": env.get("AIP_DEPLOYED_MODEL_ID") or None,
-            "token": load_settings().server_token,
-            "on_vertex": env.get("AIP_MODE") == "PREDICTION",
+            "token": settings.server_token,
+            "on_vertex": on_vertex,
+            # On Vertex AI the endpoint's request-response logging to BigQuery takes its place.
+            "prediction_log": None if on_vertex else str(prediction_log_path(settings)),
+            "prediction_log_sample_rate": settings.prediction_log_sample_rate,
         }
         if env.get("AIP_HTTP_PORT"):
             try:

@@ -14,7 +14,15 @@
    driven with 4 weeks of actuals in every instance, which updates the title's state before
    forecasting and so is never answered from its cache: the cost of a forecast computed per
    request, as mlflow computes every one.
-4. Start to healthy: a 500-title release, made of the champion's bundle copied under the 500
+4. The prediction log's cost: the Shelfcast server above runs as it does by default off
+   Vertex AI, writing every answered request to its prediction log (sample rate 1.0). A second
+   Shelfcast server with the log off (`SHELFCAST_PREDICTION_LOG_SAMPLE_RATE=0`: requests are
+   sampled out before anything is queued, so its writer thread stays idle) gets the same cached
+   load, interleaved with the first to cancel drift in the machine's load: at each concurrency
+   half the run with the log off, the whole run with it on, then the other half off. Afterwards
+   the log's JSONL lines are counted per server process: with the log on they must equal the
+   requests it answered (warm-ups and the uncached rows included), with it off zero.
+5. Start to healthy: a 500-title release, made of the champion's bundle copied under the 500
    ISBNs of the sample catalogue (same model and 655-week history each, so each title's files
    are as large as the longest history since 2012), published with `releases.publish`. Loading
    reads, checksums and parses every file, whose cost depends on file sizes rather than on
@@ -28,6 +36,9 @@ its CPU use is reported beside the server's so that one can see which side was t
 response. Errors are non-200 answers and broken connections. Targets: Shelfcast at least 5x
 the requests/s of mlflow, p99 at most 20 ms at concurrency 1, start to healthy with 500 titles
 at most 5 s.
+
+Every Shelfcast server gets `SHELFCAST_HOME` set to this run's temporary folder, so its
+prediction log goes there and never into the repository's `./.shelfcast`.
 
 Examples:
     .venv/bin/python benchmarks/serving.py                      # 30 s per run
@@ -70,6 +81,8 @@ HEALTH, PREDICT = "/health", "/predict"
 RPS_FACTOR_TARGET, P99_TARGET_MS, START_TARGET_S = 5.0, 20.0, 5.0
 TITLES = 500
 STARTUP_TIMEOUT = 120.0
+SHELFCAST = "Shelfcast, prediction log on (sample rate 1.0)"
+LOG_OFF = "Shelfcast, prediction log off (sample rate 0)"
 
 
 # ----------------------------------------------------------------------------- the artifacts
@@ -162,13 +175,28 @@ def start(name: str, command: list[str], env: dict[str, str], port: int, log: Pa
     return Server(name, process, f"http://127.0.0.1:{port}", log)
 
 
-def start_shelfcast(release_uri: str, work: Path) -> Server:
+def start_shelfcast(
+    release_uri: str, work: Path, sample_rate: float = 1.0, name: str = SHELFCAST
+) -> Server:
+    """The server on `release_uri`, its project folder (and prediction log) under `work`."""
     port = free_port()
-    env = {**os.environ, "AIP_HTTP_PORT": str(port), "AIP_STORAGE_URI": release_uri}
-    env.pop("SHELFCAST_SERVER_TOKEN", None)
-    return start(
-        "Shelfcast", [sys.executable, "-m", "shelfcast.serving"], env, port, work / "shelfcast.log"
-    )
+    env = {
+        **os.environ,
+        "AIP_HTTP_PORT": str(port),
+        "AIP_STORAGE_URI": release_uri,
+        "SHELFCAST_HOME": str(work),
+        "SHELFCAST_PREDICTION_LOG_SAMPLE_RATE": f"{sample_rate:g}",
+    }
+    for variable in ("SHELFCAST_SERVER_TOKEN", "SHELFCAST_SETTINGS", "AIP_MODE"):
+        env.pop(variable, None)
+    log = work / f"shelfcast-{port}.log"
+    return start(name, [sys.executable, "-m", "shelfcast.serving"], env, port, log)
+
+
+def log_lines(work: Path, pid: int) -> int:
+    """Lines in the prediction log files of the server process `pid` under `work`."""
+    folder = work / "monitoring" / "predictions"
+    return sum(p.read_bytes().count(b"\n") for p in folder.glob(f"predictions-*-{pid}.jsonl"))
 
 
 def start_mlflow(settings: Any, work: Path) -> Server:
@@ -229,6 +257,20 @@ class Load:
     errors: int
     client_cpu: float
     server_cpu: float
+    answered: int  # 200s
+
+    def __add__(self, other: Load) -> Load:
+        """Two runs as one: counts and times added, CPU shares weighted by time."""
+        seconds = self.seconds + other.seconds
+        return Load(
+            self.requests + other.requests,
+            seconds,
+            self.latencies + other.latencies,
+            self.errors + other.errors,
+            (self.client_cpu * self.seconds + other.client_cpu * other.seconds) / seconds,
+            (self.server_cpu * self.seconds + other.server_cpu * other.seconds) / seconds,
+            self.answered + other.answered,
+        )
 
     @property
     def rps(self) -> float:
@@ -294,6 +336,7 @@ def drive(server: Server, path: str, body: dict, concurrency: int, seconds: floa
         len(errors),
         (time.process_time() - cpu) / elapsed,
         (server.cpu_seconds() - server_cpu) / elapsed,
+        len(latencies) - sum(e.isdigit() for e in errors),
     )
 
 
@@ -319,18 +362,48 @@ def shelfcast_body(actuals: list[dict] | None = None) -> dict:
 MLFLOW_BODY = {"dataframe_records": [{"horizon": HORIZON}], "params": {"levels": LEVELS}}
 
 
-def measure(server: Server, path: str, body: dict, args: argparse.Namespace) -> dict[int, Load]:
-    drive(server, path, body, 1, min(2.0, args.seconds))  # warm-up
+def show(name: str, concurrency: int, load: Load) -> None:
+    print(
+        f"  {name}, concurrency {concurrency}: {load.rps:,.0f} requests/s, "
+        f"p50 {load.quantile(0.5) * 1000:.2f} ms, p99 {load.quantile(0.99) * 1000:.2f} ms, "
+        f"{load.errors} errors",
+        flush=True,
+    )
+
+
+def warm_up(server: Server, path: str, body: dict, args: argparse.Namespace) -> Load:
+    return drive(server, path, body, 1, min(2.0, args.seconds))
+
+
+def measure(
+    server: Server, path: str, body: dict, args: argparse.Namespace, name: str | None = None
+) -> tuple[dict[int, Load], int]:
+    """The load at each concurrency, and the requests answered (warm-up included)."""
+    answered = warm_up(server, path, body, args).answered
     results = {}
     for concurrency in args.concurrency:
         results[concurrency] = load = drive(server, path, body, concurrency, args.seconds)
-        print(
-            f"  {server.name}, concurrency {concurrency}: {load.rps:,.0f} requests/s, "
-            f"p50 {load.quantile(0.5) * 1000:.2f} ms, p99 {load.quantile(0.99) * 1000:.2f} ms, "
-            f"{load.errors} errors",
-            flush=True,
-        )
-    return results
+        answered += load.answered
+        show(name or server.name, concurrency, load)
+    return results, answered
+
+
+def measure_log(
+    on: Server, off: Server, body: dict, args: argparse.Namespace
+) -> tuple[dict[int, Load], dict[int, Load], int]:
+    """The same load on the servers with the log on and off, interleaved (off for half the
+    time, on, off again) at each concurrency; and the requests `on` answered."""
+    answered = warm_up(on, PREDICT, body, args).answered
+    warm_up(off, PREDICT, body, args)
+    with_log, without = {}, {}
+    for concurrency in args.concurrency:
+        first = drive(off, PREDICT, body, concurrency, args.seconds / 2)
+        with_log[concurrency] = load = drive(on, PREDICT, body, concurrency, args.seconds)
+        answered += load.answered
+        without[concurrency] = first + drive(off, PREDICT, body, concurrency, args.seconds / 2)
+        show(on.name, concurrency, load)
+        show(off.name, concurrency, without[concurrency])
+    return with_log, without, answered
 
 
 def main() -> None:
@@ -355,23 +428,34 @@ def main() -> None:
         notes = [load_note()]
 
         server = start_shelfcast(release.uri, work)
+        off = None
         try:
             _, healthy = wait_healthy(server, HEALTH, time.perf_counter())
+            off = start_shelfcast(release.uri, work, sample_rate=0.0, name=LOG_OFF)
+            wait_healthy(off, HEALTH, time.perf_counter())
             ours = post(server.url + PREDICT, shelfcast_body())["predictions"][0]
-            runs.append(("Shelfcast", measure(server, PREDICT, shelfcast_body(), args)))
-            body = shelfcast_body(actuals)
-            runs.append(
-                ("Shelfcast, 4 actual weeks each (no cache)", measure(server, PREDICT, body, args))
-            )
+            with_log, without, answered = measure_log(server, off, shelfcast_body(), args)
+            answered += 1  # the request above
+            off.stop()
+            runs += [(SHELFCAST, with_log), (LOG_OFF, without)]
+            name = "Shelfcast, 4 actual weeks each (no cache)"
+            uncached, more = measure(server, PREDICT, shelfcast_body(actuals), args, name)
+            runs.append((name, uncached))
+            answered += more
         finally:
-            server.stop()
+            server.stop()  # the log writes what is queued before the process exits
+            if off is not None:
+                off.stop()
+        lines = log_lines(work, server.process.pid), log_lines(work, off.process.pid)
+        log_check = (answered, *lines)
 
         started = time.perf_counter()
         server = start_mlflow(settings, work)
         try:
             _, mlflow_ready = wait_healthy(server, "/ping", started)
             theirs = post(server.url + "/invocations", MLFLOW_BODY)["predictions"]
-            runs.append(("mlflow models serve", measure(server, "/invocations", MLFLOW_BODY, args)))
+            mlflow, _ = measure(server, "/invocations", MLFLOW_BODY, args)
+            runs.append(("mlflow models serve", mlflow))
         finally:
             server.stop()
 
@@ -392,7 +476,7 @@ def main() -> None:
             finally:
                 server.stop()
 
-    print_tables(runs, starts, rss, healthy, mlflow_ready, notes, args)
+    print_tables(runs, starts, rss, healthy, mlflow_ready, notes, log_check, args)
 
 
 def _rss_mb(pid: int) -> float | None:
@@ -405,7 +489,7 @@ def _rss_mb(pid: int) -> float | None:
     return None
 
 
-def print_tables(runs, starts, rss, healthy, mlflow_ready, notes, args) -> None:
+def print_tables(runs, starts, rss, healthy, mlflow_ready, notes, log_check, args) -> None:
     mlflow = dict(runs)["mlflow models serve"]
     table = Table(
         f"Serving a 32-week forecast with 80/95% intervals, {args.seconds:g} s per run",
@@ -425,7 +509,7 @@ def print_tables(runs, starts, rss, healthy, mlflow_ready, notes, args) -> None:
     for name, results in runs:
         for concurrency, load in results.items():
             ratio = load.rps / mlflow[concurrency].rps
-            bold = name == "Shelfcast"
+            bold = name == SHELFCAST
             table.add(
                 f"**{name}**" if bold else name,
                 concurrency,
@@ -437,7 +521,14 @@ def print_tables(runs, starts, rss, healthy, mlflow_ready, notes, args) -> None:
                 f"{load.server_cpu:.0%}",
                 f"{load.client_cpu:.0%}",
             )
-    shelfcast = dict(runs)["Shelfcast"]
+    shelfcast, without = dict(runs)[SHELFCAST], dict(runs)[LOG_OFF]
+    answered, lines, lines_off = log_check
+    ratios = "; ".join(
+        f"concurrency {c}: requests/s {shelfcast[c].rps / without[c].rps:.2f}, "
+        f"p50 {shelfcast[c].quantile(0.5) / without[c].quantile(0.5):.2f}, "
+        f"p99 {shelfcast[c].quantile(0.99) / without[c].quantile(0.99):.2f}"
+        for c in shelfcast
+    )
     factor = min(shelfcast[c].rps / mlflow[c].rps for c in shelfcast)
     p99 = shelfcast[1].quantile(0.99) * 1000 if 1 in shelfcast else float("nan")
     table.notes += [
@@ -447,6 +538,13 @@ def print_tables(runs, starts, rss, healthy, mlflow_ready, notes, args) -> None:
         f"{'met' if p99 <= P99_TARGET_MS else 'NOT met'})",
         "one uvicorn worker each (uvloop, httptools); CPU: share of one core over the run, "
         "the server's process(es) and the load generator's",
+        "prediction log on: sample rate 1.0, the server's default off Vertex AI (the uncached "
+        "rows too); off: SHELFCAST_PREDICTION_LOG_SAMPLE_RATE=0, a second server driven in turn "
+        "with the first at each concurrency, half its run before and half after",
+        f"prediction log on / off: {ratios}",
+        f"prediction log lines written: {lines:,} by the server with the log on, which answered "
+        f"{answered:,} requests (warm-ups and the uncached rows included): "
+        f"{'equal' if lines == answered else 'NOT equal'}; {lines_off:,} by the server with it off",
         f"start to healthy with 1 title: Shelfcast {fmt_seconds(healthy)}, "
         f"mlflow models serve {fmt_seconds(mlflow_ready)}",
         *notes,

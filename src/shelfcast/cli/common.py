@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from shelfcast.errors import DataValidationError, Problem, ShelfcastError
 from shelfcast.settings import load_settings
@@ -59,6 +60,16 @@ def parse_levels(values: Sequence[str] | None) -> tuple[int, ...]:
     if any(not 0 < lv < 100 for lv in parsed):
         raise ShelfcastError(f"--level must be between 1 and 99, got {list(parsed)}")
     return parsed
+
+
+def print_facts(rows: Sequence[tuple[str, str]]) -> None:
+    """A command's closing summary: one bold name and its value per line."""
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
 
 
 def progress_bar() -> Progress:

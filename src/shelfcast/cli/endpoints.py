@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from shelfcast.cli.common import console, err, reports_errors
+from shelfcast.cli.common import console, err, print_facts, reports_errors
 
 if TYPE_CHECKING:
     from shelfcast.endpoints.base import Endpoint, EndpointBackend
@@ -177,16 +177,7 @@ def print_rollout(result: RolloutResult, release: Release) -> None:
         ("url", endpoint.url or "-"),
         ("seconds", f"{result.seconds:.1f}"),
     ]
-    summary(rows)
-
-
-def summary(rows: Sequence[tuple[str, str]]) -> None:
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for key, value in rows:
-        table.add_row(key, value)
-    console.print(table)
+    print_facts(rows)
 
 
 def split_text(endpoint: Endpoint) -> str:
@@ -216,7 +207,7 @@ def print_endpoints(endpoints: Sequence[Endpoint]) -> None:
             endpoint.url or "-",
         )
     console.print(table)
-    summary([("endpoints", str(len(endpoints)))])
+    print_facts([("endpoints", str(len(endpoints)))])
 
 
 def check_endpoint(
@@ -376,7 +367,7 @@ def describe_command(
             split = ", ".join(f"{k} {v}%" for k, v in change.traffic.items()) or "none"
             history.add_row(change.time, split, change.note)
         console.print(history)
-    summary(
+    print_facts(
         [
             ("url", endpoint.url or "-"),
             ("traffic", split_text(endpoint)),
@@ -404,10 +395,15 @@ def test_command(
 
     Example: `shelfcast endpoints test book-sales`
     """
+    from shelfcast.endpoints.base import DeploymentFailed, EndpointError
+
     settings = load(env, backend, project_id, region)
-    with progress_lines(f"Testing {name}"):
-        lines = check_endpoint(settings, name, deployed_model, horizon)
-    summary([(f"check {n}", line) for n, line in enumerate(lines, start=1)])
+    try:
+        with progress_lines(f"Testing {name}"):
+            lines = check_endpoint(settings, name, deployed_model, horizon)
+    except DeploymentFailed as exc:
+        raise EndpointError(f"{name} failed the {exc.check} check: {exc.reason}") from None
+    print_facts([(f"check {n}", line) for n, line in enumerate(lines, start=1)])
 
 
 @app.command("promote")
@@ -452,7 +448,7 @@ def rollback_command(
 
 def _print_change(result: RolloutResult) -> None:
     endpoint = result.endpoint
-    summary(
+    print_facts(
         [
             ("endpoint", f"{endpoint.name} ({endpoint.backend})"),
             ("outcome", result.action),

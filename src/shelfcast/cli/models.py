@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from shelfcast.cli.common import console, reports_errors
+from shelfcast.cli.common import console, print_facts, reports_errors
 
 app = typer.Typer(
     help="Registered models (`arima_book_<ISBN>`): list, show, promote, roll back.\n\n"
@@ -52,15 +52,6 @@ def _v(version: object) -> str:
     return f"v{version}" if version not in (None, "", "none") and version == version else "-"
 
 
-def _summary(rows: list[tuple[str, str]]) -> None:
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for key, value in rows:
-        table.add_row(key, value)
-    console.print(table)
-
-
 @app.command("list")
 @reports_errors
 def list_command(env: EnvOption = None, tracking_uri: TrackingOption = None) -> None:
@@ -94,7 +85,7 @@ def list_command(env: EnvOption = None, tracking_uri: TrackingOption = None) -> 
     if len(frame):
         console.print(table)
     beats = (frame["backtest_mase"] < frame["baseline_mase"]).sum() if len(frame) else 0
-    _summary(
+    print_facts(
         [
             ("models", str(len(frame))),
             ("with a champion", str(int(frame["champion"].notna().sum()) if len(frame) else 0)),
@@ -154,7 +145,7 @@ def show_command(
             history.add_row(_v(entry["version"]), entry.get("at", ""), entry.get("reason", ""))
         console.print(history)
     aliases = ", ".join(f"{a} -> v{v}" for a, v in sorted(info["aliases"].items())) or "none"
-    _summary(
+    print_facts(
         [
             ("model", info["name"]),
             ("versions", str(len(info["versions"]))),
@@ -184,7 +175,7 @@ def promote_command(
     before = registry.show_model(settings, name)["aliases"].get(registry.CHAMPION)
     registry.promote(settings, name, version, reason=reason)
     after = registry.show_model(settings, name)["aliases"].get(registry.CHAMPION)
-    _summary(
+    print_facts(
         [
             ("model", name),
             ("champion", f"{_v(before)} -> {_v(after)}" if before != after else _v(after)),
@@ -208,4 +199,4 @@ def rollback_command(
     name = registry.resolve_name(name)
     before = registry.show_model(settings, name)["aliases"].get(registry.CHAMPION)
     after = registry.rollback(settings, name)
-    _summary([("model", name), ("champion", f"{_v(before)} -> {_v(after)}")])
+    print_facts([("model", name), ("champion", f"{_v(before)} -> {_v(after)}")])

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from shelfcast.cli.common import console, err, print_problems, progress_bar, reports_errors
+from shelfcast.cli.common import (
+    console,
+    err,
+    print_facts,
+    print_problems,
+    progress_bar,
+    reports_errors,
+)
 
 if TYPE_CHECKING:
     from shelfcast.monitoring.report import MonitoringReport
@@ -31,15 +38,6 @@ def _settings() -> Settings:
     from shelfcast.settings import load_settings
 
     return load_settings()
-
-
-def _summary(rows: list[tuple[str, str]]) -> None:
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for key, value in rows:
-        table.add_row(key, value)
-    console.print(table)
 
 
 def _num(value: Any, digits: int = 2, suffix: str = "") -> str:
@@ -94,7 +92,7 @@ def actuals(
     )
     changed = f"{result.changed:,}" + (" (replaced)" if result.replaced else "")
     console.print(f"[bold]Ingested {len(result.files)} file(s) into {store}[/bold]")
-    _summary(
+    print_facts(
         [
             ("rows read", f"{result.rows:,} ({result.titles:,} titles, weeks {weeks})"),
             ("new", f"{result.new:,}"),
@@ -146,7 +144,7 @@ def report(
     written = write_report(built, settings, out)
     overall, actual = built.overall, built.actuals
     weeks = f"{actual['first_week']} to {actual['last_week']}" if actual["first_week"] else "-"
-    _summary(
+    print_facts(
         [
             ("releases", ", ".join(r["release_id"] for r in built.releases)),
             (

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from shelfcast.cli.common import console, progress_bar, reports_errors, split_values
-from shelfcast.cli.models import EnvOption, TrackingOption, _num, _settings, _summary
+from shelfcast.cli.common import console, print_facts, progress_bar, reports_errors, split_values
+from shelfcast.cli.models import EnvOption, TrackingOption, _num, _settings
 from shelfcast.errors import ShelfcastError
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def package_command(
     release = result.release
     if len(release.models) <= SHOWN_MODELS:
         console.print(models_table(release))
-    _summary(
+    print_facts(
         [
             ("release", release.release_id),
             ("status", "new release" if result.created else "already released (no change)"),
@@ -153,7 +153,7 @@ def list_command(store: StoreOption = None, env: EnvOption = None) -> None:
         )
     if releases:
         console.print(table)
-    _summary([("releases", str(len(releases))), ("store", root)])
+    print_facts([("releases", str(len(releases))), ("store", root)])
 
 
 @app.command("show")
@@ -171,7 +171,7 @@ def show_command(
 
     release = open_release(_store(store, env), release_id)
     console.print(models_table(release))
-    _summary(
+    print_facts(
         [
             ("release", release.release_id),
             ("created", release.created),

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from shelfcast.cli.common import console, err, parse_levels, reports_errors
+from shelfcast.cli.common import console, err, parse_levels, print_facts, reports_errors
 from shelfcast.errors import ShelfcastError
 
 
@@ -107,18 +107,15 @@ def predict(
     if "error" in prediction:
         raise ShelfcastError(f"{prediction['error']['field']}: {prediction['error']['reason']}")
     console.print(forecast_table(prediction, levels))
-    summary = Table(show_header=False, box=None, pad_edge=False)
-    summary.add_column(style="bold")
-    summary.add_column()
-    for name, value in (
-        ("ISBN", prediction["isbn"]),
-        ("model", f"{prediction['model_name']} v{prediction['model_version']}"),
-        ("family", prediction["model_family"]),
-        ("weeks", str(len(prediction["weeks"]))),
-        ("answered by", source),
-    ):
-        summary.add_row(name, value)
-    console.print(summary)
+    print_facts(
+        [
+            ("ISBN", prediction["isbn"]),
+            ("model", f"{prediction['model_name']} v{prediction['model_version']}"),
+            ("family", prediction["model_family"]),
+            ("weeks", str(len(prediction["weeks"]))),
+            ("answered by", source),
+        ]
+    )
 
 
 def forecast_table(prediction: dict, levels: tuple[int, ...]) -> Table:

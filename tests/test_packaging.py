@@ -1,8 +1,6 @@
 """Packaging registered versions into releases, with a real MLflow SQLite store; the
 `package` and `releases` commands and the seed's deploy/02 script."""
 
-# ruff: noqa: F811  (test_registry's fixtures are imported, then requested by name)
-
 from __future__ import annotations
 
 import importlib.util
@@ -14,17 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from test_registry import (  # noqa: F401
-    ISBN_A,
-    ISBN_B,
-    cli_home,
-    empty_store,
-    fits,
-    refit,
-    settings,
-    train,
-    with_holdout_mase,
-)
+from support.registry import ISBN_A, ISBN_B, train, with_holdout_mase
 from typer.testing import CliRunner
 
 from shelfcast import registry

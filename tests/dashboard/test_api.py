@@ -3,9 +3,10 @@ the endpoint-down message and the token. The endpoint is an in-memory backend se
 real release (its forecasts are the backend's, checked to be passed through unchanged)."""
 
 import pytest
-from conftest import ISBN_A, ISBN_B, NAME_A, NAME_B, ingest_after
 from fastapi.testclient import TestClient
-from memory_backend import MemoryBackend
+from support.actuals import ingest_after
+from support.memory_backend import MemoryBackend
+from support.releases import ISBN_A, ISBN_B, NAME_A, NAME_B
 from typer.testing import CliRunner
 
 from shelfcast.cli import app as cli

@@ -16,7 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import ISBN_A, ISBN_B, ingest_after, serving
+from support.actuals import ingest_after
+from support.releases import ISBN_A, ISBN_B, publish_release
 
 from shelfcast.endpoints.local import LocalBackend
 from shelfcast.endpoints.processes import free_port
@@ -46,7 +47,7 @@ def titled_release(tmp_path_factory, bundles) -> Release:
         name: replace(b, history=replace(b.history, title=TITLES[b.key]))
         for name, b in bundles.items()
     }
-    return serving.publish_release(tmp_path_factory.mktemp("store"), named)
+    return publish_release(tmp_path_factory.mktemp("store"), named)
 
 
 @pytest.fixture(scope="module")

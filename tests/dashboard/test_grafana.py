@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ISBN_A
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from support.releases import ISBN_A
 
 from shelfcast.serving.app import create_app
 from shelfcast.serving.config import ServerConfig

@@ -1,14 +1,9 @@
 """The deploy and endpoints commands on an in-memory backend, with real releases; the seed's
 per-title layout (one-title releases, one endpoint each)."""
 
-import sys
-from pathlib import Path
-
 import pytest
-from memory_backend import MemoryBackend
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "forecasting"))
-from synthetic import seasonal_series
+from support.memory_backend import MemoryBackend
+from support.synthetic import seasonal_series
 from typer.testing import CliRunner
 
 from shelfcast.cli import app

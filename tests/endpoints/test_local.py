@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ISBN_A, ISBN_B
+from support.releases import ISBN_A, ISBN_B
 from typer.testing import CliRunner
 
 from shelfcast.cli import app

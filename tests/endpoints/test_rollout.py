@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 import pytest
-from memory_backend import MemoryBackend
+from support.memory_backend import MemoryBackend
 
 from shelfcast.endpoints.base import (
     FAILED,

@@ -4,7 +4,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from test_vertex import IMAGE, PROJECT, R2, FakeSdk
+from support.vertex import IMAGE, PROJECT, R2, FakeSdk
 
 import shelfcast.cli
 

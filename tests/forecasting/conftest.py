@@ -1,5 +1,5 @@
 import pytest
-from synthetic import seasonal_series
+from support.synthetic import seasonal_series
 
 from shelfcast.catalog.series import TitleSeries
 

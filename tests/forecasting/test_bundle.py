@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import seasonal_series
+from support.synthetic import seasonal_series
 
 from shelfcast.errors import BundleError, ForecastError
 from shelfcast.forecasting import FitConfig, fit_title, read_bundle, write_bundle

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import seasonal_series
+from support.synthetic import seasonal_series
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.forecasting import FitConfig, fit_title, fit_titles

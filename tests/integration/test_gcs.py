@@ -243,6 +243,7 @@ def test_the_server_serves_every_title_of_a_gs_release_and_of_a_copy_of_it(bucke
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         env = {**os.environ, "AIP_HTTP_PORT": str(port), "AIP_STORAGE_URI": uri}
+        env["SHELFCAST_HOME"] = str(tmp_path / "home")
         log = tmp_path / f"server-{port}.log"
         with open(log, "wb") as out:
             server = subprocess.Popen(

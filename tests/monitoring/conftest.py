@@ -1,4 +1,4 @@
-"""Fixtures of the monitoring tests (the shared data and helpers are in monitoring_support)."""
+"""Fixtures of the monitoring tests (the shared data and helpers are in support.monitoring)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from monitoring_support import Catalogue, make_catalogue, publish_release
+from support.monitoring import Catalogue, make_catalogue, publish_release
 
 from shelfcast.releases import Release
 from shelfcast.settings import Settings, load_settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from monitoring_support import ISBN_A, ISBN_B, ISBN_C, bookscan_actuals, write_csv
+from support.monitoring import ISBN_A, ISBN_B, ISBN_C, bookscan_actuals, write_csv
 
 from shelfcast.errors import DataValidationError
 from shelfcast.monitoring.actuals import (

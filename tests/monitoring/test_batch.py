@@ -8,7 +8,7 @@ import json
 import fsspec
 import pandas as pd
 import pytest
-from monitoring_support import ISBN_A, ISBN_B, ISBNS, model_name
+from support.monitoring import ISBN_A, ISBN_B, ISBNS, model_name
 from typer.testing import CliRunner
 
 from shelfcast.batch import BatchError, batch_forecast, output_format, select_models

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from monitoring_support import ISBN_C, SHIFTED, bookscan_actuals, write_csv
+from support.monitoring import ISBN_C, SHIFTED, bookscan_actuals, write_csv
 from typer.testing import CliRunner
 
 from shelfcast.cli import app

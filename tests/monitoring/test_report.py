@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from monitoring_support import (
+from support.monitoring import (
     CONFIG,
     ISBN_A,
     ISBN_B,

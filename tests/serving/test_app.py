@@ -4,8 +4,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from conftest import ISBN_A, ISBN_B, NAME_A, NAME_B
 from fastapi.testclient import TestClient
+from support.releases import ISBN_A, ISBN_B, NAME_A, NAME_B
 
 from shelfcast.serving.app import create_app
 from shelfcast.serving.config import ServerConfig

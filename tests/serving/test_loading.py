@@ -2,8 +2,8 @@
 
 import time
 
-from conftest import ISBN_A, NAME_A, NAME_B, publish_release
 from fastapi.testclient import TestClient
+from support.releases import ISBN_A, NAME_A, NAME_B, publish_release
 
 from shelfcast.serving.app import create_app
 from shelfcast.serving.config import ServerConfig

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pytest
-from conftest import ISBN_A, ISBN_B, NAME_A, NAME_B
+from support.releases import ISBN_A, ISBN_B, NAME_A, NAME_B
 
 from shelfcast.serving.pool import InstanceProblem, ModelPool, UnknownTitle, check_actuals
 

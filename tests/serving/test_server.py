@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import ISBN_A, ISBN_B, NAME_B, publish_release
+from support.releases import ISBN_A, ISBN_B, NAME_B, publish_release
 from typer.testing import CliRunner
 
 from shelfcast.cli import app as cli
@@ -66,6 +66,7 @@ def running(release_uri: str, tmp_path: Path) -> Iterator[Server]:
         "AIP_PREDICT_ROUTE": PREDICT_ROUTE,
         "AIP_STORAGE_URI": release_uri,
         "AIP_DEPLOYED_MODEL_ID": "22",
+        "SHELFCAST_HOME": str(tmp_path / "home"),  # its prediction log goes there
     }
     env.pop("SHELFCAST_SERVER_TOKEN", None)
     log = tmp_path / f"server-{port}.log"

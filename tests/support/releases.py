@@ -1,17 +1,15 @@
-"""Bundles for the serving tests (two titles fitted once per session with cheap settings)
-and releases of them in local artifact stores."""
+"""Two titles fitted once per session with cheap settings (`bundles`) and releases of them in
+local artifact stores (`release`, `publish_release`): for the serving, dashboard and endpoint
+tests. A plugin: its fixtures are available to every test."""
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "forecasting"))
-from synthetic import seasonal_series
-
 from shelfcast.forecasting import Bundle, FitConfig, fit_title
 from shelfcast.releases import ModelFiles, Release, publish
 from shelfcast.storage import ArtifactStore
+from support.synthetic import seasonal_series
 
 ISBN_A = "9780722532935"
 ISBN_B = "9780241003008"

@@ -1,4 +1,4 @@
-"""Synthetic weekly book sales for the forecasting tests."""
+"""Synthetic weekly book sales for the forecasting, serving, endpoint and monitoring tests."""
 
 import numpy as np
 import pandas as pd

@@ -1,24 +1,22 @@
 """What the monitoring tests share: three titles fitted on 280 weeks of synthetic sales, the
 12 weeks after them as actual sales (one title's shifted on purpose when a test asks), and
-releases of them. The fixtures are in conftest.py; tests import these names from here."""
+releases of them. The fixtures are in tests/monitoring/conftest.py; tests import these names
+from here."""
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "forecasting"))
-from synthetic import seasonal_series
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.forecasting import Bundle, FitConfig, fit_title
 from shelfcast.releases import ModelFiles, Release, publish
 from shelfcast.settings import Settings
 from shelfcast.storage import ArtifactStore
+from support.synthetic import seasonal_series
 
 TRAIN_WEEKS = 280
 ACTUAL_WEEKS = 12

@@ -62,7 +62,7 @@ def test_the_serve_extra_is_what_serving_needs_and_nothing_heavy():
     extras = project()["optional-dependencies"]
     serve = {canonicalize_name(Requirement(r).name) for r in extras["serve"]}
     assert {"fastapi", "uvicorn", "prometheus-client", "gcsfs"} <= serve
-    assert "serve" in extras["dev"][0]
+    assert "serve" in extras["local"][0] and "local" in extras["dev"][0]
     installed = closure(project()["dependencies"] + extras["serve"])
     assert not installed & NOT_IN_THE_IMAGE, installed & NOT_IN_THE_IMAGE
 

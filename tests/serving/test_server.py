@@ -214,6 +214,7 @@ def test_a_corrupt_bundle_never_gets_healthy_and_the_log_says_why(tmp_path, bund
 def test_shelfcast_serve_runs_in_the_foreground(tmp_path, release):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIP_")}
+    env["SHELFCAST_HOME"] = str(tmp_path / "home")
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -241,3 +242,9 @@ def test_shelfcast_serve_runs_in_the_foreground(tmp_path, release):
         process.wait(timeout=20)
     assert "Serving release" in server.log_text()
     assert "Application shutdown complete" in server.log_text()  # a graceful stop
+    # The prediction was logged, with its release, in the project folder's prediction log.
+    (logged,) = (tmp_path / "home/monitoring/predictions").glob("*.jsonl")
+    (entry,) = [json.loads(line) for line in logged.read_text().splitlines()]
+    assert entry["release_id"] == release.release_id and entry["status"] == 200
+    assert entry["request"] == {"instances": [{"isbn": ISBN_A}]}
+    assert entry["response"]["predictions"][0]["isbn"] == ISBN_A

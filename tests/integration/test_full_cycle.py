@@ -4,14 +4,12 @@ following 8 weeks of actual sales (one title's tripled on purpose), and get a mo
 report whose figures match a computation done here from the release's bundles."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from support.cli import shelfcast
 
 from shelfcast.releases import list_releases, load_bundles
 from shelfcast.settings import load_settings
@@ -21,25 +19,6 @@ pytestmark = pytest.mark.integration
 STEADY, SHIFTED = "9780722532935", "9780241003008"
 CUTOFF = pd.Timestamp("2024-05-25")  # the sample catalogue ends 8 weeks later, 2024-07-20
 WEEKS = 8
-
-
-def shelfcast(cwd: Path, *args: str, data: Path | None = None) -> subprocess.CompletedProcess:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("SHELFCAST_") and k not in {"MLFLOW_TRACKING_URI", "DEPLOYMENT_ENV"}
-    }
-    env["COLUMNS"] = "200"
-    if data is not None:
-        env["SHELFCAST_DATA"] = str(data)
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "shelfcast"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from support.servers import call, health_until, running
 
 from shelfcast import registry
 from shelfcast.catalog.series import TitleSeries
@@ -239,41 +240,15 @@ def test_the_server_serves_every_title_of_a_gs_release_and_of_a_copy_of_it(bucke
     manifest = bucket.blob(f"shelfcast/releases/{release.release_id}/manifest.json")
     bucket.copy_blob(manifest, bucket, "vertex-copy/model-1/manifest.json")
     for uri in (release.uri, f"gs://{bucket.name}/vertex-copy/model-1"):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {**os.environ, "AIP_HTTP_PORT": str(port), "AIP_STORAGE_URI": uri}
-        env["SHELFCAST_HOME"] = str(tmp_path / "home")
-        log = tmp_path / f"server-{port}.log"
-        with open(log, "wb") as out:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "shelfcast.serving"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while not _answers(f"{url}/health"):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the server did not get healthy on {uri}:\n{log.read_text()}")
-                time.sleep(0.1)
-            body = {"instances": [{"isbn": t.name.removeprefix("arima_book_")} for t in titles]}
-            request = urllib.request.Request(
-                f"{url}/predict",
-                json.dumps(body).encode(),
-                {"Content-Type": "application/json"},
-            )
-            with urllib.request.urlopen(request, timeout=10) as response:
-                predictions = json.loads(response.read())["predictions"]
-            for t, p in zip(titles, predictions, strict=True):
+        with running(uri, tmp_path) as server:
+            health_until(server, lambda status, body: status == 200)
+            isbns = [t.name.removeprefix("arima_book_") for t in titles]
+            body = json.dumps({"instances": [{"isbn": isbn} for isbn in isbns]}).encode()
+            status, answer = call(f"{server.url}/predict", body)
+            assert status == 200, answer
+            for t, p in zip(titles, json.loads(answer)["predictions"], strict=True):
                 expected = Bundle.from_files(t.files).forecast(32)
                 assert p["model_name"] == t.name and len(p["weeks"]) == 32
                 assert [w["mean"] for w in p["weeks"]] == pytest.approx(
                     expected["mean"].tolist(), abs=1e-3
                 )
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)

@@ -2,12 +2,10 @@
 deploy to a local endpoint, smoke test; then again, which must change nothing."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.cli import shelfcast
 
 from shelfcast.endpoints.base import Endpoint
 from shelfcast.endpoints.local import LocalBackend
@@ -17,24 +15,6 @@ from shelfcast.settings import load_settings
 pytestmark = pytest.mark.integration
 
 ISBNS = ("9780722532935", "9780241003008")
-
-
-def shelfcast(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"MLFLOW_TRACKING_URI", "DEPLOYMENT_ENV", "SHELFCAST_SETTINGS"}
-        and not k.startswith("SHELFCAST_")
-    }
-    env["COLUMNS"] = "200"
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "shelfcast"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture

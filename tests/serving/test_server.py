@@ -5,18 +5,17 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from support.releases import ISBN_A, ISBN_B, NAME_B, publish_release
+from support.servers import Server, call, free_port, health_until, running
 from typer.testing import CliRunner
 
 from shelfcast.cli import app as cli
@@ -28,91 +27,14 @@ PREDICT_ROUTE = "/v1/endpoints/11/deployedModels/22:predict"
 HEALTH_ROUTE = "/v1/endpoints/11/deployedModels/22"
 
 
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen
-    log: Path
-    started: float
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(url: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, headers=headers or {})
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-@contextlib.contextmanager
-def running(release_uri: str, tmp_path: Path) -> Iterator[Server]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "AIP_HTTP_PORT": str(port),
-        "AIP_HEALTH_ROUTE": HEALTH_ROUTE,
-        "AIP_PREDICT_ROUTE": PREDICT_ROUTE,
-        "AIP_STORAGE_URI": release_uri,
-        "AIP_DEPLOYED_MODEL_ID": "22",
-        "SHELFCAST_HOME": str(tmp_path / "home"),  # its prediction log goes there
-    }
-    env.pop("SHELFCAST_SERVER_TOKEN", None)
-    log = tmp_path / f"server-{port}.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "shelfcast.serving"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log, time.monotonic())
-    try:
-        yield server
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-def health_until(server: Server, done, timeout: float = 60.0) -> tuple[int, dict, list[int]]:
-    """Poll health until `done(status, body)`; every status seen on the way."""
-    seen: list[int] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"server exited ({server.process.returncode}):\n{server.log_text()}")
-        try:
-            status, body = call(server.url + HEALTH_ROUTE)
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.05)
-            continue
-        seen.append(status)
-        if done(status, json.loads(body)):
-            return status, json.loads(body), seen
-        time.sleep(0.05)
-    pytest.fail(f"health did not settle in {timeout} s:\n{server.log_text()}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, release) -> Iterator[Server]:
-    with running(release.uri, tmp_path_factory.mktemp("server")) as server:
+    variables = {
+        "AIP_HEALTH_ROUTE": HEALTH_ROUTE,
+        "AIP_PREDICT_ROUTE": PREDICT_ROUTE,
+        "AIP_DEPLOYED_MODEL_ID": "22",
+    }
+    with running(release.uri, tmp_path_factory.mktemp("server"), variables) as server:
         health_until(server, lambda status, body: status == 200)
         yield server
 
@@ -205,7 +127,7 @@ def test_a_corrupt_bundle_never_gets_healthy_and_the_log_says_why(tmp_path, bund
         assert status == 503 and body["status"] == "failed"
         assert "ChecksumMismatch" in body["reason"]
         time.sleep(0.5)
-        assert call(server.url + HEALTH_ROUTE)[0] == 503
+        assert call(server.url + server.health_route)[0] == 503
         assert 200 not in seen
         log = server.log_text()
         assert "failed to load" in log and str(bundle_json) in log

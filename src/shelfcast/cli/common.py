@@ -20,6 +20,11 @@ console = Console(width=None if sys.stdout.isatty() else 132)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 F = TypeVar("F", bound=Callable[..., Any])
 
+EnvOption = Annotated[
+    str | None,
+    typer.Option("--env", help="development, testing or production (default: DEPLOYMENT_ENV)."),
+]
+
 
 def reports_errors(func: F) -> F:
     """Turn Shelfcast's typed errors into one clear message and exit status 1."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from shelfcast.cli.common import console, err, print_facts, reports_errors
+from shelfcast.cli.common import EnvOption, console, err, print_facts, reports_errors
 
 if TYPE_CHECKING:
     from shelfcast.endpoints.base import Endpoint, EndpointBackend
@@ -32,10 +32,6 @@ app = typer.Typer(
 BackendOption = Annotated[
     str | None,
     typer.Option("--backend", help="local or vertex (default: the settings' endpoint_backend)."),
-]
-EnvOption = Annotated[
-    str | None,
-    typer.Option("--env", help="Environment (development, testing, production)."),
 ]
 ProjectOption = Annotated[
     str | None, typer.Option("--project-id", help="GCP project (default: GCP_PROJECT).")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from shelfcast.cli.common import console, print_facts, reports_errors
+from shelfcast.cli.common import EnvOption, console, print_facts, reports_errors
 
 app = typer.Typer(
     help="Registered models (`arima_book_<ISBN>`): list, show, promote, roll back.\n\n"
@@ -17,10 +17,6 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-EnvOption = Annotated[
-    str | None,
-    typer.Option("--env", help="Environment (development, testing, production)."),
-]
 TrackingOption = Annotated[
     str | None,
     typer.Option(

@@ -8,8 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from shelfcast.cli.common import console, print_facts, progress_bar, reports_errors, split_values
-from shelfcast.cli.models import EnvOption, TrackingOption, _num, _settings
+from shelfcast.cli.common import (
+    EnvOption,
+    console,
+    print_facts,
+    progress_bar,
+    reports_errors,
+    split_values,
+)
+from shelfcast.cli.models import TrackingOption, _num, _settings
 from shelfcast.errors import ShelfcastError
 
 if TYPE_CHECKING:

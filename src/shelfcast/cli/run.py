@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from shelfcast.cli.common import console, err, progress_bar, reports_errors, split_values
+from shelfcast.cli.common import EnvOption, console, err, progress_bar, reports_errors, split_values
 from shelfcast.cli.endpoints import print_rollout, progress_lines
 from shelfcast.cli.serve import forecast_table
 from shelfcast.cli.train import print_summary, train_with_progress
@@ -82,10 +82,7 @@ def run(
         list[str] | None,
         typer.Option("--isbn", help="Titles to train (default: the selected titles)."),
     ] = None,
-    env: Annotated[
-        str | None,
-        typer.Option("--env", help="development, testing or production (default: DEPLOYMENT_ENV)."),
-    ] = None,
+    env: EnvOption = None,
 ) -> None:
     """Everything on the embedded defaults: the sample catalogue -> train -> register ->
     promote -> package a release -> deploy it to the local endpoint -> smoke test -> a

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from shelfcast.cli.common import (
     DataOption,
+    EnvOption,
     console,
     err,
     progress_bar,
@@ -46,10 +47,7 @@ def train(
     all_titles: Annotated[
         bool, typer.Option("--all", help="Every title with sales, not only the selected ones.")
     ] = False,
-    env: Annotated[
-        str | None,
-        typer.Option("--env", help="development, testing or production (default: DEPLOYMENT_ENV)."),
-    ] = None,
+    env: EnvOption = None,
     workers: Annotated[
         int | None, typer.Option(min=1, help="Processes fitting titles (default: every core).")
     ] = None,

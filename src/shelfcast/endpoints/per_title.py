@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from shelfcast.endpoints.base import EndpointError
 from shelfcast.releases import (
-    ID_DIGITS,
-    RELEASES,
     ModelFiles,
     Release,
-    ReleaseNotFound,
     content_digest,
+    find_release,
     publish,
-    read_release,
 )
 from shelfcast.storage import ArtifactStore
 
@@ -35,14 +32,9 @@ def one_title_release(
     model = release.model(name_or_isbn)
     store = ArtifactStore(release.store, project=project)
     digest = content_digest([model])
-    for release_id in store.list(RELEASES):
-        if release_id.endswith(f"-{digest[:ID_DIGITS]}"):
-            try:
-                found = read_release(store.uri(f"{RELEASES}/{release_id}"))
-            except ReleaseNotFound:  # an unfinished publish
-                continue
-            if content_digest(found.models) == digest:
-                return found
+    found = find_release(store, digest)
+    if found is not None:
+        return found
     if not publish_missing:
         raise EndpointError(
             f"there is no one-title release of {model.name} v{model.version} yet, and a dry "

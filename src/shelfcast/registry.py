@@ -1098,14 +1098,7 @@ def select_versions(
         if version is not None and len(names) != 1:
             raise RegistryError(f"a version applies to one model, got {len(names)} models")
         return [_version_of(client, settings, resolve_name(n), version) for n in names]
-    try:
-        models = _registered_models(client)
-        versions = _all_versions(client, f"name LIKE '{MODEL_PREFIX}%'")
-    except MlflowException as exc:
-        raise _registry_error(exc, settings, "listing models") from None
-    by_name: dict[str, dict[str, ModelVersion]] = {}
-    for v in versions:
-        by_name.setdefault(v.name, {})[str(v.version)] = v
+    models, by_name = _catalogue(client, settings)
     chosen = []
     for name in sorted(models):
         mine = by_name.get(name, {})
@@ -1225,10 +1218,10 @@ LIST_COLUMNS = [
 ]
 
 
-def list_models(settings: Settings) -> pd.DataFrame:
-    """Every `arima_book_*` model: latest version, aliases, and the champion's (else the
-    latest version's) family and MASE."""
-    client = client_for(settings)
+def _catalogue(
+    client: MlflowClient, settings: Settings
+) -> tuple[dict[str, RegisteredModel], dict[str, dict[str, ModelVersion]]]:
+    """Every `arima_book_*` registered model, and its versions by version number."""
     try:
         models = _registered_models(client)
         versions = _all_versions(client, f"name LIKE '{MODEL_PREFIX}%'")
@@ -1237,6 +1230,14 @@ def list_models(settings: Settings) -> pd.DataFrame:
     by_name: dict[str, dict[str, ModelVersion]] = {}
     for v in versions:
         by_name.setdefault(v.name, {})[str(v.version)] = v
+    return models, by_name
+
+
+def list_models(settings: Settings) -> pd.DataFrame:
+    """Every `arima_book_*` model: latest version, aliases, and the champion's (else the
+    latest version's) family and MASE."""
+    client = client_for(settings)
+    models, by_name = _catalogue(client, settings)
     rows = []
     for name in sorted(models):
         model = models[name]

@@ -54,6 +54,9 @@ log = logging.getLogger("shelfcast.monitoring")
 MAX_QUEUE = 10_000  # records waiting for the writer; more are dropped and counted
 FLUSH_SECONDS = 0.5
 BATCH = 1000  # records per write at most
+# Records formatted between releases of the interpreter lock. Without them the writer holds
+# it for a whole switch interval (5 ms) at a time, which the server's p99 shows.
+YIELD_EVERY = 16
 PREFIX = "predictions-"
 COLUMNS = (
     "time",
@@ -238,6 +241,8 @@ class PredictionLog:
                 if isinstance(item, _Flush):
                     markers.append(item)
                     continue
+                if len(lines) % YIELD_EVERY == YIELD_EVERY - 1:
+                    time.sleep(0)  # let the serving thread take the interpreter lock
                 try:
                     lines.append(_line(item))
                 except (TypeError, ValueError) as exc:  # a body that is not JSON

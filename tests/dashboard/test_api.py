@@ -2,6 +2,7 @@
 the endpoint-down message and the token. The endpoint is an in-memory backend serving a
 real release (its forecasts are the backend's, checked to be passed through unchanged)."""
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from support.actuals import ingest_after
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 from shelfcast.cli import app as cli
 from shelfcast.dashboard.app import COOKIE, create_app
 from shelfcast.dashboard.server import DashboardConfig, DashboardConfigError
-from shelfcast.dashboard.source import DashboardSource
+from shelfcast.dashboard.source import DashboardSource, backtest_summary
 from shelfcast.endpoints.base import PredictionFailed
 from shelfcast.monitoring.report import build_report, latest_report_path, read_report, write_report
 from shelfcast.settings import Settings
@@ -73,6 +74,17 @@ def test_title_shows_history_backtest_and_the_endpoints_forecast(client, backend
     backtest = body["backtest"]
     assert backtest["champion"] == bundles[NAME_A].evaluation["champion"]
     assert backtest["metrics"][0]["candidate"] == backtest["champion"]
+    evaluation = bundles[NAME_A].evaluation
+    stored = evaluation["backtest"]["forecasts"]
+    assert stored and [dict(f, week_ending=None) for f in backtest["forecasts"]] == [
+        dict(f, week_ending=None) for f in stored
+    ]
+    for shown in [*backtest["forecasts"], backtest["holdout_forecast"]]:
+        weeks = pd.date_range(shown["start"], periods=len(shown["mean"]), freq="7D")
+        assert shown["week_ending"] == [f"{d:%Y-%m-%d}" for d in weeks]
+    held = dict(backtest["holdout_forecast"])
+    del held["week_ending"]
+    assert held == evaluation["holdout_forecast"]
     expected = backend.predict(ENDPOINT, [{"isbn": ISBN_A, "horizon": 6}]).predictions[0]
     forecast = body["forecast"]
     assert forecast["available"] is True
@@ -94,6 +106,12 @@ def test_actual_weeks_are_shown_beside_the_releases_forecast_of_them(
     assert [w["mean"] for w in compared] == pytest.approx(expected["mean"].tolist())
     assert [w["horizon"] for w in compared] == list(range(1, 7))
     assert accuracy["figures"]["weeks"] == 6
+
+
+def test_a_bundle_without_stored_forecasts_shows_none():
+    evaluation = {"champion": "theta", "backtest": {"horizon": 32, "origins": [], "mean": {}}}
+    summary = backtest_summary(evaluation)
+    assert summary["forecasts"] == [] and summary["holdout_forecast"] is None
 
 
 @pytest.mark.parametrize(

@@ -158,6 +158,13 @@ def test_the_chart_and_table_show_the_endpoints_forecast(
     for bound in BOUNDS:
         assert traces[bound] == {"x": weeks, "y": [w[bound] for w in expected]}
     assert traces["history"]["y"] == history.values.tolist()
+    evaluation = next(b.evaluation for b in bundles.values() if b.key == ISBN_B)
+    stored = evaluation["backtest"]["forecasts"]
+    assert stored
+    for f in [*stored, evaluation["holdout_forecast"]]:
+        name = f"backtest {f['origin']}" if "origin" in f else "holdout forecast"
+        assert traces[name]["y"] == f["mean"]
+        assert traces[name]["x"][0] == f["start"] and len(traces[name]["x"]) == len(f["mean"])
     assert traces["actual"] == {"x": weeks[:8], "y": actuals}
     past = [w["mean"] for w in expected[:8]]  # the same release, unrounded
     assert traces["past_forecast"]["y"] == pytest.approx(past, abs=5e-4)
@@ -184,7 +191,7 @@ def test_the_chart_and_table_show_the_endpoints_forecast(
     screenshot(page, "dashboard-full.png", full_page=True)
 
 
-def test_a_stopped_endpoint_is_reported_and_no_forecast_shown(page, endpoint, dashboard):
+def test_a_stopped_endpoint_is_reported_and_no_forecast_shown(page, endpoint, dashboard, bundles):
     endpoint.stop(ENDPOINT)
     page.goto(f"{dashboard}/?isbn={ISBN_A}")  # a link to a title opens it
     wait_for_title(page, ISBN_A)
@@ -194,7 +201,9 @@ def test_a_stopped_endpoint_is_reported_and_no_forecast_shown(page, endpoint, da
     assert "problem" in (status.get_attribute("class") or "")
     assert page.get_by_test_id("forecast-week").count() == 0
     assert not page.get_by_test_id("forecast-table").is_visible()
-    assert list(page.evaluate(CHART_TRACES)) == ["history"]
+    evaluation = next(b.evaluation for b in bundles.values() if b.key == ISBN_A)
+    stored = [f"backtest {f['origin']}" for f in evaluation["backtest"]["forecasts"]]
+    assert list(page.evaluate(CHART_TRACES)) == ["history", *stored, "holdout forecast"]
     card = page.locator(f'[data-testid="endpoint"][data-name="{ENDPOINT}"]')
     assert card.get_by_test_id("endpoint-status").inner_text() == "stopped"
     screenshot(page, "dashboard-endpoint-stopped.png")

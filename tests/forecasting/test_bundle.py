@@ -74,3 +74,36 @@ def test_malformed_bundles_are_refused(fitted, tmp_path):
         Bundle.from_files({**files, "bundle.json": json.dumps(info).encode()})
     with pytest.raises(BundleError, match="not a bundle"):
         read_bundle(tmp_path / "nothing")
+
+
+def test_the_champions_backtest_and_holdout_forecasts_round_trip(fitted, tmp_path):
+    evaluation = fitted.bundle.evaluation
+    by_origin = fitted.backtest.forecasts[fitted.champion]
+    stored = evaluation["backtest"]["forecasts"]
+    assert [f["origin"] for f in stored] == [o.date().isoformat() for o in sorted(by_origin)]
+    for record, (origin, fc) in zip(stored, sorted(by_origin.items()), strict=True):
+        assert record["start"] == (origin + pd.Timedelta(weeks=1)).date().isoformat()
+        np.testing.assert_allclose(record["mean"], fc.mean, atol=5e-4)
+        for level in (80, 95):
+            np.testing.assert_allclose(record[f"lo_{level}"], fc.lower[level], atol=5e-4)
+            np.testing.assert_allclose(record[f"hi_{level}"], fc.upper[level], atol=5e-4)
+    held = evaluation["holdout_forecast"]
+    history = fitted.bundle.history
+    assert held["start"] == history.dates[-len(held["mean"])].date().isoformat()
+    np.testing.assert_allclose(held["mean"], fitted.holdout_forecast.mean, atol=5e-4)
+
+    folder = write_bundle(fitted.bundle, tmp_path / "b")
+    text = (folder / "bundle.json").read_text()
+    assert json.loads(text) == fitted.bundle.info()
+    assert len(text) < 16_000
+    assert read_bundle(folder).evaluation == evaluation
+
+
+def test_a_bundle_without_stored_forecasts_still_loads(fitted):
+    files = fitted.bundle.to_files()
+    info = json.loads(files["bundle.json"])
+    del info["evaluation"]["backtest"]["forecasts"], info["evaluation"]["holdout_forecast"]
+    older = Bundle.from_files({**files, "bundle.json": json.dumps(info, indent=2).encode()})
+    assert "holdout_forecast" not in older.evaluation
+    assert older.evaluation["backtest"]["mean"] == fitted.bundle.evaluation["backtest"]["mean"]
+    pd.testing.assert_frame_equal(older.forecast(8), fitted.bundle.forecast(8))

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from shelfcast.catalog.isbn import is_valid_isbn13, normalize_isbn
+from shelfcast.catalog.series import weekly_dates
 from shelfcast.endpoints.base import (
     HEALTHY,
     DeployedModel,
@@ -297,11 +298,13 @@ def _title_entry(model: ReleaseModel) -> dict[str, Any]:
 
 
 def backtest_summary(evaluation: dict[str, Any]) -> dict[str, Any]:
-    """The bundle's evaluation: backtest and holdout metrics per candidate, champion first."""
+    """The bundle's evaluation: backtest and holdout metrics per candidate, champion first, and
+    the champion's backtest and holdout forecasts (with their weeks) where the bundle has them."""
     backtest = evaluation.get("backtest") or {}
     champion = evaluation.get("champion")
     holdout = dict(evaluation.get("holdout") or {})
     weeks = holdout.pop("weeks", None)
+    held = evaluation.get("holdout_forecast")
     return {
         "champion": champion,
         "baseline": evaluation.get("baseline"),
@@ -312,7 +315,15 @@ def backtest_summary(evaluation: dict[str, Any]) -> dict[str, Any]:
         "failures": backtest.get("failures") or {},
         "holdout_weeks": weeks,
         "holdout": _ranked(holdout, champion),
+        "forecasts": [_dated(f) for f in backtest.get("forecasts") or []],
+        "holdout_forecast": _dated(held) if held else None,
     }
+
+
+def _dated(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored forecast with its week endings spelled out."""
+    weeks = weekly_dates(pd.Timestamp(record["start"]), len(record["mean"]))
+    return {**record, "week_ending": [d.date().isoformat() for d in weeks]}
 
 
 def _ranked(table: dict[str, Any], champion: str | None) -> list[dict[str, Any]]:

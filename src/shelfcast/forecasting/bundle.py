@@ -1,10 +1,11 @@
 """The bundle: one title's fitted model as plain files (JSON and CSV, no pickle).
 
 `bundle.json` carries the format version, the title, the model family, orders and fitted
-parameters (noise variance included), the training window, the evaluation and library
-versions; `history.csv` carries the weekly history the model was fitted on. A bundle
-forecasts any horizon without refitting, and takes newer actual weeks (re-filtering with the
-same parameters) so that forecasts start from the latest week.
+parameters (noise variance included), the training window, the evaluation (metrics, and the
+champion's backtest and holdout forecasts, rounded) and library versions; `history.csv`
+carries the weekly history the model was fitted on. A bundle forecasts any horizon without
+refitting, and takes newer actual weeks (re-filtering with the same parameters) so that
+forecasts start from the latest week.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ import pandas as pd
 
 from shelfcast.catalog.series import TitleSeries, weekly_dates
 from shelfcast.errors import BundleError, ForecastError
-from shelfcast.forecasting.models import FAMILIES, forecast_spec
+from shelfcast.forecasting.models import FAMILIES, PointForecast, forecast_spec
 
 FORMAT_VERSION = 1
 BUNDLE_FILE = "bundle.json"
 HISTORY_FILE = "history.csv"
 MAX_HORIZON = 260
+FORECAST_DIGITS = 3
 
 
 def library_versions() -> dict[str, str]:
@@ -40,6 +42,33 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def forecast_record(start: pd.Timestamp, forecast: PointForecast) -> dict:
+    """A forecast as plain JSON: its first week, then the weekly mean and bounds, rounded."""
+
+    def rounded(values: np.ndarray) -> list[float | None]:
+        return [
+            round(float(v), FORECAST_DIGITS) if np.isfinite(v) else None
+            for v in np.asarray(values, dtype=np.float64)
+        ]
+
+    record: dict = {"start": start.date().isoformat(), "mean": rounded(forecast.mean)}
+    for level in sorted(forecast.lower):
+        record[f"lo_{level}"] = rounded(forecast.lower[level])
+        record[f"hi_{level}"] = rounded(forecast.upper[level])
+    return record
+
+
+def _json(value: object, depth: int = 0) -> str:
+    """JSON indented by two spaces, with lists of plain values kept on one line."""
+    pad, end = "  " * (depth + 1), "\n" + "  " * depth
+    if isinstance(value, dict) and value:
+        items = [f"{pad}{json.dumps(str(k))}: {_json(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + end + "}"
+    if isinstance(value, list | tuple) and any(isinstance(v, dict | list | tuple) for v in value):
+        return "[\n" + ",\n".join(pad + _json(v, depth + 1) for v in value) + end + "]"
+    return json.dumps(value, allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -131,7 +160,7 @@ class Bundle:
         history = self.history.to_frame()
         history["week_ending"] = history["week_ending"].dt.strftime("%Y-%m-%d")
         return {
-            BUNDLE_FILE: json.dumps(self.info(), indent=2, allow_nan=False).encode(),
+            BUNDLE_FILE: _json(self.info()).encode(),
             HISTORY_FILE: history.to_csv(index=False, float_format="%.10g").encode(),
         }
 

@@ -18,10 +18,11 @@ from shelfcast.forecasting.backtest import (
     forecast_candidates,
     window,
 )
-from shelfcast.forecasting.bundle import Bundle
+from shelfcast.forecasting.bundle import Bundle, forecast_record
 from shelfcast.forecasting.models import FAMILIES, PointForecast
 
 BASELINE = "snaive"
+WEEK = pd.Timedelta(weeks=1)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,10 @@ def fit_title(series: TitleSeries, config: FitConfig = FitConfig()) -> TitleFit:
             else [],
             "mean": _finite(summary.to_dict(orient="index")),
             "failures": bt.failures,
+            "forecasts": [
+                {"origin": origin.date().isoformat(), **forecast_record(origin + WEEK, fc)}
+                for origin, fc in sorted(bt.forecasts.get(champion, {}).items())
+            ],
         },
         "baseline": BASELINE,
     }
@@ -155,6 +160,9 @@ def fit_title(series: TitleSeries, config: FitConfig = FitConfig()) -> TitleFit:
             train, test, sorted({champion, BASELINE}), config, bt.specs
         )
         evaluation["holdout"] = {"weeks": len(test), **_finite(result_holdout)}
+        if champion in holdout_forecasts:
+            first = series.dates[len(train)]
+            evaluation["holdout_forecast"] = forecast_record(first, holdout_forecasts[champion])
     bundle = Bundle(model=specs[champion], history=final_history, evaluation=evaluation)
     candidate_forecasts: dict[str, PointForecast] = {}
     if config.forecast_candidates:

@@ -1,7 +1,8 @@
 "use strict";
 // The title view: fetches /api/titles/{isbn} and draws the history, the endpoint's forecast
-// (chart and table), the backtest and the monitored accuracy. Every number shown in a table
-// carries its exact value in `data-value`; chart traces are named by `meta`.
+// (chart and table), the backtest (metrics and the champion's forecasts) and the monitored
+// accuracy. Every number shown in a table carries its exact value in `data-value`; chart
+// traces are named by `meta`.
 (() => {
   const LEVELS = [80, 95];
   const BAND = { 80: "rgba(31, 119, 180, 0.30)", 95: "rgba(31, 119, 180, 0.14)" };
@@ -197,6 +198,7 @@
         line: { color: "#1f77b4", width: 2 },
       });
     }
+    traces.push(...storedForecastTraces(title.backtest));
     traces.push(...accuracyTraces(title.accuracy));
     const start = history.week_ending[Math.max(0, history.week_ending.length - HISTORY_SHOWN)];
     const layout = {
@@ -209,6 +211,29 @@
       shapes: backtestShapes(title),
     };
     Plotly.react("forecast-chart", traces, layout, { responsive: true, displaylogo: false });
+  }
+
+  // The champion's forecasts stored in the bundle: one dashed line per backtest origin, and
+  // the holdout forecast; their 80% intervals show on hover.
+  function storedForecastTraces(backtest) {
+    const trace = (meta, forecast, line) => ({
+      meta,
+      name: meta,
+      x: forecast.week_ending,
+      y: forecast.mean,
+      customdata: forecast.mean.map((_, i) => [forecast.lo_80?.[i], forecast.hi_80?.[i]]),
+      hovertemplate: "%{y:,.0f} (80%: %{customdata[0]:,.0f}–%{customdata[1]:,.0f})",
+      mode: "lines",
+      line,
+    });
+    const traces = (backtest.forecasts || []).map((f) =>
+      trace(`backtest ${f.origin}`, f, { dash: "dash", width: 1.5 }),
+    );
+    if (backtest.holdout_forecast) {
+      const line = { dash: "dash", width: 2, color: "#9467bd" };
+      traces.push(trace("holdout forecast", backtest.holdout_forecast, line));
+    }
+    return traces;
   }
 
   function backtestShapes(title) {

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import pytest
 from support.memory_backend import MemoryBackend
+from support.releases import described_release
 
 from shelfcast.endpoints.base import (
     FAILED,
@@ -20,34 +21,14 @@ from shelfcast.endpoints.rollout import (
     rollback,
     smoke_test,
 )
-from shelfcast.releases import Release, ReleaseModel
+from shelfcast.releases import Release
 
 NAME = "book-sales"
 ISBNS = ("9780722532935", "9780241003008", "9780141439518")
 
 
 def make_release(release_id: str, version: int = 1, isbns=ISBNS) -> Release:
-    models = tuple(
-        ReleaseModel(
-            name=f"arima_book_{isbn}",
-            version=str(version),
-            isbn=isbn,
-            title=f"Title {isbn}",
-            model_family="sarima",
-            path=f"models/arima_book_{isbn}/{version}",
-            files={},
-            run_id=f"run-{isbn}-{version}",
-            backtest_mase=0.8,
-        )
-        for isbn in isbns
-    )
-    return Release(
-        release_id=release_id,
-        created="2026-01-01T00:00:00Z",
-        store="/store",
-        uri=f"/store/releases/{release_id}",
-        models=models,
-    )
+    return described_release(release_id, version, isbns, "/store")
 
 
 R1, R2, R3 = make_release("r1", 1), make_release("r2", 2), make_release("r3", 3)

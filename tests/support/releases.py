@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shelfcast.forecasting import Bundle, FitConfig, fit_title
-from shelfcast.releases import ModelFiles, Release, publish
+from shelfcast.releases import ModelFiles, Release, ReleaseModel, publish
 from shelfcast.storage import ArtifactStore
 from support.synthetic import seasonal_series
 
@@ -40,3 +40,34 @@ def publish_release(root: Path, bundles: dict[str, Bundle]) -> Release:
 @pytest.fixture(scope="session")
 def release(tmp_path_factory, bundles) -> Release:
     return publish_release(tmp_path_factory.mktemp("store"), bundles)
+
+
+def described_release(
+    release_id: str,
+    version: int,
+    isbns: tuple[str, ...],
+    store: str,
+    created: str = "2026-11-20T10:00:00+00:00",
+) -> Release:
+    """A release as its manifest describes it (no files behind it): for code that only
+    reads the description, such as rollouts and Vertex AI plans."""
+    return Release(
+        release_id=release_id,
+        created=created,
+        store=store,
+        uri=f"{store}/releases/{release_id}",
+        models=tuple(
+            ReleaseModel(
+                name=f"arima_book_{isbn}",
+                version=str(version),
+                isbn=isbn,
+                title=f"Title {isbn}",
+                model_family="sarima",
+                path=f"models/arima_book_{isbn}/{version}",
+                files={},
+                run_id=None,
+                backtest_mase=0.8,
+            )
+            for isbn in isbns
+        ),
+    )

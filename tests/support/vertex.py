@@ -4,9 +4,10 @@ releases: for the Vertex backend tests and the seed's step 03 script."""
 import warnings
 from unittest.mock import MagicMock, PropertyMock
 
-from shelfcast.releases import Release, ReleaseModel
+from shelfcast.releases import Release
 from shelfcast.settings import Settings
 from support.memory_backend import forecast
+from support.releases import described_release
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)  # notices about Python versions
@@ -43,26 +44,7 @@ def make_settings(**changes) -> Settings:
 
 
 def make_release(release_id: str, version: int, isbns=ISBNS) -> Release:
-    return Release(
-        release_id=release_id,
-        created="2026-11-20T10:00:00+00:00",
-        store=STORE,
-        uri=f"{STORE}/releases/{release_id}",
-        models=tuple(
-            ReleaseModel(
-                name=f"arima_book_{isbn}",
-                version=str(version),
-                isbn=isbn,
-                title=f"Title {isbn}",
-                model_family="sarima",
-                path=f"models/arima_book_{isbn}/{version}",
-                files={},
-                run_id=None,
-                backtest_mase=0.8,
-            )
-            for isbn in isbns
-        ),
-    )
+    return described_release(release_id, version, isbns, STORE)
 
 
 R1 = make_release("r-20261120-aaaaaaaaaa", 1)

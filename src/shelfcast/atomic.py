@@ -7,15 +7,13 @@ whole. Unlike the artifact store (write-once), these files may be replaced.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from shelfcast.errors import ShelfcastError
-from shelfcast.storage import storage_options
+from shelfcast.storage import replace_file, storage_options
 
 
 class OutputError(ShelfcastError):
@@ -42,15 +40,7 @@ def write_atomic(target: str | Path, data: bytes) -> str:
 
 def _write_local(target: Path, data: bytes) -> None:
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        replace_file(target, data)
+        target.chmod(0o644)  # temporary files are created private to the owner
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(staging, 0o644)  # mkstemp's files are private to the owner
-        os.replace(staging, target)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise

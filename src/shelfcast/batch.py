@@ -160,7 +160,7 @@ def answer_instances(
     """Vertex AI batch output lines for `instances`, answered by the server's code from
     `pool` (a `serving.pool.ModelPool`); `horizon` and `levels` are the request parameters
     (defaults for instances without their own). Returns the lines and the error count."""
-    from shelfcast.serving.answers import answer_tasks, resolve_instances
+    from shelfcast.serving.answers import answer_tasks, json_bytes, resolve_instances
     from shelfcast.serving.schemas import Parameters
 
     parameters = Parameters(horizon=horizon, level=list(levels))
@@ -176,7 +176,7 @@ def answer_instances(
             task = answers.get(i)
             if task is not None and task.result is not None:
                 prediction = b',"prediction":' + task.result + b"}"
-                lines.append(b'{"instance":' + _dumps(item) + prediction)
+                lines.append(b'{"instance":' + json_bytes(item) + prediction)
                 continue
             errors += 1
             if task is None:
@@ -188,14 +188,10 @@ def answer_instances(
                 where = field.replace(f"instances[{task.index}]", "instance", 1)
                 message = f"{where}: {reason}"
             error = {"status": status, "message": message}
-            lines.append(_dumps({"instance": item, "error": error}))
+            lines.append(json_bytes({"instance": item, "error": error}))
         if progress is not None:
             progress(min(start + CHUNK, len(instances)), len(instances))
     return lines, errors
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def batch_forecast(

@@ -182,7 +182,7 @@ class ArtifactStore:
     def _put(self, files: Mapping[str, bytes]) -> None:
         if self.local:
             for path, data in files.items():
-                _write_local(Path(self._full(path)), data)
+                replace_file(Path(self._full(path)), data)
             return
         try:
             self.fs.pipe({self._full(p): d for p, d in files.items()}, mode="create")
@@ -192,7 +192,7 @@ class ArtifactStore:
             raise StorageError(f"cannot write to {self.root}: {exc}") from exc
 
 
-def _write_local(target: Path, data: bytes) -> None:
+def replace_file(target: Path, data: bytes) -> None:
     """Write to a temporary sibling and rename it into place (readers never see half a file)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, staging = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)

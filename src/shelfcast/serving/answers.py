@@ -5,6 +5,7 @@ Shared by the prediction server and batch forecasts; free of any web framework.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -80,3 +81,8 @@ def first_error(exc: ValidationError) -> tuple[str, str]:
     error = exc.errors(include_url=False, include_context=False, include_input=False)[0]
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
     return path, error["msg"].removeprefix("Value error, ")
+
+
+def json_bytes(value: Any) -> bytes:
+    """Compact JSON, as the server writes its answers."""
+    return json.dumps(value, separators=(",", ":")).encode()

@@ -31,7 +31,13 @@ from starlette.responses import Response
 
 from shelfcast import __version__
 from shelfcast.monitoring.prediction_log import PredictionLog
-from shelfcast.serving.answers import Task, answer_tasks, first_error, resolve_instances
+from shelfcast.serving.answers import (
+    Task,
+    answer_tasks,
+    first_error,
+    json_bytes,
+    resolve_instances,
+)
 from shelfcast.serving.config import ServerConfig
 from shelfcast.serving.loading import FAILED, READY, PoolLoader
 from shelfcast.serving.metrics import CONTENT_TYPE, MetricsMiddleware, ServerMetrics
@@ -340,7 +346,7 @@ def _respond(tasks: Sequence[Task], config: ServerConfig, metrics: ServerMetrics
             metrics.predictions.labels(task.model.name).inc()
         elif task.error is not None:
             errors.append(_error_object(*task.error))
-            parts.append(_dumps(errors[-1]))
+            parts.append(json_bytes(errors[-1]))
             metrics.errors.labels(task.kind).inc()
     if len(errors) == len(tasks):
         unknown = all(t.kind == "unknown_title" for t in tasks)
@@ -348,7 +354,7 @@ def _respond(tasks: Sequence[Task], config: ServerConfig, metrics: ServerMetrics
         raise RequestRefused(
             404 if unknown else 422, first["field"], first["reason"], "no_answer", errors
         )
-    deployed = _dumps(config.deployed_model_id)
+    deployed = json_bytes(config.deployed_model_id)
     body = b'{"predictions":[' + b",".join(parts) + b'],"deployedModelId":' + deployed + b"}"
     if len(body) > config.max_response_bytes:
         raise _response_too_large(len(body), config.max_response_bytes)
@@ -365,11 +371,7 @@ def _error(
     body: dict[str, Any] = _error_object(field, reason)
     if predictions is not None:
         body["predictions"] = predictions
-    return Response(_dumps(body), status_code=status, media_type=JSON, headers=headers)
-
-
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    return Response(json_bytes(body), status_code=status, media_type=JSON, headers=headers)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

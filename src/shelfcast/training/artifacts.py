@@ -79,10 +79,7 @@ def sales_to_files(sales: SalesTable) -> dict[str, bytes]:
 
 
 def sales_from_files(files: Mapping[str, bytes]) -> SalesTable:
-    try:
-        about = json.loads(files[SALES_FORMAT_FILE])
-    except KeyError:
-        raise ArtifactFormatError(f"sales artifact is missing {SALES_FORMAT_FILE}") from None
+    about = _read_json(files, SALES_FORMAT_FILE, "sales artifact")
     frame = _read_parquet(files, SALES_FILE)
     frame.attrs["freq"] = about["freq"]
     return SalesTable(frame=frame, kind=about["kind"], freq=about["freq"])
@@ -140,10 +137,7 @@ def series_to_files(series: SeriesSet) -> dict[str, bytes]:
 
 
 def series_from_files(files: Mapping[str, bytes]) -> SeriesSet:
-    try:
-        about = json.loads(files[SERIES_FORMAT_FILE])
-    except KeyError:
-        raise ArtifactFormatError(f"series artifact is missing {SERIES_FORMAT_FILE}") from None
+    about = _read_json(files, SERIES_FORMAT_FILE, "series artifact")
     frame = _read_parquet(files, SERIES_FILE)
     return SeriesSet(
         tuple(
@@ -288,10 +282,7 @@ def training_from_files(files: Mapping[str, bytes]) -> TrainingResult:
     from shelfcast.forecasting.backtest import Backtest
     from shelfcast.forecasting.fit import TitleFit
 
-    try:
-        document = json.loads(files[TRAINING_FILE])
-    except KeyError:
-        raise ArtifactFormatError(f"training artifact is missing {TRAINING_FILE}") from None
+    document = _read_json(files, TRAINING_FILE, "training artifact")
     if document.get("format_version") != FORMAT_VERSION:
         raise ArtifactFormatError(
             f"unsupported training artifact format {document.get('format_version')!r}"
@@ -460,12 +451,19 @@ def _parquet(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def _read_parquet(files: Mapping[str, bytes], name: str) -> pd.DataFrame:
+def _file(files: Mapping[str, bytes], name: str, what: str = "artifact") -> bytes:
     try:
-        data = files[name]
+        return files[name]
     except KeyError:
-        raise ArtifactFormatError(f"artifact is missing {name}") from None
-    return pd.read_parquet(io.BytesIO(data))
+        raise ArtifactFormatError(f"{what} is missing {name}") from None
+
+
+def _read_parquet(files: Mapping[str, bytes], name: str) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(_file(files, name)))
+
+
+def _read_json(files: Mapping[str, bytes], name: str, what: str) -> Any:
+    return json.loads(_file(files, name, what))
 
 
 def _text(value: object) -> str | None:

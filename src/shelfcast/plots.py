@@ -21,14 +21,12 @@ def title_figure(fit: TitleFit, forecast: pd.DataFrame) -> go.Figure:
     levels = sorted(int(c[3:]) for c in forecast.columns if c.startswith("lo_"))
     for level in reversed(levels):
         fig.add_trace(
-            go.Scatter(
-                x=pd.concat([forecast["week_ending"], forecast["week_ending"][::-1]]),
-                y=pd.concat([forecast[f"hi_{level}"], forecast[f"lo_{level}"][::-1]]),
-                fill="toself",
-                fillcolor=f"rgba(31, 119, 180, {0.12 if level == max(levels) else 0.25})",
-                line={"width": 0},
+            interval_band(
+                forecast["week_ending"],
+                forecast[f"lo_{level}"],
+                forecast[f"hi_{level}"],
                 name=f"{level}% interval",
-                hoverinfo="skip",
+                fillcolor=f"rgba(31, 119, 180, {0.12 if level == max(levels) else 0.25})",
             )
         )
     fig.add_trace(
@@ -75,6 +73,28 @@ def title_figure(fit: TitleFit, forecast: pd.DataFrame) -> go.Figure:
         template="plotly_white",
     )
     return fig
+
+
+def interval_band(
+    x: pd.Series,
+    lower: pd.Series,
+    upper: pd.Series,
+    *,
+    name: str,
+    fillcolor: str,
+    showlegend: bool = True,
+) -> go.Scatter:
+    """A prediction interval as one filled area between `lower` and `upper`."""
+    return go.Scatter(
+        x=pd.concat([x, x[::-1]]),
+        y=pd.concat([upper, lower[::-1]]),
+        fill="toself",
+        fillcolor=fillcolor,
+        line={"width": 0},
+        name=name,
+        showlegend=showlegend,
+        hoverinfo="skip",
+    )
 
 
 def write_html(fig: go.Figure, path: Path) -> Path:

@@ -20,7 +20,7 @@ def write_report_page(report: MonitoringReport, path: Path) -> Path | None:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from shelfcast.plots import write_html
+    from shelfcast.plots import interval_band, write_html
 
     alerting = list(dict.fromkeys(a.isbn for a in report.alerts))[:MAX_TITLE_CHARTS]
     rows = 1 + len(alerting)
@@ -43,15 +43,15 @@ def write_report_page(report: MonitoringReport, path: Path) -> Path | None:
     for row, isbn in enumerate(alerting, start=2):
         weeks = report.weeks[report.weeks["isbn"] == isbn]
         x = weeks["week_ending"]
-        band = dict(mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip")
-        fig.add_trace(go.Scatter(x=x, y=weeks["hi_95"], **band), row=row, col=1)
-        fig.add_trace(
-            go.Scatter(
-                x=x, y=weeks["lo_95"], fill="tonexty", fillcolor="rgba(31,119,180,0.2)", **band
-            ),
-            row=row,
-            col=1,
+        band = interval_band(
+            x,
+            weeks["lo_95"],
+            weeks["hi_95"],
+            name="95% interval",
+            fillcolor="rgba(31,119,180,0.2)",
+            showlegend=False,
         )
+        fig.add_trace(band, row=row, col=1)
         fig.add_trace(
             go.Scatter(
                 x=x,

@@ -30,7 +30,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from shelfcast import __version__
-from shelfcast.monitoring.prediction_log import PredictionLog
 from shelfcast.serving.answers import (
     Task,
     answer_tasks,
@@ -42,6 +41,7 @@ from shelfcast.serving.config import ServerConfig
 from shelfcast.serving.loading import FAILED, READY, PoolLoader
 from shelfcast.serving.metrics import CONTENT_TYPE, MetricsMiddleware, ServerMetrics
 from shelfcast.serving.pool import ModelPool
+from shelfcast.serving.prediction_log import PredictionLog
 from shelfcast.serving.schemas import (
     ErrorResponse,
     Health,

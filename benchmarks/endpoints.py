@@ -229,7 +229,7 @@ def measure(folder: Path, requests: int) -> Results:
     again = shelfcast_run(folder, 2)
     print(f"  {fmt_seconds(again.seconds)}", flush=True)
 
-    from shelfcast.endpoints.base import backend_for
+    from shelfcast.endpoints.backends import backend_for
     from shelfcast.packaging import package
     from shelfcast.releases import read_release
     from shelfcast.settings import load_settings

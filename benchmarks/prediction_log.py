@@ -27,7 +27,7 @@ from pathlib import Path
 
 from _common import Table, load_note, machine_line
 
-from shelfcast.monitoring.prediction_log import PredictionLog
+from shelfcast.serving.prediction_log import PredictionLog
 
 REPEATS = 5
 MODEL = ("arima_book_9780722532935", "3")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from shelfcast.catalog import sample
 from shelfcast.catalog.isbn import is_valid_isbn13
 from shelfcast.catalog.sample import (
     ALCHEMIST,
@@ -16,6 +17,7 @@ from shelfcast.catalog.sample import (
     sample_catalogue,
     write_sample,
 )
+from shelfcast.catalog.sample import sales as sample_sales
 from shelfcast.catalog.selection import SelectionCriteria, acf52, seasonal_strength
 from shelfcast.errors import ShelfcastError
 
@@ -36,6 +38,23 @@ def test_same_seed_same_frame_other_seed_other_frame(catalogue: pd.DataFrame) ->
     other = sample_catalogue(7)
     assert not other.equals(catalogue)
     assert set(other["ISBN"]) != set(catalogue["ISBN"])
+
+
+# SHA-256 of the seed-42 catalogue: its sales rows as plain CSV (pandas' writer, "\n" line
+# ends) and the ISBN list file as written. A change here changes everyone's sample data, and
+# with it every figure in the docs and benchmarks: refactor the generator without moving them.
+SEED_42_SALES_SHA256 = "eec9c0e08aeb1cc19ef9bbd60e463f20beff584edecbb53459acfdb0c41a9cc0"
+SEED_42_ISBN_LIST_SHA256 = "3902f271a4cfff6a5b64f6859109fc2ddc7e44bbad41c71b8e15b3ffd2e71ad3"
+
+
+def _sha256(frame: pd.DataFrame) -> str:
+    return hashlib.sha256(frame.to_csv(index=False, lineterminator="\n").encode()).hexdigest()
+
+
+def test_seed_42_generates_the_same_data_as_always(catalogue: pd.DataFrame, tmp_path) -> None:
+    assert _sha256(catalogue) == SEED_42_SALES_SHA256
+    isbn_list = write_sample(tmp_path)[1].read_bytes()
+    assert hashlib.sha256(isbn_list).hexdigest() == SEED_42_ISBN_LIST_SHA256
 
 
 def test_layout(catalogue: pd.DataFrame) -> None:
@@ -205,7 +224,7 @@ def test_write_xlsx_sheets(tmp_path, monkeypatch, catalogue: pd.DataFrame) -> No
     small = catalogue.groupby("Source", group_keys=False).head(50).reset_index(drop=True)
     small.loc[0, "Author"] = None
     isbn_list = pd.DataFrame({"ISBN": ["9780722532935"], "Title": ["x"], "Author": ["y"]})
-    monkeypatch.setattr(sample, "_build", lambda seed: (small, isbn_list))
+    monkeypatch.setattr(sample_sales, "build", lambda seed: (small, isbn_list))
     paths = write_sample(tmp_path, fmt="xlsx")
     assert [p.name for p in paths] == ["bookscan_weekly.xlsx", "isbn_list.csv"]
     sheets = pd.read_excel(paths[0], sheet_name=None, dtype={"ISBN": str}, engine="calamine")

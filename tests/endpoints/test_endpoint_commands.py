@@ -54,7 +54,7 @@ def test_each_title_gets_its_own_endpoint_and_failures_do_not_stop_the_others(
 ):
     broken = one_title_release(catalogue, ISBNS[0]).release_id
     backend = MemoryBackend(faults={broken: "nan"})
-    monkeypatch.setattr("shelfcast.endpoints.base.backend_for", lambda *a, **k: backend)
+    monkeypatch.setattr("shelfcast.endpoints.backends.backend_for", lambda *a, **k: backend)
 
     with pytest.raises(EndpointError, match="1 of 2 title"):
         run_per_title(Settings(), catalogue)
@@ -70,7 +70,7 @@ def test_each_title_gets_its_own_endpoint_and_failures_do_not_stop_the_others(
 def memory(monkeypatch, tmp_path):
     """The CLI on an in-memory backend, with the settings' store where `catalogue` is."""
     backend = MemoryBackend()
-    monkeypatch.setattr("shelfcast.endpoints.base.backend_for", lambda *a, **k: backend)
+    monkeypatch.setattr("shelfcast.endpoints.backends.backend_for", lambda *a, **k: backend)
     monkeypatch.setenv("SHELFCAST_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("SHELFCAST_ARTIFACT_URI", str(tmp_path / "store"))
     return backend

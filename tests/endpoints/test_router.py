@@ -39,10 +39,21 @@ def test_requests_it_cannot_route_are_refused_with_a_json_error(tmp_path):
                 await client.post("/predict", content=b"x" * (MAX_BODY_BYTES + 1)),
                 await client.get("/health"),
                 await client.get("/nowhere"),
+                await client.get("/predict"),
+                await client.post("/health"),
             ]
 
-    no_traffic, too_large, health, unknown = asyncio.run(ask())
+    no_traffic, too_large, health, unknown, get_predict, post_health = asyncio.run(ask())
     assert (no_traffic.status_code, no_traffic.json()["error"]["field"]) == (503, "traffic")
     assert (too_large.status_code, too_large.json()["error"]["field"]) == (413, "body")
     assert (health.status_code, health.json()["status"]) == (503, "no traffic")
     assert (unknown.status_code, unknown.json()["error"]["field"]) == (404, "path")
+    # the wrong method on a route the endpoint has: 405 naming the one it takes, as the servers
+    assert (get_predict.status_code, get_predict.headers["allow"]) == (405, "POST")
+    assert get_predict.headers["content-type"] == "application/json"
+    assert get_predict.json()["error"] == {
+        "field": "method",
+        "reason": "Method Not Allowed: GET /predict",
+    }
+    assert (post_health.status_code, post_health.headers["allow"]) == (405, "GET")
+    assert post_health.json()["error"]["field"] == "method"

@@ -23,12 +23,12 @@ from support.vertex import (
     make_settings,
 )
 
+from shelfcast.endpoints.backends import backend_for
 from shelfcast.endpoints.base import (
     DeploymentFailed,
     EndpointError,
     EndpointNotFound,
     NotApplicable,
-    backend_for,
 )
 from shelfcast.endpoints.rollout import deploy_release, rollback
 from shelfcast.endpoints.vertex import VertexBackend

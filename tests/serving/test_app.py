@@ -132,6 +132,78 @@ def test_when_no_instance_can_be_answered_the_request_is_refused(client):
     assert invalid.json()["predictions"][1]["error"]["field"] == "instances[1].horizon"
 
 
+def test_a_request_with_several_bad_fields_names_every_one(client):
+    body = {
+        "instances": [{"isbn": ISBN_A, "horizon": 0, "level": []}, {"isbn": "9781111111111"}],
+        "parameters": {"horizon": 0},
+        "colour": "blue",
+        "size": 3,
+    }
+    response = post(client, body)
+    assert response.status_code == 422
+    answer = response.json()
+    assert answer["error"] == {"field": "colour", "reason": "unknown field 'colour'"}
+    assert answer["errors"][0] == answer["error"]
+    assert [e["field"] for e in answer["errors"]] == [
+        "colour",
+        "size",
+        "parameters.horizon",
+        "instances[0].horizon",
+        "instances[0].level",
+        "instances[1].isbn",
+    ]
+    assert all(e["reason"] for e in answer["errors"])
+
+
+def test_an_instance_with_several_bad_fields_names_every_one(client):
+    bad = {"isbn": ISBN_A, "horizon": 0, "level": [0, 100], "colour": "blue"}
+    fields = ["horizon", "level[0]", "level[1]", "colour"]
+    alone = post(client, {"instances": [bad]})  # nothing answered: refused whole
+    assert alone.status_code == 422
+    answer = alone.json()
+    assert answer["error"]["field"] == "instances[0].horizon"
+    assert [e["field"] for e in answer["errors"]] == [f"instances[0].{f}" for f in fields]
+    assert answer["predictions"] == [{"error": answer["error"], "errors": answer["errors"]}]
+    beside = post(client, {"instances": [{"isbn": ISBN_A, "horizon": 2}, bad]})
+    assert beside.status_code == 200  # answered, with every problem of the bad instance
+    error = beside.json()["predictions"][1]
+    assert error["error"]["field"] == "instances[1].horizon"
+    assert [e["field"] for e in error["errors"]] == [f"instances[1].{f}" for f in fields]
+
+
+def test_one_problem_keeps_the_one_error_body(client):
+    response = post(client, {"instances": [{"isbn": ISBN_A, "horizon": 0}]})
+    assert response.status_code == 422
+    assert set(response.json()) == {"error", "predictions"}
+    assert response.json()["predictions"] == [{"error": response.json()["error"]}]
+    unknown = post(client, {"instances": [{"isbn": ISBN_A}], "colour": "blue"})
+    assert unknown.json() == {"error": {"field": "colour", "reason": "unknown field 'colour'"}}
+
+
+def test_too_many_instances_beside_another_problem_is_one_of_the_422s_problems(pool):
+    with client_for(pool, max_instances=2) as c:
+        alone = post(c, {"instances": [{"isbn": ISBN_A}] * 3})
+        assert (alone.status_code, alone.json()["error"]["field"]) == (413, "instances")
+        both = post(c, {"instances": [{"isbn": ISBN_A}] * 3, "colour": "blue"})
+        assert both.status_code == 422
+        assert [e["field"] for e in both.json()["errors"]] == ["colour", "instances"]
+        assert "at most 2 instances" in both.json()["errors"][1]["reason"]
+
+
+def test_the_errors_listed_are_bounded(client):
+    body = {
+        "instances": [{"isbn": ISBN_A, "level": [0] * 5}] * 30,
+        **{f"x{i}": 1 for i in range(3)},
+    }
+    answer = post(client, body).json()
+    assert len(answer["errors"]) == 100  # of 3 + 30 x 5 problems
+    assert [e["field"] for e in answer["errors"][:4]] == ["x0", "x1", "x2", "instances[0].level[0]"]
+    many = {"isbn": ISBN_A, "level": [0] * 5, "horizon": 0, **{f"y{i}": 1 for i in range(6)}}
+    answer = post(client, {"instances": [many]}).json()
+    assert len(answer["errors"]) == 12
+    assert len(answer["predictions"][0]["errors"]) == 10  # an instance's own list: the first 10
+
+
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [

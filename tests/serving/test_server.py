@@ -19,6 +19,8 @@ from support.servers import Server, call, free_port, health_until, running
 from typer.testing import CliRunner
 
 from shelfcast.cli import app as cli
+from shelfcast.serving.client import PredictionRequestError
+from shelfcast.serving.client import predict as client_predict
 
 pytestmark = pytest.mark.integration
 
@@ -88,6 +90,25 @@ def test_bad_requests_get_4xx_over_http(server):
     )
     assert status == 200
     assert body["predictions"][1]["error"]["field"] == "instances[1].level[0]"
+
+
+def test_the_client_names_every_problem_the_server_listed(server):
+    with pytest.raises(PredictionRequestError) as refused:
+        client_predict(server.url + PREDICT_ROUTE, [{"isbn": ISBN_A, "horizon": 0, "level": []}])
+    assert (refused.value.status, refused.value.field) == (422, "instances[0].horizon")
+    message = str(refused.value)
+    assert message.startswith("422: instances[0].horizon: ")
+    assert "; instances[0].level: " in message
+
+
+def test_the_predict_route_asked_with_get_answers_405_naming_post(server):
+    request = urllib.request.Request(server.url + PREDICT_ROUTE, method="GET")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 405
+    assert refused.value.headers["Allow"] == "POST"
+    assert refused.value.headers["Content-Type"] == "application/json"
+    assert json.loads(refused.value.read())["error"]["field"] == "method"
 
 
 def test_metrics_count_requests_and_titles(server):

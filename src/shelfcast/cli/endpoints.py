@@ -96,7 +96,7 @@ def run_deploy(
     dry_run: bool = False,
 ) -> RolloutResult:
     """Roll `release` out to `endpoint` on the settings' backend; print the outcome."""
-    from shelfcast.endpoints.base import backend_for
+    from shelfcast.endpoints.backends import backend_for
     from shelfcast.endpoints.rollout import deploy_release
 
     backend = backend_for(settings, dry_run=dry_run)
@@ -211,7 +211,8 @@ def check_endpoint(
 ) -> list[str]:
     """Smoke-test what `name` serves: each deployed model taking traffic, aimed at it where
     the backend can; otherwise through the endpoint, against every release it serves."""
-    from shelfcast.endpoints.base import EndpointError, NotApplicable, backend_for
+    from shelfcast.endpoints.backends import backend_for
+    from shelfcast.endpoints.base import EndpointError, NotApplicable
     from shelfcast.endpoints.rollout import smoke_test
     from shelfcast.releases import read_release
 
@@ -320,7 +321,7 @@ def list_command(
 
     Example: `shelfcast endpoints list --backend vertex`
     """
-    from shelfcast.endpoints.base import backend_for
+    from shelfcast.endpoints.backends import backend_for
 
     print_endpoints(backend_for(load(env, backend, project_id, region)).list_endpoints())
 
@@ -338,7 +339,7 @@ def describe_command(
 
     Example: `shelfcast endpoints describe book-sales`
     """
-    from shelfcast.endpoints.base import backend_for
+    from shelfcast.endpoints.backends import backend_for
 
     endpoint = backend_for(load(env, backend, project_id, region)).describe(name)
     table = Table(title=f"{endpoint.name} ({endpoint.backend})")
@@ -415,7 +416,7 @@ def promote_command(
 
     Example: `shelfcast endpoints promote book-sales`
     """
-    from shelfcast.endpoints.base import backend_for
+    from shelfcast.endpoints.backends import backend_for
     from shelfcast.endpoints.rollout import promote
 
     result = promote(backend_for(load(env, backend, project_id, region)), name)
@@ -435,7 +436,7 @@ def rollback_command(
 
     Example: `shelfcast endpoints rollback book-sales`
     """
-    from shelfcast.endpoints.base import backend_for
+    from shelfcast.endpoints.backends import backend_for
     from shelfcast.endpoints.rollout import rollback
 
     result = rollback(backend_for(load(env, backend, project_id, region)), name)
@@ -464,7 +465,7 @@ def start_command(name: NameArgument, backend: BackendOption = None, env: EnvOpt
 
     Example: `shelfcast endpoints start book-sales`
     """
-    from shelfcast.endpoints.base import backend_for
+    from shelfcast.endpoints.backends import backend_for
 
     print_endpoints([backend_for(load(env, backend)).start(name)])
 
@@ -476,6 +477,6 @@ def stop_command(name: NameArgument, backend: BackendOption = None, env: EnvOpti
 
     Example: `shelfcast endpoints stop book-sales`
     """
-    from shelfcast.endpoints.base import backend_for
+    from shelfcast.endpoints.backends import backend_for
 
     print_endpoints([backend_for(load(env, backend)).stop(name)])

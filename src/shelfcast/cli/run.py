@@ -37,7 +37,7 @@ class Lifecycle:
 
 def run_lifecycle(settings: Settings, isbns: list[str] | None = None) -> Lifecycle:
     """Train, register and promote -> package the champions -> deploy -> ask for a forecast."""
-    from shelfcast.endpoints.base import backend_for
+    from shelfcast.endpoints.backends import backend_for
     from shelfcast.endpoints.rollout import deploy_release
     from shelfcast.packaging import package
 

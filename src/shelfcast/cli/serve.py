@@ -99,7 +99,7 @@ def predict(
         prediction = post(url, [instance], token=token or settings.server_token)["predictions"][0]
         source = predict_url(url)
     else:
-        from shelfcast.endpoints.base import backend_for
+        from shelfcast.endpoints.backends import backend_for
 
         name = endpoint or settings.endpoint_name
         prediction = backend_for(settings).predict(name, [instance]).predictions[0]

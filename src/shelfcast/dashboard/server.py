@@ -40,7 +40,7 @@ def run_dashboard(config: DashboardConfig, settings: Settings) -> None:
 
     from shelfcast.dashboard.app import create_app
     from shelfcast.dashboard.source import DashboardSource
-    from shelfcast.endpoints import backend_for
+    from shelfcast.endpoints.backends import backend_for
 
     config.check()
     source = DashboardSource(backend_for(settings), config.endpoint, settings)

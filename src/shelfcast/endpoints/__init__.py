@@ -1,5 +1,6 @@
 """Endpoint backends (local server processes, Vertex AI) behind one interface, and rollouts."""
 
+from shelfcast.endpoints.backends import backend_for
 from shelfcast.endpoints.base import (
     DeployedModel,
     DeploymentFailed,
@@ -7,7 +8,6 @@ from shelfcast.endpoints.base import (
     EndpointBackend,
     EndpointError,
     EndpointNotFound,
-    backend_for,
 )
 
 __all__ = [

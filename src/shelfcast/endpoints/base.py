@@ -17,7 +17,6 @@ from shelfcast.errors import ShelfcastError
 
 if TYPE_CHECKING:
     from shelfcast.releases import Release
-    from shelfcast.settings import Settings
 
 # States of a deployed model. Only `healthy` models may take traffic; `failed` and `stopped`
 # do not become healthy by waiting; `planned` exists only in a dry run.
@@ -197,21 +196,3 @@ class EndpointBackend(ABC):
     def stop(self, name: str) -> Endpoint:
         """Stop serving without forgetting what was deployed."""
         raise NotApplicable(f"the {self.kind} backend cannot stop an endpoint")
-
-
-def backend_for(
-    settings: Settings, name: str | None = None, *, dry_run: bool = False
-) -> EndpointBackend:
-    """The backend `name` (default `settings.endpoint_backend`), built from `settings`."""
-    kind = name or settings.endpoint_backend
-    if kind == "local":
-        if dry_run:
-            raise NotApplicable("--dry-run plans Vertex AI calls; use it with --backend vertex")
-        from shelfcast.endpoints.local import LocalBackend
-
-        return LocalBackend(settings)
-    if kind == "vertex":
-        from shelfcast.endpoints.vertex import VertexBackend
-
-        return VertexBackend(settings, dry_run=dry_run)
-    raise EndpointError(f"unknown endpoint backend {kind!r}; choose local or vertex")

@@ -6,9 +6,10 @@ A small ASGI app on 127.0.0.1. POST /predict goes to one deployed model, chosen 
 with the traffic split's weights, over kept-alive connections; the answer carries the
 deployed model's id in `X-Deployed-Model-Id` (and in the body's `deployedModelId`). A model
 that refuses the connection is skipped for the next one. GET /health answers 200 when every
-deployed model with traffic is healthy, else 503, with each one's status. The split is
-re-read whenever the state file is replaced (checked on every request: one stat call), so a
-traffic change, a rollback among them, takes effect on the next request.
+deployed model with traffic is healthy, else 503, with each one's status. Another method on
+either route gets 405 with `Allow`, another path 404 (JSON errors, as the servers answer).
+The split is re-read whenever the state file is replaced (checked on every request: one stat
+call), so a traffic change, a rollback among them, takes effect on the next request.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from shelfcast.endpoints.local_state import read_record
 from shelfcast.endpoints.processes import HOST
 
 PREDICT_ROUTE, HEALTH_ROUTE = "/predict", "/health"
+ROUTE_METHODS = {PREDICT_ROUTE: b"POST", HEALTH_ROUTE: b"GET"}
 MAX_BODY_BYTES = 1_500_000  # Vertex AI's request limit, which the servers enforce too
 MODEL_HEADER = "x-deployed-model-id"
 FORWARDED_HEADERS = ("content-type", "authorization")
@@ -88,6 +90,10 @@ class Router:
             await self._predict(scope, receive, send)
         elif path == HEALTH_ROUTE and method == "GET":
             await self._health(send)
+        elif path in ROUTE_METHODS:  # as the servers answer: 405 naming the method allowed
+            reason = f"Method Not Allowed: {method} {path}"
+            allow = ROUTE_METHODS[path]
+            await _json(send, 405, _error("method", reason), headers=[(b"allow", allow)])
         else:
             await _json(send, 404, _error("path", f"Not Found: {method} {path}"))
 
@@ -174,15 +180,27 @@ def _error(field: str, reason: str) -> dict[str, Any]:
     return {"error": {"field": field, "reason": reason}}
 
 
-async def _json(send: Send, status: int, body: Any, target: Target | None = None) -> None:
+async def _json(
+    send: Send,
+    status: int,
+    body: Any,
+    target: Target | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     data = json.dumps(body, separators=(",", ":")).encode()
-    await _respond(send, status, data, "application/json", target)
+    await _respond(send, status, data, "application/json", target, headers)
 
 
 async def _respond(
-    send: Send, status: int, body: bytes, media: str, target: Target | None = None
+    send: Send,
+    status: int,
+    body: bytes,
+    media: str,
+    target: Target | None = None,
+    extra: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     headers = [(b"content-type", media.encode()), (b"content-length", str(len(body)).encode())]
+    headers += extra or []
     if target is not None:
         headers.append((MODEL_HEADER.encode(), target.deployed_model_id.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})

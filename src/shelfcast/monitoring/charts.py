@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from shelfcast.monitoring.report import MonitoringReport
+    from shelfcast.monitoring.report_types import MonitoringReport
 
 MAX_TITLE_CHARTS = 12
 

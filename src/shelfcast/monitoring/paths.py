@@ -1,4 +1,8 @@
-"""Where monitoring keeps its files under the project folder (`settings.home / "monitoring"`)."""
+"""Where monitoring keeps its files under the project folder (`settings.home / "monitoring"`).
+
+The prediction log, `<home>/monitoring/predictions`, is the server's to write: its folder is
+`shelfcast.serving.prediction_log.prediction_log_path`, which the server can import.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,6 @@ from shelfcast.settings import Settings
 
 def monitoring_dir(settings: Settings) -> Path:
     return settings.home / "monitoring"
-
-
-def prediction_log_path(settings: Settings) -> Path:
-    """The prediction log's folder of JSONL files."""
-    return monitoring_dir(settings) / "predictions"
 
 
 def actuals_path(settings: Settings) -> Path:

@@ -20,67 +20,27 @@ error goes beside a local JSON file when Plotly is installed.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from shelfcast.atomic import write_atomic
-from shelfcast.errors import ShelfcastError
 from shelfcast.monitoring.accuracy import accuracy, scaled_errors
 from shelfcast.monitoring.actuals import read_actuals, weekly_actuals
 from shelfcast.monitoring.alerts import DEFAULT_RULES, Alert, AlertRules, title_alerts
 from shelfcast.monitoring.comparison import Judge, compare, load_judges, previous_forecasts
 from shelfcast.monitoring.paths import actuals_path, reports_dir
+from shelfcast.monitoring.report_types import FORMAT_VERSION, MonitoringReport, ReportError
 from shelfcast.releases import Release, list_releases, open_release
 from shelfcast.settings import Settings
 
-FORMAT_VERSION = 1
 LATEST = "latest.json"
 EXIT_ALERTS = 3  # `shelfcast monitor report` exit status when alerts were raised
 
 Progress = Callable[[int, int], None]
-
-
-class ReportError(ShelfcastError):
-    """A report cannot be made or read."""
-
-
-@dataclass
-class MonitoringReport:
-    """A report's content; `to_dict()` is the JSON written."""
-
-    created: str
-    since: str | None
-    releases: list[dict[str, Any]]
-    actuals: dict[str, Any]
-    overall: dict[str, Any]
-    titles: list[dict[str, Any]]
-    alerts: list[Alert]
-    weeks: pd.DataFrame = field(repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        weeks = self.weeks.assign(
-            week_ending=pd.to_datetime(self.weeks["week_ending"]).dt.strftime("%Y-%m-%d")
-        )
-        return _plain(
-            {
-                "format_version": FORMAT_VERSION,
-                "created": self.created,
-                "since": self.since,
-                "releases": self.releases,
-                "actuals": self.actuals,
-                "overall": self.overall,
-                "titles": self.titles,
-                "alerts": [a.to_dict() for a in self.alerts],
-                "weeks": weeks.to_dict("records"),
-            }
-        )
 
 
 def build_report(
@@ -190,21 +150,6 @@ def _title_entry(
         "alerts": [a.rule for a in alerts],
         "actions": sorted({a.action for a in alerts}),
     }
-
-
-def _plain(value: Any) -> Any:
-    """JSON-ready: NaN and infinities become null, numpy scalars Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
 
 
 # ------------------------------------------------------------------------------ writing

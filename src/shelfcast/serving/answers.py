@@ -17,10 +17,12 @@ from shelfcast.errors import ForecastError
 from shelfcast.serving.pool import InstanceProblem, ModelPool, ServedModel, UnknownTitle
 from shelfcast.serving.schemas import Instance, Parameters
 
+Problem = tuple[str, str]  # (field, reason)
+
 
 @dataclass
 class Task:
-    """One instance, validated and resolved, or the error in its place."""
+    """One instance, validated and resolved, or the errors in its place."""
 
     index: int
     model: ServedModel | None = None
@@ -28,8 +30,16 @@ class Task:
     levels: tuple[int, ...] = ()
     actuals: list[tuple[date, float]] = field(default_factory=list)
     result: bytes | None = None
-    error: tuple[str, str] | None = None  # field, reason
+    errors: list[Problem] = field(default_factory=list)  # every problem found, in order
     kind: str = ""
+
+    @property
+    def error(self) -> Problem | None:
+        """The first problem (the one an instance's error object leads with)."""
+        return self.errors[0] if self.errors else None
+
+    def fail(self, kind: str, *problems: Problem) -> None:
+        self.errors, self.kind = list(problems), kind
 
 
 def resolve_instances(
@@ -41,18 +51,18 @@ def resolve_instances(
         task = Task(index=i)
         tasks.append(task)
         if not isinstance(raw, dict):
-            task.error, task.kind = (f"instances[{i}]", "must be an object"), "invalid_instance"
+            task.fail("invalid_instance", (f"instances[{i}]", "must be an object"))
             continue
         try:
             instance = Instance.model_validate(raw)
         except ValidationError as exc:
-            where, reason = first_error(exc)
-            task.error, task.kind = (f"instances[{i}]{where}", reason), "invalid_instance"
+            problems = validation_errors(exc)
+            task.fail("invalid_instance", *((f"instances[{i}]{w}", r) for w, r in problems))
             continue
         try:
             task.model = pool.get(instance.title, instance.title_field)
         except UnknownTitle as exc:
-            task.error, task.kind = (f"instances[{i}].{exc.field}", exc.reason), "unknown_title"
+            task.fail("unknown_title", (f"instances[{i}].{exc.field}", exc.reason))
             continue
         task.horizon = instance.horizon or parameters.horizon
         task.levels = tuple(instance.level or parameters.level)
@@ -68,19 +78,20 @@ def answer_tasks(pool: ModelPool, tasks: Sequence[Task]) -> None:
         try:
             task.result = pool.prediction_json(task.model, task.horizon, task.levels, task.actuals)
         except InstanceProblem as exc:
-            task.error = (f"instances[{task.index}].{exc.field}", exc.reason)
-            task.kind = "invalid_instance"
+            task.fail("invalid_instance", (f"instances[{task.index}].{exc.field}", exc.reason))
         except ForecastError as exc:
             where = ".actuals" if task.actuals else ""
-            task.error = (f"instances[{task.index}]{where}", f"cannot forecast: {exc}")
-            task.kind = "forecast_failed"
+            problem = (f"instances[{task.index}]{where}", f"cannot forecast: {exc}")
+            task.fail("forecast_failed", problem)
 
 
-def first_error(exc: ValidationError) -> tuple[str, str]:
-    """The first problem as (a path such as `.actuals[0].volume`, a reason)."""
-    error = exc.errors(include_url=False, include_context=False, include_input=False)[0]
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
-    return path, error["msg"].removeprefix("Value error, ")
+def validation_errors(exc: ValidationError) -> list[Problem]:
+    """Every problem, in order, as (a path such as `.actuals[0].volume`, a reason)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_context=False, include_input=False):
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+        problems.append((path, error["msg"].removeprefix("Value error, ")))
+    return problems
 
 
 def json_bytes(value: Any) -> bytes:

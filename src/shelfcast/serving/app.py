@@ -9,7 +9,10 @@ others are answered (200). A request refused whole gets a 4xx `ErrorResponse` na
 field: 400 for a body that is not JSON, 413 for a body or response over the size limits or
 too many instances, 422 for a body of the wrong shape, and, when no instance could be
 answered, 404 if every instance named an unknown title, else 422 (with each instance's error
-under `predictions`). 401 without the bearer token when one is configured.
+under `predictions`). 401 without the bearer token when one is configured; 405 with `Allow`
+for a route asked with the wrong method (GET on the predict route). An error object that has
+found several problems (unknown fields, bad parameters, several bad fields of an instance)
+lists them all under `errors` beside `error`, the first of them.
 """
 
 from __future__ import annotations
@@ -30,18 +33,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from shelfcast import __version__
-from shelfcast.monitoring.prediction_log import PredictionLog
 from shelfcast.serving.answers import (
+    Problem,
     Task,
     answer_tasks,
-    first_error,
     json_bytes,
     resolve_instances,
+    validation_errors,
 )
 from shelfcast.serving.config import ServerConfig
 from shelfcast.serving.loading import FAILED, READY, PoolLoader
 from shelfcast.serving.metrics import CONTENT_TYPE, MetricsMiddleware, ServerMetrics
 from shelfcast.serving.pool import ModelPool
+from shelfcast.serving.prediction_log import PredictionLog
 from shelfcast.serving.schemas import (
     ErrorResponse,
     Health,
@@ -56,15 +60,39 @@ OPENAPI_ROUTE = "/openapi.json"
 TOP_LEVEL = ("instances", "parameters")
 DRAIN_FACTOR = 8
 WEEK_BYTES, VALUE_BYTES = 28, 11  # the least JSON a forecast week and each of its numbers take
+# Problems listed under `errors`: of a request refused whole, and of one instance (a response
+# of 1000 instances with that many each stays under the response limit).
+MAX_ERRORS, MAX_INSTANCE_ERRORS = 100, 10
 
 
 class RequestRefused(Exception):
-    """A request refused whole: status, field and reason (and instance errors, if any)."""
+    """A request refused whole: status, field and reason (and instance errors, if any).
+    `problems` is every problem found, when there were several; the first is field, reason."""
 
-    def __init__(self, status: int, field: str, reason: str, kind: str, predictions=None):
+    def __init__(
+        self,
+        status: int,
+        field: str,
+        reason: str,
+        kind: str,
+        predictions: list[dict] | None = None,
+        problems: Sequence[Problem] = (),
+    ):
         super().__init__(reason)
         self.status, self.field, self.reason, self.kind = status, field, reason, kind
         self.predictions = predictions
+        self.problems = list(problems)
+
+    @classmethod
+    def for_problems(
+        cls,
+        status: int,
+        problems: Sequence[Problem],
+        kind: str,
+        predictions: list[dict] | None = None,
+    ) -> RequestRefused:
+        (field, reason), *_ = problems
+        return cls(status, field, reason, kind, predictions, problems)
 
 
 def create_app(source: str | ModelPool, config: ServerConfig | None = None) -> FastAPI:
@@ -140,7 +168,11 @@ def create_app(source: str | ModelPool, config: ServerConfig | None = None) -> F
             if pool is None or not loader.ready:
                 raise RequestRefused(503, "release", _not_ready(loader), "not_ready")
             body = await _read_body(request, config.max_body_bytes)
-            tasks = resolve_instances(*_parse(body, config), pool)
+            instances, parameters, problems = _parse(body, config)
+            tasks = resolve_instances(instances, parameters, pool)
+            if problems:  # refused whole, naming the instances' problems too
+                problems += [p for t in tasks for p in t.errors]
+                raise RequestRefused.for_problems(422, problems, "bad_request")
             _check_response_size(tasks, config.max_response_bytes)
             if all(_is_cached(pool, t) for t in tasks):
                 answer_tasks(pool, tasks)
@@ -160,7 +192,7 @@ def create_app(source: str | ModelPool, config: ServerConfig | None = None) -> F
         except RequestRefused as exc:
             metrics.errors.labels(exc.kind).inc()
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-            return _error(exc.status, exc.field, exc.reason, exc.predictions, headers)
+            return _error(exc.status, exc.field, exc.reason, exc.predictions, headers, exc.problems)
 
     async def metrics_route(request: Request) -> Response:
         try:
@@ -270,8 +302,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _parse(body: bytes, config: ServerConfig) -> tuple[list[Any], Parameters]:
-    """The raw instances and the validated parameters of a request body."""
+def _parse(body: bytes, config: ServerConfig) -> tuple[list[Any], Parameters, list[Problem]]:
+    """The raw instances and the validated parameters of a request body, and every problem
+    of its shape: the request is refused (422) if there is any. Raises for a body that is not
+    a JSON object, and for too many instances when nothing else is wrong."""
     try:
         document = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
@@ -281,29 +315,27 @@ def _parse(body: bytes, config: ServerConfig) -> tuple[list[Any], Parameters]:
         ) from None
     if not isinstance(document, dict):
         raise RequestRefused(422, "body", "must be a JSON object with `instances`", "bad_request")
-    unknown = sorted(set(document) - set(TOP_LEVEL))
-    if unknown:
-        name = unknown[0][:64]
-        raise RequestRefused(422, name, f"unknown field {name!r}", "bad_request")
+    problems = [
+        (name[:64], f"unknown field {name[:64]!r}")
+        for name in sorted(set(document) - set(TOP_LEVEL))[:MAX_ERRORS]
+    ]
     instances = document.get("instances")
     if not isinstance(instances, list) or not instances:
-        raise RequestRefused(
-            422, "instances", "must be a non-empty list of instances", "bad_request"
-        )
-    if len(instances) > config.max_instances:
-        raise RequestRefused(
-            413,
-            "instances",
-            f"at most {config.max_instances} instances per request, got {len(instances)}",
-            "too_large",
-        )
+        problems.append(("instances", "must be a non-empty list of instances"))
+        instances = []
+    elif len(instances) > config.max_instances:
+        too_many = f"at most {config.max_instances} instances per request, got {len(instances)}"
+        if not problems:
+            raise RequestRefused(413, "instances", too_many, "too_large")
+        problems.append(("instances", too_many))
+        instances = []
+    raw = document.get("parameters")
     try:
-        raw = document.get("parameters")
         parameters = Parameters.model_validate({} if raw is None else raw)
     except ValidationError as exc:
-        where, reason = first_error(exc)
-        raise RequestRefused(422, f"parameters{where}", reason, "bad_request") from None
-    return instances, parameters
+        problems += [(f"parameters{where}", reason) for where, reason in validation_errors(exc)]
+        parameters = Parameters()
+    return instances, parameters, problems
 
 
 def _is_cached(pool: ModelPool, task: Task) -> bool:
@@ -334,8 +366,14 @@ def _response_too_large(size: int, limit: int, qualifier: str = "") -> RequestRe
     )
 
 
-def _error_object(field: str, reason: str) -> dict[str, dict[str, str]]:
-    return {"error": {"field": field, "reason": reason}}
+def _error_object(
+    field: str, reason: str, problems: Sequence[Problem] = (), limit: int = MAX_ERRORS
+) -> dict[str, Any]:
+    """`{"error": {"field", "reason"}}`, and `errors` listing every problem when several."""
+    body: dict[str, Any] = {"error": {"field": field, "reason": reason}}
+    if len(problems) > 1:
+        body["errors"] = [{"field": f, "reason": r} for f, r in problems[:limit]]
+    return body
 
 
 def _respond(tasks: Sequence[Task], config: ServerConfig, metrics: ServerMetrics) -> Response:
@@ -345,15 +383,13 @@ def _respond(tasks: Sequence[Task], config: ServerConfig, metrics: ServerMetrics
             parts.append(task.result)
             metrics.predictions.labels(task.model.name).inc()
         elif task.error is not None:
-            errors.append(_error_object(*task.error))
+            errors.append(_error_object(*task.error, task.errors, MAX_INSTANCE_ERRORS))
             parts.append(json_bytes(errors[-1]))
             metrics.errors.labels(task.kind).inc()
     if len(errors) == len(tasks):
         unknown = all(t.kind == "unknown_title" for t in tasks)
-        first = errors[0]["error"]
-        raise RequestRefused(
-            404 if unknown else 422, first["field"], first["reason"], "no_answer", errors
-        )
+        problems = [p for t in tasks for p in t.errors]
+        raise RequestRefused.for_problems(404 if unknown else 422, problems, "no_answer", errors)
     deployed = json_bytes(config.deployed_model_id)
     body = b'{"predictions":[' + b",".join(parts) + b'],"deployedModelId":' + deployed + b"}"
     if len(body) > config.max_response_bytes:
@@ -367,8 +403,9 @@ def _error(
     reason: str,
     predictions: list[dict] | None = None,
     headers: dict[str, str] | None = None,
+    problems: Sequence[Problem] = (),
 ) -> Response:
-    body: dict[str, Any] = _error_object(field, reason)
+    body = _error_object(field, reason, problems)
     if predictions is not None:
         body["predictions"] = predictions
     return Response(json_bytes(body), status_code=status, media_type=JSON, headers=headers)

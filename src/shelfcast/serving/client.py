@@ -53,9 +53,12 @@ def predict(
 
 
 def _refused(exc: urllib.error.HTTPError) -> PredictionRequestError:
+    """The error the server answered, naming every problem it listed (`errors`)."""
     try:
-        error = json.loads(exc.read())["error"]
-        field, reason = str(error["field"]), str(error["reason"])
-    except (ValueError, KeyError, TypeError):
+        body = json.loads(exc.read())
+        errors = body.get("errors") or [body["error"]]
+        problems = [(str(e["field"]), str(e["reason"])) for e in errors]
+    except (ValueError, KeyError, TypeError, AttributeError):
         return PredictionRequestError(f"{exc.url} answered {exc.code} {exc.reason}", exc.code)
-    return PredictionRequestError(f"{exc.code}: {field}: {reason}", exc.code, field)
+    named = "; ".join(f"{field}: {reason}" for field, reason in problems)
+    return PredictionRequestError(f"{exc.code}: {named}", exc.code, problems[0][0])

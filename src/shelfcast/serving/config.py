@@ -48,7 +48,7 @@ class ServerConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerConfig:
         """Vertex AI's variables, the token from the settings, then `overrides` (not None)."""
-        from shelfcast.monitoring.paths import prediction_log_path
+        from shelfcast.serving.prediction_log import prediction_log_path
         from shelfcast.settings import load_settings
 
         env = os.environ if environ is None else environ

@@ -138,6 +138,11 @@ class InstanceError(BaseModel):
     """In place of a prediction for an instance that could not be answered."""
 
     error: ErrorDetail
+    errors: list[ErrorDetail] | None = Field(
+        default=None,
+        description="Every problem of the instance (the first 10), when it has several; "
+        "`error` is the first.",
+    )
 
 
 class PredictResponse(BaseModel):
@@ -149,6 +154,11 @@ class ErrorResponse(BaseModel):
     """A request that was refused whole; `predictions` when every instance failed."""
 
     error: ErrorDetail
+    errors: list[ErrorDetail] | None = Field(
+        default=None,
+        description="Every problem found (the first 100), when there were several: unknown "
+        "fields, bad parameters, each bad field of each instance; `error` is the first.",
+    )
     predictions: list[InstanceError] | None = None
 
 

@@ -1,5 +1,5 @@
-"""The prediction log: round trip through its JSONL files, sampling, the bounded queue,
-closing, and lines cut short."""
+"""The prediction log: round trip through its JSONL files (written by the server's writer,
+read by monitoring), sampling, the bounded queue, closing, and lines cut short."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ import time
 import pandas as pd
 import pytest
 
-from shelfcast.monitoring.prediction_log import (
+from shelfcast.monitoring.paths import monitoring_dir
+from shelfcast.monitoring.prediction_log import read_predictions
+from shelfcast.serving.prediction_log import (
     PredictionLog,
     PredictionLogError,
     log_file,
-    read_predictions,
+    prediction_log_path,
 )
+from shelfcast.settings import Settings
 
 REQUEST = {"instances": [{"isbn": "9780722532935", "horizon": 2}], "parameters": {}}
 PREDICTION = {
@@ -141,3 +144,9 @@ def test_a_body_that_is_not_json_is_counted_as_failed_and_the_log_goes_on(tmp_pa
         plog.flush()
         assert (plog.stats().failed, plog.stats().written) == (1, 1)
     assert read_predictions(path)["release_id"].tolist() == ["r-2"]
+
+
+def test_the_log_is_where_it_always_was_under_the_monitoring_folder(tmp_path):
+    settings = Settings(home=tmp_path)
+    assert prediction_log_path(settings) == tmp_path / "monitoring" / "predictions"
+    assert prediction_log_path(settings).parent == monitoring_dir(settings)

@@ -6,9 +6,10 @@
    into a fresh artifact store (`packaging.package`): the release the Shelfcast server loads.
 2. On 127.0.0.1, one at a time: the Shelfcast server (`python -m shelfcast.serving`, AIP_*
    variables, one uvicorn worker) and `mlflow models serve -m models:/<name>@champion
-   --env-manager local` (the same registered version through the pyfunc wrapper in
-   `shelfcast.mlflow_model`, one uvicorn worker). Both run in the same environment, so
-   uvicorn uses the same event loop and HTTP parser (uvloop and httptools) in both.
+   --env-manager local` (the same registered version through the pyfunc wrapper,
+   `shelfcast.registry.pyfunc` loaded as `shelfcast.mlflow_model`, one uvicorn worker). Both
+   run in the same environment, so uvicorn uses the same event loop and HTTP parser (uvloop
+   and httptools) in both.
 3. The same bounded load on each: `--seconds` at each of `--concurrency` (default 30 s at 1
    and at 32), every request a 32-week forecast with 80 and 95% intervals. Shelfcast is also
    driven with 4 weeks of actuals in every instance, which updates the title's state before

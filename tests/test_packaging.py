@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from shelfcast import registry
 from shelfcast.cli import app
-from shelfcast.mlflow_model import DATA_SUBPATH
 from shelfcast.packaging import PackagingError, package
+from shelfcast.registry.pyfunc import DATA_SUBPATH
 from shelfcast.releases import list_releases, load_bundles, read_release
 from shelfcast.storage import ArtifactStore
 

@@ -1,0 +1,106 @@
+"""A new fit against the champion: the evidence the promotion gate decides on.
+
+The gate compares like with like: the new version's holdout scores (its champion fitted
+before the holdout weeks) against the champion's forecast of the same weeks from the new
+history before them (the champion's bundle forecasts them from its own parameters, no
+refit). Reading the champion is the caller's: `incumbent_model` and
+`incumbent_backtest_mase` are called only when the gate needs them (each may be a request
+to the tracking server).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shelfcast.errors import ForecastError, ShelfcastError
+from shelfcast.forecasting import metrics
+from shelfcast.forecasting.bundle import Bundle
+from shelfcast.forecasting.fit import TitleFit
+from shelfcast.registry import gate
+from shelfcast.registry.gate import GateDecision
+from shelfcast.registry.values import number
+
+SEASON_LENGTH = 52
+
+
+def holdout_score(fit: TitleFit, name: str, metric: str = "mase") -> float | None:
+    """Candidate `name`'s holdout `metric` in `fit`, None when undefined."""
+    return number(fit.holdout.get(name, {}).get(metric))
+
+
+def holdout_weeks(fit: TitleFit) -> int:
+    """How many newest weeks the fit held out (0: none)."""
+    return int(fit.bundle.evaluation.get("holdout", {}).get("weeks", 0) or 0)
+
+
+def score_on_newest_window(model: dict, fit: TitleFit) -> tuple[float, float, int]:
+    """A model spec scored on the new fit's holdout weeks, as the new fit's champion was:
+    state from the new history minus those weeks, forecast them, MASE (season 52) and MAE."""
+    weeks = holdout_weeks(fit)
+    history = fit.bundle.history
+    if weeks < 1 or len(history) <= weeks:
+        raise ForecastError("the new fit has no holdout window to compare on")
+    train = history.head(len(history) - weeks)
+    actual = history.values[len(train) :]
+    bundle = Bundle(model=model, history=train, library_versions={}, created_at="")
+    mean = bundle.forecast(weeks, levels=(80,))["mean"].to_numpy()
+    return (
+        metrics.mase(actual, mean, train.values, SEASON_LENGTH),
+        metrics.mae(actual, mean),
+        weeks,
+    )
+
+
+def evidence(
+    fit: TitleFit,
+    incumbent_model: Callable[[], dict],
+    incumbent_backtest_mase: Callable[[], float | None] | None = None,
+) -> gate.Evidence:
+    """What the gate needs to judge `fit` against the champion.
+
+    `incumbent_model` loads the champion's model spec; a champion that cannot be loaded or
+    scored (ShelfcastError, KeyError, ValueError) is `NotScored`; transport errors raise.
+    Without a holdout window, the backtest MASEs (the champion's from
+    `incumbent_backtest_mase`).
+    """
+    weeks = holdout_weeks(fit)
+    if not weeks or fit.champion not in fit.holdout:
+        old = incumbent_backtest_mase() if incumbent_backtest_mase else None
+        return gate.OnBacktest(number(fit.champion_mase), old)
+    try:
+        model = incumbent_model()
+        if model == fit.bundle.model:  # e.g. a rerun on unchanged data: nothing to gain
+            return gate.SameModel()
+        old_mase, old_mae, weeks = score_on_newest_window(model, fit)
+    except (ShelfcastError, KeyError, ValueError) as exc:  # not transport errors: they raise
+        return gate.NotScored(weeks, str(exc))
+    window = fit.bundle.history.dates[-weeks:]
+    return gate.OnWindow(
+        weeks=weeks,
+        first=window[0].date(),
+        last=window[-1].date(),
+        challenger_mase=holdout_score(fit, fit.champion),
+        incumbent_mase=old_mase,
+        challenger_mae=holdout_score(fit, fit.champion, "mae"),
+        incumbent_mae=old_mae,
+    )
+
+
+def decide(
+    fit: TitleFit,
+    incumbent_model: Callable[[], dict] | None,
+    incumbent_version: str | None,
+    min_improvement: float,
+    incumbent_backtest_mase: Callable[[], float | None] | None = None,
+) -> GateDecision:
+    """The promotion gate for a new fit against the current champion.
+
+    `incumbent_model` loads the champion's model spec (None: there is no champion). The new
+    version wins when its holdout MASE is below (1 - min_improvement) times the champion's
+    MASE on the same weeks, the champion forecasting them from the new history before them
+    (the rules in full: `gate`).
+    """
+    if incumbent_model is None or incumbent_version is None:
+        return gate.decide(None, None, min_improvement)
+    found = evidence(fit, incumbent_model, incumbent_backtest_mase)
+    return gate.decide(incumbent_version, found, min_improvement)

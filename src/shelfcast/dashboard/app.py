@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from shelfcast import __version__
-from shelfcast.dashboard.source import LEVELS, DashboardError, DashboardSource
+from shelfcast.dashboard.source import LEVELS, DashboardError, DashboardSource, NoReportYet
 from shelfcast.forecasting.bundle import MAX_HORIZON
 from shelfcast.serving.schemas import DEFAULT_HORIZON
 
@@ -76,10 +76,13 @@ def create_app(source: DashboardSource, token: str | None = None) -> FastAPI:
             titles, titles_problem = source.titles(), None
         except DashboardError as exc:
             titles, titles_problem = None, exc.reason
+        report, report_problem, no_report = None, None, False
         try:
-            report, report_problem = source.report(), None
+            report = source.report()
+        except NoReportYet:
+            no_report = True  # an empty state: the page says how to make one
         except DashboardError as exc:
-            report, report_problem = None, exc.reason
+            report_problem = exc.reason
         html = templates.get_template("index.html").render(
             version=__version__,
             endpoint=source.endpoint,
@@ -89,6 +92,7 @@ def create_app(source: DashboardSource, token: str | None = None) -> FastAPI:
             endpoints=source.endpoints(),
             report=report,
             report_problem=report_problem,
+            no_report=no_report,
             initial_isbn=isbn,
             plotly=plotly is not None,
             levels=LEVELS,

@@ -54,6 +54,16 @@ class DashboardError(ShelfcastError):
         self.status, self.field, self.reason = status, field, reason
 
 
+class NoReportYet(DashboardError):
+    """No monitoring report has been written yet: an empty state, not a failure."""
+
+    def __init__(self, path: object):
+        super().__init__(
+            404, "report", f"no monitoring report yet ({path}): run `shelfcast monitor report`"
+        )
+        self.path = path
+
+
 @dataclass
 class DashboardSource:
     """The dashboard's view of one endpoint, its backend and the project's monitoring."""
@@ -201,9 +211,7 @@ class DashboardSource:
         """The latest monitoring report as written by `shelfcast monitor report`."""
         path = latest_report_path(self.settings)
         if not path.exists():
-            raise DashboardError(
-                404, "report", f"no monitoring report yet ({path}): run `shelfcast monitor report`"
-            )
+            raise NoReportYet(path)
         try:
             return read_report(path)
         except ReportError as exc:

@@ -170,6 +170,17 @@ def test_without_an_endpoint_the_page_and_api_say_why(settings):
     assert error["field"] == "endpoint" and ENDPOINT in error["reason"]
     assert page.status_code == 200
     assert "No titles to show" in page.text and "no memory endpoint named" in page.text
+    # Nothing deployed yet is an empty state that says what to run, not an error.
+    assert 'data-testid="titles-empty"' in page.text and "shelfcast run" in page.text
+    assert 'data-testid="titles-problem"' not in page.text
+
+
+def test_an_endpoint_that_serves_nothing_is_still_a_problem(settings):
+    backend = MemoryBackend()
+    backend.get_or_create(ENDPOINT)
+    with TestClient(create_app(DashboardSource(backend, ENDPOINT, settings))) as client:
+        page = client.get("/").text
+    assert 'data-testid="titles-problem"' in page and "no deployed model" in page
 
 
 def test_endpoints_report_health_traffic_and_model_versions(client, release):

@@ -54,6 +54,13 @@ class DashboardError(ShelfcastError):
         self.status, self.field, self.reason = status, field, reason
 
 
+class NoEndpointYet(DashboardError):
+    """The endpoint has not been created yet (nothing deployed): an empty state."""
+
+    def __init__(self, reason: str):
+        super().__init__(503, "endpoint", reason)
+
+
 class NoReportYet(DashboardError):
     """No monitoring report has been written yet: an empty state, not a failure."""
 
@@ -83,7 +90,7 @@ class DashboardSource:
             endpoint = self.backend.describe(self.endpoint)
         except EndpointNotFound as exc:
             reason = f"{exc}: deploy a release to it with `shelfcast deploy`"
-            raise DashboardError(503, "endpoint", reason) from None
+            raise NoEndpointYet(reason) from None
         except (ShelfcastError, OSError) as exc:
             raise DashboardError(503, "endpoint", str(exc)) from None
         serving = endpoint.serving()

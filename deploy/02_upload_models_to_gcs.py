@@ -4,30 +4,19 @@
     python deploy/02_upload_models_to_gcs.py --model-name arima_book_9780722532935 --bucket-name B
     python deploy/02_upload_models_to_gcs.py --upload-all --bucket-name B --project-id P
 
-A thin wrapper over `shelfcast models list` and `shelfcast package`: `--model-name` releases
-that model's champion (else its latest version, or `--model-version`), `--upload-all` every
-model's champion (else its latest version). Files go to `gs://B/models/<name>/<version>/`
-with a manifest in `gs://B/releases/<release-id>/`; without `--bucket-name`, to the configured
-artifact store. Uploading the same versions again changes nothing.
+Through the application layer, as `shelfcast models list` and `shelfcast package` do:
+`--model-name` releases that model's champion (else its latest version, or
+`--model-version`), `--upload-all` every model's champion (else its latest version). Files
+go to `gs://B/models/<name>/<version>/` with a manifest in `gs://B/releases/<release-id>/`;
+without `--bucket-name`, to the configured artifact store. Uploading the same versions again
+changes nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-
-
-def shelfcast_arguments(args: argparse.Namespace) -> list[str]:
-    """The `shelfcast` command line that does what the seed's options ask."""
-    common = ["--env", args.env] if args.env else []
-    if args.list_models:
-        return ["models", "list", *common]
-    target = ["--to", f"gs://{args.bucket_name}"] if args.bucket_name else []
-    project = ["--project-id", args.project_id] if args.project_id else []
-    if args.upload_all:
-        return ["package", "--all", *target, *project, *common]
-    version = ["--model-version", args.model_version] if args.model_version else []
-    return ["package", "--model-name", args.model_name, *version, *target, *project, *common]
+from typing import Any
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,11 +35,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def package_options(args: argparse.Namespace) -> Any:
+    """The `lifecycle.PackageOptions` that do what the seed's options ask."""
+    from shelfcast.lifecycle import PackageOptions
+
+    return PackageOptions(
+        names=(args.model_name,) if args.model_name else (),
+        version=args.model_version,
+        every=bool(args.upload_all),
+        to=f"gs://{args.bucket_name}" if args.bucket_name else None,
+        project=args.project_id,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from shelfcast.cli import app
+    from shelfcast import lifecycle, registry
+    from shelfcast.settings import load_settings
+    from shelfcast.views.common import ProgressDisplay, exit_status
+    from shelfcast.views.models import print_models
+    from shelfcast.views.releases import print_package
 
-    return app(shelfcast_arguments(args), prog_name="shelfcast", standalone_mode=False) or 0
+    def run() -> None:
+        settings = load_settings(environment=args.env, gcp_project=args.project_id)
+        if args.list_models:
+            print_models(registry.list_models(settings), settings)
+            return
+        with ProgressDisplay() as progress:
+            result = lifecycle.package_release(settings, package_options(args), progress)
+        print_package(result)
+
+    return exit_status(run)
 
 
 if __name__ == "__main__":

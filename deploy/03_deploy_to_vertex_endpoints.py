@@ -6,64 +6,100 @@
     python deploy/03_deploy_to_vertex_endpoints.py --test-endpoint book-sales
     python deploy/03_deploy_to_vertex_endpoints.py --list-endpoints --backend vertex
 
-A thin wrapper over `shelfcast deploy` and `shelfcast endpoints`. `--deploy-all` deploys the
-newest release (or `--release`) to one endpoint, `book-sales`, serving the whole catalogue;
-with `--per-title`, every title gets the seed's own endpoint `book-sales-<ISBN>`.
-`--model-name` deploys one title to its `book-sales-<ISBN>`. The backend is `local` in
-development and `vertex` in production (`DEPLOYMENT_ENV`) unless `--backend` says otherwise;
-`--bucket-name` reads releases from `gs://<bucket>`, where step 02 writes them.
+Through the application layer, as `shelfcast deploy` and `shelfcast endpoints` do.
+`--deploy-all` deploys the newest release (or `--release`) to one endpoint, `book-sales`,
+serving the whole catalogue; with `--per-title`, every title gets the seed's own endpoint
+`book-sales-<ISBN>`. `--model-name` deploys one title to its `book-sales-<ISBN>`. The backend
+is `local` in development and `vertex` in production (`DEPLOYMENT_ENV`) unless `--backend`
+says otherwise; `--bucket-name` reads releases from `gs://<bucket>`, where step 02 writes them.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 
-def shelfcast_arguments(args: argparse.Namespace) -> list[str]:
-    """The `shelfcast` command line that does what the seed's options ask."""
-    common = [
-        *(["--backend", args.backend] if args.backend else []),
-        *(["--env", args.env] if args.env else []),
-        *(["--project-id", args.project_id] if args.project_id else []),
-        *(["--region", args.region] if args.region else []),
-    ]
-    if args.list_endpoints:
-        return ["endpoints", "list", *common]
-    if args.test_endpoint:
-        return ["endpoints", "test", args.test_endpoint, *common]
-    options = [
-        *(["--store", f"gs://{args.bucket_name}"] if args.bucket_name else []),
-        *(["--release", args.release] if args.release else []),
-        *(["--canary", str(args.canary)] if args.canary else []),
-        *(["--dry-run"] if args.dry_run else []),
-    ]
-    if args.model_name:
-        return ["deploy", "--per-title", "--model-name", args.model_name, *options, *common]
-    return ["deploy", *(["--per-title"] if args.per_title else []), *options, *common]
-
-
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--deploy-all", action="store_true", help="deploy every title")
     action.add_argument("--model-name", help="deploy one title (arima_book_<ISBN> or ISBN)")
     action.add_argument("--test-endpoint", metavar="NAME", help="smoke-test an endpoint")
     action.add_argument("--list-endpoints", action="store_true", help="list endpoints")
-    parser.add_argument("--backend", choices=("local", "vertex"), help="default: by DEPLOYMENT_ENV")
+    add_cloud_options(parser)
     parser.add_argument("--per-title", action="store_true", help="one endpoint per title")
+    parser.add_argument("--release", help="release id or URI (default: the newest)")
+    parser.add_argument("--canary", type=int, help="percentage of traffic for the new release")
+    return parser.parse_args(argv)
+
+
+def add_cloud_options(parser: argparse.ArgumentParser) -> None:
+    """The options steps 01 and 03 share, mapped onto the settings by `settings_for`."""
+    parser.add_argument("--backend", choices=("local", "vertex"), help="default: by DEPLOYMENT_ENV")
     parser.add_argument("--project-id", help="Google Cloud project (default: GCP_PROJECT)")
     parser.add_argument("--region", help="Google Cloud region (default: GCP_REGION)")
     parser.add_argument("--bucket-name", help="GCS bucket of the releases (default: settings)")
-    parser.add_argument("--release", help="release id or URI (default: the newest)")
-    parser.add_argument("--canary", type=int, help="percentage of traffic for the new release")
     parser.add_argument("--dry-run", action="store_true", help="vertex: print the plan only")
     parser.add_argument("--env", help="development, testing or production (DEPLOYMENT_ENV)")
-    args = parser.parse_args(argv)
 
-    from shelfcast.cli import app
 
-    return app(shelfcast_arguments(args), prog_name="shelfcast", standalone_mode=False) or 0
+def settings_for(args: argparse.Namespace, **more: Any) -> Any:
+    """The settings with the seed's options on top: `--bucket-name B` is the artifact store
+    `gs://B`, `--backend`, `--project-id`, `--region` and `--env` the settings of those names."""
+    from shelfcast.settings import load_settings
+
+    return load_settings(
+        environment=args.env,
+        endpoint_backend=args.backend,
+        gcp_project=args.project_id,
+        gcp_region=args.region,
+        artifact_uri=f"gs://{args.bucket_name}" if args.bucket_name else None,
+        **more,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from shelfcast import lifecycle
+    from shelfcast.views.common import ProgressDisplay, exit_status, print_facts
+    from shelfcast.views.endpoints import print_deploy, print_endpoints, print_per_title
+
+    def run() -> int:
+        settings = settings_for(args)
+        if args.list_endpoints:
+            print_endpoints(lifecycle.list_endpoints(settings))
+            return 0
+        if args.test_endpoint:
+            with ProgressDisplay() as progress:
+                lines = lifecycle.check_endpoint(settings, args.test_endpoint, progress=progress)
+            print_facts([(f"check {n}", line) for n, line in enumerate(lines, start=1)])
+            return 0
+        release = lifecycle.find_release(settings, args.release)
+        if not (args.model_name or args.per_title):
+            with ProgressDisplay() as progress:
+                result = lifecycle.deploy_release(
+                    settings, release, canary=args.canary, dry_run=args.dry_run, progress=progress
+                )
+            print_deploy(result)
+            return 0
+        with ProgressDisplay() as progress:
+            titles = lifecycle.deploy_per_title(
+                settings,
+                release,
+                (args.model_name,) if args.model_name else (),
+                canary=args.canary,
+                dry_run=args.dry_run,
+                progress=progress,
+            )
+        for title in titles.titles:
+            if title.result is not None:
+                print_deploy(title.result)
+        print_per_title(titles)
+        return 1 if titles.failed else 0
+
+    return exit_status(run)
 
 
 if __name__ == "__main__":

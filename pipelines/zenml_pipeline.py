@@ -4,7 +4,8 @@
     python pipelines/zenml_pipeline.py --select         # the seasonal selection (at most 15)
     python pipelines/zenml_pipeline.py --data exports/bookscan.xlsx --isbn 9780241003008
 
-The same pipeline as `shelfcast train` (`shelfcast.training.pipeline.book_sales_training`):
+The same pipeline as `shelfcast train` (`shelfcast.lifecycle.train_titles`, which runs
+`shelfcast.training.pipeline.book_sales_training` on the active ZenML stack):
 the seed's defaults are its two test ISBNs (The Alchemist, The Very Hungry Caterpillar), a
 32-week split and the environment from `DEPLOYMENT_ENV` (development when unset). Without
 `--data` it trains on the built-in sample catalogue, written to the project folder on first use.
@@ -36,26 +37,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", help="development, testing or production (DEPLOYMENT_ENV)")
     args = parser.parse_args(argv)
 
-    from shelfcast.cli.common import err, print_problems
-    from shelfcast.cli.train import print_summary
-    from shelfcast.errors import DataValidationError, ShelfcastError
-    from shelfcast.training import run_training
+    from shelfcast.lifecycle import TrainOptions, train_titles
+    from shelfcast.views.common import ProgressDisplay, exit_status
+    from shelfcast.views.training import print_training
 
-    try:
+    def run() -> int:
         config = get_arima_config(args.env, **({"data": args.data} if args.data else {}))
         isbns = None if args.select else (args.isbn or DEFAULT_TEST_ISBNS)
         titles = ", ".join(isbns) if isbns else f"the selection (at most {args.max_titles})"
         print(f"Training pipeline ({config.environment}): {titles}")
-        summary = run_training(config.settings, isbns=isbns, max_titles=args.max_titles)
-    except DataValidationError as exc:
-        print_problems(exc.problems)
-        err.print(f"[red]error:[/red] {len(exc.problems)} problem(s) in the input data")
-        return 1
-    except (ShelfcastError, OSError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        return 1
-    print_summary(summary)
-    return 1 if summary.failed else 0
+        options = TrainOptions(isbns=tuple(isbns or ()), max_titles=args.max_titles)
+        with ProgressDisplay() as progress:
+            result = train_titles(config.settings, options, progress)
+        print_training(result)
+        return 0 if not result.failed else 1
+
+    return exit_status(run)
 
 
 if __name__ == "__main__":

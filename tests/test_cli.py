@@ -149,3 +149,31 @@ def test_installed_command_reports_errors_without_a_traceback(tmp_path):
     assert "ISBN" in done.stdout + done.stderr
     help_text = subprocess.run([program, "forecast", "--help"], capture_output=True, text=True)
     assert help_text.returncode == 0 and "Example" in help_text.stdout
+
+
+def command_paths(command=None, prefix=()) -> list[tuple[str, ...]]:
+    """Every command and group of the app, as the words that name it."""
+    from typer.main import get_command
+
+    command = command or get_command(app)
+    paths = [prefix]
+    for name, sub in getattr(command, "commands", {}).items():
+        paths += command_paths(sub, (*prefix, name))
+    return paths
+
+
+def test_help_uses_metavars_and_no_type_tags():
+    """Options show `ISBN`, `PATH`, `N`; flags nothing; never `<bool>`, `<list[str]>` or a
+    `{paths}...` usage."""
+    paths = command_paths()
+    assert ("data", "validate") in paths and ("endpoints", "describe") in paths
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "100"})
+        assert result.exit_code == 0, (path, result.output)
+        text = result.output
+        for tag in ("<bool>", "<list", "<str>", "<int", "{"):
+            assert tag not in text, (path, tag, text)
+    validate = runner.invoke(app, ["data", "validate", "--help"], env={"COLUMNS": "100"}).output
+    assert "[OPTIONS] PATH..." in validate
+    train = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "100"}).output
+    assert "--isbn" in train and "ISBN" in train and "--data" in train and "PATH" in train

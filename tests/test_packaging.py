@@ -162,6 +162,27 @@ def test_cli_help_has_examples():
         assert result.exit_code == 0 and "Example" in result.output
 
 
+def test_the_progress_bars_say_what_they_fetch_and_write(cli_home, fits):
+    """Not just `Writing`: what is written where, and what is fetched from where."""
+    from shelfcast.lifecycle import package_release
+
+    train(cli_home, fits)
+    events = []
+    package_release(cli_home, progress=events.append)
+    labels = {e.label for e in events}
+    assert labels == {
+        "Fetching model files from MLflow",
+        "Writing model files to the artifact store",
+    }
+    assert {e.detail for e in events} == {cli_home.tracking_uri, cli_home.artifact_root}
+    assert [e.done for e in events if e.key == "package.write"][-1] == 2
+
+    result = runner.invoke(app, ["package", "--all"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "Writing model files to the artifact store" in result.output
+    assert "Fetching model files from MLflow" in result.output
+
+
 # ---------------------------------------------------------------------------- the seed's script
 
 
@@ -172,30 +193,20 @@ def seed_script():
     return module
 
 
-def test_seed_script_maps_its_options_to_the_commands():
+def test_seed_script_maps_its_options_to_the_package_options():
+    from shelfcast.lifecycle import PackageOptions
+
     script = seed_script()
 
-    def args(*argv: str) -> list[str]:
-        return script.shelfcast_arguments(script.parse_args(list(argv)))
+    def options(*argv: str) -> PackageOptions:
+        return script.package_options(script.parse_args(list(argv)))
 
-    assert args("--list-models") == ["models", "list"]
-    assert args("--upload-all", "--bucket-name", "b", "--project-id", "p") == [
-        "package",
-        "--all",
-        "--to",
-        "gs://b",
-        "--project-id",
-        "p",
-    ]
-    assert args("--model-name", ISBN_A, "--model-version", "2", "--env", "testing") == [
-        "package",
-        "--model-name",
-        ISBN_A,
-        "--model-version",
-        "2",
-        "--env",
-        "testing",
-    ]
+    assert options("--upload-all", "--bucket-name", "b", "--project-id", "p") == PackageOptions(
+        every=True, to="gs://b", project="p"
+    )
+    assert options("--model-name", ISBN_A, "--model-version", "2", "--env", "testing") == (
+        PackageOptions(names=(ISBN_A,), version="2")
+    )
     for wrong in (["--model-version", "2", "--upload-all"], ["--list-models", "--upload-all"], []):
         with pytest.raises(SystemExit) as exited:
             script.parse_args(wrong)

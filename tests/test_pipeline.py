@@ -246,6 +246,9 @@ def test_train_command_trains_then_serves_the_cache(project):
     assert again.exit_code == 0, again.output
     assert "from ZenML's cache" in again.output
     assert "Registered versions: 0" in again.output
+    # The gate decided nothing on the cached rerun: no row says an alias moved.
+    assert "moved to v" not in again.output
+    assert again.output.count("stays champion") == 2
 
 
 def seed_options(project) -> list[str]:

@@ -170,6 +170,17 @@ def test_without_an_endpoint_the_page_and_api_say_why(settings):
     assert error["field"] == "endpoint" and ENDPOINT in error["reason"]
     assert page.status_code == 200
     assert "No titles to show" in page.text and "no memory endpoint named" in page.text
+    # Nothing deployed yet is an empty state that says what to run, not an error.
+    assert 'data-testid="titles-empty"' in page.text and "shelfcast run" in page.text
+    assert 'data-testid="titles-problem"' not in page.text
+
+
+def test_an_endpoint_that_serves_nothing_is_still_a_problem(settings):
+    backend = MemoryBackend()
+    backend.get_or_create(ENDPOINT)
+    with TestClient(create_app(DashboardSource(backend, ENDPOINT, settings))) as client:
+        page = client.get("/").text
+    assert 'data-testid="titles-problem"' in page and "no deployed model" in page
 
 
 def test_endpoints_report_health_traffic_and_model_versions(client, release):
@@ -221,3 +232,35 @@ def test_binding_beyond_loopback_needs_a_token():
     DashboardConfig(ENDPOINT, host="0.0.0.0", token="s3cret").check()
     with pytest.raises(DashboardConfigError, match="needs a token"):
         DashboardConfig(ENDPOINT, host="0.0.0.0").check()
+
+
+def test_a_fresh_install_shows_what_to_run_not_an_error(client):
+    """No report yet is an empty state: neutral, with the commands that make one."""
+    assert error_of(client.get("/api/report"), 404)["field"] == "report"
+    page = client.get("/").text
+    assert 'data-testid="report-empty"' in page
+    assert 'data-testid="report-problem"' not in page
+    section = page[page.index('id="report-section"') :]
+    empty = section[: section.index("</section>")]
+    assert 'class="problem"' not in empty
+    assert "shelfcast monitor actuals" in empty and "shelfcast monitor report" in empty
+    css = client.get("/static/dashboard.css").text
+    rule = css[css.index(".empty {") : css.index("}", css.index(".empty {"))]
+    assert "var(--bad)" not in rule and "font-weight" not in rule
+
+
+def test_a_report_that_cannot_be_read_is_still_a_problem(client, settings):
+    path = latest_report_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{not json")
+    page = client.get("/").text
+    assert 'data-testid="report-problem"' in page and 'data-testid="report-empty"' not in page
+
+
+def test_no_endpoints_yet_is_an_empty_state(settings):
+    with TestClient(create_app(DashboardSource(MemoryBackend(), ENDPOINT, settings))) as client:
+        page = client.get("/").text
+    section = page[page.index('id="endpoints-section"') :]
+    section = section[: section.index("</section>")]
+    assert 'data-testid="endpoints-empty"' in section and 'class="problem"' not in section
+    assert "shelfcast run" in section

@@ -259,24 +259,20 @@ def test_a_rollout_smoke_tests_on_staging_before_touching_the_endpoint(monkeypat
     assert len(result.endpoint.deployed_models) == 2
 
 
-def test_the_dry_run_calls_nothing_and_prints_the_plan(monkeypatch, capsys):
-    from shelfcast.cli.endpoints import run_deploy
+def test_the_dry_run_calls_nothing_and_plans_every_call(monkeypatch):
+    from shelfcast.lifecycle.deploy import deploy_release as deploy_with_settings
 
     sdk = FakeSdk(monkeypatch)
     imported = MagicMock(side_effect=AssertionError("the SDK was imported"))
     monkeypatch.setattr("shelfcast.endpoints.vertex._sdk", imported)
 
-    result = run_deploy(make_settings(), R2, "book-sales", canary=None, dry_run=True)
+    result = deploy_with_settings(make_settings(), R2, "book-sales", dry_run=True)
 
     assert sdk.sdk_calls() == []
     imported.assert_not_called()
-    assert result.action == "planned"
-    out = capsys.readouterr().out
-    plan = [
-        line.split(". ", 1)[1]
-        for line in out.splitlines()
-        if line[:3].strip().rstrip(".").isdigit()
-    ]
+    assert result.rollout.action == "planned"
+    assert result.plan is not None and result.plan.project == PROJECT
+    plan = [line.split(". ", 1)[1] for line in result.plan.calls.splitlines()]
     assert plan[0] == f"aiplatform.init(project='{PROJECT}', location='{REGION}')"
     assert plan[1].startswith(
         "aiplatform.Endpoint.list(filter='display_name=\"book-sales\"', order_by='create_time')"
@@ -310,7 +306,7 @@ def test_the_dry_run_calls_nothing_and_prints_the_plan(monkeypatch, capsys):
     )
     assert "Endpoint[book-sales].update(traffic_split={'<new on book-sales>': 100})" in plan
     assert any("add_version_aliases(new_aliases=['champion']" in line for line in plan)
-    assert "Nothing is called now" in out
+    assert any("Nothing is called now" in line for line in result.plan.assumptions)
 
 
 def test_releases_outside_cloud_storage_and_missing_settings_are_refused(monkeypatch):

@@ -225,7 +225,7 @@ def test_seed_script_uploads_to_the_bucket(bucket, gcs_emulator, tmp_path):
     assert release.release_id in done.stdout and "new release" in done.stdout
     assert {m.isbn for m in release.models} == {f.key for f in fits}
     assert len(load_bundles(release)) == 2
-    assert "Writing" in done.stderr  # the progress bar
+    assert "Writing model files to the artifact store" in done.stderr  # the progress bar
 
 
 def _series(index: int) -> TitleSeries:

@@ -11,8 +11,8 @@ import pytest
 from support.monitoring import ISBN_A, ISBN_B, ISBNS, model_name
 from typer.testing import CliRunner
 
-from shelfcast.batch import BatchError, batch_forecast, output_format, select_models
 from shelfcast.cli import app
+from shelfcast.lifecycle.batch import BatchError, batch_forecast, output_format, select_models
 from shelfcast.releases import load_bundles
 from shelfcast.serving.pool import ModelPool
 

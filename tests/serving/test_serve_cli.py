@@ -3,7 +3,8 @@
 from typer.testing import CliRunner
 
 from shelfcast.cli import app
-from shelfcast.cli.serve import newest_release
+from shelfcast.lifecycle.deploy import find_release
+from shelfcast.settings import load_settings
 
 runner = CliRunner()
 
@@ -18,7 +19,7 @@ def test_serve_refuses_an_open_address_without_a_token(monkeypatch, release):
 
 def test_serve_defaults_to_the_newest_release_in_the_store(monkeypatch, tmp_path, release):
     monkeypatch.setenv("SHELFCAST_ARTIFACT_URI", release.store)
-    assert newest_release() == release.uri
+    assert find_release(load_settings()).uri == release.uri
     monkeypatch.setenv("SHELFCAST_ARTIFACT_URI", str(tmp_path / "empty"))
     result = runner.invoke(app, ["serve"])
     assert result.exit_code == 1

@@ -1,25 +1,24 @@
-"""The `shelfcast` command."""
+"""The `shelfcast` command: parses options, calls the application layer (`shelfcast.lifecycle`),
+prints the result (`shelfcast.views`)."""
 
 from __future__ import annotations
-
-import typer
 
 from shelfcast.cli import data, models
 from shelfcast.cli import endpoints as endpoints_cli
 from shelfcast.cli import monitor as monitor_cli
 from shelfcast.cli import package as package_cli
 from shelfcast.cli import stack as stack_cli
+from shelfcast.cli.common import App
 from shelfcast.cli.dashboard import dashboard
 from shelfcast.cli.forecast import forecast
 from shelfcast.cli.run import run
 from shelfcast.cli.serve import predict, serve
 from shelfcast.cli.train import train
 
-app = typer.Typer(
+app = App(
     help="Shelfcast: weekly unit-sales forecasts per book, and their model lifecycle.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
 )
 app.add_typer(data.app, name="data")
 app.command("forecast")(forecast)

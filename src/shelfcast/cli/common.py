@@ -1,29 +1,111 @@
-"""What every command shares: consoles, error reporting, progress bars, option parsing."""
+"""What every command shares: the app class (help in click's conventions), error reporting,
+option parsing and the options several commands take. Output goes through `shelfcast.views`."""
 
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from shelfcast.errors import DataValidationError, Problem, ShelfcastError
-from shelfcast.settings import load_settings
+from shelfcast.errors import DataValidationError, ShelfcastError
+from shelfcast.views.common import (
+    ProgressDisplay,
+    console,
+    err,
+    make_table,
+    print_facts,
+    print_problems,
+)
 
-# Tables stay readable when output goes to a file or a CI log (rich assumes 80 columns there).
-console = Console(width=None if sys.stdout.isatty() else 132)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
+__all__ = [
+    "App",
+    "DataOption",
+    "EnvOption",
+    "ProgressDisplay",
+    "StartOption",
+    "console",
+    "err",
+    "make_table",
+    "parse_levels",
+    "print_facts",
+    "print_problems",
+    "reports_errors",
+    "split_values",
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-EnvOption = Annotated[
-    str | None,
-    typer.Option("--env", help="development, testing or production (default: DEPLOYMENT_ENV)."),
-]
+
+# ------------------------------------------------------------------------ help in click's style
+
+
+class _Argument(TyperArgument):
+    """An argument shown by its metavar (`PATH...`, `[NAME]`), without a type tag."""
+
+    def _label(self) -> str:
+        return self.metavar or (self.name or "").upper()
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _rich_display_name(self) -> str:
+        return self._label() + ("..." if self.nargs != 1 else "")
+
+    def _usage_display_name(self) -> str:
+        name = self._label() if self.required else f"[{self._label()}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+
+class _Option(TyperOption):
+    """An option shown with a metavar (`--isbn ISBN`, `--workers N`); a flag without one."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        if self.metavar:
+            return self.metavar
+        annotation = getattr(getattr(self, "type_descriptor", None), "annotation", None)
+        named = {int: "N", float: "NUMBER", Path: "PATH"}
+        return named.get(annotation) or (self.name or "value").upper().replace("_", "-")
+
+
+def _in_click_style(params: list[Any]) -> list[Any]:
+    for param in params:
+        if type(param) is TyperArgument:
+            param.__class__ = _Argument
+        elif type(param) is TyperOption:
+            param.__class__ = _Option
+    return params
+
+
+class HelpCommand(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _in_click_style(super().get_params(ctx))
+
+
+class HelpGroup(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _in_click_style(super().get_params(ctx))
+
+
+class App(typer.Typer):
+    """`typer.Typer` whose help shows metavars (`ISBN`, `PATH...`), never type tags."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", HelpGroup)
+        kwargs.setdefault("rich_markup_mode", "markdown")
+        super().__init__(*args, **kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", HelpCommand)
+        return super().command(*args, **kwargs)
+
+
+# ------------------------------------------------------------------------------------ errors
 
 
 def reports_errors(func: F) -> F:
@@ -44,11 +126,7 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def print_problems(problems: Sequence[Problem]) -> None:
-    """One line per problem: severity, then file, sheet, row, column, message and value."""
-    for p in problems:
-        colour = "red" if p.severity == "error" else "yellow"
-        err.print(f"[{colour}]{p.severity}[/{colour}] {p}", soft_wrap=True, highlight=False)
+# ----------------------------------------------------------------------------------- options
 
 
 def split_values(values: Sequence[str] | None) -> list[str]:
@@ -67,48 +145,27 @@ def parse_levels(values: Sequence[str] | None) -> tuple[int, ...]:
     return parsed
 
 
-def print_facts(rows: Sequence[tuple[str, str]]) -> None:
-    """A command's closing summary: one bold name and its value per line."""
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    for key, value in rows:
-        table.add_row(key, value)
-    console.print(table)
-
-
-def progress_bar() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[current]}"),
-        console=err,
-        transient=False,
-    )
-
-
-def load_sales(data: Sequence[str] | None, isbn_list: str | None = None, strict: bool = False):
-    """Read the given files, or the built-in sample catalogue (written on first use)."""
-    from shelfcast.catalog.reader import read_sales
-    from shelfcast.training.sources import resolve_sources
-
-    if data:
-        return read_sales(list(data), isbn_list=isbn_list, strict=strict)
-    sources = resolve_sources(
-        load_settings(data=()),
-        on_write_sample=lambda path: err.print(
-            f"Writing the sample catalogue to {path.parent} (first use)"
-        ),
-    )
-    return read_sales(list(sources.sales), isbn_list=sources.isbn_list)
-
-
+EnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env", metavar="ENV", help="development, testing or production (default: DEPLOYMENT_ENV)."
+    ),
+]
 DataOption = Annotated[
     list[str] | None,
-    typer.Option("--data", "-d", help="Sales file(s): xlsx, csv or parquet, local or gs://."),
+    typer.Option(
+        "--data", "-d", metavar="PATH", help="Sales file(s): xlsx, csv or parquet, local or gs://."
+    ),
 ]
 StartOption = Annotated[
-    str, typer.Option(help="Ignore weeks before this date ('' keeps all history).")
+    str,
+    typer.Option(metavar="DATE", help="Ignore weeks before this date ('' keeps all history)."),
+]
+IsbnOption = Annotated[
+    list[str] | None,
+    typer.Option("--isbn", metavar="ISBN", help="Titles (repeat or comma-separate)."),
+]
+LevelOption = Annotated[
+    list[str] | None,
+    typer.Option(metavar="PERCENT", help="Interval levels in percent (default 80 and 95)."),
 ]

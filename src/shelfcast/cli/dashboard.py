@@ -5,20 +5,23 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from shelfcast.cli.common import console, reports_errors
+from shelfcast.cli.common import print_facts, reports_errors
 
 
 @reports_errors
 def dashboard(
     host: Annotated[
-        str, typer.Option(help="Address to bind; beyond loopback a token is required.")
+        str,
+        typer.Option(metavar="HOST", help="Address to bind; beyond loopback a token is required."),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port.")] = 8050,
     endpoint: Annotated[
         str | None,
-        typer.Option(help="Endpoint whose titles and forecasts to show (default: the setting)."),
+        typer.Option(
+            metavar="NAME",
+            help="Endpoint whose titles and forecasts to show (default: the setting).",
+        ),
     ] = None,
 ) -> None:
     """Serve the web dashboard until stopped (Ctrl-C).
@@ -42,14 +45,11 @@ def dashboard(
         token=settings.server_token,
     )
     config.check()
-    summary = Table(show_header=False, box=None, pad_edge=False)
-    summary.add_column(style="bold")
-    summary.add_column()
-    for name, value in (
-        ("dashboard", f"http://{host}:{port}"),
-        ("endpoint", f"{config.endpoint} ({settings.endpoint_backend})"),
-        ("token", "required" if config.token else "none (loopback only)"),
-    ):
-        summary.add_row(name, value)
-    console.print(summary)
+    print_facts(
+        [
+            ("dashboard", f"http://{host}:{port}"),
+            ("endpoint", f"{config.endpoint} ({settings.endpoint_backend})"),
+            ("token", "required" if config.token else "none (loopback only)"),
+        ]
+    )
     run_dashboard(config, settings)

@@ -6,27 +6,31 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from shelfcast.cli.common import (
+    App,
     DataOption,
+    ProgressDisplay,
     StartOption,
     console,
-    load_sales,
+    make_table,
     print_problems,
     reports_errors,
 )
 from shelfcast.errors import ShelfcastError
+from shelfcast.views.common import Col
 
-app = typer.Typer(help="Sales data: the sample catalogue, validation, title selection.")
+app = App(help="Sales data: the sample catalogue, validation, title selection.")
 
 
 @app.command("sample")
 @reports_errors
 def data_sample(
-    out: Annotated[Path, typer.Option(help="Folder to write the catalogue to.")],
+    out: Annotated[Path, typer.Option(metavar="DIR", help="Folder to write the catalogue to.")],
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
-    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or xlsx.")] = "csv",
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="FORMAT", help="csv, parquet or xlsx.")
+    ] = "csv",
 ) -> None:
     """Write the built-in sample catalogue in BookScan layout.
 
@@ -38,19 +42,20 @@ def data_sample(
         raise ShelfcastError(f"--format must be csv, parquet or xlsx, got {fmt!r}")
     with console.status(f"Generating the sample catalogue (seed {seed})"):
         paths = write_sample(out, fmt=fmt, seed=seed)  # type: ignore[arg-type]
-    table = Table(title="Sample catalogue")
-    table.add_column("file")
-    table.add_column("size", justify="right")
-    for path in paths:
-        table.add_row(str(path), f"{path.stat().st_size / 1e6:.1f} MB")
-    console.print(table)
+    rows = [(str(path), f"{path.stat().st_size / 1e6:.1f} MB") for path in paths]
+    columns = [Col("file", wrap=True), Col("size", justify="right")]
+    console.print(make_table(columns, rows, title="Sample catalogue"))
 
 
 @app.command("validate")
 @reports_errors
 def data_validate(
-    paths: Annotated[list[str], typer.Argument(help="Sales files (local paths or URIs).")],
-    isbn_list: Annotated[str | None, typer.Option(help="ISBN list that fills Author.")] = None,
+    paths: Annotated[
+        list[str], typer.Argument(metavar="PATH", help="Sales files (local paths or URIs).")
+    ],
+    isbn_list: Annotated[
+        str | None, typer.Option(metavar="PATH", help="ISBN list that fills Author.")
+    ] = None,
     strict: Annotated[bool, typer.Option(help="Treat duplicate ISBN-weeks as errors.")] = False,
 ) -> None:
     """Validate sales files; print every problem; exit 1 when there are errors.
@@ -61,20 +66,18 @@ def data_validate(
 
     report = validate_sales(paths, isbn_list=isbn_list, strict=strict)
     print_problems(report.problems)
-    table = Table(title="Validation")
-    for column in (
-        "file",
-        "sheets",
-        "rows",
-        "titles",
-        "first week",
-        "last week",
-        "errors",
-        "warns",
-    ):
-        table.add_column(column, justify="left" if column in ("file", "sheets") else "right")
-    for f in report.files:
-        table.add_row(
+    columns = [
+        Col("file", wrap=True),
+        Col("sheets", wrap=True, drop=1),
+        Col("rows", justify="right"),
+        Col("titles", justify="right"),
+        Col("first week", justify="right", drop=2),
+        Col("last week", justify="right", drop=2),
+        Col("errors", justify="right"),
+        Col("warns", justify="right"),
+    ]
+    rows = [
+        (
             f.path,
             ", ".join(f.sheets),
             f"{f.rows:,}",
@@ -84,7 +87,9 @@ def data_validate(
             f"[red]{f.errors}[/red]" if f.errors else "0",
             str(f.warnings),
         )
-    console.print(table)
+        for f in report.files
+    ]
+    console.print(make_table(columns, rows, title="Validation"))
     if not report.ok:
         raise typer.Exit(1)
 
@@ -105,28 +110,28 @@ def data_titles(
     """
     from shelfcast.catalog.selection import SelectionCriteria, select_titles
     from shelfcast.catalog.series import weekly_series
+    from shelfcast.lifecycle.data import load_sales
+    from shelfcast.settings import load_settings
 
-    sales = load_sales(data)
+    with ProgressDisplay() as progress:
+        sales = load_sales(load_settings(), tuple(data or ()), progress=progress)
     series = weekly_series(sales, start=start or None)
     selection = select_titles(series, SelectionCriteria(max_titles=max_titles))
     shown = selection.table if show_all else selection.table[selection.table["selected"]]
-    table = Table(title=f"{len(selection.selected)} of {len(series)} titles selected")
-    columns = {
-        "key": "ISBN",
-        "title": "title",
-        "weeks": "weeks",
-        "mean_volume_recent": "mean/wk (2y)",
-        "zero_share": "zero weeks",
-        "seasonal_strength": "seasonal strength",
-        "acf52": "ACF lag 52",
-        "reason": "why",
-    }
-    for name in columns.values():
-        table.add_column(name, overflow="fold")
-    for _, row in shown.iterrows():
-        table.add_row(
+    columns = [
+        Col("ISBN"),
+        Col("title", wrap=True, drop=1, max_width=40),
+        Col("weeks", justify="right", drop=2),
+        Col("mean/wk (2y)", justify="right"),
+        Col("zero weeks", justify="right", drop=3),
+        Col("seasonal strength", justify="right"),
+        Col("ACF lag 52", justify="right"),
+        Col("why", wrap=True),
+    ]
+    rows = [
+        (
             str(row["key"]),
-            str(row["title"] or "")[:40],
+            str(row["title"] or ""),
             f"{row['weeks']:,}",
             f"{row['mean_volume_recent']:,.0f}",
             f"{row['zero_share']:.0%}",
@@ -134,4 +139,7 @@ def data_titles(
             f"{row['acf52']:.2f}",
             str(row["reason"]),
         )
-    console.print(table)
+        for _, row in shown.iterrows()
+    ]
+    title = f"{len(selection.selected)} of {len(series)} titles selected"
+    console.print(make_table(columns, rows, title=title))

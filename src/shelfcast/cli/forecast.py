@@ -1,75 +1,71 @@
-"""`shelfcast forecast`: fit and forecast titles without the pipeline."""
+"""`shelfcast forecast`: fit and forecast titles without the pipeline, or forecast from a
+release's models without an endpoint."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import pandas as pd
 import typer
-from rich.table import Table
 
 from shelfcast.cli.common import (
     DataOption,
+    IsbnOption,
+    LevelOption,
+    ProgressDisplay,
     StartOption,
     console,
-    load_sales,
     parse_levels,
-    progress_bar,
+    print_facts,
     reports_errors,
     split_values,
 )
 from shelfcast.errors import ShelfcastError
 
 
-def _write_table(frame: pd.DataFrame, out: str) -> None:
-    """Write csv or parquet (by extension) atomically: a temporary sibling, then a rename."""
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.tmp")
-    if target.suffix == ".parquet":
-        frame.to_parquet(staging, index=False)
-    else:
-        frame.to_csv(staging, index=False, date_format="%Y-%m-%d", float_format="%.4f")
-    staging.replace(target)
-
-
 @reports_errors
 def forecast(
     out: Annotated[
         str,
-        typer.Option(help="Output file: .csv or .parquet (with --release also .jsonl, or a URI)."),
+        typer.Option(
+            metavar="PATH",
+            help="Output file: .csv or .parquet (with --release also .jsonl, or a URI).",
+        ),
     ],
     data: DataOption = None,
-    isbn: Annotated[
-        list[str] | None,
-        typer.Option("--isbn", help="Titles to forecast (repeat or comma-separate)."),
-    ] = None,
+    isbn: IsbnOption = None,
     all_titles: Annotated[
         bool, typer.Option("--all", help="Every title, not only the selected ones.")
     ] = False,
     horizon: Annotated[int, typer.Option(min=1, max=260, help="Weeks ahead.")] = 32,
-    level: Annotated[
-        list[str] | None, typer.Option(help="Interval levels in percent (default 80 and 95).")
-    ] = None,
+    level: LevelOption = None,
     start: StartOption = "2012-01-01",
     max_titles: Annotated[int, typer.Option(help="Selected titles at most.")] = 15,
     workers: Annotated[int | None, typer.Option(help="Processes (default: every core).")] = None,
     bundles: Annotated[
-        Path | None, typer.Option(help="Also write each title's model bundle under this folder.")
+        Path | None,
+        typer.Option(metavar="DIR", help="Also write each title's model bundle under this folder."),
     ] = None,
     release: Annotated[
         str | None,
-        typer.Option(help="Forecast from this release's models (id or URI) instead of fitting."),
+        typer.Option(
+            metavar="RELEASE",
+            help="Forecast from this release's models (id or URI) instead of fitting.",
+        ),
     ] = None,
     input_file: Annotated[
         str | None,
-        typer.Option("--input", help="With --release: Vertex AI batch input (JSONL instances)."),
+        typer.Option(
+            "--input", metavar="PATH", help="With --release: Vertex AI batch input (JSONL)."
+        ),
     ] = None,
     fmt: Annotated[
         str | None,
-        typer.Option("--format", help="With --release: parquet, csv or jsonl (default: --out's)."),
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="With --release: parquet, csv or jsonl (default: --out's).",
+        ),
     ] = None,
 ) -> None:
     """Fit, backtest and forecast titles without the pipeline, or (`--release`) forecast
@@ -85,142 +81,69 @@ def forecast(
     Example: `shelfcast forecast --isbn 9780722532935 --horizon 52 --out forecasts.csv`;
     `shelfcast forecast --release r-20240801-ab12cd34ef --all --out gs://b/forecasts.parquet`
     """
-    from shelfcast.catalog.selection import SelectionCriteria, select_titles
-    from shelfcast.catalog.series import weekly_series
-    from shelfcast.forecasting import FitConfig, TitleFit, fit_titles, write_bundle
-    from shelfcast.plots import title_figure, write_html
+    from shelfcast.lifecycle.forecast import (
+        FitOptions,
+        ReleaseForecastOptions,
+        forecast_release,
+        forecast_titles,
+    )
+    from shelfcast.settings import load_settings
+    from shelfcast.views.forecast import print_fits
 
+    levels = parse_levels(level)
+    isbns = tuple(split_values(isbn))
     if release is not None:
         if data or bundles:
             raise ShelfcastError("--release forecasts from released models: drop --data/--bundles")
-        _release_forecast(
-            release, out, split_values(isbn), all_titles, input_file, fmt, horizon, level
+        options = ReleaseForecastOptions(
+            release=release,
+            out=out,
+            isbns=isbns,
+            all_titles=all_titles,
+            input_uri=input_file,
+            fmt=fmt,
+            horizon=horizon,
+            levels=levels,
         )
+        with ProgressDisplay() as progress:
+            released = forecast_release(load_settings(), options, progress)
+        batch = released.batch
+        unit = "lines" if batch.format == "jsonl" else "rows (title-weeks)"
+        print_facts(
+            [
+                ("release", released.release_id),
+                ("titles", f"{batch.titles:,}"),
+                ("written", f"{batch.rows:,} {unit}, {batch.format}"),
+                ("errors", f"{batch.errors:,}"),
+                ("output", batch.out),
+            ]
+        )
+        if batch.errors:
+            raise ShelfcastError(
+                f"{batch.errors} instance(s) answered with an error (see the output)"
+            )
         return
     if input_file or fmt:
         raise ShelfcastError("--input and --format go with --release")
-    if Path(out).suffix not in (".csv", ".parquet"):
-        raise ShelfcastError(f"--out must end in .csv or .parquet, got {out!r}")
-    levels = parse_levels(level)
-    sales = load_sales(data)
-    keys = split_values(isbn)
-    series = weekly_series(sales, start=start or None, keys=keys or None)
-    if not keys and sales.kind == "bookscan" and not all_titles:
-        chosen = select_titles(series, SelectionCriteria(max_titles=max_titles)).selected
-        series = [s for s in series if s.key in set(chosen)]
-    if not series:
-        raise ShelfcastError("no series to forecast")
-    config = FitConfig(horizon=horizon, levels=levels)
-    with progress_bar() as bar:
-        task = bar.add_task("Fitting titles", total=len(series), current="")
-
-        def advance(s: Any, _fit: TitleFit | None) -> None:
-            bar.update(task, advance=1, current=s.key)
-
-        fits, errors = fit_titles(series, config, workers=workers, progress=advance)
-    key_column = "isbn" if sales.kind == "bookscan" else "unique_id"
-    plots = Path(out).with_name(Path(out).stem + "_plots")
-    frames = []
-    for fit in fits:
-        frame = fit.bundle.forecast(horizon, levels)
-        write_html(title_figure(fit, frame), plots / f"{fit.key}.html")
-        if bundles:
-            write_bundle(fit.bundle, bundles / fit.key)
-        frames.append(frame.assign(**{key_column: fit.key, "model": fit.champion}))
-    if not frames:
-        raise ShelfcastError(f"every series failed: {errors}")
-    result = pd.concat(frames, ignore_index=True)
-    columns = [key_column, "week_ending", "mean"]
-    columns += [f"{b}_{lv}" for lv in levels for b in ("lo", "hi")] + ["model"]
-    _write_table(result[columns], out)
-    _print_fit_summary(fits, errors, horizon)
-    console.print(
-        f"Forecasts: {out}   plots: {plots}/" + (f"   bundles: {bundles}/" if bundles else "")
+    fit_options = FitOptions(
+        out=out,
+        data=tuple(data or ()),
+        isbns=isbns,
+        all_titles=all_titles,
+        horizon=horizon,
+        levels=levels,
+        start=start or None,
+        max_titles=max_titles,
+        workers=workers,
+        bundles=bundles,
     )
-    if errors:
-        raise typer.Exit(1)
-
-
-def _release_forecast(
-    release_id: str,
-    out: str,
-    isbns: list[str],
-    all_titles: bool,
-    input_file: str | None,
-    fmt: str | None,
-    horizon: int,
-    level: list[str] | None,
-) -> None:
-    """Batch forecasts from a release (`shelfcast.batch`)."""
-    from shelfcast.batch import batch_forecast, select_models
-    from shelfcast.releases import open_release
-    from shelfcast.settings import load_settings
-
-    if not (all_titles or isbns or input_file):
-        raise ShelfcastError("with --release, give --all, --isbn or --input")
-    if input_file and (all_titles or isbns):
-        raise ShelfcastError("--input names its own titles: drop --all/--isbn")
-    chosen = select_models(open_release(load_settings().artifact_root, release_id), isbns)
-    with progress_bar() as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                label = "Loading models" if stage == "loading" else "Forecasting"
-                tasks[stage] = bar.add_task(label, total=total, current="")
-            bar.update(tasks[stage], completed=done, total=total)
-
-        result = batch_forecast(
-            chosen,
-            out,
-            fmt=fmt,
-            horizon=horizon,
-            levels=parse_levels(level),
-            input_uri=input_file,
-            progress=progress,
-        )
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    unit = "lines" if result.format == "jsonl" else "rows (title-weeks)"
-    for name, value in (
-        ("release", chosen.release_id),
-        ("titles", f"{result.titles:,}"),
-        ("written", f"{result.rows:,} {unit}, {result.format}"),
-        ("errors", f"{result.errors:,}"),
-        ("output", result.out),
-    ):
-        table.add_row(name, value)
-    console.print(table)
+    with ProgressDisplay() as progress:
+        result = forecast_titles(load_settings(), fit_options, progress)
+    print_fits(result)
+    console.print(
+        f"Forecasts: {result.out}   plots: {result.plots}/"
+        + (f"   bundles: {result.bundles}/" if result.bundles else ""),
+        soft_wrap=True,
+    )
     if result.errors:
-        raise ShelfcastError(f"{result.errors} instance(s) answered with an error (see the output)")
-
-
-def _print_fit_summary(fits: Sequence[Any], errors: dict[str, str], horizon: int) -> None:
-    table = Table(title=f"{len(fits)} title(s) forecast {horizon} weeks ahead")
-    table.add_column("ISBN / id", no_wrap=True)
-    table.add_column("title", max_width=24, no_wrap=True, overflow="ellipsis")
-    table.add_column("champion", no_wrap=True)
-    for name in ("MASE", "naive", "holdout", f"next {horizon}w"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("note", overflow="fold")
-    for fit in fits:
-        holdout = fit.holdout.get(fit.champion, {}).get("mase", float("nan"))
-        history = fit.bundle.history
-        table.add_row(
-            fit.key,
-            history.title or "",
-            fit.champion,
-            f"{fit.champion_mase:.2f}",
-            f"{fit.baseline_mase:.2f}",
-            f"{holdout:.2f}",
-            f"{fit.bundle.forecast(horizon)['mean'].sum():,.0f}",
-            fit.fallback or "",
-        )
-    for key, reason in errors.items():
-        table.add_row(key, "", "[red]failed[/red]", "", "", "", "", reason)
-    console.print(table)
-    console.print(
-        "MASE: mean backtest MASE of the champion; naive: the seasonal-naive baseline's; "
-        "holdout: the champion's MASE on the held-out weeks."
-    )
+        raise typer.Exit(1)

@@ -6,46 +6,38 @@ import os
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from shelfcast.cli.common import EnvOption, console, print_facts, reports_errors
+from shelfcast.cli.common import App, EnvOption, console, make_table, print_facts, reports_errors
+from shelfcast.views.common import Col
+from shelfcast.views.models import version as _v
+from shelfcast.views.releases import num
 
-app = typer.Typer(
+app = App(
     help="Registered models (`arima_book_<ISBN>`): list, show, promote, roll back.\n\n"
     "Example: `shelfcast models show 9780722532935`",
     no_args_is_help=True,
-    rich_markup_mode="markdown",
 )
 
 TrackingOption = Annotated[
     str | None,
     typer.Option(
         "--tracking-uri",
+        metavar="URI",
         help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else the project's store).",
     ),
 ]
-NameArgument = Annotated[str, typer.Argument(help="Model name (arima_book_<ISBN>) or ISBN.")]
+NameArgument = Annotated[
+    str, typer.Argument(metavar="NAME", help="Model name (arima_book_<ISBN>) or ISBN.")
+]
 
 
-def _settings(env: str | None, tracking_uri: str | None):
+def settings_for(env: str | None, tracking_uri: str | None):
     from shelfcast.settings import load_settings
 
     # A CLI question should fail fast when the server is down, not retry for minutes.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     return load_settings(environment=env, mlflow_tracking_uri=tracking_uri)
-
-
-def _num(value: object) -> str:
-    try:
-        x = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "-"
-    return "-" if x != x else f"{x:.3f}"
-
-
-def _v(version: object) -> str:
-    return f"v{version}" if version not in (None, "", "none") and version == version else "-"
 
 
 @app.command("list")
@@ -56,39 +48,10 @@ def list_command(env: EnvOption = None, tracking_uri: TrackingOption = None) -> 
     Example: `shelfcast models list --env production`
     """
     from shelfcast import registry
+    from shelfcast.views.models import print_models
 
-    settings = _settings(env, tracking_uri)
-    frame = registry.list_models(settings)
-    table = Table(title=f"Registered models ({settings.experiment_name})")
-    table.add_column("model", no_wrap=True)
-    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=32)
-    for column in ("latest", "champion", "challenger", "family"):
-        table.add_column(column, no_wrap=True)
-    for column in ("backtest MASE", "seasonal naive", "holdout MASE"):
-        table.add_column(column, justify="right")
-    for row in frame.itertuples(index=False):
-        table.add_row(
-            row.name,
-            str(row.title or ""),
-            _v(row.latest_version),
-            _v(row.champion),
-            _v(row.challenger),
-            str(row.family or "-"),
-            _num(row.backtest_mase),
-            _num(row.baseline_mase),
-            _num(row.holdout_mase),
-        )
-    if len(frame):
-        console.print(table)
-    beats = (frame["backtest_mase"] < frame["baseline_mase"]).sum() if len(frame) else 0
-    print_facts(
-        [
-            ("models", str(len(frame))),
-            ("with a champion", str(int(frame["champion"].notna().sum()) if len(frame) else 0)),
-            ("beating seasonal naive", str(int(beats))),
-            ("tracking URI", settings.tracking_uri),
-        ]
-    )
+    settings = settings_for(env, tracking_uri)
+    print_models(registry.list_models(settings), settings)
 
 
 @app.command("show")
@@ -102,44 +65,50 @@ def show_command(
     """
     from shelfcast import registry
 
-    settings = _settings(env, tracking_uri)
+    settings = settings_for(env, tracking_uri)
     info = registry.show_model(settings, name)
-    table = Table(title=f"{info['name']}: {info['title'] or info['isbn']}")
-    for column in ("version", "created", "aliases", "family", "training window"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("backtest MASE", justify="right")
-    table.add_column("holdout MASE", justify="right")
-    table.add_column("gate", no_wrap=True)
-    reasons = Table(title="Gate decisions", show_header=False)
-    reasons.add_column(no_wrap=True)
-    reasons.add_column()
+    columns = [
+        Col("version"),
+        Col("created", wrap=True, drop=3),
+        Col("aliases", wrap=True),
+        Col("family"),
+        Col("training window", wrap=True, drop=2),
+        Col("backtest MASE", justify="right"),
+        Col("holdout MASE", justify="right", drop=1),
+        Col("gate", wrap=True),
+    ]
+    rows, reasons = [], []
     for v in info["versions"]:
         tags = v["tags"]
         decision = tags.get("promotion_decision", "-")
         if tags.get("rolled_back_at"):
             decision += f", rolled back to v{tags.get('rolled_back_to')}"
-        table.add_row(
-            _v(v["version"]),
-            v["created"].replace("T", " ")[:16],
-            ",".join(v["aliases"]) or "-",
-            tags.get("model_family", "-"),
-            tags.get("training_window", "-").split(" (")[0],
-            _num(tags.get("backtest_mase")),
-            _num(tags.get("holdout_mase")),
-            decision,
+        rows.append(
+            (
+                _v(v["version"]),
+                v["created"].replace("T", " ")[:16],
+                ",".join(v["aliases"]) or "-",
+                tags.get("model_family", "-"),
+                tags.get("training_window", "-").split(" (")[0],
+                num(tags.get("backtest_mase")),
+                num(tags.get("holdout_mase")),
+                decision,
+            )
         )
         if tags.get("promotion_reason"):
-            reasons.add_row(_v(v["version"]), tags["promotion_reason"])
-    console.print(table)
-    if reasons.row_count:
-        console.print(reasons)
+            reasons.append((_v(v["version"]), tags["promotion_reason"]))
+    title = f"{info['name']}: {info['title'] or info['isbn']}"
+    console.print(make_table(columns, rows, title=title))
+    if reasons:
+        reason_columns = [Col("version"), Col("why", wrap=True)]
+        console.print(make_table(reason_columns, reasons, title="Gate decisions"))
     if info["champion_history"]:
-        history = Table(title="Champions (oldest first)")
-        for column in ("version", "since", "why"):
-            history.add_column(column)
-        for entry in info["champion_history"]:
-            history.add_row(_v(entry["version"]), entry.get("at", ""), entry.get("reason", ""))
-        console.print(history)
+        history = [
+            (_v(e["version"]), e.get("at", ""), e.get("reason", ""))
+            for e in info["champion_history"]
+        ]
+        history_columns = [Col("version"), Col("since", wrap=True), Col("why", wrap=True)]
+        console.print(make_table(history_columns, history, title="Champions (oldest first)"))
     aliases = ", ".join(f"{a} -> v{v}" for a, v in sorted(info["aliases"].items())) or "none"
     print_facts(
         [
@@ -155,8 +124,12 @@ def show_command(
 @reports_errors
 def promote_command(
     name: NameArgument,
-    version: Annotated[str, typer.Argument(help="The version to make champion, e.g. 3.")],
-    reason: Annotated[str, typer.Option(help="Why, recorded on the version.")] = "manual",
+    version: Annotated[
+        str, typer.Argument(metavar="VERSION", help="The version to make champion, e.g. 3.")
+    ],
+    reason: Annotated[
+        str, typer.Option(metavar="TEXT", help="Why, recorded on the version.")
+    ] = "manual",
     env: EnvOption = None,
     tracking_uri: TrackingOption = None,
 ) -> None:
@@ -164,20 +137,11 @@ def promote_command(
 
     Example: `shelfcast models promote 9780722532935 3 --reason "holiday model"`
     """
-    from shelfcast import registry
+    from shelfcast.lifecycle.models import promote_model
 
-    settings = _settings(env, tracking_uri)
-    name = registry.resolve_name(name)
-    before = registry.show_model(settings, name)["aliases"].get(registry.CHAMPION)
-    registry.promote(settings, name, version, reason=reason)
-    after = registry.show_model(settings, name)["aliases"].get(registry.CHAMPION)
-    print_facts(
-        [
-            ("model", name),
-            ("champion", f"{_v(before)} -> {_v(after)}" if before != after else _v(after)),
-            ("reason", reason),
-        ]
-    )
+    change = promote_model(settings_for(env, tracking_uri), name, version, reason)
+    moved = f"{_v(change.before)} -> {_v(change.after)}" if change.moved else _v(change.after)
+    print_facts([("model", change.model_name), ("champion", moved), ("reason", reason)])
 
 
 @app.command("rollback")
@@ -189,10 +153,9 @@ def rollback_command(
 
     Example: `shelfcast models rollback 9780722532935`
     """
-    from shelfcast import registry
+    from shelfcast.lifecycle.models import rollback_model
 
-    settings = _settings(env, tracking_uri)
-    name = registry.resolve_name(name)
-    before = registry.show_model(settings, name)["aliases"].get(registry.CHAMPION)
-    after = registry.rollback(settings, name)
-    print_facts([("model", name), ("champion", f"{_v(before)} -> {_v(after)}")])
+    change = rollback_model(settings_for(env, tracking_uri), name)
+    print_facts(
+        [("model", change.model_name), ("champion", f"{_v(change.before)} -> {_v(change.after)}")]
+    )

@@ -7,27 +7,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from shelfcast.cli.common import (
+    App,
+    ProgressDisplay,
     console,
     err,
+    make_table,
     print_facts,
     print_problems,
-    progress_bar,
     reports_errors,
 )
+from shelfcast.views.common import Col
 
 if TYPE_CHECKING:
     from shelfcast.monitoring.report import MonitoringReport
     from shelfcast.settings import Settings
 
-app = typer.Typer(
+app = App(
     help="Monitoring: ingest actual sales, compare them with the released forecasts, raise "
     "alerts, retrain the alerting titles.\n\n"
     "Example: `shelfcast monitor actuals new_weeks.xlsx && shelfcast monitor report`",
     no_args_is_help=True,
-    rich_markup_mode="markdown",
 )
 
 MAX_CONFLICTS_SHOWN = 20
@@ -49,7 +50,10 @@ def _num(value: Any, digits: int = 2, suffix: str = "") -> str:
 @app.command("actuals")
 @reports_errors
 def actuals(
-    paths: Annotated[list[str], typer.Argument(help="Sales files: xlsx, csv or parquet, or URIs.")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(metavar="PATH", help="Sales files: xlsx, csv or parquet, or URIs."),
+    ],
     replace: Annotated[
         bool,
         typer.Option(
@@ -57,7 +61,8 @@ def actuals(
         ),
     ] = False,
     isbn_list: Annotated[
-        str | None, typer.Option(help="An ISBN list (csv or xlsx) filling blank titles.")
+        str | None,
+        typer.Option(metavar="PATH", help="An ISBN list (csv or xlsx) filling blank titles."),
     ] = None,
     strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
 ) -> None:
@@ -77,14 +82,18 @@ def actuals(
     try:
         result = ingest_actuals(paths, store, replace=replace, isbn_list=isbn_list, strict=strict)
     except ActualsConflict as exc:
-        table = Table(title=f"{len(exc.conflicts)} conflicting week(s)")
-        for column in ("ISBN", "week ending", "stored", "new"):
-            table.add_column(column, justify="right" if column in ("stored", "new") else "left")
-        for row in exc.conflicts.head(MAX_CONFLICTS_SHOWN).itertuples():
-            table.add_row(
-                row.isbn, f"{row.week_ending:%Y-%m-%d}", f"{row.stored:g}", f"{row.volume:g}"
-            )
-        console.print(table)
+        columns = [
+            Col("ISBN"),
+            Col("week ending"),
+            Col("stored", justify="right"),
+            Col("new", justify="right"),
+        ]
+        rows = [
+            (row.isbn, f"{row.week_ending:%Y-%m-%d}", f"{row.stored:g}", f"{row.volume:g}")
+            for row in exc.conflicts.head(MAX_CONFLICTS_SHOWN).itertuples()
+        ]
+        title = f"{len(exc.conflicts)} conflicting week(s)"
+        console.print(make_table(columns, rows, title=title))
         raise
     print_problems(result.warnings)
     weeks = (
@@ -107,15 +116,22 @@ def actuals(
 @reports_errors
 def report(
     since: Annotated[
-        str | None, typer.Option(help="Only weeks ending on or after this date (YYYY-MM-DD).")
+        str | None,
+        typer.Option(metavar="DATE", help="Only weeks ending on or after this date (YYYY-MM-DD)."),
     ] = None,
     release: Annotated[
         str | None,
-        typer.Option(help="Judge against this release only (id or URI; default: every one)."),
+        typer.Option(
+            metavar="RELEASE",
+            help="Judge against this release only (id or URI; default: every one).",
+        ),
     ] = None,
     out: Annotated[
         str | None,
-        typer.Option(help="Write the JSON report here (default: the project's reports folder)."),
+        typer.Option(
+            metavar="PATH",
+            help="Write the JSON report here (default: the project's reports folder).",
+        ),
     ] = None,
 ) -> None:
     """Compare the released forecasts with the actual sales: WAPE, MASE, bias and interval
@@ -128,16 +144,18 @@ def report(
 
     Example: `shelfcast monitor report --since 2024-08-01 --out report.json`
     """
+    from shelfcast.lifecycle.progress import count
     from shelfcast.monitoring.report import EXIT_ALERTS, build_report, write_report
 
     settings = _settings()
-    with progress_bar() as bar:
-        task = bar.add_task("Loading release models", total=None, current="")
+    with ProgressDisplay() as progress:
         built = build_report(
             settings,
             since=since,
             release=release,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=lambda done, total: count(
+                progress, "report.load", "Loading the releases' models", done, total
+            ),
         )
     _print_titles(built.titles)
     _print_alerts(built)
@@ -192,15 +210,21 @@ def _print_titles(titles: list[dict[str, Any]]) -> None:
         return not t["alerts"], -ratio if ratio is not None and math.isfinite(ratio) else 0.0
 
     ranked = sorted(titles, key=worst_first)
-    table = Table(title=f"Accuracy of {len(titles)} title(s) against what sold")
-    table.add_column("ISBN", no_wrap=True)
-    table.add_column("title", max_width=24, no_wrap=True, overflow="ellipsis")
-    table.add_column("model", no_wrap=True)
-    for column in ("weeks", "WAPE", "MASE", "backtest", "bias", "cov 80", "cov 95"):
-        table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("alerts", overflow="fold")
-    for t in ranked[:MAX_TITLES_SHOWN]:
-        table.add_row(
+    columns = [
+        Col("ISBN"),
+        Col("title", wrap=True, drop=3, max_width=24),
+        Col("model", wrap=True, drop=1),
+        Col("weeks", justify="right", drop=2),
+        Col("WAPE", justify="right"),
+        Col("MASE", justify="right"),
+        Col("backtest", justify="right"),
+        Col("bias", justify="right", drop=4),
+        Col("cov 80", justify="right", drop=5),
+        Col("cov 95", justify="right"),
+        Col("alerts", wrap=True),
+    ]
+    rows = [
+        (
             t["isbn"],
             t["title"],
             f"v{t['model_version']} {t['model_family']}",
@@ -213,7 +237,10 @@ def _print_titles(titles: list[dict[str, Any]]) -> None:
             _num(t.get("coverage_95"), 0, "%"),
             f"[red]{', '.join(t['alerts'])}[/red]" if t["alerts"] else "",
         )
-    console.print(table)
+        for t in ranked[:MAX_TITLES_SHOWN]
+    ]
+    title = f"Accuracy of {len(titles)} title(s) against what sold"
+    console.print(make_table(columns, rows, title=title))
     if len(ranked) > MAX_TITLES_SHOWN:
         console.print(f"... and {len(ranked) - MAX_TITLES_SHOWN} more titles in the report")
     console.print(
@@ -228,21 +255,24 @@ def _print_alerts(built: MonitoringReport) -> None:
         console.print("[green]No alerts.[/green]")
         return
     names = {t["isbn"]: t["title"] for t in built.titles}
-    table = Table(title=f"{len(built.alerts)} alert(s)")
-    table.add_column("ISBN", no_wrap=True)
-    table.add_column("title", max_width=20, no_wrap=True, overflow="ellipsis")
-    table.add_column("rule", no_wrap=True)
-    table.add_column("action", no_wrap=True)
-    table.add_column("what was seen", overflow="fold")
-    for alert in built.alerts:
-        table.add_row(
+    columns = [
+        Col("ISBN"),
+        Col("title", wrap=True, drop=1, max_width=20),
+        Col("rule"),
+        Col("action"),
+        Col("what was seen", wrap=True),
+    ]
+    rows = [
+        (
             alert.isbn,
             names.get(alert.isbn, ""),
             alert.rule,
             f"[bold]{alert.action}[/bold]",
             f"{alert.model_name} v{alert.model_version}: {alert.message}",
         )
-    console.print(table)
+        for alert in built.alerts
+    ]
+    console.print(make_table(columns, rows, title=f"{len(built.alerts)} alert(s)"))
 
 
 @app.command("retrain-if-needed")
@@ -253,7 +283,9 @@ def retrain_if_needed(
     ] = False,
     report_file: Annotated[
         Path | None,
-        typer.Option("--report", help="The report to act on (default: the latest)."),
+        typer.Option(
+            "--report", metavar="PATH", help="The report to act on (default: the latest)."
+        ),
     ] = None,
 ) -> None:
     """Retrain the titles whose alerts in the latest report recommend it, on the training
@@ -265,37 +297,29 @@ def retrain_if_needed(
 
     Example: `shelfcast monitor retrain-if-needed --dry-run`
     """
-    from shelfcast.cli.train import print_summary, train_with_progress
-    from shelfcast.monitoring.report import latest_report_path, read_report
-    from shelfcast.monitoring.retrain import plan_retraining, retraining_settings
+    from shelfcast.lifecycle.retrain import retrain_if_needed
+    from shelfcast.views.training import print_training
 
-    settings = _settings()
-    path = report_file or latest_report_path(settings)
-    document = read_report(path)
-    plan = plan_retraining(document)
-    table = Table(
-        title=f"Report {path} ({document['created']}): {len(document['alerts'])} alert(s)"
-    )
-    table.add_column("ISBN", no_wrap=True)
-    table.add_column("decision", no_wrap=True)
-    table.add_column("alerts", overflow="fold")
-    for isbn, rules in plan.retrain.items():
-        table.add_row(isbn, "[bold]retrain[/bold]", ", ".join(rules))
-    for isbn, reasons in plan.other.items():
-        table.add_row(isbn, "not retrained", ", ".join(reasons))
-    console.print(table)
+    with ProgressDisplay() as progress:
+        result = retrain_if_needed(_settings(), report_file, dry_run=dry_run, progress=progress)
+    plan = result.plan
+    rows = [
+        (isbn, "[bold]retrain[/bold]", ", ".join(rules)) for isbn, rules in plan.retrain.items()
+    ]
+    rows += [(isbn, "not retrained", ", ".join(why)) for isbn, why in plan.other.items()]
+    columns = [Col("ISBN"), Col("decision"), Col("alerts", wrap=True)]
+    title = f"Report {result.report} ({result.report_created}): {result.alerts} alert(s)"
+    console.print(make_table(columns, rows, title=title))
     if not plan.retrain:
         console.print("Nothing to retrain.")
         return
-    if dry_run:
+    if result.training is None:
         console.print(f"Dry run: {len(plan.retrain)} title(s) would be retrained.")
         return
-    extended = retraining_settings(settings)
-    console.print(f"Training data extended by the actuals: {extended.data[0]}")
-    summary = train_with_progress(extended, isbns=list(plan.retrain))
-    print_summary(summary)
+    console.print(f"Training data extended by the actuals: {result.training_data}", soft_wrap=True)
+    print_training(result.training)
     console.print(
         "Serve the new champions: `shelfcast package`, then deploy the release it prints."
     )
-    if summary.failed or any(t.reason.startswith("not registered") for t in summary.trained):
+    if not result.training.ok:
         raise typer.Exit(1)

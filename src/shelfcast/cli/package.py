@@ -2,42 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from shelfcast.cli.common import (
+    App,
     EnvOption,
+    ProgressDisplay,
     console,
+    make_table,
     print_facts,
-    progress_bar,
     reports_errors,
     split_values,
 )
-from shelfcast.cli.models import TrackingOption, _num, _settings
-from shelfcast.errors import ShelfcastError
-
-if TYPE_CHECKING:
-    from shelfcast.releases import Release
-
-SHOWN_MODELS = 30  # `package` lists the models of a release this small; `releases show` all
+from shelfcast.cli.models import TrackingOption, settings_for
+from shelfcast.views.common import Col
 
 StoreOption = Annotated[
     str | None,
     typer.Option(
         "--store",
+        metavar="URI",
         help="Artifact store root (local folder, gs://, s3://; default: SHELFCAST_ARTIFACT_URI, "
         "else .shelfcast/artifacts).",
     ),
 ]
 
-app = typer.Typer(
+app = App(
     help="Releases in the artifact store: list, show.\n\n"
     "Example: `shelfcast releases show r-20260105-3f9a1c2b7d`",
     no_args_is_help=True,
-    rich_markup_mode="markdown",
 )
 
 
@@ -49,21 +44,29 @@ def package_command(
     ] = False,
     model_name: Annotated[
         list[str] | None,
-        typer.Option("--model-name", help="Model name (`arima_book_<ISBN>`) or ISBN; repeatable."),
+        typer.Option(
+            "--model-name",
+            metavar="NAME",
+            help="Model name (`arima_book_<ISBN>`) or ISBN; repeatable.",
+        ),
     ] = None,
     model_version: Annotated[
         str | None,
         typer.Option(
             "--model-version",
+            metavar="VERSION",
             help="Version (or alias) of --model-name; default: champion, else latest.",
         ),
     ] = None,
     to: Annotated[
         str | None,
-        typer.Option("--to", help="Artifact store root (default: the configured store)."),
+        typer.Option(
+            "--to", metavar="URI", help="Artifact store root (default: the configured store)."
+        ),
     ] = None,
     project_id: Annotated[
-        str | None, typer.Option("--project-id", help="Google Cloud project for gs:// stores.")
+        str | None,
+        typer.Option("--project-id", metavar="PROJECT", help="Google Cloud project for gs://."),
     ] = None,
     env: EnvOption = None,
     tracking_uri: TrackingOption = None,
@@ -76,61 +79,24 @@ def package_command(
 
     Example: `shelfcast package --model-name 9780722532935 --to gs://my-bucket/shelfcast`
     """
-    from shelfcast.packaging import package
+    from shelfcast.lifecycle.package import PackageOptions, package_release
+    from shelfcast.views.releases import print_package
 
-    names = split_values(model_name)
-    if every and names:
-        raise ShelfcastError("--all and --model-name exclude each other")
-    if model_version is not None and not names:
-        raise ShelfcastError("--model-version needs --model-name")
-    settings = _settings(env, tracking_uri)
-    if project_id:
-        settings = replace(settings, gcp_project=project_id)
-    with progress_bar() as bar:
-        task = bar.add_task("Packaging", total=None, current="")
-
-        def show(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=stage.capitalize(), completed=done, total=total)
-
-        result = package(settings, names or None, model_version, to, show, every=every)
-    release = result.release
-    if len(release.models) <= SHOWN_MODELS:
-        console.print(models_table(release))
-    print_facts(
-        [
-            ("release", release.release_id),
-            ("status", "new release" if result.created else "already released (no change)"),
-            ("titles", str(len(release.models))),
-            ("model folders written", str(len(result.written))),
-            ("already in the store", f"{len(result.unchanged)} (verified identical)"),
-            ("release URI", release.uri),
-            ("seconds", f"{result.seconds:.1f}"),
-        ]
+    options = PackageOptions(
+        names=tuple(split_values(model_name)),
+        version=model_version,
+        every=every,
+        to=to,
+        project=project_id,
     )
-
-
-def models_table(release: Release) -> Table:
-    table = Table(title=f"Release {release.release_id}")
-    table.add_column("model", no_wrap=True)
-    table.add_column("version", no_wrap=True)
-    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=32)
-    table.add_column("family", no_wrap=True)
-    table.add_column("backtest MASE", justify="right")
-    table.add_column("MLflow run", no_wrap=True)
-    for m in release.models:
-        table.add_row(
-            m.name,
-            f"v{m.version}",
-            m.title,
-            m.model_family,
-            _num(m.backtest_mase),
-            m.run_id or "-",
-        )
-    return table
+    settings = settings_for(env, tracking_uri)
+    with ProgressDisplay() as progress:
+        result = package_release(settings, options, progress)
+    print_package(result)
 
 
 def _store(store: str | None, env: str | None) -> str:
-    return store or _settings(env, None).artifact_root
+    return store or settings_for(env, None).artifact_root
 
 
 @app.command("list")
@@ -146,27 +112,37 @@ def list_command(store: StoreOption = None, env: EnvOption = None) -> None:
 
     root = _store(store, env)
     releases = list_releases(root)
-    table = Table(title="Releases (newest first)")
-    for column in ("release", "created", "titles", "families", "URI"):
-        table.add_column(column, no_wrap=column != "URI")
+    columns = [
+        Col("release"),
+        Col("created", wrap=True, drop=2),
+        Col("titles", justify="right"),
+        Col("families", wrap=True, drop=1),
+        Col("URI", wrap=True),
+    ]
+    rows = []
     for r in releases:
         families = Counter(m.model_family for m in r.models)
-        table.add_row(
-            r.release_id,
-            r.created.replace("T", " ")[:16],
-            str(len(r.models)),
-            ", ".join(f"{f} {n}" for f, n in families.most_common()),
-            r.uri,
+        rows.append(
+            (
+                r.release_id,
+                r.created.replace("T", " ")[:16],
+                str(len(r.models)),
+                ", ".join(f"{f} {n}" for f, n in families.most_common()),
+                r.uri,
+            )
         )
-    if releases:
-        console.print(table)
+    if rows:
+        console.print(make_table(columns, rows, title="Releases (newest first)"))
     print_facts([("releases", str(len(releases))), ("store", root)])
 
 
 @app.command("show")
 @reports_errors
 def show_command(
-    release_id: Annotated[str, typer.Argument(help="Release id, or the URI of a release folder.")],
+    release_id: Annotated[
+        str,
+        typer.Argument(metavar="RELEASE", help="Release id, or the URI of a release folder."),
+    ],
     store: StoreOption = None,
     env: EnvOption = None,
 ) -> None:
@@ -175,6 +151,7 @@ def show_command(
     Example: `shelfcast releases show r-20260105-3f9a1c2b7d`
     """
     from shelfcast.releases import open_release
+    from shelfcast.views.releases import models_table
 
     release = open_release(_store(store, env), release_id)
     console.print(models_table(release))

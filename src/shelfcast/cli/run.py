@@ -2,140 +2,100 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING
 
-import typer
-from rich.table import Table
-
-from shelfcast.cli.common import EnvOption, console, err, progress_bar, reports_errors, split_values
-from shelfcast.cli.endpoints import print_rollout, progress_lines
-from shelfcast.cli.serve import forecast_table
-from shelfcast.cli.train import print_summary, train_with_progress
-from shelfcast.errors import ShelfcastError
+from shelfcast.cli.common import (
+    EnvOption,
+    IsbnOption,
+    ProgressDisplay,
+    console,
+    err,
+    make_table,
+    reports_errors,
+    split_values,
+)
 
 if TYPE_CHECKING:
-    from shelfcast.endpoints.rollout import RolloutResult
-    from shelfcast.packaging import PackageResult
-    from shelfcast.settings import Settings
-    from shelfcast.training.run import TrainingSummary
-
-SAMPLE_HORIZON = 8
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    """What one `shelfcast run` did, stage by stage."""
-
-    training: TrainingSummary
-    package: PackageResult
-    rollout: RolloutResult
-    sample: dict[str, Any]
-    seconds: dict[str, float]
-
-
-def run_lifecycle(settings: Settings, isbns: list[str] | None = None) -> Lifecycle:
-    """Train, register and promote -> package the champions -> deploy -> ask for a forecast."""
-    from shelfcast.endpoints.backends import backend_for
-    from shelfcast.endpoints.rollout import deploy_release
-    from shelfcast.packaging import package
-
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    training = train_with_progress(settings, isbns=isbns)
-    if not training.trained:
-        raise ShelfcastError("no title could be trained; nothing to package or deploy")
-    seconds["train"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    with progress_bar() as bar:
-        task = bar.add_task("Packaging", total=None, current="")
-
-        def show(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=stage.capitalize(), completed=done, total=total)
-
-        packaged = package(settings, progress=show)
-    seconds["package"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    backend = backend_for(settings)
-    release = packaged.release
-    with progress_lines(f"Deploying {release.release_id} to {settings.endpoint_name}") as progress:
-        rollout = deploy_release(backend, settings.endpoint_name, release, progress=progress)
-    seconds["deploy"] = time.perf_counter() - started
-
-    first = next(iter(isbns or settings.default_test_isbns), release.models[0].isbn)
-    title = release.model(first) if first in {m.isbn for m in release.models} else release.models[0]
-    answer = backend.predict(
-        settings.endpoint_name, [{"isbn": title.isbn, "horizon": SAMPLE_HORIZON, "level": [80, 95]}]
-    )
-    sample = answer.predictions[0]
-    if "error" in sample:
-        raise ShelfcastError(f"the endpoint refused the sample forecast: {sample['error']}")
-    return Lifecycle(training, packaged, rollout, sample, seconds)
+    from shelfcast.lifecycle.run import LifecycleResult
 
 
 @reports_errors
-def run(
-    isbn: Annotated[
-        list[str] | None,
-        typer.Option("--isbn", help="Titles to train (default: the selected titles)."),
-    ] = None,
-    env: EnvOption = None,
-) -> None:
+def run(isbn: IsbnOption = None, env: EnvOption = None) -> None:
     """Everything on the embedded defaults: the sample catalogue -> train -> register ->
     promote -> package a release -> deploy it to the local endpoint -> smoke test -> a
     sample forecast. Nothing to start by hand, no cloud account.
 
-    Rerunning it is safe and fast: training comes from ZenML's cache, unchanged champions
-    are the same release, and a release that already serves is left as it is.
+    Rerunning it is safe and fast: training comes from ZenML's cache (no version is
+    registered and every champion stays), unchanged champions are the same release, and a
+    release that already serves is left as it is.
 
-    Example: `shelfcast run`
+    Example: `shelfcast run`, or `shelfcast run --isbn 9780722532935` for one title
     """
+    from shelfcast.lifecycle.run import SAMPLE_LEVELS, LifecycleOptions, run_lifecycle
+    from shelfcast.lifecycle.train import TrainOptions
     from shelfcast.settings import load_settings
+    from shelfcast.views.endpoints import print_deploy
+    from shelfcast.views.forecast import forecast_table
+    from shelfcast.views.training import print_training
 
     settings = load_settings(environment=env)
-    outcome = run_lifecycle(settings, split_values(isbn) or None)
-    print_summary(outcome.training)
-    print_rollout(outcome.rollout, outcome.package.release)
-    console.print(forecast_table(outcome.sample, (80, 95)))
-    _print_overview(settings, outcome)
+    options = LifecycleOptions(train=TrainOptions(isbns=tuple(split_values(isbn))))
+    with ProgressDisplay() as progress:
+        outcome = run_lifecycle(settings, options, progress)
+    print_training(outcome.training)
+    print_deploy(outcome.deploy)
+    console.print(forecast_table(outcome.sample, SAMPLE_LEVELS))
+    print_overview(outcome)
 
 
-def _print_overview(settings: Settings, outcome: Lifecycle) -> None:
-    release = outcome.package.release
-    endpoint = outcome.rollout.endpoint
-    table = Table(title="shelfcast run", show_header=False)
-    table.add_column(style="bold")
-    table.add_column()
+def print_overview(outcome: LifecycleResult) -> None:
+    """The run in a few lines, then the commands to try next (runnable as printed)."""
+    from shelfcast.lifecycle.train import mean_mase
+    from shelfcast.views.commands import shelfcast
+    from shelfcast.views.common import Col
+    from shelfcast.views.endpoints import endpoint_url
+
+    release, endpoint = outcome.release, outcome.endpoint
     trained = outcome.training.trained
-    table.add_row("titles", f"{len(trained)} trained, {len(release.models)} in the release")
     families: dict[str, int] = {}
     for t in trained:
-        families[t.champion or "?"] = families.get(t.champion or "?", 0) + 1
-    table.add_row("champions", ", ".join(f"{k} {v}" for k, v in sorted(families.items())))
-    mase = [t.backtest_mase for t in trained if t.backtest_mase == t.backtest_mase]
-    naive = [t.baseline_mase for t in trained if t.baseline_mase == t.baseline_mase]
-    if mase and naive:
-        table.add_row(
-            "backtest MASE",
-            f"{sum(mase) / len(mase):.3f} (seasonal naive {sum(naive) / len(naive):.3f})",
-        )
+        families[t.family or "?"] = families.get(t.family or "?", 0) + 1
+    rows = [
+        ("titles", f"{len(trained)} trained, {len(release.models)} in the release"),
+        ("champions", ", ".join(f"{k} {v}" for k, v in sorted(families.items()))),
+        ("champion aliases", _aliases(outcome)),
+    ]
+    means = mean_mase(trained)
+    if means:
+        rows.append(("backtest MASE", f"{means[0]:.3f} (seasonal naive {means[1]:.3f})"))
     status = "new" if outcome.package.created else "unchanged"
-    table.add_row("release", f"{release.release_id} ({status}) {release.uri}")
-    table.add_row("endpoint", f"{endpoint.name}: {endpoint.url or '-'} ({outcome.rollout.action})")
-    table.add_row(
-        "seconds",
-        ", ".join(f"{stage} {value:.1f}" for stage, value in outcome.seconds.items()),
-    )
-    console.print(table)
-    isbn = outcome.sample["isbn"]
+    rows += [
+        ("release", f"{release.release_id} ({status}) {release.uri}"),
+        ("endpoint", f"{endpoint.name} ({outcome.deploy.rollout.action})"),
+        ("URL clients call", endpoint_url(endpoint)),
+        ("seconds", ", ".join(f"{k} {v:.1f}" for k, v in outcome.seconds.items())),
+    ]
+    columns = [Col("stage", style="bold"), Col("outcome", wrap=True)]
+    console.print(make_table(columns, rows, title="shelfcast run"))
+    program = shelfcast()
     err.print(
         "Next:\n"
-        f"  shelfcast predict --isbn {isbn}\n"
-        f"  shelfcast endpoints describe {endpoint.name}\n"
-        "  shelfcast models list\n"
-        f"  shelfcast releases show {release.release_id}\n"
-        "  shelfcast dashboard"
+        f"  {program} predict --isbn {outcome.sample['isbn']}\n"
+        f"  {program} endpoints describe {endpoint.name}\n"
+        f"  {program} models list\n"
+        f"  {program} releases show {release.release_id}\n"
+        f"  {program} dashboard",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def _aliases(outcome: LifecycleResult) -> str:
+    training = outcome.training
+    if training.registered_versions == 0:
+        return "unchanged (nothing new registered: training came from ZenML's cache)"
+    return (
+        f"{training.aliases_moved} moved, "
+        f"{training.registered_versions - training.aliases_moved} kept on their champion"
     )

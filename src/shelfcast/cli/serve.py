@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from shelfcast.cli.common import console, err, parse_levels, print_facts, reports_errors
-from shelfcast.errors import ShelfcastError
+from shelfcast.cli.common import (
+    LevelOption,
+    console,
+    err,
+    parse_levels,
+    print_facts,
+    reports_errors,
+)
 
 
 @reports_errors
@@ -16,12 +21,16 @@ def serve(
     release: Annotated[
         str | None,
         typer.Option(
+            metavar="URI",
             help="Release URI (default: AIP_STORAGE_URI, else the newest release in the "
-            "artifact store)."
+            "artifact store).",
         ),
     ] = None,
     host: Annotated[
-        str, typer.Option(help="Address to bind; beyond loopback a bearer token is required.")
+        str,
+        typer.Option(
+            metavar="HOST", help="Address to bind; beyond loopback a bearer token is required."
+        ),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (default AIP_HTTP_PORT, else 8080).")] = 0,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
@@ -49,37 +58,45 @@ def serve(
 
 def newest_release() -> str:
     """The URI of the newest release in the artifact store."""
-    from shelfcast.releases import list_releases
+    from shelfcast.endpoints.base import EndpointError
+    from shelfcast.errors import ShelfcastError
+    from shelfcast.lifecycle.deploy import find_release
     from shelfcast.settings import load_settings
 
     settings = load_settings()
-    releases = list_releases(settings.artifact_root)
-    if not releases:
+    try:
+        return find_release(settings).uri
+    except EndpointError:
         raise ShelfcastError(
             f"no release in the artifact store {settings.artifact_root}: "
             "run `shelfcast package`, or give --release"
-        )
-    return releases[0].uri
+        ) from None
 
 
 @reports_errors
 def predict(
-    isbn: Annotated[str, typer.Option(help="ISBN or registered model name of the title.")],
+    isbn: Annotated[
+        str, typer.Option(metavar="ISBN", help="ISBN or registered model name of the title.")
+    ],
     horizon: Annotated[int, typer.Option(min=1, max=260, help="Weeks ahead.")] = 32,
-    level: Annotated[
-        list[str] | None, typer.Option(help="Interval levels in percent (default 80 and 95).")
-    ] = None,
+    level: LevelOption = None,
     url: Annotated[
         str | None,
-        typer.Option(help="A server, or its predict URL (default: ask the endpoint)."),
+        typer.Option(metavar="URL", help="A server, or its predict URL (default: the endpoint)."),
     ] = None,
     endpoint: Annotated[
         str | None,
-        typer.Option(help="Endpoint to ask when no --url is given (default: book-sales)."),
+        typer.Option(
+            metavar="NAME", help="Endpoint to ask when no --url is given (default: book-sales)."
+        ),
     ] = None,
     token: Annotated[
         str | None,
-        typer.Option(help="Bearer token (default: SHELFCAST_SERVER_TOKEN).", show_default=False),
+        typer.Option(
+            metavar="TOKEN",
+            help="Bearer token (default: SHELFCAST_SERVER_TOKEN).",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Ask a prediction server for a title's weekly forecast and print it.
@@ -87,25 +104,15 @@ def predict(
     Example: `shelfcast predict --isbn 9780722532935 --horizon 12` (the book-sales endpoint),
     or `--url http://127.0.0.1:8080` for a server started by `shelfcast serve`.
     """
-    from shelfcast.serving.client import predict as post
-    from shelfcast.serving.client import predict_url
+    from shelfcast.lifecycle.deploy import ask
     from shelfcast.settings import load_settings
+    from shelfcast.views.forecast import forecast_table
 
     levels = parse_levels(level)
     key = "model_name" if not isbn.replace("-", "").isdigit() else "isbn"
     instance = {key: isbn, "horizon": horizon, "level": list(levels)}
-    settings = load_settings()
-    if url:
-        prediction = post(url, [instance], token=token or settings.server_token)["predictions"][0]
-        source = predict_url(url)
-    else:
-        from shelfcast.endpoints.backends import backend_for
-
-        name = endpoint or settings.endpoint_name
-        prediction = backend_for(settings).predict(name, [instance]).predictions[0]
-        source = f"endpoint {name} ({settings.endpoint_backend})"
-    if "error" in prediction:
-        raise ShelfcastError(f"{prediction['error']['field']}: {prediction['error']['reason']}")
+    answer = ask(load_settings(), instance, endpoint=endpoint, url=url, token=token)
+    prediction = answer.prediction
     console.print(forecast_table(prediction, levels))
     print_facts(
         [
@@ -113,19 +120,6 @@ def predict(
             ("model", f"{prediction['model_name']} v{prediction['model_version']}"),
             ("family", prediction["model_family"]),
             ("weeks", str(len(prediction["weeks"]))),
-            ("answered by", source),
+            ("answered by", answer.answered_by),
         ]
     )
-
-
-def forecast_table(prediction: dict, levels: tuple[int, ...]) -> Table:
-    """One prediction of the server's response: a row per week, its mean and intervals."""
-    table = Table(title=f"{prediction['model_name']} v{prediction['model_version']}")
-    table.add_column("week ending", no_wrap=True)
-    table.add_column("mean", justify="right")
-    for lv in levels:
-        table.add_column(f"{lv}% interval", justify="right", no_wrap=True)
-    for week in prediction["weeks"]:
-        bounds = [f"{week[f'lo_{lv}']:,.0f} - {week[f'hi_{lv}']:,.0f}" for lv in levels]
-        table.add_row(week["week_ending"], f"{week['mean']:,.0f}", *bounds)
-    return table

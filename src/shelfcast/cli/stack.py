@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from shelfcast.cli.common import console, reports_errors
+from shelfcast.cli.common import App, EnvOption, console, make_table, reports_errors
 from shelfcast.settings import load_settings
+from shelfcast.views.common import Col
 
-app = typer.Typer(help="ZenML stacks: register the cloud (Vertex AI) stack.", no_args_is_help=True)
+app = App(help="ZenML stacks: register the cloud (Vertex AI) stack.", no_args_is_help=True)
 
 STATUS_STYLE = {"done": "[green]done[/green]", "needed": "[red]needed[/red]"}
 
@@ -19,35 +19,45 @@ STATUS_STYLE = {"done": "[green]done[/green]", "needed": "[red]needed[/red]"}
 @reports_errors
 def stack_vertex(
     bucket: Annotated[
-        str, typer.Option(help="GCS bucket for artifacts (gs://BUCKET/zenml); name or gs://name.")
+        str,
+        typer.Option(
+            metavar="BUCKET",
+            help="GCS bucket for artifacts (gs://BUCKET/zenml); name or gs://name.",
+        ),
     ],
     project: Annotated[
-        str | None, typer.Option(help="GCP project ID. Default: GCP_PROJECT / settings.")
+        str | None,
+        typer.Option(metavar="PROJECT", help="GCP project ID. Default: GCP_PROJECT / settings."),
     ] = None,
     region: Annotated[
-        str | None, typer.Option(help="GCP region. Default: GCP_REGION / settings.")
+        str | None,
+        typer.Option(metavar="REGION", help="GCP region. Default: GCP_REGION / settings."),
     ] = None,
     mlflow_uri: Annotated[
         str | None,
-        typer.Option(help="Remote MLflow tracking server. Default: MLFLOW_TRACKING_URI."),
+        typer.Option(
+            metavar="URI", help="Remote MLflow tracking server. Default: MLFLOW_TRACKING_URI."
+        ),
     ] = None,
     registry: Annotated[
         str | None,
         typer.Option(
-            help="Artifact Registry repository. Default: REGION-docker.pkg.dev/P/shelfcast"
+            metavar="URI",
+            help="Artifact Registry repository. Default: REGION-docker.pkg.dev/P/shelfcast",
         ),
     ] = None,
     service_account: Annotated[
-        str | None, typer.Option(help="Workload service account Vertex AI runs steps as.")
+        str | None,
+        typer.Option(metavar="EMAIL", help="Workload service account Vertex AI runs steps as."),
     ] = None,
-    name: Annotated[str, typer.Option(help="Stack name.")] = "vertex_ai_stack",
+    name: Annotated[str, typer.Option(metavar="NAME", help="Stack name.")] = "vertex_ai_stack",
     mlflow_secret: Annotated[
         str | None,
-        typer.Option(help="ZenML secret with the MLflow credentials. Default: NAME_mlflow."),
+        typer.Option(
+            metavar="SECRET", help="ZenML secret with the MLflow credentials. Default: NAME_mlflow."
+        ),
     ] = None,
-    env: Annotated[
-        str | None, typer.Option("--env", help="Environment: development, testing, production.")
-    ] = None,
+    env: EnvOption = None,
 ) -> None:
     """Register the Vertex AI stack in ZenML (idempotent) and list what it still needs.
 
@@ -74,22 +84,33 @@ def stack_vertex(
             mlflow_secret=mlflow_secret,
         )
 
-    table = Table(title=f"Stack {plan.stack!r} ({plan.action}) in {plan.store}")
-    for column in ("component", "name", "flavor", "configuration", "action"):
-        table.add_column(column, overflow="fold")
-    for c in plan.components:
-        config = "\n".join(f"{k}={v}" for k, v in c.configuration.items())
-        table.add_row(c.type, c.name, c.flavor, config, c.action)
-    console.print(table)
+    columns = [
+        Col("component"),
+        Col("name", wrap=True),
+        Col("flavor"),
+        Col("configuration", wrap=True),
+        Col("action", wrap=True),
+    ]
+    rows = [
+        (
+            c.type,
+            c.name,
+            c.flavor,
+            "\n".join(f"{k}={v}" for k, v in c.configuration.items()),
+            c.action,
+        )
+        for c in plan.components
+    ]
+    title = f"Stack {plan.stack!r} ({plan.action}) in {plan.store}"
+    console.print(make_table(columns, rows, title=title))
     console.print(f"MLflow credentials: {plan.mlflow_credentials}", highlight=False)
 
-    needed = Table(title="Still needed before the stack can run")
-    needed.add_column("status")
-    needed.add_column("what")
-    needed.add_column("detail")
-    for r in plan.still_needed:
-        needed.add_row(STATUS_STYLE.get(r.status, "[yellow]verify[/yellow]"), r.what, r.detail)
-    console.print(needed)
+    columns = [Col("status"), Col("what", wrap=True), Col("detail", wrap=True)]
+    rows = [
+        (STATUS_STYLE.get(r.status, "[yellow]verify[/yellow]"), r.what, r.detail)
+        for r in plan.still_needed
+    ]
+    console.print(make_table(columns, rows, title="Still needed before the stack can run"))
     commands = [cmd for r in plan.pending for cmd in r.commands]
     if commands:
         console.print("[bold]Commands[/bold] (review, then run with gcloud / zenml):")

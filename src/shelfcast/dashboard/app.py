@@ -26,7 +26,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from shelfcast import __version__
-from shelfcast.dashboard.source import LEVELS, DashboardError, DashboardSource
+from shelfcast.dashboard.source import (
+    LEVELS,
+    DashboardError,
+    DashboardSource,
+    NoEndpointYet,
+    NoReportYet,
+)
 from shelfcast.forecasting.bundle import MAX_HORIZON
 from shelfcast.serving.schemas import DEFAULT_HORIZON
 
@@ -72,23 +78,29 @@ def create_app(source: DashboardSource, token: str | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def page(isbn: Annotated[str, Query(max_length=64)] = "") -> HTMLResponse:
+        titles, titles_problem, no_endpoint = None, None, False
         try:
-            titles, titles_problem = source.titles(), None
-        except DashboardError as exc:
-            titles, titles_problem = None, exc.reason
+            titles = source.titles()
+        except DashboardError as exc:  # NoEndpointYet: an empty state, said without alarm
+            titles_problem, no_endpoint = exc.reason, isinstance(exc, NoEndpointYet)
+        report, report_problem, no_report = None, None, False
         try:
-            report, report_problem = source.report(), None
+            report = source.report()
+        except NoReportYet:
+            no_report = True  # an empty state: the page says how to make one
         except DashboardError as exc:
-            report, report_problem = None, exc.reason
+            report_problem = exc.reason
         html = templates.get_template("index.html").render(
             version=__version__,
             endpoint=source.endpoint,
             backend=source.backend.kind,
             titles=titles,
             titles_problem=titles_problem,
+            no_endpoint=no_endpoint,
             endpoints=source.endpoints(),
             report=report,
             report_problem=report_problem,
+            no_report=no_report,
             initial_isbn=isbn,
             plotly=plotly is not None,
             levels=LEVELS,

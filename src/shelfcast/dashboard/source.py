@@ -54,6 +54,23 @@ class DashboardError(ShelfcastError):
         self.status, self.field, self.reason = status, field, reason
 
 
+class NoEndpointYet(DashboardError):
+    """The endpoint has not been created yet (nothing deployed): an empty state."""
+
+    def __init__(self, reason: str):
+        super().__init__(503, "endpoint", reason)
+
+
+class NoReportYet(DashboardError):
+    """No monitoring report has been written yet: an empty state, not a failure."""
+
+    def __init__(self, path: object):
+        super().__init__(
+            404, "report", f"no monitoring report yet ({path}): run `shelfcast monitor report`"
+        )
+        self.path = path
+
+
 @dataclass
 class DashboardSource:
     """The dashboard's view of one endpoint, its backend and the project's monitoring."""
@@ -73,7 +90,7 @@ class DashboardSource:
             endpoint = self.backend.describe(self.endpoint)
         except EndpointNotFound as exc:
             reason = f"{exc}: deploy a release to it with `shelfcast deploy`"
-            raise DashboardError(503, "endpoint", reason) from None
+            raise NoEndpointYet(reason) from None
         except (ShelfcastError, OSError) as exc:
             raise DashboardError(503, "endpoint", str(exc)) from None
         serving = endpoint.serving()
@@ -201,9 +218,7 @@ class DashboardSource:
         """The latest monitoring report as written by `shelfcast monitor report`."""
         path = latest_report_path(self.settings)
         if not path.exists():
-            raise DashboardError(
-                404, "report", f"no monitoring report yet ({path}): run `shelfcast monitor report`"
-            )
+            raise NoReportYet(path)
         try:
             return read_report(path)
         except ReportError as exc:

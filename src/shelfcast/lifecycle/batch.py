@@ -31,6 +31,8 @@ import pandas as pd
 from shelfcast.atomic import write_atomic
 from shelfcast.errors import ShelfcastError
 from shelfcast.forecasting.bundle import Bundle
+from shelfcast.lifecycle.progress import Progress as LifecycleProgress
+from shelfcast.lifecycle.progress import count
 from shelfcast.releases import Release, load_bundles
 from shelfcast.storage import storage_options
 
@@ -39,7 +41,7 @@ CHUNK = 1000  # instances answered per call, as in one request to the server
 RPC_STATUS = {"unknown_title": "NOT_FOUND"}  # other instance errors: INVALID_ARGUMENT
 
 Progress = Callable[[int, int], None]  # done, total
-StageProgress = Callable[[str, int, int], None]  # "loading" or "forecasting", done, total
+STAGES = {"loading": "Loading the release's models", "forecasting": "Forecasting titles"}
 
 
 class BatchError(ShelfcastError):
@@ -202,9 +204,11 @@ def batch_forecast(
     horizon: int = 32,
     levels: Sequence[int] = (80, 95),
     input_uri: str | None = None,
-    progress: StageProgress | None = None,
+    progress: LifecycleProgress | None = None,
 ) -> BatchResult:
-    """Forecast the release's titles (or the instances of `input_uri`) and write `out`."""
+    """Forecast the release's titles (or the instances of `input_uri`) and write `out`.
+    `progress` hears of the models loaded ("batch.loading") and the titles or instances
+    forecast ("batch.forecasting")."""
     from shelfcast.serving.pool import ModelPool
 
     fmt = output_format(out, fmt)
@@ -213,7 +217,9 @@ def batch_forecast(
     instances = read_instances(input_uri) if input_uri is not None else None
 
     def stage(name: str) -> Progress | None:
-        return None if progress is None else lambda done, total: progress(name, done, total)
+        if progress is None:
+            return None
+        return lambda done, total: count(progress, f"batch.{name}", STAGES[name], done, total)
 
     loading = stage("loading")
     total = len(release.models)

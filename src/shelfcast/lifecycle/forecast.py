@@ -1,0 +1,157 @@
+"""Forecasts without an endpoint: fitted here from sales data (no pipeline, no registry),
+or from a release's models (`lifecycle.batch`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shelfcast.errors import ShelfcastError
+from shelfcast.lifecycle.batch import BatchResult, batch_forecast, select_models, table_bytes
+from shelfcast.lifecycle.data import load_sales
+from shelfcast.lifecycle.progress import Progress, count
+from shelfcast.settings import Settings
+
+if TYPE_CHECKING:
+    from shelfcast.forecasting import TitleFit
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Fit, backtest and forecast: `isbns`, else every title (`all_titles`, and always for
+    long-format data), else the seasonal selection of at most `max_titles`."""
+
+    out: str  # .csv or .parquet
+    data: tuple[str, ...] = ()  # sales files; default: the settings' data, else the sample
+    isbns: tuple[str, ...] = ()
+    all_titles: bool = False
+    horizon: int = 32
+    levels: tuple[int, ...] = (80, 95)
+    start: str | None = "2012-01-01"  # weeks before are ignored; None keeps all history
+    max_titles: int = 15
+    workers: int | None = None
+    bundles: Path | None = None  # also write each title's bundle under this folder
+
+    def __post_init__(self) -> None:
+        if Path(self.out).suffix not in TABLE_SUFFIXES:
+            raise ShelfcastError(f"--out must end in .csv or .parquet, got {self.out!r}")
+
+
+@dataclass(frozen=True)
+class FitForecastResult:
+    """The fits (in input order), the titles that failed (with why), and the files written."""
+
+    fits: tuple[TitleFit, ...]
+    errors: Mapping[str, str]
+    horizon: int
+    out: str
+    plots: Path  # one interactive chart per title
+    bundles: Path | None
+
+
+@dataclass(frozen=True)
+class ReleaseForecastOptions:
+    """Batch forecasts from a release's models: every title (`all_titles`), `isbns`, or the
+    instances of a Vertex AI batch input file (`input_uri`, JSONL)."""
+
+    release: str  # id or URI
+    out: str  # local path or URI
+    isbns: tuple[str, ...] = ()
+    all_titles: bool = False
+    input_uri: str | None = None
+    fmt: str | None = None  # parquet, csv or jsonl; default: by `out`'s extension
+    horizon: int = 32
+    levels: tuple[int, ...] = (80, 95)
+
+    def __post_init__(self) -> None:
+        if not (self.all_titles or self.isbns or self.input_uri):
+            raise ShelfcastError("with --release, give --all, --isbn or --input")
+        if self.input_uri and (self.all_titles or self.isbns):
+            raise ShelfcastError("--input names its own titles: drop --all/--isbn")
+
+
+@dataclass(frozen=True)
+class ReleaseForecastResult:
+    release_id: str
+    batch: BatchResult
+
+
+def forecast_titles(
+    settings: Settings, options: FitOptions, progress: Progress | None = None
+) -> FitForecastResult:
+    """Fit, backtest and forecast titles from sales data; write the forecasts (long format),
+    a chart per title beside them and, if asked, the bundles. `ShelfcastError` when no
+    series could be forecast."""
+    import pandas as pd
+
+    from shelfcast.atomic import write_atomic
+    from shelfcast.catalog.selection import SelectionCriteria, select_titles
+    from shelfcast.catalog.series import weekly_series
+    from shelfcast.forecasting import FitConfig, fit_titles, write_bundle
+    from shelfcast.plots import title_figure, write_html
+
+    sales = load_sales(settings, options.data, progress=progress)
+    keys = list(dict.fromkeys(options.isbns))
+    series = weekly_series(sales, start=options.start or None, keys=keys or None)
+    if not keys and sales.kind == "bookscan" and not options.all_titles:
+        criteria = SelectionCriteria(max_titles=options.max_titles)
+        chosen = set(select_titles(series, criteria).selected)
+        series = [s for s in series if s.key in chosen]
+    if not series:
+        raise ShelfcastError("no series to forecast")
+    config = FitConfig(horizon=options.horizon, levels=options.levels)
+    done = 0
+
+    def advance(s: Any, _fit: TitleFit | None) -> None:
+        nonlocal done
+        done += 1
+        count(progress, "forecast.fit", "Fitting titles", done, len(series), s.key)
+
+    count(progress, "forecast.fit", "Fitting titles", 0, len(series))
+    fits, errors = fit_titles(series, config, workers=options.workers, progress=advance)
+    if not fits:
+        raise ShelfcastError(f"every series failed: {errors}")
+    key_column = "isbn" if sales.kind == "bookscan" else "unique_id"
+    out = Path(options.out)
+    plots = out.with_name(out.stem + "_plots")
+    frames = []
+    for n, fit in enumerate(fits, start=1):
+        frame = fit.bundle.forecast(options.horizon, options.levels)
+        count(progress, "forecast.write", "Writing charts and bundles", n, len(fits), fit.key)
+        write_html(title_figure(fit, frame), plots / f"{fit.key}.html")
+        if options.bundles:
+            write_bundle(fit.bundle, options.bundles / fit.key)
+        frames.append(frame.assign(**{key_column: fit.key, "model": fit.champion}))
+    result = pd.concat(frames, ignore_index=True)
+    columns = [key_column, "week_ending", "mean"]
+    columns += [f"{b}_{lv}" for lv in options.levels for b in ("lo", "hi")] + ["model"]
+    fmt = "parquet" if out.suffix == ".parquet" else "csv"
+    write_atomic(out, table_bytes(result[columns], fmt))
+    return FitForecastResult(
+        tuple(fits), dict(errors), options.horizon, str(out), plots, options.bundles
+    )
+
+
+def forecast_release(
+    settings: Settings, options: ReleaseForecastOptions, progress: Progress | None = None
+) -> ReleaseForecastResult:
+    """Batch forecasts from the release's models into `options.out` (see `lifecycle.batch`).
+    Instances answered with an error are counted in the result (JSONL only)."""
+    from shelfcast.releases import open_release
+
+    release = open_release(settings.artifact_root, options.release)
+    chosen = select_models(release, list(options.isbns))
+    result = batch_forecast(
+        chosen,
+        options.out,
+        fmt=options.fmt,
+        horizon=options.horizon,
+        levels=options.levels,
+        input_uri=options.input_uri,
+        progress=progress,
+    )
+    return ReleaseForecastResult(chosen.release_id, result)

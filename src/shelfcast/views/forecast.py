@@ -1,0 +1,70 @@
+"""Forecasts: one title's answer from an endpoint, and titles fitted without the pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from shelfcast.views.common import Col, console, make_table
+
+if TYPE_CHECKING:
+    from shelfcast.lifecycle.forecast import FitForecastResult
+
+
+def forecast_table(
+    prediction: Mapping[str, Any], levels: Sequence[int], out: Console | None = None
+) -> Table:
+    """One prediction of a server's response: a row per week, its mean and intervals."""
+    columns = [Col("week ending"), Col("mean", justify="right")]
+    columns += [Col(f"{lv}% interval", justify="right") for lv in levels]
+    rows = [
+        (
+            week["week_ending"],
+            f"{week['mean']:,.0f}",
+            *(f"{week[f'lo_{lv}']:,.0f} - {week[f'hi_{lv}']:,.0f}" for lv in levels),
+        )
+        for week in prediction["weeks"]
+    ]
+    title = f"{prediction['model_name']} v{prediction['model_version']}"
+    return make_table(columns, rows, title=title, out=out)
+
+
+def print_fits(result: FitForecastResult, out: Console | None = None) -> None:
+    out = out or console
+    horizon = result.horizon
+    columns = [
+        Col("ISBN / id"),
+        Col("title", wrap=True, drop=2, max_width=24),
+        Col("champion"),
+        Col("MASE", justify="right"),
+        Col("naive", justify="right"),
+        Col("holdout", justify="right", drop=1),
+        Col(f"next {horizon}w", justify="right"),
+        Col("note", wrap=True),
+    ]
+    rows: list[Sequence[Any]] = []
+    for fit in result.fits:
+        holdout = fit.holdout.get(fit.champion, {}).get("mase", float("nan"))
+        rows.append(
+            (
+                fit.key,
+                fit.bundle.history.title or "",
+                fit.champion,
+                f"{fit.champion_mase:.2f}",
+                f"{fit.baseline_mase:.2f}",
+                f"{holdout:.2f}",
+                f"{fit.bundle.forecast(horizon)['mean'].sum():,.0f}",
+                fit.fallback or "",
+            )
+        )
+    for key, reason in result.errors.items():
+        rows.append((key, "", "[red]failed[/red]", "", "", "", "", reason))
+    title = f"{len(result.fits)} title(s) forecast {horizon} weeks ahead"
+    out.print(make_table(columns, rows, title=title, out=out))
+    out.print(
+        "MASE: mean backtest MASE of the champion; naive: the seasonal-naive baseline's; "
+        "holdout: the champion's MASE on the held-out weeks."
+    )

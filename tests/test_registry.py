@@ -4,7 +4,6 @@ import os
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -32,8 +31,11 @@ from shelfcast.errors import ForecastError
 from shelfcast.forecasting import fit_title
 from shelfcast.forecasting.metrics import mase
 from shelfcast.mlflow_model import BundleModel, PyfuncWriter, save_pyfunc
+from shelfcast.settings import Settings
 
 runner = CliRunner()
+
+LEVELS = Settings().serving.levels
 
 
 @pytest.fixture
@@ -48,7 +50,7 @@ def incumbent_score(fit_old, fit_new) -> float:
     before = history.head(len(history) - weeks)
     old = registry.Bundle(model=fit_old.bundle.model, history=before)
     forecast = old.forecast(weeks)["mean"].to_numpy()
-    return mase(history.values[-weeks:], forecast, before.values, 52)
+    return mase(history.values[-weeks:], forecast, before.values, CONFIG.season_length)
 
 
 # ---------------------------------------------------------------------------- tracking
@@ -72,8 +74,9 @@ def test_training_run_has_a_parent_with_dataset_and_a_nested_run_per_title(setti
     assert parent.data.tags["mlflow.source.git.commit"] == registry.git_commit()
     assert parent.data.tags["zenml_pipeline_run"] == "book_sales_training-1"
     assert parent.data.params["settings.environment"] == "development"
-    assert parent.data.params["settings.n_origins"] == "3"
-    assert json.loads(parent.data.params["settings.default_test_isbns"]) == [ISBN_A, ISBN_B]
+    assert parent.data.params["settings.backtest.n_origins"] == "3"
+    params = parent.data.params
+    assert json.loads(params["settings.selection.default_test_isbns"]) == [ISBN_A, ISBN_B]
     assert parent.data.metrics["counts/in_data"] == 500
     assert parent.data.metrics["counts/fitted"] == 2
     assert parent.data.metrics["titles_registered"] == 2
@@ -167,7 +170,7 @@ def test_registration_tags_aliases_and_history(settings, client, fits):
 def test_pyfunc_loads_from_the_registry_and_predicts_the_bundles_forecast(settings, fits):
     train(settings, fits[:1])
     name = registry.model_name(ISBN_A)
-    expected = fits[0].bundle.forecast(8)
+    expected = fits[0].bundle.forecast(8, LEVELS)  # the pyfunc's default levels
     old_tracking, old_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
@@ -243,7 +246,7 @@ def test_a_better_challenger_takes_the_champion(settings, client, fits, refit):
 def test_the_gate_demands_the_configured_improvement(settings, client, fits, refit):
     first = fits[0]
     train(settings, [first])
-    strict = dataclasses.replace(settings, promotion_min_improvement=0.5)
+    strict = settings.replace(registry={"promotion_min_improvement": 0.5})
     slightly_better = with_holdout_mase(refit, 0.9 * incumbent_score(first, refit))
     (reg,) = train(strict, [slightly_better], fingerprint="second").registrations
     assert not reg.promoted and "needs < 0.5 x" in reg.reason
@@ -260,16 +263,18 @@ def test_an_identical_model_keeps_the_champion(settings, fits):
 
 def test_the_decision_without_a_champion_or_with_a_broken_one():
     fit = fit_title(weekly(ISBN_A, 3), CONFIG)
-    assert registry.decide(fit, None, None, 0.0) == registry.GateDecision(True, "no champion yet")
+    season = {"season_length": CONFIG.season_length}
+    no_champion = registry.decide(fit, None, None, 0.0, **season)
+    assert no_champion == registry.GateDecision(True, "no champion yet")
 
     def broken() -> dict:
         raise registry.BundleError("bundle.json is missing")
 
-    decision = registry.decide(fit, broken, "4", 0.0)
+    decision = registry.decide(fit, broken, "4", 0.0, **season)
     assert decision.promote and "champion v4 could not be scored" in decision.reason
     flat = with_holdout_mase(fit, float("nan"))  # MASE undefined: MAE decides
     naive = {"family": "snaive", "season_length": 52, "sigma2": 100.0}
-    decision = registry.decide(flat, lambda: naive, "4", 0.0)
+    decision = registry.decide(flat, lambda: naive, "4", 0.0, **season)
     assert decision.metric == "mae" and decision.incumbent_score > 0
     assert "MAE" in decision.reason
 
@@ -350,10 +355,10 @@ def test_a_title_that_fails_is_reported_and_the_others_registered(
 ):
     real = registry._write_title_files
 
-    def flaky(fit, folder, writer):
+    def flaky(fit, folder, writer, serving):
         if fit.key == ISBN_B:
             raise OSError("disk full")
-        return real(fit, folder, writer)
+        return real(fit, folder, writer, serving)
 
     monkeypatch.setattr(registry, "_write_title_files", flaky)
     run = train(settings, fits)
@@ -370,7 +375,7 @@ def test_a_title_that_fails_is_reported_and_the_others_registered(
 def test_bundle_model_reads_horizon_from_frames_dicts_records_and_params(fits):
     bundle = fits[0].bundle
     model = BundleModel(bundle)
-    expected = bundle.forecast(5)
+    expected = bundle.forecast(5, LEVELS)
     pd.testing.assert_frame_equal(model.predict(pd.DataFrame({"horizon": [5]})), expected)
     pd.testing.assert_frame_equal(model.predict({"horizon": 5}), expected)
     pd.testing.assert_frame_equal(model.predict([{"horizon": 3}, {"horizon": 5}]), expected)
@@ -414,7 +419,7 @@ def test_the_writer_writes_what_save_model_writes(tmp_path, fits):
     )
     loaded = mlflow.pyfunc.load_model(str(cloned))
     pd.testing.assert_frame_equal(
-        loaded.predict(pd.DataFrame({"horizon": [4]})), bundle.forecast(4)
+        loaded.predict(pd.DataFrame({"horizon": [4]})), bundle.forecast(4, LEVELS)
     )
 
 
@@ -471,7 +476,7 @@ def test_the_forecast_page_is_plotlys_cdn_page(fits):
 
     from shelfcast.plots import title_figure
 
-    figure = title_figure(fits[0], fits[0].bundle.forecast(32))
+    figure = title_figure(fits[0], fits[0].bundle.forecast(32, LEVELS))
     ids = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
     ours = ids.sub("ID", registry._cdn_html(figure))
     assert ours == ids.sub("ID", figure.to_html(include_plotlyjs="cdn", full_html=True))

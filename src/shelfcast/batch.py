@@ -198,13 +198,15 @@ def batch_forecast(
     release: Release,
     out: str,
     *,
+    horizon: int,
+    levels: Sequence[int],
     fmt: str | None = None,
-    horizon: int = 32,
-    levels: Sequence[int] = (80, 95),
     input_uri: str | None = None,
     progress: StageProgress | None = None,
 ) -> BatchResult:
-    """Forecast the release's titles (or the instances of `input_uri`) and write `out`."""
+    """Forecast the release's titles (or the instances of `input_uri`) and write `out`:
+    `horizon` weeks and the `levels` intervals (the settings' `serving` defaults from the
+    CLI), where an instance does not say."""
     from shelfcast.serving.pool import ModelPool
 
     fmt = output_format(out, fmt)

@@ -13,7 +13,8 @@ recorded as version tags; the champions' succession is a registered-model tag
 The gate compares like with like: the new version's holdout MASE (its champion fitted
 before the holdout weeks) against the champion's forecast of the same weeks from the new
 history before them. A new model identical to the champion's (a rerun on unchanged data)
-keeps the champion. `settings.promotion_min_improvement` is the margin the new one needs.
+keeps the champion. `settings.registry.promotion_min_improvement` is the margin the new one
+needs.
 
 Speed (MLflow 3.17; per title, see TitleRegistration.timings): runs are created with their
 tags in one call; params and metrics go in one `log_batch`; the plot, the backtest table and
@@ -79,18 +80,16 @@ from shelfcast.forecasting import metrics
 from shelfcast.forecasting.bundle import BUNDLE_FILE, HISTORY_FILE, Bundle
 from shelfcast.forecasting.fit import BASELINE, TitleFit
 from shelfcast.mlflow_model import DATA_SUBPATH, PyfuncWriter
-from shelfcast.settings import Settings
+from shelfcast.settings import ServingSettings, Settings
 
 MODEL_PREFIX = "arima_book_"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
 MAX_HISTORY = 50  # champions remembered for rollback (a registered-model tag holds 100 kB)
-SEASON_LENGTH = 52
 MODEL_ARTIFACT = "model"
 PLOT_ARTIFACT = "forecast.html"
 BACKTEST_ARTIFACT = "backtest.csv"
-PLOT_HORIZON = 32
 REMOTE_THREADS = 8  # titles logged at once over HTTP; a local SQLite store stays sequential
 DATASET_NAME = "book_sales_weekly"
 
@@ -486,12 +485,15 @@ def _cdn_html(figure) -> str:
     return html.replace(plain, with_sri, 1)
 
 
-def _write_title_files(fit: TitleFit, folder: Path, writer: PyfuncWriter) -> None:
-    """forecast.html, backtest.csv and the pyfunc model folder, ready for one upload."""
+def _write_title_files(
+    fit: TitleFit, folder: Path, writer: PyfuncWriter, serving: ServingSettings
+) -> None:
+    """forecast.html (the next `serving.horizon` weeks), backtest.csv and the pyfunc model
+    folder, ready for one upload."""
     from shelfcast.plots import title_figure
 
     folder.mkdir(parents=True, exist_ok=True)
-    figure = title_figure(fit, fit.bundle.forecast(PLOT_HORIZON))
+    figure = title_figure(fit, fit.bundle.forecast(serving.horizon, serving.levels))
     (folder / PLOT_ARTIFACT).write_text(_cdn_html(figure))
     table = fit.backtest.table.copy()
     if not table.empty:
@@ -503,9 +505,11 @@ def _write_title_files(fit: TitleFit, folder: Path, writer: PyfuncWriter) -> Non
 # ------------------------------------------------------------------------------------ the gate
 
 
-def score_on_newest_window(model: dict, fit: TitleFit) -> tuple[float, float, int]:
+def score_on_newest_window(
+    model: dict, fit: TitleFit, season_length: int
+) -> tuple[float, float, int]:
     """A model spec scored on the new fit's holdout weeks, as the new fit's champion was:
-    state from the new history minus those weeks, forecast them, MASE (season 52) and MAE."""
+    state from the new history minus those weeks, forecast them, MASE and MAE."""
     weeks = int(fit.bundle.evaluation.get("holdout", {}).get("weeks", 0) or 0)
     history = fit.bundle.history
     if weeks < 1 or len(history) <= weeks:
@@ -513,9 +517,9 @@ def score_on_newest_window(model: dict, fit: TitleFit) -> tuple[float, float, in
     train = history.head(len(history) - weeks)
     actual = history.values[len(train) :]
     bundle = Bundle(model=model, history=train, library_versions={}, created_at="")
-    mean = bundle.forecast(weeks, levels=(80,))["mean"].to_numpy()
+    mean = bundle.forecast(weeks)["mean"].to_numpy()
     return (
-        metrics.mase(actual, mean, train.values, SEASON_LENGTH),
+        metrics.mase(actual, mean, train.values, season_length),
         metrics.mae(actual, mean),
         weeks,
     )
@@ -527,6 +531,8 @@ def decide(
     incumbent_version: str | None,
     min_improvement: float,
     incumbent_backtest_mase: Callable[[], float | None] | None = None,
+    *,
+    season_length: int,
 ) -> GateDecision:
     """The promotion gate for a new fit against the current champion.
 
@@ -560,7 +566,7 @@ def decide(
         model = incumbent_model()
         if model == fit.bundle.model:  # e.g. a rerun on unchanged data: nothing to gain
             return GateDecision(False, f"same model as {label} (identical parameters); kept")
-        old_mase, old_mae, weeks = score_on_newest_window(model, fit)
+        old_mase, old_mae, weeks = score_on_newest_window(model, fit, season_length)
     except (ShelfcastError, KeyError, ValueError) as exc:  # not transport errors: they raise
         return GateDecision(
             True, f"{label} could not be scored on the newest {weeks} weeks ({exc}); replaced"
@@ -742,7 +748,7 @@ class _Prepared:
 def _prepare(ctx: _Context, fit: TitleFit) -> _Prepared:
     started = time.perf_counter()
     folder = ctx.staging / fit.key
-    _write_title_files(fit, folder, ctx.writer)
+    _write_title_files(fit, folder, ctx.writer, ctx.settings.serving)
     params = [Param(k, v) for k, v in title_params(fit).items()]
     return _Prepared(fit, folder, params, title_metrics(fit), time.perf_counter() - started)
 
@@ -776,8 +782,9 @@ def _log_title(ctx: _Context, prepared: _Prepared) -> TitleRegistration:
                 else None
             ),
             incumbent,
-            settings.promotion_min_improvement,
+            settings.registry.promotion_min_improvement,
             lambda: _number(client.get_model_version(name, incumbent).tags.get("backtest_mase")),
+            season_length=settings.training.season_length,
         )
         vtags = version_tags(fit, ctx.fingerprint, ctx.parent_run_id)
         vtags.update(
@@ -928,7 +935,8 @@ def log_training_run(
         raise _registry_error(exc, settings, "starting the training run") from None
     try:
         settings_params = [
-            Param(f"settings.{k}", _param_value(v)[:6000]) for k, v in settings.as_dict().items()
+            Param(f"settings.{k}", _param_value(v)[:6000])
+            for k, v in settings.as_flat_dict().items()
         ]
         count_metrics = [Metric(f"counts/{k}", float(v), _now_ms(), 0) for k, v in counts.items()]
         _log_batch(client, parent_id, count_metrics, settings_params, [])

@@ -57,7 +57,7 @@ def test_options_become_shelfcast_commands(commands, argv, expected):
 def test_a_vertex_dry_run_prints_the_plan_and_calls_nothing(monkeypatch, capsys, tmp_path):
     sdk = FakeSdk(monkeypatch)
     monkeypatch.setenv("SHELFCAST_HOME", str(tmp_path))
-    monkeypatch.setenv("SHELFCAST_SERVING_IMAGE_URI", IMAGE)
+    monkeypatch.setenv("SHELFCAST_ENDPOINTS__SERVING_IMAGE_URI", IMAGE)
     monkeypatch.setattr("shelfcast.cli.endpoints.find_release", lambda settings, release: R2)
 
     code = step03.main(

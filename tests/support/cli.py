@@ -20,7 +20,7 @@ def shelfcast(cwd: Path, *args: str, data: Path | None = None) -> subprocess.Com
     }
     env["COLUMNS"] = "200"
     if data is not None:
-        env["SHELFCAST_DATA"] = str(data)
+        env["SHELFCAST_DATA__PATHS"] = str(data)
     return subprocess.run(
         [SHELFCAST, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from shelfcast.errors import DataValidationError, Problem, ShelfcastError
-from shelfcast.settings import load_settings
+from shelfcast.settings import Settings
 
 # Tables stay readable when output goes to a file or a CI log (rich assumes 80 columns there).
 console = Console(width=None if sys.stdout.isatty() else 132)
@@ -56,8 +56,9 @@ def split_values(values: Sequence[str] | None) -> list[str]:
     return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
-def parse_levels(values: Sequence[str] | None) -> tuple[int, ...]:
-    levels = split_values(values) or ["80", "95"]
+def parse_levels(values: Sequence[str] | None, default: Sequence[int]) -> tuple[int, ...]:
+    """`--level` values, else `default` (the settings' `serving.levels`)."""
+    levels = split_values(values) or [str(v) for v in default]
     try:
         parsed = tuple(sorted({int(v) for v in levels}))
     except ValueError:
@@ -89,15 +90,21 @@ def progress_bar() -> Progress:
     )
 
 
-def load_sales(data: Sequence[str] | None, isbn_list: str | None = None, strict: bool = False):
-    """Read the given files, or the built-in sample catalogue (written on first use)."""
+def load_sales(
+    data: Sequence[str] | None,
+    settings: Settings,
+    isbn_list: str | None = None,
+    strict: bool = False,
+):
+    """Read the given files, or the built-in sample catalogue of `settings` (written on first
+    use); the settings' own `data.paths` are not read: `--data` names the files."""
     from shelfcast.catalog.reader import read_sales
     from shelfcast.training.sources import resolve_sources
 
     if data:
         return read_sales(list(data), isbn_list=isbn_list, strict=strict)
     sources = resolve_sources(
-        load_settings(data=()),
+        settings.replace(data={"paths": ()}),
         on_write_sample=lambda path: err.print(
             f"Writing the sample catalogue to {path.parent} (first use)"
         ),
@@ -110,5 +117,24 @@ DataOption = Annotated[
     typer.Option("--data", "-d", help="Sales file(s): xlsx, csv or parquet, local or gs://."),
 ]
 StartOption = Annotated[
-    str, typer.Option(help="Ignore weeks before this date ('' keeps all history).")
+    str | None,
+    typer.Option(
+        help="Ignore weeks before this date ('' keeps all history; default: data.start_date).",
+        show_default=False,
+    ),
 ]
+LevelOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Interval levels in percent (default: serving.levels).", show_default=False),
+]
+HorizonOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1, max=260, help="Weeks ahead (default: serving.horizon).", show_default=False
+    ),
+]
+
+
+def start_or_setting(start: str | None, settings: Settings) -> str | None:
+    """`--start` if given, else the settings' `data.start_date`; '' means all history (None)."""
+    return (settings.data.start_date if start is None else start) or None

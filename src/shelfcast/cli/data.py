@@ -15,6 +15,7 @@ from shelfcast.cli.common import (
     load_sales,
     print_problems,
     reports_errors,
+    start_or_setting,
 )
 from shelfcast.errors import ShelfcastError
 
@@ -25,7 +26,13 @@ app = typer.Typer(help="Sales data: the sample catalogue, validation, title sele
 @reports_errors
 def data_sample(
     out: Annotated[Path, typer.Option(help="Folder to write the catalogue to.")],
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Random seed; the same seed gives the same data (default: data.sample_seed).",
+            show_default=False,
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet or xlsx.")] = "csv",
 ) -> None:
     """Write the built-in sample catalogue in BookScan layout.
@@ -33,7 +40,10 @@ def data_sample(
     Example: `shelfcast data sample --out data/ --format xlsx`
     """
     from shelfcast.catalog.sample import write_sample
+    from shelfcast.settings import load_settings
 
+    if seed is None:
+        seed = load_settings().data.sample_seed
     if fmt not in ("csv", "parquet", "xlsx"):
         raise ShelfcastError(f"--format must be csv, parquet or xlsx, got {fmt!r}")
     with console.status(f"Generating the sample catalogue (seed {seed})"):
@@ -93,8 +103,14 @@ def data_validate(
 @reports_errors
 def data_titles(
     data: DataOption = None,
-    max_titles: Annotated[int, typer.Option(help="At most this many titles.")] = 15,
-    start: StartOption = "2012-01-01",
+    max_titles: Annotated[
+        int | None,
+        typer.Option(
+            help="At most this many titles (default: selection.max_seasonal_books).",
+            show_default=False,
+        ),
+    ] = None,
+    start: StartOption = None,
     show_all: Annotated[
         bool, typer.Option("--all", help="List every title, not only the selected.")
     ] = False,
@@ -105,10 +121,16 @@ def data_titles(
     """
     from shelfcast.catalog.selection import SelectionCriteria, select_titles
     from shelfcast.catalog.series import weekly_series
+    from shelfcast.settings import load_settings
 
-    sales = load_sales(data)
-    series = weekly_series(sales, start=start or None)
-    selection = select_titles(series, SelectionCriteria(max_titles=max_titles))
+    settings = load_settings()
+    sales = load_sales(data, settings)
+    series = weekly_series(sales, start=start_or_setting(start, settings))
+    criteria = SelectionCriteria(
+        max_titles=max_titles or settings.selection.max_seasonal_books,
+        always_include=settings.selection.default_test_isbns,
+    )
+    selection = select_titles(series, criteria)
     shown = selection.table if show_all else selection.table[selection.table["selected"]]
     table = Table(title=f"{len(selection.selected)} of {len(series)} titles selected")
     columns = {

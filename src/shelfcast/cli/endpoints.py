@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -53,9 +52,8 @@ def load(
 
     return load_settings(
         environment=env,
-        endpoint_backend=backend,
-        gcp_project=project,
-        gcp_region=region,
+        endpoints={"backend": backend},
+        gcp={"project": project, "region": region},
         artifact_uri=artifact_uri,
     )
 
@@ -125,10 +123,10 @@ def run_per_title(
     models = [release.model(n) for n in names] if names else list(release.models)
     outcomes: list[tuple[str, str, str]] = []
     for model in models:
-        endpoint = title_endpoint(settings.endpoint_name, model.isbn)
+        endpoint = title_endpoint(settings.endpoints.name, model.isbn)
         try:
             one = one_title_release(
-                release, model.name, publish_missing=not dry_run, project=settings.gcp_project
+                release, model.name, publish_missing=not dry_run, project=settings.gcp.project
             )
             outcome = run_deploy(settings, one, endpoint, canary=canary, dry_run=dry_run).action
         except ShelfcastError as exc:
@@ -207,10 +205,11 @@ def print_endpoints(endpoints: Sequence[Endpoint]) -> None:
 
 
 def check_endpoint(
-    settings: Settings, name: str, deployed_model: str | None = None, horizon: int = 32
+    settings: Settings, name: str, deployed_model: str | None = None, horizon: int | None = None
 ) -> list[str]:
     """Smoke-test what `name` serves: each deployed model taking traffic, aimed at it where
-    the backend can; otherwise through the endpoint, against every release it serves."""
+    the backend can; otherwise through the endpoint, against every release it serves.
+    `horizon`: weeks each title is forecast (default: the smoke test's)."""
     from shelfcast.endpoints.base import EndpointError, NotApplicable, backend_for
     from shelfcast.endpoints.rollout import smoke_test
     from shelfcast.releases import read_release
@@ -299,10 +298,10 @@ def deploy(
         raise EndpointError("--model-name picks titles for --per-title endpoints")
     settings = load(env, backend, project_id, region, artifact_uri=store)
     found = find_release(settings, release)
-    name = endpoint or settings.endpoint_name
+    name = endpoint or settings.endpoints.name
     if per_title:
         run_per_title(
-            replace(settings, endpoint_name=name), found, model_name or (), canary, dry_run
+            settings.replace(endpoints={"name": name}), found, model_name or (), canary, dry_run
         )
     else:
         run_deploy(settings, found, name, canary=canary, dry_run=dry_run)
@@ -380,7 +379,10 @@ def test_command(
         str | None,
         typer.Option("--deployed-model", help="Test this deployed model only (local backend)."),
     ] = None,
-    horizon: Annotated[int, typer.Option(min=1, max=260, help="Weeks to forecast.")] = 32,
+    horizon: Annotated[
+        int | None,
+        typer.Option(min=1, max=260, help="Weeks to forecast (default: the smoke test's, 32)."),
+    ] = None,
     backend: BackendOption = None,
     env: EnvOption = None,
     project_id: ProjectOption = None,

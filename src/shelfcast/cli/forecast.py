@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
@@ -12,6 +12,8 @@ from rich.table import Table
 
 from shelfcast.cli.common import (
     DataOption,
+    HorizonOption,
+    LevelOption,
     StartOption,
     console,
     load_sales,
@@ -19,8 +21,12 @@ from shelfcast.cli.common import (
     progress_bar,
     reports_errors,
     split_values,
+    start_or_setting,
 )
 from shelfcast.errors import ShelfcastError
+
+if TYPE_CHECKING:
+    from shelfcast.settings import Settings
 
 
 def _write_table(frame: pd.DataFrame, out: str) -> None:
@@ -49,12 +55,16 @@ def forecast(
     all_titles: Annotated[
         bool, typer.Option("--all", help="Every title, not only the selected ones.")
     ] = False,
-    horizon: Annotated[int, typer.Option(min=1, max=260, help="Weeks ahead.")] = 32,
-    level: Annotated[
-        list[str] | None, typer.Option(help="Interval levels in percent (default 80 and 95).")
+    horizon: HorizonOption = None,
+    level: LevelOption = None,
+    start: StartOption = None,
+    max_titles: Annotated[
+        int | None,
+        typer.Option(
+            help="Selected titles at most (default: selection.max_seasonal_books).",
+            show_default=False,
+        ),
     ] = None,
-    start: StartOption = "2012-01-01",
-    max_titles: Annotated[int, typer.Option(help="Selected titles at most.")] = 15,
     workers: Annotated[int | None, typer.Option(help="Processes (default: every core).")] = None,
     bundles: Annotated[
         Path | None, typer.Option(help="Also write each title's model bundle under this folder.")
@@ -87,30 +97,38 @@ def forecast(
     """
     from shelfcast.catalog.selection import SelectionCriteria, select_titles
     from shelfcast.catalog.series import weekly_series
-    from shelfcast.forecasting import FitConfig, TitleFit, fit_titles, write_bundle
+    from shelfcast.forecasting import TitleFit, fit_titles, write_bundle
     from shelfcast.plots import title_figure, write_html
+    from shelfcast.settings import load_settings
+    from shelfcast.training.run import fit_config
 
+    settings = load_settings()
+    horizon = horizon or settings.serving.horizon
+    levels = parse_levels(level, settings.serving.levels)
     if release is not None:
         if data or bundles:
             raise ShelfcastError("--release forecasts from released models: drop --data/--bundles")
         _release_forecast(
-            release, out, split_values(isbn), all_titles, input_file, fmt, horizon, level
+            settings, release, out, split_values(isbn), all_titles, input_file, fmt, horizon, levels
         )
         return
     if input_file or fmt:
         raise ShelfcastError("--input and --format go with --release")
     if Path(out).suffix not in (".csv", ".parquet"):
         raise ShelfcastError(f"--out must end in .csv or .parquet, got {out!r}")
-    levels = parse_levels(level)
-    sales = load_sales(data)
+    sales = load_sales(data, settings)
     keys = split_values(isbn)
-    series = weekly_series(sales, start=start or None, keys=keys or None)
+    series = weekly_series(sales, start=start_or_setting(start, settings), keys=keys or None)
     if not keys and sales.kind == "bookscan" and not all_titles:
-        chosen = select_titles(series, SelectionCriteria(max_titles=max_titles)).selected
+        criteria = SelectionCriteria(
+            max_titles=max_titles or settings.selection.max_seasonal_books,
+            always_include=settings.selection.default_test_isbns,
+        )
+        chosen = select_titles(series, criteria).selected
         series = [s for s in series if s.key in set(chosen)]
     if not series:
         raise ShelfcastError("no series to forecast")
-    config = FitConfig(horizon=horizon, levels=levels)
+    config = fit_config(settings, horizon=horizon, levels=levels)
     with progress_bar() as bar:
         task = bar.add_task("Fitting titles", total=len(series), current="")
 
@@ -142,6 +160,7 @@ def forecast(
 
 
 def _release_forecast(
+    settings: Settings,
     release_id: str,
     out: str,
     isbns: list[str],
@@ -149,18 +168,17 @@ def _release_forecast(
     input_file: str | None,
     fmt: str | None,
     horizon: int,
-    level: list[str] | None,
+    levels: tuple[int, ...],
 ) -> None:
     """Batch forecasts from a release (`shelfcast.batch`)."""
     from shelfcast.batch import batch_forecast, select_models
     from shelfcast.releases import open_release
-    from shelfcast.settings import load_settings
 
     if not (all_titles or isbns or input_file):
         raise ShelfcastError("with --release, give --all, --isbn or --input")
     if input_file and (all_titles or isbns):
         raise ShelfcastError("--input names its own titles: drop --all/--isbn")
-    chosen = select_models(open_release(load_settings().artifact_root, release_id), isbns)
+    chosen = select_models(open_release(settings.artifact_root, release_id), isbns)
     with progress_bar() as bar:
         tasks: dict[str, Any] = {}
 
@@ -175,7 +193,7 @@ def _release_forecast(
             out,
             fmt=fmt,
             horizon=horizon,
-            levels=parse_levels(level),
+            levels=levels,
             input_uri=input_file,
             progress=progress,
         )

@@ -291,7 +291,7 @@ def retrain_if_needed(
         console.print(f"Dry run: {len(plan.retrain)} title(s) would be retrained.")
         return
     extended = retraining_settings(settings)
-    console.print(f"Training data extended by the actuals: {extended.data[0]}")
+    console.print(f"Training data extended by the actuals: {extended.data.paths[0]}")
     summary = train_with_progress(extended, isbns=list(plan.retrain))
     print_summary(summary)
     console.print(

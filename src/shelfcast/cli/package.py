@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -85,7 +84,7 @@ def package_command(
         raise ShelfcastError("--model-version needs --model-name")
     settings = _settings(env, tracking_uri)
     if project_id:
-        settings = replace(settings, gcp_project=project_id)
+        settings = settings.replace(gcp={"project": project_id})
     with progress_bar() as bar:
         task = bar.add_task("Packaging", total=None, current="")
 

@@ -61,14 +61,16 @@ def run_lifecycle(settings: Settings, isbns: list[str] | None = None) -> Lifecyc
     started = time.perf_counter()
     backend = backend_for(settings)
     release = packaged.release
-    with progress_lines(f"Deploying {release.release_id} to {settings.endpoint_name}") as progress:
-        rollout = deploy_release(backend, settings.endpoint_name, release, progress=progress)
+    name = settings.endpoints.name
+    with progress_lines(f"Deploying {release.release_id} to {name}") as progress:
+        rollout = deploy_release(backend, name, release, progress=progress)
     seconds["deploy"] = time.perf_counter() - started
 
-    first = next(iter(isbns or settings.default_test_isbns), release.models[0].isbn)
+    first = next(iter(isbns or settings.selection.default_test_isbns), release.models[0].isbn)
     title = release.model(first) if first in {m.isbn for m in release.models} else release.models[0]
+    levels = list(settings.serving.levels)
     answer = backend.predict(
-        settings.endpoint_name, [{"isbn": title.isbn, "horizon": SAMPLE_HORIZON, "level": [80, 95]}]
+        name, [{"isbn": title.isbn, "horizon": SAMPLE_HORIZON, "level": levels}]
     )
     sample = answer.predictions[0]
     if "error" in sample:
@@ -99,7 +101,7 @@ def run(
     outcome = run_lifecycle(settings, split_values(isbn) or None)
     print_summary(outcome.training)
     print_rollout(outcome.rollout, outcome.package.release)
-    console.print(forecast_table(outcome.sample, (80, 95)))
+    console.print(forecast_table(outcome.sample, settings.serving.levels))
     _print_overview(settings, outcome)
 
 

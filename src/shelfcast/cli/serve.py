@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from shelfcast.cli.common import console, err, parse_levels, print_facts, reports_errors
+from shelfcast.cli.common import (
+    HorizonOption,
+    LevelOption,
+    console,
+    err,
+    parse_levels,
+    print_facts,
+    reports_errors,
+)
 from shelfcast.errors import ShelfcastError
 
 
@@ -30,7 +38,7 @@ def serve(
 
     Health (`/health`) answers 503 while the release loads and 200 once every bundle is
     verified; forecasts are posted to `/predict`. With a host other than loopback, set
-    `SHELFCAST_SERVER_TOKEN`: clients then send `Authorization: Bearer <token>`.
+    `SHELFCAST_SERVING__SERVER_TOKEN`: clients then send `Authorization: Bearer <token>`.
 
     Example: `shelfcast serve --port 8080` then `shelfcast predict --isbn 9780722532935`
     """
@@ -65,21 +73,19 @@ def newest_release() -> str:
 @reports_errors
 def predict(
     isbn: Annotated[str, typer.Option(help="ISBN or registered model name of the title.")],
-    horizon: Annotated[int, typer.Option(min=1, max=260, help="Weeks ahead.")] = 32,
-    level: Annotated[
-        list[str] | None, typer.Option(help="Interval levels in percent (default 80 and 95).")
-    ] = None,
+    horizon: HorizonOption = None,
+    level: LevelOption = None,
     url: Annotated[
         str | None,
         typer.Option(help="A server, or its predict URL (default: ask the endpoint)."),
     ] = None,
     endpoint: Annotated[
         str | None,
-        typer.Option(help="Endpoint to ask when no --url is given (default: book-sales)."),
+        typer.Option(help="Endpoint to ask when no --url is given (default: endpoints.name)."),
     ] = None,
     token: Annotated[
         str | None,
-        typer.Option(help="Bearer token (default: SHELFCAST_SERVER_TOKEN).", show_default=False),
+        typer.Option(help="Bearer token (default: serving.server_token).", show_default=False),
     ] = None,
 ) -> None:
     """Ask a prediction server for a title's weekly forecast and print it.
@@ -91,19 +97,20 @@ def predict(
     from shelfcast.serving.client import predict_url
     from shelfcast.settings import load_settings
 
-    levels = parse_levels(level)
-    key = "model_name" if not isbn.replace("-", "").isdigit() else "isbn"
-    instance = {key: isbn, "horizon": horizon, "level": list(levels)}
     settings = load_settings()
+    levels = parse_levels(level, settings.serving.levels)
+    key = "model_name" if not isbn.replace("-", "").isdigit() else "isbn"
+    instance = {key: isbn, "horizon": horizon or settings.serving.horizon, "level": list(levels)}
     if url:
-        prediction = post(url, [instance], token=token or settings.server_token)["predictions"][0]
+        token = token or settings.serving.server_token
+        prediction = post(url, [instance], token=token)["predictions"][0]
         source = predict_url(url)
     else:
         from shelfcast.endpoints.base import backend_for
 
-        name = endpoint or settings.endpoint_name
+        name = endpoint or settings.endpoints.name
         prediction = backend_for(settings).predict(name, [instance]).predictions[0]
-        source = f"endpoint {name} ({settings.endpoint_backend})"
+        source = f"endpoint {name} ({settings.endpoints.backend})"
     if "error" in prediction:
         raise ShelfcastError(f"{prediction['error']['field']}: {prediction['error']['reason']}")
     console.print(forecast_table(prediction, levels))

@@ -42,7 +42,9 @@ def train(
     ] = None,
     max_titles: Annotated[
         int | None,
-        typer.Option(min=1, help="Selected titles at most (default: the setting, 15)."),
+        typer.Option(
+            min=1, help="Selected titles at most (default: selection.max_seasonal_books)."
+        ),
     ] = None,
     all_titles: Annotated[
         bool, typer.Option("--all", help="Every title with sales, not only the selected ones.")
@@ -71,11 +73,13 @@ def train(
     """
     from shelfcast.settings import load_settings
 
-    overrides: dict[str, Any] = {"environment": env, "workers": workers, "dask_scheduler": dask}
-    if data:
-        overrides["data"] = tuple(data)
+    settings = load_settings(
+        environment=env,
+        training={"workers": workers, "dask_scheduler": dask},
+        data={"paths": tuple(data) if data else None},
+    )
     summary = train_with_progress(
-        load_settings(**overrides),
+        settings,
         isbns=split_values(isbn) or None,
         max_titles=max_titles,
         all_titles=all_titles,

@@ -303,7 +303,7 @@ def _parse(body: bytes, config: ServerConfig) -> tuple[list[Any], Parameters]:
     except ValidationError as exc:
         where, reason = first_error(exc)
         raise RequestRefused(422, f"parameters{where}", reason, "bad_request") from None
-    return instances, parameters
+    return instances, parameters.or_defaults(config.horizon, config.levels)
 
 
 def _is_cached(pool: ModelPool, task: Task) -> bool:

@@ -56,6 +56,8 @@ from urllib.parse import urlsplit
 
 from _common import Table, fmt_seconds, machine_line
 
+from shelfcast.settings import ServingSettings
+
 if TYPE_CHECKING:
     from shelfcast.endpoints.base import EndpointBackend
     from shelfcast.releases import Release
@@ -63,7 +65,8 @@ if TYPE_CHECKING:
 ENDPOINT = "book-sales"
 SHELFCAST = Path(sys.executable).parent / "shelfcast"
 RUN_TARGET_S, RERUN_TARGET_S, DEPLOY_TARGET_S, ROLLBACK_TARGET_S = 90.0, 30.0, 10.0, 1.0
-HORIZON, LEVELS = 32, [80, 95]
+_SERVING = ServingSettings()  # a request for the default forecast
+HORIZON, LEVELS = _SERVING.horizon, list(_SERVING.levels)
 WARM_UP = 50  # requests per path before the timed ones (connections, forecast cache)
 MODEL_HEADER = "X-Deployed-Model-Id"
 SWITCH_TIMEOUT = 30.0  # seconds to wait for the router to answer from the rolled-back model
@@ -241,7 +244,7 @@ def measure(folder: Path, requests: int) -> Results:
     assert serving is not None and serving.url is not None and endpoint.url is not None
     full = read_release(serving.release_uri)
     isbn = next(
-        (i for i in settings.default_test_isbns if i in {m.isbn for m in full.models}),
+        (i for i in settings.selection.default_test_isbns if i in {m.isbn for m in full.models}),
         full.models[0].isbn,
     )
     body = request_body(isbn)

@@ -171,12 +171,15 @@ def main(argv: list[str] | None = None) -> int:
         print("Put Weekly-train.csv and Weekly-test.csv there, or pass --data DIR.")
         return 0
 
-    from shelfcast.forecasting import FitConfig, fit_titles
+    from shelfcast.forecasting import fit_titles
+    from shelfcast.settings import Settings
+    from shelfcast.training.run import fit_config
 
     series = load_m4_weekly(args.data, args.limit)
     naive_fc = {x.key: naive_forecast(x.train) for x in series}
     naive = score(series, naive_fc)
-    config = FitConfig(
+    config = fit_config(
+        Settings(),  # the season and interval levels of Shelfcast's defaults
         horizon=HORIZON,
         n_origins=args.n_origins,
         holdout=args.holdout,

@@ -55,9 +55,8 @@ def child(args: argparse.Namespace) -> None:
 
     settings = load_settings(
         home=Path(args.home),
-        workers=args.workers,
-        start_date=args.start,
-        max_train_weeks=args.max_train_weeks,
+        training={"workers": args.workers, "max_train_weeks": args.max_train_weeks},
+        data={"start_date": args.start},
     )
     isbns = json.loads(args.isbns) if args.isbns else None
     summary = run_training(settings, isbns=isbns, all_titles=isbns is None)

@@ -1,7 +1,7 @@
 """The prediction server beside `mlflow models serve`, and start to healthy with 500 titles.
 
 1. The seed title 9780722532935 of the sample catalogue (written with seed 42, weekly since
-   2012) is fitted with `fit_title(series, FitConfig())`, tracked and registered in a fresh
+   2012) is fitted with `fit_title(series, fit_config(settings))`, tracked and registered in a fresh
    MLflow SQLite store (`registry.log_training_run`: version 1 takes `champion`), and packaged
    into a fresh artifact store (`packaging.package`): the release the Shelfcast server loads.
 2. On 127.0.0.1, one at a time: the Shelfcast server (`python -m shelfcast.serving`, AIP_*
@@ -17,8 +17,9 @@
    request, as mlflow computes every one.
 4. The prediction log's cost: the Shelfcast server above runs as it does by default off
    Vertex AI, writing every answered request to its prediction log (sample rate 1.0). A second
-   Shelfcast server with the log off (`SHELFCAST_PREDICTION_LOG_SAMPLE_RATE=0`: requests are
-   sampled out before anything is queued, so its writer thread stays idle) gets the same cached
+   Shelfcast server with the log off (`SHELFCAST_SERVING__PREDICTION_LOG_SAMPLE_RATE=0`:
+   requests are sampled out before anything is queued, so its writer thread stays idle) gets
+   the same cached
    load, interleaved with the first to cancel drift in the machine's load: at each concurrency
    half the run with the log off, the whole run with it on, then the other half off. Afterwards
    the log's JSONL lines are counted per server process: with the log on they must equal the
@@ -75,9 +76,12 @@ from typing import Any
 
 from _common import Table, fmt_seconds, load_note, machine_line, process_cpu_seconds
 
+from shelfcast.settings import ServingSettings
+
 ISBN = "9780722532935"
 NAME = f"arima_book_{ISBN}"
-HORIZON, LEVELS = 32, [80, 95]
+_SERVING = ServingSettings()  # a request for the default forecast
+HORIZON, LEVELS = _SERVING.horizon, list(_SERVING.levels)
 HEALTH, PREDICT = "/health", "/predict"
 RPS_FACTOR_TARGET, P99_TARGET_MS, START_TARGET_S = 5.0, 20.0, 5.0
 TITLES = 500
@@ -97,15 +101,16 @@ def build_release(work: Path) -> tuple[Any, Any, Any, Any]:
     from shelfcast.catalog.reader import read_sales
     from shelfcast.catalog.sample import write_sample
     from shelfcast.catalog.series import weekly_series
-    from shelfcast.forecasting import FitConfig, fit_title
+    from shelfcast.forecasting import fit_title
     from shelfcast.packaging import package
     from shelfcast.settings import Settings
+    from shelfcast.training.run import fit_config
 
-    paths = write_sample(work / "sample", fmt="parquet", seed=42)
-    sales = read_sales([str(p) for p in paths if p.suffix == ".parquet"])
-    series = weekly_series(sales, start="2012-01-01", keys=[ISBN])[0]
-    fit = fit_title(series, FitConfig())
     settings = Settings(home=work / "home", artifact_uri=str(work / "store"))
+    paths = write_sample(work / "sample", fmt="parquet", seed=settings.data.sample_seed)
+    sales = read_sales([str(p) for p in paths if p.suffix == ".parquet"])
+    series = weekly_series(sales, start=settings.data.start_date, keys=[ISBN])[0]
+    fit = fit_title(series, fit_config(settings))
     registry.log_training_run(
         settings,
         [fit],
@@ -186,9 +191,14 @@ def start_shelfcast(
         "AIP_HTTP_PORT": str(port),
         "AIP_STORAGE_URI": release_uri,
         "SHELFCAST_HOME": str(work),
-        "SHELFCAST_PREDICTION_LOG_SAMPLE_RATE": f"{sample_rate:g}",
+        "SHELFCAST_SERVING__PREDICTION_LOG_SAMPLE_RATE": f"{sample_rate:g}",
     }
-    for variable in ("SHELFCAST_SERVER_TOKEN", "SHELFCAST_SETTINGS", "AIP_MODE"):
+    for variable in (
+        "SHELFCAST_SERVER_TOKEN",
+        "SHELFCAST_SERVING__SERVER_TOKEN",
+        "SHELFCAST_SETTINGS",
+        "AIP_MODE",
+    ):
         env.pop(variable, None)
     log = work / f"shelfcast-{port}.log"
     return start(name, [sys.executable, "-m", "shelfcast.serving"], env, port, log)
@@ -540,8 +550,8 @@ def print_tables(runs, starts, rss, healthy, mlflow_ready, notes, log_check, arg
         "one uvicorn worker each (uvloop, httptools); CPU: share of one core over the run, "
         "the server's process(es) and the load generator's",
         "prediction log on: sample rate 1.0, the server's default off Vertex AI (the uncached "
-        "rows too); off: SHELFCAST_PREDICTION_LOG_SAMPLE_RATE=0, a second server driven in turn "
-        "with the first at each concurrency, half its run before and half after",
+        "rows too); off: SHELFCAST_SERVING__PREDICTION_LOG_SAMPLE_RATE=0, a second server driven "
+        "in turn with the first at each concurrency, half its run before and half after",
         f"prediction log on / off: {ratios}",
         f"prediction log lines written: {lines:,} by the server with the log on, which answered "
         f"{answered:,} requests (warm-ups and the uncached rows included): "

@@ -39,8 +39,11 @@ import numpy as np
 import pandas as pd
 from _common import Table, fmt, fmt_seconds, load_note, machine_line, run_capped
 
-HISTORY_START = "2012-01-01"
-SEED_TITLES = ("9780722532935", "9780241003008")  # The Alchemist, The Very Hungry Caterpillar
+from shelfcast.settings import Settings
+
+DEFAULTS = Settings()  # Shelfcast's defaults: the history start, the seed titles, the fit
+HISTORY_START = DEFAULTS.data.start_date
+SEED_TITLES = DEFAULTS.selection.default_test_isbns  # The Alchemist, The Very Hungry Caterpillar
 PEER_METHODS = ("pmdarima", "statsmodels")
 PEER_LABELS = {
     "pmdarima": "pmdarima auto_arima",
@@ -62,7 +65,9 @@ SPEEDUP_TARGET = 20.0
 # ------------------------------------------------------------------------------ the catalogue
 
 
-def load_catalogue(seed: int = 42, start: str = HISTORY_START) -> tuple[list[Any], int]:
+def load_catalogue(
+    seed: int = DEFAULTS.data.sample_seed, start: str = HISTORY_START
+) -> tuple[list[Any], int]:
     """Weekly series of the sample catalogue, as a user gets them (written, read, validated),
     and the number of titles in the catalogue (those without sales since `start` have none)."""
     from shelfcast.catalog.reader import read_sales
@@ -547,7 +552,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--workers", type=int, default=2, help="fit_titles processes in part 1 (2)")
     p.add_argument("--limit", type=int, metavar="N", help="part 1 on the first N titles only")
-    p.add_argument("--seed", type=int, default=42, help="sample catalogue seed (42)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULTS.data.sample_seed,
+        help=f"sample catalogue seed ({DEFAULTS.data.sample_seed})",
+    )
     p.add_argument(
         "--markdown", type=Path, metavar="DIR", help="also write the tables as .md files here"
     )
@@ -557,10 +567,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _common.exit_on_sigterm()
-    from shelfcast.forecasting import FitConfig
     from shelfcast.forecasting.backtest import rolling_origins
+    from shelfcast.training.run import fit_config
 
-    config = FitConfig(horizon=32, n_origins=3, season_length=52, levels=(80, 95))
+    config = fit_config(DEFAULTS)
     t0 = time.perf_counter()
     series, catalogue = load_catalogue(args.seed)
     print(f"Sample catalogue: {len(series)} titles in {time.perf_counter() - t0:.1f} s", flush=True)

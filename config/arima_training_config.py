@@ -3,8 +3,12 @@
     from config.arima_training_config import get_arima_config, DEFAULT_TEST_ISBNS
 
     config = get_arima_config()                      # DEPLOYMENT_ENV, else development
-    config = get_production_config(n_origins=4)      # any Shelfcast setting, by name
+    config = get_production_config(n_origins=4)      # any Shelfcast setting, by its flat name
     config.environment, config.split_size, config.to_dict(), config.settings
+
+The seed's names are flat (`split_size`, `n_origins`); Shelfcast's settings are sections
+(`settings.backtest.split_size`). `shelfcast.settings.FLAT_NAMES` maps one onto the other, for
+overrides and attributes alike; sections may be given as dicts too (`training={"workers": 2}`).
 
 The seed's Optuna knobs (`n_trials`, `patience`, `force_retrain`, ...) are gone with its Optuna
 search: passing one is an error that names it, like any unknown setting. Run from the
@@ -24,48 +28,43 @@ try:
 except ImportError:  # a checkout without `pip install -e .`
     sys.path.insert(0, str(_SRC))
 
-from shelfcast.settings import FIELDS, Settings, load_settings  # noqa: E402
+from shelfcast.settings import FLAT_NAMES, Settings, load_settings, nest_flat  # noqa: E402
 
 _DEFAULTS = Settings()
-DEFAULT_TEST_ISBNS: list[str] = list(_DEFAULTS.default_test_isbns)
-DEFAULT_SPLIT_SIZE: int = _DEFAULTS.split_size  # 32
-DEFAULT_MAX_SEASONAL_BOOKS: int = _DEFAULTS.max_seasonal_books  # 15
-
-
-def _coerce(values: dict[str, Any]) -> dict[str, Any]:
-    """Values as the settings' types: paths from text, tuples from lists (as `to_dict` gives)."""
-    out = {}
-    for name, value in values.items():
-        default = getattr(_DEFAULTS, name, None)
-        if isinstance(default, Path) and isinstance(value, str):
-            value = Path(value)
-        elif isinstance(default, tuple) and isinstance(value, list | str):
-            value = tuple(value.split(",")) if isinstance(value, str) else tuple(value)
-        out[name] = value
-    return out
+DEFAULT_TEST_ISBNS: list[str] = list(_DEFAULTS.selection.default_test_isbns)
+DEFAULT_SPLIT_SIZE: int = _DEFAULTS.backtest.split_size
+DEFAULT_MAX_SEASONAL_BOOKS: int = _DEFAULTS.selection.max_seasonal_books
 
 
 class ARIMATrainingConfig:
     """The seed's configuration object, now a view of Shelfcast's `Settings`.
 
-    Attributes are the settings' fields (`environment`, `split_size`, `max_seasonal_books`,
-    `default_test_isbns`, `n_origins`, `tracking_uri`, ...). Environments are development,
+    Attributes are the settings by their flat names (`environment`, `split_size`,
+    `max_seasonal_books`, `default_test_isbns`, `n_origins`, ...), the root's (`tracking_uri`,
+    `experiment_name`, ...) and the sections (`backtest`, ...). Environments are development,
     testing and production, chosen by `environment` or `DEPLOYMENT_ENV`.
     """
 
     def __init__(self, environment: str | None = None, **overrides: Any) -> None:
-        self.settings: Settings = load_settings(environment=environment, **_coerce(overrides))
+        nested = nest_flat(overrides, "options")
+        self.settings: Settings = load_settings(environment=environment, **nested)
 
     @property
     def environment(self) -> str:
         return self.settings.environment
 
     def __getattr__(self, name: str) -> Any:
-        if name != "settings" and (name in FIELDS or hasattr(Settings, name)):
+        if name == "settings":
+            raise AttributeError(name)
+        if name in FLAT_NAMES:
+            section, field = FLAT_NAMES[name]
+            return getattr(getattr(self.settings, section), field)
+        if name in Settings.model_fields or hasattr(Settings, name):
             return getattr(self.settings, name)
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as plain JSON, nested by section (`from_dict` takes it back)."""
         return self.settings.as_dict()
 
     @classmethod
@@ -83,8 +82,9 @@ class ARIMATrainingConfig:
     def log_configuration(self, logger: Any) -> None:
         s = self.settings
         logger.info(
-            f"Training configuration ({s.environment}): split {s.split_size} weeks, "
-            f"{s.n_origins} backtest origins, at most {s.max_seasonal_books} seasonal titles, "
+            f"Training configuration ({s.environment}): split {s.backtest.split_size} weeks, "
+            f"{s.backtest.n_origins} backtest origins, "
+            f"at most {s.selection.max_seasonal_books} seasonal titles, "
             f"MLflow {s.tracking_uri} (experiment {s.experiment_name})"
         )
 

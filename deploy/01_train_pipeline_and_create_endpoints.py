@@ -88,11 +88,10 @@ def settings_for(args: argparse.Namespace) -> Any:
 
     return load_settings(
         environment=args.env,
-        endpoint_backend=args.backend,
-        gcp_project=args.project_id,
-        gcp_region=args.region,
+        endpoints={"backend": args.backend},
+        gcp={"project": args.project_id, "region": args.region},
         artifact_uri=f"gs://{args.bucket_name}" if args.bucket_name else None,
-        data=tuple(args.data) if args.data else None,
+        data={"paths": tuple(args.data) if args.data else None},
     )
 
 
@@ -111,7 +110,6 @@ def lifecycle_options(args: argparse.Namespace) -> Any:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from shelfcast import lifecycle
-    from shelfcast.lifecycle.run import SAMPLE_LEVELS
     from shelfcast.views.common import ProgressDisplay, console, exit_status, print_facts
     from shelfcast.views.endpoints import endpoint_url, print_deploy
     from shelfcast.views.forecast import forecast_table
@@ -134,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         print_package(result.package)
         print_deploy(result.deploy)
         print_facts([(f"test {n}", line) for n, line in enumerate(result.tests, start=1)])
-        console.print(forecast_table(result.sample, SAMPLE_LEVELS))
+        console.print(forecast_table(result.sample, settings.serving.levels))
         print_facts(
             [
                 ("release", result.release.uri),

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from shelfcast.views.releases import print_package
 
     def run() -> None:
-        settings = load_settings(environment=args.env, gcp_project=args.project_id)
+        settings = load_settings(environment=args.env, gcp={"project": args.project_id})
         if args.list_models:
             print_models(registry.list_models(settings), settings)
             return

@@ -52,9 +52,8 @@ def settings_for(args: argparse.Namespace, **more: Any) -> Any:
 
     return load_settings(
         environment=args.env,
-        endpoint_backend=args.backend,
-        gcp_project=args.project_id,
-        gcp_region=args.region,
+        endpoints={"backend": args.backend},
+        gcp={"project": args.project_id, "region": args.region},
         artifact_uri=f"gs://{args.bucket_name}" if args.bucket_name else None,
         **more,
     )

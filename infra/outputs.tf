@@ -19,7 +19,7 @@ output "deployer_service_account" {
 }
 
 output "serving_service_account" {
-  description = "The endpoint's runtime identity (SHELFCAST_VERTEX_SERVICE_ACCOUNT)."
+  description = "The endpoint's runtime identity (SHELFCAST_ENDPOINTS__VERTEX_SERVICE_ACCOUNT)."
   value       = google_service_account.serving.email
 }
 
@@ -29,11 +29,11 @@ output "pipelines_service_account" {
 }
 
 output "shelfcast_env" {
-  description = "Environment for `shelfcast package` and `shelfcast deploy` (add SHELFCAST_SERVING_IMAGE_URI)."
+  description = "Environment for `shelfcast package` and `shelfcast deploy` (add SHELFCAST_ENDPOINTS__SERVING_IMAGE_URI)."
   value = {
-    GCP_PROJECT                      = var.project_id
-    GCP_REGION                       = var.region
-    SHELFCAST_ARTIFACT_URI           = "gs://${google_storage_bucket.artifacts.name}"
-    SHELFCAST_VERTEX_SERVICE_ACCOUNT = google_service_account.serving.email
+    GCP_PROJECT                                 = var.project_id
+    GCP_REGION                                  = var.region
+    SHELFCAST_ARTIFACT_URI                      = "gs://${google_storage_bucket.artifacts.name}"
+    SHELFCAST_ENDPOINTS__VERTEX_SERVICE_ACCOUNT = google_service_account.serving.email
   }
 }

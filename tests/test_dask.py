@@ -11,11 +11,12 @@ distributed = pytest.importorskip("distributed")
 from shelfcast.catalog.reader import read_sales  # noqa: E402
 from shelfcast.catalog.sample import write_sample  # noqa: E402
 from shelfcast.catalog.series import weekly_series  # noqa: E402
-from shelfcast.forecasting import FitConfig  # noqa: E402
+from shelfcast.settings import Settings  # noqa: E402
 from shelfcast.training.executors import ExecutorChoice, fit_on, open_executor  # noqa: E402
+from shelfcast.training.run import fit_config  # noqa: E402
 
 ISBNS = ["9780722532935", "9780241003008"]
-CONFIG = FitConfig(n_origins=2, candidates=("snaive", "theta", "sarima", "dhr"))
+CONFIG = fit_config(Settings(), n_origins=2, candidates=("snaive", "theta", "sarima", "dhr"))
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def test_progress_hears_of_every_title_from_the_cluster(series, cluster):
     fits, _ = fit_on(
         ExecutorChoice(dask_scheduler=cluster.scheduler_address),
         series[:2],
-        FitConfig(n_origins=1, candidates=("snaive", "theta")),
+        fit_config(Settings(), n_origins=1, candidates=("snaive", "theta")),
         progress=lambda s, fit: heard.append((s.key, fit is not None)),
     )
     assert sorted(heard) == sorted((s.key, True) for s in series[:2])

@@ -22,14 +22,14 @@ from typer.testing import CliRunner
 
 from shelfcast.catalog.sample import write_sample
 from shelfcast.errors import DataValidationError
-from shelfcast.forecasting import FitConfig
-from shelfcast.settings import load_settings
+from shelfcast.settings import Settings, load_settings
 from shelfcast.training import TrainingSummary, run_training
+from shelfcast.training.run import fit_config
 from shelfcast.training.zenml_env import DEFAULTS, zenml_environment
 
 REPO = Path(__file__).resolve().parents[1]
 ISBNS = ("9780722532935", "9780241003008")  # the seed's two test titles
-CONFIG = FitConfig(n_origins=1, candidates=("snaive", "theta", "sarima"))
+CONFIG = fit_config(Settings(), n_origins=1, candidates=("snaive", "theta", "sarima"))
 # every step but the two that always run (fingerprinting, linking the MLflow parent run)
 CACHEABLE = {
     "validate_data",
@@ -58,9 +58,13 @@ class Project:
     home: Path
     sample: Path  # the sample catalogue as parquet, outside the project folder
 
-    def settings(self, data: Path | None = None, **overrides):
-        values = {"home": self.home, "environment": "testing", "workers": 1, **overrides}
-        return load_settings(data=(str(data or self.sample),), **values)
+    def settings(self, data: Path | None = None, workers: int = 1):
+        return load_settings(
+            home=self.home,
+            environment="testing",
+            data={"paths": (str(data or self.sample),)},
+            training={"workers": workers},
+        )
 
 
 def _reset_zenml() -> None:
@@ -301,7 +305,9 @@ def test_artifacts_round_trip_every_field(project):
     assert series_hash(back) == series_hash(series) and back.kind == "bookscan"
     assert [s.title for s in back] == [s.title for s in series]
 
-    config = FitConfig(n_origins=2, candidates=("snaive", "theta"), forecast_candidates=True)
+    config = fit_config(
+        Settings(), n_origins=2, candidates=("snaive", "theta"), forecast_candidates=True
+    )
     fits, _ = fit_titles(list(series), config, workers=1)
     result = TrainingResult(fits, {"9780000000002": "boom"}, config_to_dict(config), "here", 1.5)
     loaded = training_from_files(training_to_files(result))

@@ -57,7 +57,7 @@ def package(
             f"no registered model has a champion at {settings.tracking_uri} "
             "(train first, or package the latest versions with --all)"
         )
-    store = ArtifactStore(to or settings.artifact_root, project=settings.gcp_project)
+    store = ArtifactStore(to or settings.artifact_root, project=settings.gcp.project)
     total = len(versions)
 
     def fetch(v) -> ModelFiles:

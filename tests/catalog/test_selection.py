@@ -11,7 +11,6 @@ import pytest
 
 from shelfcast.catalog.sample import ALCHEMIST, CATERPILLAR, sample_catalogue
 from shelfcast.catalog.selection import (
-    DEFAULT_TITLES,
     STAT_COLUMNS,
     SelectionCriteria,
     acf52,
@@ -21,6 +20,13 @@ from shelfcast.catalog.selection import (
 )
 from shelfcast.catalog.series import TitleSeries, weekly_series
 from shelfcast.errors import ShelfcastError
+from shelfcast.settings import Settings
+
+DEFAULTS = Settings().selection
+# The selection Shelfcast makes by default: the settings' size and test titles.
+SEED_CRITERIA = SelectionCriteria(
+    max_titles=DEFAULTS.max_seasonal_books, always_include=DEFAULTS.default_test_isbns
+)
 
 END = pd.Timestamp("2024-07-20")
 WEEK = np.arange(260)
@@ -39,7 +45,7 @@ def seasonal(key: str, n: int = 260, level: float = 100.0, seed: int = 0) -> Tit
 
 
 def verdict(series: list[TitleSeries], **criteria: object) -> pd.DataFrame:
-    kwargs = {"always_include": ()} | criteria
+    kwargs = {"max_titles": DEFAULTS.max_seasonal_books} | criteria
     return select_titles(series, SelectionCriteria(**kwargs)).table.set_index("key")  # type: ignore[arg-type]
 
 
@@ -127,26 +133,28 @@ def test_forced_titles_are_always_included() -> None:
     short = seasonal(ALCHEMIST, n=60)  # too short to be eligible
     others = [seasonal(f"k{i}", level=50.0 * (i + 1), seed=i) for i in range(4)]
     caterpillar = seasonal(CATERPILLAR, level=10_000.0, seed=9)  # eligible, ranks first
-    selection = select_titles([short, *others, caterpillar], SelectionCriteria(max_titles=3))
+    forced = {"always_include": DEFAULTS.default_test_isbns}
+    selection = select_titles([short, *others, caterpillar], SelectionCriteria(3, **forced))
     table = selection.table.set_index("key")
     assert set(selection.selected) == {ALCHEMIST, CATERPILLAR, "k3"}
     assert selection.selected[0] == CATERPILLAR
     assert table.loc[ALCHEMIST, "reason"].startswith("forced: seed default title (history 60")
     assert table.loc[CATERPILLAR, "reason"].endswith("; seed default title")
     assert table.loc[ALCHEMIST, "forced"] and not table.loc[ALCHEMIST, "eligible"]
-    only_forced = select_titles([short, *others], SelectionCriteria(max_titles=1))
+    only_forced = select_titles([short, *others], SelectionCriteria(1, **forced))
     assert only_forced.selected == [ALCHEMIST]
-    assert select_titles(others, SelectionCriteria(max_titles=2)).selected == ["k3", "k2"]
+    assert select_titles(others, SelectionCriteria(2, **forced)).selected == ["k3", "k2"]
 
 
 def test_criteria_validation_and_duplicate_keys() -> None:
-    assert SelectionCriteria().always_include == DEFAULT_TITLES
-    assert SelectionCriteria().max_titles == 15
+    assert SelectionCriteria(max_titles=15).always_include == ()  # only the caller's titles
+    assert SEED_CRITERIA.always_include == (ALCHEMIST, CATERPILLAR)
+    assert SEED_CRITERIA.max_titles == 15
     for bad in ({"min_weeks": 103}, {"max_titles": 0}, {"max_weeks_since_sale": 0}):
         with pytest.raises(ShelfcastError):
-            SelectionCriteria(**bad)  # type: ignore[arg-type]
+            SelectionCriteria(**{"max_titles": 15, **bad})  # type: ignore[arg-type]
     with pytest.raises(ShelfcastError, match="duplicate series keys"):
-        select_titles([seasonal("a"), seasonal("a")])
+        select_titles([seasonal("a"), seasonal("a")], SEED_CRITERIA)
 
 
 @dataclass
@@ -165,7 +173,7 @@ def test_sample_catalogue_selection() -> None:
     elapsed = time.perf_counter() - began
     assert len(table) == 500
     assert elapsed < 15.0  # about 2-3 s on two cores
-    selection = select_titles(series)
+    selection = select_titles(series, SEED_CRITERIA)
     assert len(selection.selected) == 15
     chosen = selection.table.set_index("key").loc[selection.selected]
     assert {ALCHEMIST, CATERPILLAR} <= set(selection.selected)

@@ -74,7 +74,7 @@ def test_start_filter_drops_earlier_weeks_and_silent_titles() -> None:
             (C, "2012-02-04", 1.0),
         ]
     )
-    series = weekly_series(sales)  # start 2012-01-01 by default
+    series = weekly_series(sales, start="2012-01-01")
     assert [s.key for s in series] == [A, C]
     a = series[0]
     assert a.start == pd.Timestamp("2012-01-14")  # its first sale on or after the start
@@ -165,7 +165,7 @@ def make(start: str, n: int, key: str = A) -> TitleSeries:
 
 def test_split_holds_out_the_last_calendar_weeks() -> None:
     s = make("2020-01-04", 100)
-    train, test = split_series(s)
+    train, test = split_series(s, 32)
     assert len(train) == 68 and len(test) == 32
     assert train.end == s.end - pd.Timedelta(weeks=32)
     assert test.start == train.end + pd.Timedelta(weeks=1) and test.end == s.end
@@ -178,7 +178,7 @@ def test_split_at_the_catalogue_cutoff() -> None:
     stopped = make("2020-01-04", 50, B)  # stopped before the cutoff
     late = make("2020-12-05", 52, C)  # starts late, ends with the catalogue
     assert late.end == long.end
-    cutoff = holdout_cutoff([long, stopped, late])
+    cutoff = holdout_cutoff([long, stopped, late], 32)
     assert cutoff == long.end - pd.Timedelta(weeks=32)
     for s in (long, late):
         train, test = split_series(s, cutoff=cutoff)
@@ -200,5 +200,7 @@ def test_split_and_cutoff_argument_errors() -> None:
             holdout_cutoff([s], bad)  # type: ignore[arg-type]
     with pytest.raises(ShelfcastError, match="not a week ending"):
         split_series(s, cutoff=pd.Timestamp("2020-01-08"))
+    with pytest.raises(ShelfcastError, match="holdout or a cutoff"):
+        split_series(s)
     with pytest.raises(ShelfcastError, match="no series"):
-        holdout_cutoff([])
+        holdout_cutoff([], 32)

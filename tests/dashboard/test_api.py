@@ -139,7 +139,7 @@ def test_wrong_method_is_a_json_4xx(client):
 
 def test_the_latest_report_and_its_alerts_are_shown(client, settings, bundles, tmp_path):
     bundle = bundles[NAME_B]
-    shifted = (3 * bundle.forecast(8)["hi_95"] + 50).tolist()  # far above the 95% interval
+    shifted = (3 * bundle.forecast(8, (95,))["hi_95"] + 50).tolist()  # far above the 95% interval
     ingest_after(settings, bundle.history, shifted, tmp_path)
     write_report(build_report(settings), settings)
 

@@ -9,11 +9,12 @@ from typer.testing import CliRunner
 from shelfcast.cli import app
 from shelfcast.endpoints.base import EndpointError
 from shelfcast.endpoints.per_title import one_title_release
-from shelfcast.forecasting import FitConfig, fit_title
+from shelfcast.forecasting import fit_title
 from shelfcast.lifecycle.deploy import deploy_per_title
 from shelfcast.releases import ModelFiles, list_releases, publish
 from shelfcast.settings import Settings
 from shelfcast.storage import ArtifactStore
+from shelfcast.training.run import fit_config
 
 ISBNS = ("9780722532935", "9780241003008")
 runner = CliRunner()
@@ -26,7 +27,7 @@ def catalogue(tmp_path):
     for seed, isbn in enumerate(ISBNS):
         fitted = fit_title(
             seasonal_series(160, seed=seed, key=isbn),
-            FitConfig(n_origins=1, candidates=("snaive",)),
+            fit_config(Settings(), n_origins=1, candidates=("snaive",)),
         )
         models.append(ModelFiles(f"arima_book_{isbn}", "3", fitted.bundle.to_files()))
     return publish(ArtifactStore(tmp_path / "store"), models).release

@@ -70,7 +70,7 @@ def test_trains_packages_deploys_and_tests_a_local_endpoint(tmp_path):
 def test_a_vertex_dry_run_plans_every_stage_and_calls_nothing(monkeypatch, capsys, tmp_path):
     sdk = FakeSdk(monkeypatch)
     monkeypatch.setenv("SHELFCAST_HOME", str(tmp_path))
-    monkeypatch.setenv("SHELFCAST_SERVING_IMAGE_URI", IMAGE)
+    monkeypatch.setenv("SHELFCAST_ENDPOINTS__SERVING_IMAGE_URI", IMAGE)
     ran = []
     for name in ("run_lifecycle", "train_titles", "package_release"):
         monkeypatch.setattr(f"shelfcast.lifecycle.{name}", lambda *a, **k: ran.append(a))

@@ -55,7 +55,7 @@ def test_deploy_all_deploys_the_newest_release_to_one_endpoint(recorded):
     assert recorded.names() == ["find_release", "deploy_release"]
     call = recorded.last()
     assert call["args"] == (R2,) and call["canary"] is None and call["dry_run"] is False
-    assert call["settings"].endpoint_backend == "local"
+    assert call["settings"].endpoints.backend == "local"
 
 
 def test_bucket_backend_project_and_region_become_settings(recorded):
@@ -65,8 +65,8 @@ def test_bucket_backend_project_and_region_become_settings(recorded):
     assert recorded.names() == ["find_release", "deploy_per_title"]
     call = recorded.last()
     settings = call["settings"]
-    assert (settings.endpoint_backend, settings.artifact_uri) == ("vertex", "gs://b")
-    assert (settings.gcp_project, settings.gcp_region) == ("p", "us-central1")
+    assert (settings.endpoints.backend, settings.artifact_uri) == ("vertex", "gs://b")
+    assert (settings.gcp.project, settings.gcp.region) == ("p", "us-central1")
     assert call["args"] == (R2, ()) and call["canary"] == 10 and call["dry_run"] is True
 
 
@@ -87,7 +87,7 @@ def test_one_title_test_and_list(recorded, capsys):
 def test_a_vertex_dry_run_prints_the_plan_and_calls_nothing(monkeypatch, capsys, tmp_path):
     sdk = FakeSdk(monkeypatch)
     monkeypatch.setenv("SHELFCAST_HOME", str(tmp_path))
-    monkeypatch.setenv("SHELFCAST_SERVING_IMAGE_URI", IMAGE)
+    monkeypatch.setenv("SHELFCAST_ENDPOINTS__SERVING_IMAGE_URI", IMAGE)
     monkeypatch.setattr(lifecycle, "find_release", lambda settings, release: R2)
 
     code = step03.main(

@@ -114,7 +114,9 @@ def test_an_existing_endpoint_is_reused(monkeypatch):
 
 def test_without_logging_the_endpoint_has_none(monkeypatch):
     sdk = FakeSdk(monkeypatch)
-    VertexBackend(make_settings(prediction_log_sample_rate=0.0)).get_or_create("book-sales")
+    VertexBackend(make_settings(serving={"prediction_log_sample_rate": 0.0})).get_or_create(
+        "book-sales"
+    )
     kwargs = sdk.endpoint_cls.create.call_args.kwargs
     assert kwargs["enable_request_response_logging"] is False
     assert kwargs["request_response_logging_bq_destination_table"] is None
@@ -314,10 +316,10 @@ def test_releases_outside_cloud_storage_and_missing_settings_are_refused(monkeyp
     local = replace(R1, uri="/tmp/store/releases/r1", store="/tmp/store")
     with pytest.raises(Exception, match="gs://"):
         VertexBackend(make_settings()).deploy("book-sales", local)
-    with pytest.raises(Exception, match="SHELFCAST_SERVING_IMAGE_URI"):
-        VertexBackend(make_settings(serving_image_uri=None)).deploy("book-sales", R1)
+    with pytest.raises(Exception, match="SHELFCAST_ENDPOINTS__SERVING_IMAGE_URI"):
+        VertexBackend(make_settings(endpoints={"serving_image_uri": None})).deploy("book-sales", R1)
     with pytest.raises(Exception, match="GCP_PROJECT"):
-        VertexBackend(make_settings(gcp_project=None))
+        VertexBackend(make_settings(gcp={"project": None}))
 
 
 def test_every_planned_call_fits_the_installed_sdk(monkeypatch):

@@ -6,13 +6,15 @@ import pytest
 from support.synthetic import seasonal_series
 
 from shelfcast.errors import BundleError, ForecastError
-from shelfcast.forecasting import FitConfig, fit_title, read_bundle, write_bundle
+from shelfcast.forecasting import fit_title, read_bundle, write_bundle
 from shelfcast.forecasting.bundle import Bundle
+from shelfcast.settings import Settings
+from shelfcast.training.run import fit_config
 
 
 @pytest.fixture(scope="module")
 def fitted():
-    return fit_title(seasonal_series(), FitConfig(n_origins=2))
+    return fit_title(seasonal_series(), fit_config(Settings(), n_origins=2))
 
 
 def test_round_trip_is_pickle_free_small_and_forecasts_identically(fitted, tmp_path):

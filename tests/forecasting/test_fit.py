@@ -4,9 +4,11 @@ import pytest
 from support.synthetic import seasonal_series
 
 from shelfcast.catalog.series import TitleSeries
-from shelfcast.forecasting import FitConfig, fit_title, fit_titles
+from shelfcast.forecasting import fit_title, fit_titles
 from shelfcast.forecasting.backtest import backtest, rolling_origins
 from shelfcast.forecasting.fit import choose_champion
+from shelfcast.settings import Settings
+from shelfcast.training.run import fit_config
 
 
 def test_rolling_origins_step_back_by_the_horizon():
@@ -25,14 +27,21 @@ def test_backtest_never_sees_weeks_after_each_origin(series, monkeypatch):
         return real(history, *args, **kwargs)
 
     monkeypatch.setattr(bt_module, "fit_candidates", spy)
-    result = backtest(series, horizon=32, n_origins=3, candidates=("snaive", "theta"))
+    result = backtest(
+        series,
+        horizon=32,
+        n_origins=3,
+        candidates=("snaive", "theta"),
+        season_length=52,
+        levels=(80, 95),
+    )
     origins = sorted(result.table["origin"].unique())
     assert seen == origins
     assert origins[-1] == series.dates[len(series) - 33]
 
 
 def test_held_out_weeks_cannot_change_the_backtest_or_the_choice(series):
-    config = FitConfig(n_origins=2, candidates=("snaive", "theta", "sarima"))
+    config = fit_config(Settings(), n_origins=2, candidates=("snaive", "theta", "sarima"))
     poisoned = series.with_values(np.r_[series.values[:-32], np.full(32, 1e6)])
     a, b = fit_title(series, config), fit_title(poisoned, config)
     pd.testing.assert_frame_equal(a.backtest.table, b.backtest.table)
@@ -41,7 +50,7 @@ def test_held_out_weeks_cannot_change_the_backtest_or_the_choice(series):
 
 
 def test_champion_has_the_best_backtest_mase_and_baseline_is_reported(series):
-    fit = fit_title(series, FitConfig(n_origins=2))
+    fit = fit_title(series, fit_config(Settings(), n_origins=2))
     assert fit.champion_mase == min(fit.scores.values())
     assert "snaive" in fit.scores
     assert set(fit.holdout) == {fit.champion, "snaive"}
@@ -57,7 +66,7 @@ def test_ties_go_to_the_simpler_family():
 
 def test_short_title_falls_back_to_seasonal_naive_with_a_reason():
     short = TitleSeries("9780241003008", "2023-01-07", np.arange(60.0) % 7)
-    fit = fit_title(short)
+    fit = fit_title(short, fit_config(Settings()))
     assert fit.champion == "snaive"
     assert fit.fallback and "backtest" in fit.fallback
     assert len(fit.bundle.forecast(32)) == 32
@@ -66,7 +75,7 @@ def test_short_title_falls_back_to_seasonal_naive_with_a_reason():
 def test_fit_titles_in_processes_keeps_order_and_reports_failures():
     good = [seasonal_series(200, seed=i, key=f"k{i}") for i in range(3)]
     bad = TitleSeries("one-week", "2024-01-06", [5.0])
-    config = FitConfig(n_origins=1, candidates=("snaive", "theta"))
+    config = fit_config(Settings(), n_origins=1, candidates=("snaive", "theta"))
     fits, errors = fit_titles([good[0], bad, *good[1:]], config, workers=2)
     assert [f.key for f in fits] == ["k0", "k1", "k2"]
     assert list(errors) == ["one-week"]

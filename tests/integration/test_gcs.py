@@ -27,7 +27,7 @@ from support.servers import call, health_until, running
 
 from shelfcast import registry
 from shelfcast.catalog.series import TitleSeries
-from shelfcast.forecasting import FitConfig, fit_title
+from shelfcast.forecasting import fit_title
 from shelfcast.forecasting.bundle import Bundle
 from shelfcast.releases import (
     ModelFiles,
@@ -39,6 +39,7 @@ from shelfcast.releases import (
 )
 from shelfcast.settings import Settings
 from shelfcast.storage import ArtifactStore, ChecksumMismatch, WriteConflict, sha256
+from shelfcast.training.run import fit_config
 
 pytestmark = [
     pytest.mark.integration,
@@ -206,7 +207,7 @@ def test_an_upload_that_reads_back_different_is_refused(bucket):
 def test_seed_script_uploads_to_the_bucket(bucket, gcs_emulator, tmp_path):
     home = tmp_path / "home"
     settings = Settings(home=home)
-    config = FitConfig(n_origins=1, candidates=("snaive", "theta"))
+    config = fit_config(Settings(), n_origins=1, candidates=("snaive", "theta"))
     fits = [fit_title(_series(i), config) for i in range(2)]
     frame = pd.concat([f.bundle.history.to_frame().assign(isbn=f.key) for f in fits])
     registry.log_training_run(

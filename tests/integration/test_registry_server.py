@@ -13,14 +13,15 @@ from mlflow.tracking import MlflowClient
 
 from shelfcast import registry
 from shelfcast.catalog.series import TitleSeries
-from shelfcast.forecasting import FitConfig, fit_title
+from shelfcast.forecasting import fit_title
 from shelfcast.settings import Settings
+from shelfcast.training.run import fit_config
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 pytestmark = pytest.mark.integration
 
 ISBNS = ("9781111111113", "9782222222226", "9783333333339")
-CONFIG = FitConfig(n_origins=1, candidates=("snaive", "theta"))
+CONFIG = fit_config(Settings(), n_origins=1, candidates=("snaive", "theta"))
 
 
 def weekly(isbn: str, seed: int, bump: float = 0.0) -> TitleSeries:
@@ -74,7 +75,9 @@ def test_training_run_registry_and_gate_against_a_real_server(
     mlflow_server, tmp_path, fits, refits
 ):
     settings = Settings(
-        home=tmp_path / "home", mlflow_tracking_uri=mlflow_server, environment="testing"
+        home=tmp_path / "home",
+        registry={"mlflow_tracking_uri": mlflow_server},
+        environment="testing",
     )
     client = MlflowClient(mlflow_server, mlflow_server)
 
@@ -126,7 +129,8 @@ def test_training_run_registry_and_gate_against_a_real_server(
     finally:
         mlflow.set_tracking_uri(old[0])
         mlflow.set_registry_uri(old[1])
-    pd.testing.assert_frame_equal(got, fits[0].bundle.forecast(8))
+    levels = Settings().serving.levels  # the pyfunc model's default intervals
+    pd.testing.assert_frame_equal(got, fits[0].bundle.forecast(8, levels))
 
     # second run: a better model, a worse one, and an unchanged one
     second = [holdout_mase(refits[0], 0.01), holdout_mase(refits[1], 99.0), fits[2]]
@@ -157,7 +161,7 @@ def test_training_run_registry_and_gate_against_a_real_server(
 
 
 def test_missing_names_and_bundles_over_http(mlflow_server, tmp_path):
-    settings = Settings(home=tmp_path / "home", mlflow_tracking_uri=mlflow_server)
+    settings = Settings(home=tmp_path / "home", registry={"mlflow_tracking_uri": mlflow_server})
     with pytest.raises(registry.ModelNotFound, match="no registered model named"):
         registry.load_bundle(settings, "9789999999991")
     client = MlflowClient(mlflow_server, mlflow_server)

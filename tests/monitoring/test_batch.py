@@ -96,7 +96,7 @@ def test_jsonl_input_in_vertex_batch_format_answers_each_line_in_order(project, 
 
 def test_any_fsspec_uri_takes_the_output(release):
     out = "memory://batch-test/forecasts.parquet"
-    batch_forecast(release, out, horizon=2)
+    batch_forecast(release, out, horizon=2, levels=(80, 95))
     with fsspec.open(out, "rb") as handle:
         frame = pd.read_parquet(io.BytesIO(handle.read()))
     assert len(frame) == 6
@@ -110,7 +110,13 @@ def test_formats_inputs_and_titles_are_checked(project, release, tmp_path):
     with pytest.raises(BatchError, match="one of"):
         output_format("x.csv", "xlsx")
     with pytest.raises(BatchError, match="jsonl"):
-        batch_forecast(release, str(tmp_path / "x.csv"), input_uri=str(tmp_path / "i.jsonl"))
+        batch_forecast(
+            release,
+            str(tmp_path / "x.csv"),
+            horizon=2,
+            levels=(80, 95),
+            input_uri=str(tmp_path / "i.jsonl"),
+        )
     assert [m.isbn for m in select_models(release, [ISBN_B, model_name(ISBN_A)]).models] == [
         ISBN_B,
         ISBN_A,

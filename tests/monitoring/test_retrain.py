@@ -4,7 +4,6 @@ report, retrain only the alerting title."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -77,7 +76,7 @@ def training_file(catalogue, folder: Path) -> str:
 
 
 def test_training_data_extended_by_the_actuals(project, catalogue, tmp_path):
-    settings = dataclasses.replace(project, data=(training_file(catalogue, tmp_path),))
+    settings = project.replace(data={"paths": (training_file(catalogue, tmp_path),)})
     with pytest.raises(RetrainError, match="no actual sales"):
         extended_training_data(settings)
     actuals = bookscan_actuals(catalogue, {SHIFTED: 3.0})
@@ -108,7 +107,8 @@ def test_training_data_extended_by_the_actuals(project, catalogue, tmp_path):
     assert series[SHIFTED].values[TRAIN_WEEKS:].tolist() == (shifted * 3.0).round().tolist()
     assert series[SHIFTED].title == TITLES[SHIFTED]
     again = retraining_settings(settings)
-    assert again.data == (str(path),)  # the same content: the same file, and no other
+    assert again.data.paths == (str(path),)  # the same content: the same file, and no other
+    assert again.registry.promotion_min_improvement == -settings.monitoring.retrain_tolerance
     assert [p.name for p in training_data_dir(settings).iterdir()] == [path.name]
 
 
@@ -148,10 +148,10 @@ def test_retrain_if_needed_retrains_only_the_alerting_title_through_the_pipeline
         monkeypatch.delenv(name, raising=False)
     for name, value in {**DEFAULTS, **zenml_environment(project)}.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("SHELFCAST_DATA", training_file(catalogue, tmp_path))
+    monkeypatch.setenv("SHELFCAST_DATA__PATHS", training_file(catalogue, tmp_path))
     monkeypatch.setenv("DEPLOYMENT_ENV", "testing")
-    monkeypatch.setenv("SHELFCAST_WORKERS", "1")
-    monkeypatch.setenv("SHELFCAST_N_ORIGINS", "1")
+    monkeypatch.setenv("SHELFCAST_TRAINING__WORKERS", "1")
+    monkeypatch.setenv("SHELFCAST_BACKTEST__N_ORIGINS", "1")
     _reset_zenml()
     try:
         settings = load_settings()
@@ -186,4 +186,4 @@ def test_retrain_if_needed_retrains_only_the_alerting_title_through_the_pipeline
         assert len(data) == 1 and data[0].startswith("sales-")
     finally:
         _reset_zenml()
-        os.environ.pop("SHELFCAST_DATA", None)
+        os.environ.pop("SHELFCAST_DATA__PATHS", None)

@@ -21,7 +21,7 @@ def incumbent_score(fit_old, fit_new) -> float:
     before = history.head(len(history) - weeks)
     old = Bundle(model=fit_old.bundle.model, history=before)
     forecast = old.forecast(weeks)["mean"].to_numpy()
-    return mase(history.values[-weeks:], forecast, before.values, 52)
+    return mase(history.values[-weeks:], forecast, before.values, CONFIG.season_length)
 
 
 # ---------------------------------------------------------------------------- the gate
@@ -70,7 +70,7 @@ def test_a_better_challenger_takes_the_champion(settings, client, fits, refit):
 def test_the_gate_demands_the_configured_improvement(settings, client, fits, refit):
     first = fits[0]
     train(settings, [first])
-    strict = dataclasses.replace(settings, promotion_min_improvement=0.5)
+    strict = settings.replace(registry={"promotion_min_improvement": 0.5})
     slightly_better = with_holdout_mase(refit, 0.9 * incumbent_score(first, refit))
     (reg,) = train(strict, [slightly_better], fingerprint="second").registrations
     assert not reg.promoted and "needs < 0.5 x" in reg.reason
@@ -87,16 +87,18 @@ def test_an_identical_model_keeps_the_champion(settings, fits):
 
 def test_the_decision_without_a_champion_or_with_a_broken_one():
     fit = fit_title(weekly(ISBN_A, 3), CONFIG)
-    assert registry.decide(fit, None, None, 0.0) == registry.GateDecision(True, "no champion yet")
+    assert registry.decide(
+        fit, None, None, 0.0, season_length=CONFIG.season_length
+    ) == registry.GateDecision(True, "no champion yet")
 
     def broken() -> dict:
         raise registry.BundleError("bundle.json is missing")
 
-    decision = registry.decide(fit, broken, "4", 0.0)
+    decision = registry.decide(fit, broken, "4", 0.0, season_length=CONFIG.season_length)
     assert decision.promote and "champion v4 could not be scored" in decision.reason
     flat = with_holdout_mase(fit, float("nan"))  # MASE undefined: MAE decides
     naive = {"family": "snaive", "season_length": 52, "sigma2": 100.0}
-    decision = registry.decide(flat, lambda: naive, "4", 0.0)
+    decision = registry.decide(flat, lambda: naive, "4", 0.0, season_length=CONFIG.season_length)
     assert decision.metric == "mae" and decision.incumbent_score > 0
     assert "MAE" in decision.reason
 
@@ -111,15 +113,26 @@ def test_without_a_holdout_the_backtest_mase_decides_and_is_read_only_then():
     def unreadable() -> dict:
         raise AssertionError("the champion's model is not needed without a window")
 
-    decision = registry.decide(no_holdout, unreadable, "2", 0.0, lambda: 1e6)
+    decision = registry.decide(
+        no_holdout, unreadable, "2", 0.0, lambda: 1e6, season_length=CONFIG.season_length
+    )
     assert decision.promote and decision.metric == "backtest_mase"
     assert decision.reason.startswith("no holdout window; backtest MASE")
-    decision = registry.decide(no_holdout, unreadable, "2", 0.0, lambda: None)
+    decision = registry.decide(
+        no_holdout, unreadable, "2", 0.0, lambda: None, season_length=CONFIG.season_length
+    )
     assert not decision.promote and "no backtest MASE to compare with champion v2" in (
         decision.reason
     )
     read = []
-    registry.decide(fit, lambda: fit.bundle.model, "2", 0.0, lambda: read.append(1))
+    registry.decide(
+        fit,
+        lambda: fit.bundle.model,
+        "2",
+        0.0,
+        lambda: read.append(1),
+        season_length=CONFIG.season_length,
+    )
     assert read == []  # with a window, the champion's backtest MASE is never fetched
 
 

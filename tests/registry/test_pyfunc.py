@@ -17,12 +17,15 @@ import shelfcast
 from shelfcast.errors import ForecastError
 from shelfcast.registry import pyfunc
 from shelfcast.registry.pyfunc import BundleModel, PyfuncWriter, save_pyfunc
+from shelfcast.settings import Settings
+
+LEVELS = Settings().serving.levels  # the pyfunc's default levels
 
 
 def test_bundle_model_reads_horizon_from_frames_dicts_records_and_params(fits):
     bundle = fits[0].bundle
     model = BundleModel(bundle)
-    expected = bundle.forecast(5)
+    expected = bundle.forecast(5, LEVELS)
     pd.testing.assert_frame_equal(model.predict(pd.DataFrame({"horizon": [5]})), expected)
     pd.testing.assert_frame_equal(model.predict({"horizon": 5}), expected)
     pd.testing.assert_frame_equal(model.predict([{"horizon": 3}, {"horizon": 5}]), expected)
@@ -66,7 +69,7 @@ def test_the_writer_writes_what_save_model_writes(tmp_path, fits):
     )
     loaded = mlflow.pyfunc.load_model(str(cloned))
     pd.testing.assert_frame_equal(
-        loaded.predict(pd.DataFrame({"horizon": [4]})), bundle.forecast(4)
+        loaded.predict(pd.DataFrame({"horizon": [4]})), bundle.forecast(4, LEVELS)
     )
 
 
@@ -97,5 +100,5 @@ def test_a_model_naming_shelfcast_mlflow_model_loads_in_a_fresh_process(tmp_path
         timeout=120,
         check=True,
     )
-    expected = fits[0].bundle.forecast(3)["mean"].round(6).tolist()
+    expected = fits[0].bundle.forecast(3, LEVELS)["mean"].round(6).tolist()
     assert json.loads(out.stdout.strip().splitlines()[-1]) == expected

@@ -9,6 +9,9 @@ import pytest
 from support.registry import FINGERPRINT, ISBN_A, ISBN_B, train, with_holdout_mase
 
 from shelfcast import registry
+from shelfcast.settings import Settings
+
+LEVELS = Settings().serving.levels  # the pyfunc's default levels
 
 
 def test_registration_tags_aliases_and_history(settings, client, fits):
@@ -48,7 +51,7 @@ def test_registration_tags_aliases_and_history(settings, client, fits):
 def test_pyfunc_loads_from_the_registry_and_predicts_the_bundles_forecast(settings, fits):
     train(settings, fits[:1])
     name = registry.model_name(ISBN_A)
-    expected = fits[0].bundle.forecast(8)
+    expected = fits[0].bundle.forecast(8, LEVELS)
     old_tracking, old_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
@@ -73,7 +76,9 @@ def test_load_bundle_round_trip_by_alias_and_version(settings, fits):
             bundle = registry.load_bundle(settings, name, ref)
             assert bundle.model == fit.bundle.model
             assert bundle.key == fit.key
-            pd.testing.assert_frame_equal(bundle.forecast(12), fit.bundle.forecast(12))
+            pd.testing.assert_frame_equal(
+                bundle.forecast(12, LEVELS), fit.bundle.forecast(12, LEVELS)
+            )
     # a bare ISBN names the model too
     assert registry.load_bundle(settings, ISBN_B).model == fits[1].bundle.model
 

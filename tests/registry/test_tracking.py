@@ -12,6 +12,9 @@ from support.registry import FINGERPRINT, ISBN_A, ISBN_B, frame_of, train
 
 from shelfcast import registry
 from shelfcast.registry import runs, title_record, title_run
+from shelfcast.settings import Settings
+
+LEVELS = Settings().serving.levels  # the pyfunc's default levels
 
 
 def test_training_run_has_a_parent_with_dataset_and_a_nested_run_per_title(settings, client, fits):
@@ -32,8 +35,9 @@ def test_training_run_has_a_parent_with_dataset_and_a_nested_run_per_title(setti
     assert parent.data.tags["mlflow.source.git.commit"] == registry.git_commit()
     assert parent.data.tags["zenml_pipeline_run"] == "book_sales_training-1"
     assert parent.data.params["settings.environment"] == "development"
-    assert parent.data.params["settings.n_origins"] == "3"
-    assert json.loads(parent.data.params["settings.default_test_isbns"]) == [ISBN_A, ISBN_B]
+    assert parent.data.params["settings.backtest.n_origins"] == "3"
+    params = parent.data.params
+    assert json.loads(params["settings.selection.default_test_isbns"]) == [ISBN_A, ISBN_B]
     assert parent.data.metrics["counts/in_data"] == 500
     assert parent.data.metrics["counts/fitted"] == 2
     assert parent.data.metrics["titles_registered"] == 2
@@ -95,10 +99,10 @@ def test_a_title_that_fails_is_reported_and_the_others_registered(
 ):
     real = title_record.write_title_files
 
-    def flaky(fit, folder, writer):
+    def flaky(fit, folder, writer, serving):
         if fit.key == ISBN_B:
             raise OSError("disk full")
-        return real(fit, folder, writer)
+        return real(fit, folder, writer, serving)
 
     monkeypatch.setattr(title_run, "write_title_files", flaky)
     run = train(settings, fits)
@@ -114,7 +118,7 @@ def test_the_forecast_page_is_plotlys_cdn_page(fits):
 
     from shelfcast.plots import title_figure
 
-    figure = title_figure(fits[0], fits[0].bundle.forecast(32))
+    figure = title_figure(fits[0], fits[0].bundle.forecast(32, LEVELS))
     ids = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
     ours = ids.sub("ID", title_record.cdn_html(figure))
     assert ours == ids.sub("ID", figure.to_html(include_plotlyjs="cdn", full_html=True))

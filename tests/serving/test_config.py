@@ -18,6 +18,7 @@ VERTEX = {
 @pytest.fixture(autouse=True)
 def no_token(monkeypatch):
     monkeypatch.delenv("SHELFCAST_SERVER_TOKEN", raising=False)
+    monkeypatch.delenv("SHELFCAST_SERVING__SERVER_TOKEN", raising=False)
 
 
 def test_vertex_variables_configure_the_server():
@@ -45,12 +46,15 @@ def test_defaults_without_variables():
 def test_binding_beyond_loopback_needs_a_token_except_on_vertex(monkeypatch):
     for host in ("127.0.0.1", "localhost", "::1", "127.0.0.5"):
         ServerConfig(release_uri="/r", host=host).check()
-    with pytest.raises(ServerConfigError, match="SHELFCAST_SERVER_TOKEN"):
+    with pytest.raises(ServerConfigError, match="SHELFCAST_SERVING__SERVER_TOKEN"):
         ServerConfig(release_uri="/r", host="0.0.0.0").check()
     ServerConfig(release_uri="/r", host="0.0.0.0", token="t").check()
     ServerConfig.from_env(VERTEX, host="0.0.0.0").check()
-    monkeypatch.setenv("SHELFCAST_SERVER_TOKEN", "from-env")
+    monkeypatch.setenv("SHELFCAST_SERVING__SERVER_TOKEN", "from-env")
     assert ServerConfig.from_env({}).token == "from-env"
+    monkeypatch.delenv("SHELFCAST_SERVING__SERVER_TOKEN")
+    monkeypatch.setenv("SHELFCAST_SERVER_TOKEN", "flat")  # the name of before the sections
+    assert ServerConfig.from_env({}).token == "flat"
 
 
 @pytest.mark.parametrize(

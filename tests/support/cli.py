@@ -20,7 +20,7 @@ def environment(data: Path | None = None, **overrides: str) -> dict[str, str]:
     }
     env["COLUMNS"] = "200"
     if data is not None:
-        env["SHELFCAST_DATA"] = str(data)
+        env["SHELFCAST_DATA__PATHS"] = str(data)
     env.update(overrides)
     return env
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from shelfcast.catalog.series import TitleSeries
-from shelfcast.forecasting import Bundle, FitConfig, fit_title
+from shelfcast.forecasting import Bundle, fit_title
 from shelfcast.releases import ModelFiles, Release, publish
 from shelfcast.settings import Settings
 from shelfcast.storage import ArtifactStore
+from shelfcast.training.run import fit_config
 from support.synthetic import seasonal_series
 
 TRAIN_WEEKS = 280
@@ -24,7 +25,7 @@ ISBN_A, ISBN_B, ISBN_C = "9780722532935", "9780241003008", "9780000000019"
 ISBNS = (ISBN_A, ISBN_B, ISBN_C)
 TITLES = {ISBN_A: "The Alchemist", ISBN_B: "The Very Hungry Caterpillar", ISBN_C: "Third"}
 SHIFTED = ISBN_B  # the title whose actuals tests shift on purpose
-CONFIG = FitConfig(n_origins=1, candidates=("snaive", "theta"))
+CONFIG = fit_config(Settings(), n_origins=1, candidates=("snaive", "theta"))
 
 
 def model_name(isbn: str) -> str:

@@ -17,12 +17,13 @@ import pytest
 
 from shelfcast import registry
 from shelfcast.catalog.series import TitleSeries
-from shelfcast.forecasting import FitConfig, fit_title
+from shelfcast.forecasting import fit_title
 from shelfcast.settings import Settings
+from shelfcast.training.run import fit_config
 
 ISBN_A = "9780722532935"
 ISBN_B = "9780241003008"
-CONFIG = FitConfig(n_origins=2, candidates=("snaive", "theta"))
+CONFIG = fit_config(Settings(), n_origins=2, candidates=("snaive", "theta"))
 FINGERPRINT = "f" * 64
 
 

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from shelfcast.forecasting import Bundle, FitConfig, fit_title
+from shelfcast.forecasting import Bundle, fit_title
 from shelfcast.releases import ModelFiles, Release, ReleaseModel, publish
+from shelfcast.settings import Settings
 from shelfcast.storage import ArtifactStore
+from shelfcast.training.run import fit_config
 from support.synthetic import seasonal_series
 
 ISBN_A = "9780722532935"
@@ -22,11 +24,11 @@ def bundles() -> dict[str, Bundle]:
     """{model name: bundle}: a Theta-or-naive title and a seasonal ARIMA-or-naive title."""
     a = fit_title(
         seasonal_series(300, seed=0, key=ISBN_A),
-        FitConfig(n_origins=1, candidates=("snaive", "theta")),
+        fit_config(Settings(), n_origins=1, candidates=("snaive", "theta")),
     )
     b = fit_title(
         seasonal_series(300, seed=1, key=ISBN_B),
-        FitConfig(n_origins=1, candidates=("snaive", "sarima")),
+        fit_config(Settings(), n_origins=1, candidates=("snaive", "sarima")),
     )
     return {NAME_A: a.bundle, NAME_B: b.bundle}
 

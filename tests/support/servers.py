@@ -61,7 +61,8 @@ def running(
         "SHELFCAST_HOME": str(tmp_path / "home"),
         **(variables or {}),
     }
-    env.pop("SHELFCAST_SERVER_TOKEN", None)
+    for name in ("SHELFCAST_SERVER_TOKEN", "SHELFCAST_SERVING__SERVER_TOKEN"):
+        env.pop(name, None)
     log = tmp_path / f"server-{port}.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(

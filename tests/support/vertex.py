@@ -27,20 +27,22 @@ ISBNS = ("9780722532935", "9780241003008")
 
 
 def make_settings(**changes) -> Settings:
-    values = dict(
+    """Production settings for Vertex AI; `changes` as for `Settings.replace`."""
+    settings = Settings(
         environment="production",
-        endpoint_backend="vertex",
-        gcp_project=PROJECT,
-        gcp_region=REGION,
-        serving_image_uri=IMAGE,
-        vertex_machine_type="n1-standard-4",
-        vertex_min_replicas=2,
-        vertex_max_replicas=5,
-        vertex_cpu_target=70,
-        vertex_service_account=SA,
-        prediction_log_sample_rate=0.25,
+        gcp={"project": PROJECT, "region": REGION},
+        endpoints={
+            "backend": "vertex",
+            "serving_image_uri": IMAGE,
+            "vertex_machine_type": "n1-standard-4",
+            "vertex_min_replicas": 2,
+            "vertex_max_replicas": 5,
+            "vertex_cpu_target": 70,
+            "vertex_service_account": SA,
+        },
+        serving={"prediction_log_sample_rate": 0.25},
     )
-    return Settings(**{**values, **changes})
+    return settings.replace(**changes)
 
 
 def make_release(release_id: str, version: int, isbns=ISBNS) -> Release:

@@ -26,9 +26,9 @@ only two values to average), while the autocorrelation alone also rewards a plai
 
 Eligible titles are ranked by seasonal strength x log1p(recent mean volume): a clear
 seasonal pattern counts most, and among similarly seasonal titles the bigger sellers rank
-first. The top `max_titles` are selected; the `always_include` titles (the seed titles by
-default) are selected whenever they are in the data, eligible or not, and take their places
-from the same `max_titles`.
+first. The top `max_titles` are selected; the `always_include` titles (the settings' default
+test ISBNs, `selection.default_test_isbns`) are selected whenever they are in the data, eligible
+or not, and take their places from the same `max_titles`.
 """
 
 from __future__ import annotations
@@ -43,8 +43,6 @@ import pandas as pd
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ShelfcastError
 
-DEFAULT_TITLES = ("9780722532935", "9780241003008")  # The Alchemist; The Very Hungry Caterpillar
-DEFAULT_MAX_SEASONAL_BOOKS = 15
 PERIOD = 52
 RECENT_WEEKS = 104  # window of the volume statistics
 SEASONAL_WINDOW = 260  # window of the seasonality statistics: the last five years
@@ -69,15 +67,16 @@ STAT_COLUMNS = [
 
 @dataclass(frozen=True)
 class SelectionCriteria:
-    """Thresholds of eligibility and the size of the selection (see the module docstring)."""
+    """Thresholds of eligibility and the size of the selection (see the module docstring).
+    `max_titles` is the settings' `selection.max_seasonal_books` where Shelfcast selects."""
 
+    max_titles: int
     min_weeks: int = 104
     min_mean_volume: float = 20.0
     max_weeks_since_sale: int = 13
     min_seasonal_strength: float = 0.5
     min_acf52: float = 0.25
-    max_titles: int = DEFAULT_MAX_SEASONAL_BOOKS
-    always_include: tuple[str, ...] = DEFAULT_TITLES
+    always_include: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.min_weeks < 2 * PERIOD:
@@ -172,10 +171,10 @@ def title_statistics(series_list: Sequence[TitleSeries]) -> pd.DataFrame:
 
 
 def select_titles(
-    series_list: Sequence[TitleSeries], criteria: SelectionCriteria | None = None
+    series_list: Sequence[TitleSeries], criteria: SelectionCriteria
 ) -> TitleSelection:
     """Rank the eligible titles and pick at most `criteria.max_titles` (see module docstring)."""
-    c = criteria or SelectionCriteria()
+    c = criteria
     table = title_statistics(series_list)
     duplicated = table["key"][table["key"].duplicated()]
     if len(duplicated):

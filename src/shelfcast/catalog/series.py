@@ -83,7 +83,7 @@ _META = ("title", "author", "source")
 def weekly_series(
     sales: SalesLike,
     *,
-    start: str | pd.Timestamp | None = "2012-01-01",
+    start: str | pd.Timestamp | None = None,
     keys: Sequence[str] | None = None,
 ) -> list[TitleSeries]:
     """One zero-filled weekly series per ISBN (kind "bookscan") or `unique_id` (kind "long").
@@ -201,16 +201,21 @@ def _metadata(frame: pd.DataFrame, key_col: str) -> dict[str, dict[str, str | No
 
 
 def split_series(
-    series: TitleSeries, holdout: int = 32, *, cutoff: pd.Timestamp | str | None = None
+    series: TitleSeries, holdout: int | None = None, *, cutoff: pd.Timestamp | str | None = None
 ) -> tuple[TitleSeries, TitleSeries]:
     """Split at a calendar week: (weeks ending on or before `cutoff`, the weeks after it).
 
-    `cutoff` is the last training week ending, by default `series.end - holdout` weeks; give
-    the catalogue's (`holdout_cutoff`) so that every title holds out the same calendar weeks.
+    `cutoff` is the last training week ending, else `series.end - holdout` weeks; give the
+    catalogue's (`holdout_cutoff`) so that every title holds out the same calendar weeks.
     A series that ends on or before the cutoff has an empty test part; one that starts after
     it has an empty training part.
     """
-    _check_holdout(holdout)
+    if cutoff is None:
+        if holdout is None:
+            raise ShelfcastError("split_series needs a holdout or a cutoff")
+        _check_holdout(holdout)
+    elif holdout is not None:
+        _check_holdout(holdout)
     cut = series.end - pd.Timedelta(weeks=holdout) if cutoff is None else pd.Timestamp(cutoff)
     weeks, rest = divmod((cut - series.start).days, 7)
     if rest:
@@ -225,7 +230,7 @@ def split_series(
     return train, test
 
 
-def holdout_cutoff(series_list: Sequence[TitleSeries], holdout: int = 32) -> pd.Timestamp:
+def holdout_cutoff(series_list: Sequence[TitleSeries], holdout: int) -> pd.Timestamp:
     """The catalogue's last training week: its latest week ending minus `holdout` weeks."""
     _check_holdout(holdout)
     if not series_list:

@@ -134,8 +134,9 @@ def split_values(values: Sequence[str] | None) -> list[str]:
     return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
-def parse_levels(values: Sequence[str] | None) -> tuple[int, ...]:
-    levels = split_values(values) or ["80", "95"]
+def parse_levels(values: Sequence[str] | None, default: Sequence[int]) -> tuple[int, ...]:
+    """`--level` values, else `default` (the settings' `serving.levels`)."""
+    levels = split_values(values) or [str(v) for v in default]
     try:
         parsed = tuple(sorted({int(v) for v in levels}))
     except ValueError:
@@ -158,8 +159,31 @@ DataOption = Annotated[
     ),
 ]
 StartOption = Annotated[
-    str,
-    typer.Option(metavar="DATE", help="Ignore weeks before this date ('' keeps all history)."),
+    str | None,
+    typer.Option(
+        metavar="DATE",
+        help="Ignore weeks before this date ('' keeps all history; default: data.start_date).",
+        show_default=False,
+    ),
+]
+HorizonOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=260,
+        metavar="WEEKS",
+        help="Weeks ahead (default: serving.horizon).",
+        show_default=False,
+    ),
+]
+MaxTitlesOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        metavar="N",
+        help="Selected titles at most (default: selection.max_seasonal_books).",
+        show_default=False,
+    ),
 ]
 IsbnOption = Annotated[
     list[str] | None,
@@ -167,5 +191,5 @@ IsbnOption = Annotated[
 ]
 LevelOption = Annotated[
     list[str] | None,
-    typer.Option(metavar="PERCENT", help="Interval levels in percent (default 80 and 95)."),
+    typer.Option(metavar="PERCENT", help="Interval levels in percent (default: serving.levels)."),
 ]

@@ -30,7 +30,7 @@ def dashboard(
     the endpoint's forecast with 80% and 95% intervals, its backtest and its monitored
     accuracy; below, the endpoints' health, traffic split and model versions, and the latest
     monitoring report with its alerts. With a host other than loopback, set
-    `SHELFCAST_SERVER_TOKEN` and open `/?token=<token>` once.
+    `SHELFCAST_SERVING__SERVER_TOKEN` and open `/?token=<token>` once.
 
     Example: `shelfcast dashboard --port 8050` then open http://127.0.0.1:8050
     """
@@ -39,16 +39,16 @@ def dashboard(
 
     settings = load_settings()
     config = DashboardConfig(
-        endpoint=endpoint or settings.endpoint_name,
+        endpoint=endpoint or settings.endpoints.name,
         host=host,
         port=port,
-        token=settings.server_token,
+        token=settings.serving.server_token,
     )
     config.check()
     print_facts(
         [
             ("dashboard", f"http://{host}:{port}"),
-            ("endpoint", f"{config.endpoint} ({settings.endpoint_backend})"),
+            ("endpoint", f"{config.endpoint} ({settings.endpoints.backend})"),
             ("token", "required" if config.token else "none (loopback only)"),
         ]
     )

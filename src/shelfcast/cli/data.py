@@ -10,6 +10,7 @@ import typer
 from shelfcast.cli.common import (
     App,
     DataOption,
+    MaxTitlesOption,
     ProgressDisplay,
     StartOption,
     console,
@@ -27,7 +28,14 @@ app = App(help="Sales data: the sample catalogue, validation, title selection.")
 @reports_errors
 def data_sample(
     out: Annotated[Path, typer.Option(metavar="DIR", help="Folder to write the catalogue to.")],
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Random seed; the same seed gives the same data (default: data.sample_seed).",
+            show_default=False,
+        ),
+    ] = None,
     fmt: Annotated[
         str, typer.Option("--format", metavar="FORMAT", help="csv, parquet or xlsx.")
     ] = "csv",
@@ -37,7 +45,10 @@ def data_sample(
     Example: `shelfcast data sample --out data/ --format xlsx`
     """
     from shelfcast.catalog.sample import write_sample
+    from shelfcast.settings import load_settings
 
+    if seed is None:
+        seed = load_settings().data.sample_seed
     if fmt not in ("csv", "parquet", "xlsx"):
         raise ShelfcastError(f"--format must be csv, parquet or xlsx, got {fmt!r}")
     with console.status(f"Generating the sample catalogue (seed {seed})"):
@@ -98,8 +109,8 @@ def data_validate(
 @reports_errors
 def data_titles(
     data: DataOption = None,
-    max_titles: Annotated[int, typer.Option(help="At most this many titles.")] = 15,
-    start: StartOption = "2012-01-01",
+    max_titles: MaxTitlesOption = None,
+    start: StartOption = None,
     show_all: Annotated[
         bool, typer.Option("--all", help="List every title, not only the selected.")
     ] = False,
@@ -108,15 +119,16 @@ def data_titles(
 
     Example: `shelfcast data titles --data exports/bookscan.xlsx --max-titles 20`
     """
-    from shelfcast.catalog.selection import SelectionCriteria, select_titles
+    from shelfcast.catalog.selection import select_titles
     from shelfcast.catalog.series import weekly_series
-    from shelfcast.lifecycle.data import load_sales
+    from shelfcast.lifecycle.data import history_start, load_sales, selection_criteria
     from shelfcast.settings import load_settings
 
+    settings = load_settings()
     with ProgressDisplay() as progress:
-        sales = load_sales(load_settings(), tuple(data or ()), progress=progress)
-    series = weekly_series(sales, start=start or None)
-    selection = select_titles(series, SelectionCriteria(max_titles=max_titles))
+        sales = load_sales(settings, tuple(data or ()), progress=progress)
+    series = weekly_series(sales, start=history_start(settings, start))
+    selection = select_titles(series, selection_criteria(settings, max_titles))
     shown = selection.table if show_all else selection.table[selection.table["selected"]]
     columns = [
         Col("ISBN"),

@@ -49,9 +49,8 @@ def load(
 
     return load_settings(
         environment=env,
-        endpoint_backend=backend,
-        gcp_project=project,
-        gcp_region=region,
+        endpoints={"backend": backend},
+        gcp={"project": project, "region": region},
         artifact_uri=artifact_uri,
     )
 
@@ -205,7 +204,16 @@ def test_command(
             "--deployed-model", metavar="ID", help="Test this deployed model only (local backend)."
         ),
     ] = None,
-    horizon: Annotated[int, typer.Option(min=1, max=260, help="Weeks to forecast.")] = 32,
+    horizon: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=260,
+            metavar="WEEKS",
+            help="Weeks to forecast (default: the smoke test's, 32).",
+            show_default=False,
+        ),
+    ] = None,
     backend: BackendOption = None,
     env: EnvOption = None,
     project_id: ProjectOption = None,

@@ -10,8 +10,10 @@ import typer
 
 from shelfcast.cli.common import (
     DataOption,
+    HorizonOption,
     IsbnOption,
     LevelOption,
+    MaxTitlesOption,
     ProgressDisplay,
     StartOption,
     console,
@@ -37,10 +39,10 @@ def forecast(
     all_titles: Annotated[
         bool, typer.Option("--all", help="Every title, not only the selected ones.")
     ] = False,
-    horizon: Annotated[int, typer.Option(min=1, max=260, help="Weeks ahead.")] = 32,
+    horizon: HorizonOption = None,
     level: LevelOption = None,
-    start: StartOption = "2012-01-01",
-    max_titles: Annotated[int, typer.Option(help="Selected titles at most.")] = 15,
+    start: StartOption = None,
+    max_titles: MaxTitlesOption = None,
     workers: Annotated[int | None, typer.Option(help="Processes (default: every core).")] = None,
     bundles: Annotated[
         Path | None,
@@ -90,7 +92,8 @@ def forecast(
     from shelfcast.settings import load_settings
     from shelfcast.views.forecast import print_fits
 
-    levels = parse_levels(level)
+    settings = load_settings()
+    levels = parse_levels(level, settings.serving.levels)
     isbns = tuple(split_values(isbn))
     if release is not None:
         if data or bundles:
@@ -106,7 +109,7 @@ def forecast(
             levels=levels,
         )
         with ProgressDisplay() as progress:
-            released = forecast_release(load_settings(), options, progress)
+            released = forecast_release(settings, options, progress)
         batch = released.batch
         unit = "lines" if batch.format == "jsonl" else "rows (title-weeks)"
         print_facts(
@@ -132,13 +135,13 @@ def forecast(
         all_titles=all_titles,
         horizon=horizon,
         levels=levels,
-        start=start or None,
+        start=start,
         max_titles=max_titles,
         workers=workers,
         bundles=bundles,
     )
     with ProgressDisplay() as progress:
-        result = forecast_titles(load_settings(), fit_options, progress)
+        result = forecast_titles(settings, fit_options, progress)
     print_fits(result)
     console.print(
         f"Forecasts: {result.out}   plots: {result.plots}/"

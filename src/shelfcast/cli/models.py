@@ -37,7 +37,7 @@ def settings_for(env: str | None, tracking_uri: str | None):
     # A CLI question should fail fast when the server is down, not retry for minutes.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-    return load_settings(environment=env, mlflow_tracking_uri=tracking_uri)
+    return load_settings(environment=env, registry={"mlflow_tracking_uri": tracking_uri})
 
 
 @app.command("list")

@@ -31,7 +31,7 @@ def run(isbn: IsbnOption = None, env: EnvOption = None) -> None:
 
     Example: `shelfcast run`, or `shelfcast run --isbn 9780722532935` for one title
     """
-    from shelfcast.lifecycle.run import SAMPLE_LEVELS, LifecycleOptions, run_lifecycle
+    from shelfcast.lifecycle.run import LifecycleOptions, run_lifecycle
     from shelfcast.lifecycle.train import TrainOptions
     from shelfcast.settings import load_settings
     from shelfcast.views.endpoints import print_deploy
@@ -44,7 +44,7 @@ def run(isbn: IsbnOption = None, env: EnvOption = None) -> None:
         outcome = run_lifecycle(settings, options, progress)
     print_training(outcome.training)
     print_deploy(outcome.deploy)
-    console.print(forecast_table(outcome.sample, SAMPLE_LEVELS))
+    console.print(forecast_table(outcome.sample, settings.serving.levels))
     print_overview(outcome)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from shelfcast.cli.common import (
+    HorizonOption,
     LevelOption,
     console,
     err,
@@ -39,7 +40,7 @@ def serve(
 
     Health (`/health`) answers 503 while the release loads and 200 once every bundle is
     verified; forecasts are posted to `/predict`. With a host other than loopback, set
-    `SHELFCAST_SERVER_TOKEN`: clients then send `Authorization: Bearer <token>`.
+    `SHELFCAST_SERVING__SERVER_TOKEN`: clients then send `Authorization: Bearer <token>`.
 
     Example: `shelfcast serve --port 8080` then `shelfcast predict --isbn 9780722532935`
     """
@@ -78,7 +79,7 @@ def predict(
     isbn: Annotated[
         str, typer.Option(metavar="ISBN", help="ISBN or registered model name of the title.")
     ],
-    horizon: Annotated[int, typer.Option(min=1, max=260, help="Weeks ahead.")] = 32,
+    horizon: HorizonOption = None,
     level: LevelOption = None,
     url: Annotated[
         str | None,
@@ -87,14 +88,14 @@ def predict(
     endpoint: Annotated[
         str | None,
         typer.Option(
-            metavar="NAME", help="Endpoint to ask when no --url is given (default: book-sales)."
+            metavar="NAME", help="Endpoint to ask when no --url is given (default: endpoints.name)."
         ),
     ] = None,
     token: Annotated[
         str | None,
         typer.Option(
             metavar="TOKEN",
-            help="Bearer token (default: SHELFCAST_SERVER_TOKEN).",
+            help="Bearer token (default: serving.server_token).",
             show_default=False,
         ),
     ] = None,
@@ -108,10 +109,11 @@ def predict(
     from shelfcast.settings import load_settings
     from shelfcast.views.forecast import forecast_table
 
-    levels = parse_levels(level)
+    settings = load_settings()
+    levels = parse_levels(level, settings.serving.levels)
     key = "model_name" if not isbn.replace("-", "").isdigit() else "isbn"
-    instance = {key: isbn, "horizon": horizon, "level": list(levels)}
-    answer = ask(load_settings(), instance, endpoint=endpoint, url=url, token=token)
+    instance = {key: isbn, "horizon": horizon or settings.serving.horizon, "level": list(levels)}
+    answer = ask(settings, instance, endpoint=endpoint, url=url, token=token)
     prediction = answer.prediction
     console.print(forecast_table(prediction, levels))
     print_facts(

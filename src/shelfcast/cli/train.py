@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -57,9 +57,11 @@ def train(
     from shelfcast.settings import load_settings
     from shelfcast.views.training import print_training
 
-    overrides: dict[str, Any] = {"environment": env, "workers": workers, "dask_scheduler": dask}
-    if data:
-        overrides["data"] = tuple(data)
+    settings = load_settings(
+        environment=env,
+        training={"workers": workers, "dask_scheduler": dask},
+        data={"paths": tuple(data) if data else None},
+    )
     options = TrainOptions(
         isbns=tuple(split_values(isbn)),
         max_titles=max_titles,
@@ -68,7 +70,7 @@ def train(
         use_cache=cache,
     )
     with ProgressDisplay() as progress:
-        result = train_titles(load_settings(**overrides), options, progress)
+        result = train_titles(settings, options, progress)
     print_training(result)
     if not result.ok:
         raise typer.Exit(1)

@@ -27,14 +27,12 @@ from starlette.responses import Response
 
 from shelfcast import __version__
 from shelfcast.dashboard.source import (
-    LEVELS,
     DashboardError,
     DashboardSource,
     NoEndpointYet,
     NoReportYet,
 )
 from shelfcast.forecasting.bundle import MAX_HORIZON
-from shelfcast.serving.schemas import DEFAULT_HORIZON
 
 COOKIE = "shelfcast_dashboard_token"
 PLOTLY_ROUTE = "/static/plotly.min.js"
@@ -103,7 +101,7 @@ def create_app(source: DashboardSource, token: str | None = None) -> FastAPI:
             no_report=no_report,
             initial_isbn=isbn,
             plotly=plotly is not None,
-            levels=LEVELS,
+            levels=source.levels,
         )
         return HTMLResponse(html)
 
@@ -118,9 +116,9 @@ def create_app(source: DashboardSource, token: str | None = None) -> FastAPI:
     @app.get("/api/titles/{isbn}")
     def title(
         isbn: str,
-        horizon: Annotated[int, Query(ge=1, le=MAX_HORIZON)] = DEFAULT_HORIZON,
+        horizon: Annotated[int | None, Query(ge=1, le=MAX_HORIZON)] = None,
     ) -> dict[str, Any]:
-        return source.title(isbn, horizon)
+        return source.title(isbn, horizon or source.horizon)
 
     @app.get("/api/endpoints")
     def endpoints() -> dict[str, Any]:

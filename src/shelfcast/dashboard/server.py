@@ -29,7 +29,8 @@ class DashboardConfig:
         if not (ServerConfig(host=self.host).loopback or self.token):
             raise DashboardConfigError(
                 f"binding {self.host} (beyond this machine) needs a token: set "
-                "SHELFCAST_SERVER_TOKEN (or server_token in the settings); browsers then open "
+                "SHELFCAST_SERVING__SERVER_TOKEN (or server_token in the settings' [serving]); "
+                "browsers then open "
                 "/?token=<token> once"
             )
 

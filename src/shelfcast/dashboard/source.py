@@ -37,7 +37,6 @@ from shelfcast.monitoring.report import ReportError, latest_report_path, read_re
 from shelfcast.releases import Release, ReleaseModel, list_releases, load_bundles, read_release
 from shelfcast.settings import Settings
 
-LEVELS = (80, 95)
 BUNDLE_CACHE = 256
 METRICS = ("mase", "wape", "mae", "bias", "coverage_80", "coverage_95")
 ACCURACY_COLUMNS = [
@@ -81,6 +80,16 @@ class DashboardSource:
     _releases: dict[str, Release] = field(default_factory=dict, repr=False)
     _bundles: OrderedDict[tuple[str, str], Bundle] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def horizon(self) -> int:
+        """Weeks a title's forecast covers unless asked otherwise (`serving.horizon`)."""
+        return self.settings.serving.horizon
+
+    @property
+    def levels(self) -> tuple[int, ...]:
+        """The forecast's interval levels (`serving.levels`)."""
+        return self.settings.serving.levels
 
     # ------------------------------------------------------------------ release and titles
 
@@ -141,7 +150,7 @@ class DashboardSource:
 
     def forecast(self, isbn: str, horizon: int) -> dict[str, Any]:
         """The endpoint's answer for one title, or why there is none."""
-        instance = {"isbn": isbn, "horizon": horizon, "level": list(LEVELS)}
+        instance = {"isbn": isbn, "horizon": horizon, "level": list(self.levels)}
         try:
             answer = self.backend.predict(self.endpoint, [instance])
             prediction = answer.predictions[0]
@@ -233,7 +242,8 @@ class DashboardSource:
             compared = pd.DataFrame()
             if not weekly.empty:
                 releases = list_releases(self.settings.artifact_root)
-                compared = compare(weekly, load_judges(releases, [isbn]))
+                season = self.settings.training.season_length
+                compared = compare(weekly, load_judges(releases, [isbn], season))
         except (ShelfcastError, OSError) as exc:
             return {"actual_weeks": None, "weeks": [], "reason": f"cannot compare: {exc}"}
         weeks: list[dict[str, Any]] = []

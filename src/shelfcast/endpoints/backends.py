@@ -20,8 +20,8 @@ __all__ = ["backend_for"]
 def backend_for(
     settings: Settings, name: str | None = None, *, dry_run: bool = False
 ) -> EndpointBackend:
-    """The backend `name` (default `settings.endpoint_backend`), built from `settings`."""
-    kind = name or settings.endpoint_backend
+    """The backend `name` (default `settings.endpoints.backend`), built from `settings`."""
+    kind = name or settings.endpoints.backend
     if kind == "local":
         if dry_run:
             raise NotApplicable("--dry-run plans Vertex AI calls; use it with --backend vertex")

@@ -135,7 +135,7 @@ class LocalBackend(EndpointBackend):
             body = post_predict(
                 f"http://{HOST}:{port}",
                 [dict(i) for i in instances],
-                token=self.settings.server_token,
+                token=self.settings.serving.server_token,
             )
         except PredictionRequestError as exc:
             target = deployed_model_id or f"endpoint {name}"

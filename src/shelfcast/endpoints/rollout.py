@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from shelfcast.releases import Release
 
 Progress = Callable[[str], None]
+# The smoke test's own probe: every title forecast this far, with these intervals, checked in
+# the order of BOUNDS. A check, not a default of forecasts (those are the settings' `serving`).
 SMOKE_HORIZON = 32
 SMOKE_LEVELS = (80, 95)
 SMOKE_BATCH = 100  # instances per request: about 0.4 MB of 32-week answers
@@ -213,11 +215,10 @@ def wait_healthy(
     )
 
 
-def smoke_instances(release: Release, horizon: int = SMOKE_HORIZON) -> list[dict[str, Any]]:
+def smoke_instances(release: Release, horizon: int | None = None) -> list[dict[str, Any]]:
     """One forecast request per title of `release`."""
-    return [
-        {"isbn": m.isbn, "horizon": horizon, "level": list(SMOKE_LEVELS)} for m in release.models
-    ]
+    weeks = horizon or SMOKE_HORIZON
+    return [{"isbn": m.isbn, "horizon": weeks, "level": list(SMOKE_LEVELS)} for m in release.models]
 
 
 def smoke_test(
@@ -225,7 +226,7 @@ def smoke_test(
     endpoint_name: str,
     release: Release,
     deployed_model_id: str | None = None,
-    horizon: int = SMOKE_HORIZON,
+    horizon: int | None = None,
     also: Sequence[Release] = (),
 ) -> str:
     """Forecast every title of `release` and check each answer; `DeploymentFailed('smoke')`.
@@ -234,6 +235,7 @@ def smoke_test(
     `also`, when the endpoint splits traffic), with `horizon` consecutive Saturdays and
     finite, non-negative bounds ordered lo_95 <= lo_80 <= mean <= hi_80 <= hi_95.
     """
+    horizon = horizon or SMOKE_HORIZON
     instances = smoke_instances(release, horizon)
     expected: dict[str, list[Any]] = {}
     for model in (m for r in (release, *also) for m in r.models):

@@ -157,15 +157,16 @@ class VertexBackend(EndpointBackend):
     targets_deployed_models = False
 
     def __init__(self, settings: Settings, *, dry_run: bool = False):
-        if not settings.gcp_project:
+        deployment = settings.endpoints
+        if not settings.gcp.project:
             raise EndpointError("Vertex AI needs a GCP project: set GCP_PROJECT or --project-id")
-        if settings.vertex_max_replicas < settings.vertex_min_replicas:
+        if deployment.vertex_max_replicas < deployment.vertex_min_replicas:
             raise EndpointError(
-                f"vertex_max_replicas ({settings.vertex_max_replicas}) is below "
-                f"vertex_min_replicas ({settings.vertex_min_replicas})"
+                f"endpoints.vertex_max_replicas ({deployment.vertex_max_replicas}) is below "
+                f"endpoints.vertex_min_replicas ({deployment.vertex_min_replicas})"
             )
         self.settings = settings
-        self.project, self.region = settings.gcp_project, settings.gcp_region
+        self.project, self.region = settings.gcp.project, settings.gcp.region
         self.dry_run = dry_run
         self.calls: list[Call] = []
         self._initialised = False
@@ -247,7 +248,7 @@ class VertexBackend(EndpointBackend):
 
     def get_or_create(self, name: str) -> Endpoint:
         if self._find(name) is None and name not in self._planned:
-            rate = self.settings.prediction_log_sample_rate
+            rate = self.settings.serving.prediction_log_sample_rate
             created = self._call(
                 "aiplatform.Endpoint.create",
                 note="only if none was found",
@@ -343,9 +344,9 @@ class VertexBackend(EndpointBackend):
                 f"Vertex AI reads releases from Cloud Storage, and {release.uri} is not a gs:// "
                 "URI: set SHELFCAST_ARTIFACT_URI=gs://BUCKET/PATH and package again"
             )
-        if not self.settings.serving_image_uri:
+        if not self.settings.endpoints.serving_image_uri:
             raise EndpointError(
-                "Vertex AI needs the serving image: set SHELFCAST_SERVING_IMAGE_URI "
+                "Vertex AI needs the serving image: set SHELFCAST_ENDPOINTS__SERVING_IMAGE_URI "
                 "(an Artifact Registry image, see docs/cloud.md)"
             )
         model_id, alias = model_id_for(release), release_alias(release.release_id)
@@ -358,7 +359,7 @@ class VertexBackend(EndpointBackend):
             "aiplatform.Model.upload",
             display_name=f"{model_id} {release.release_id}",
             artifact_uri=release.uri,
-            serving_container_image_uri=self.settings.serving_image_uri,
+            serving_container_image_uri=self.settings.endpoints.serving_image_uri,
             serving_container_predict_route=PREDICT_ROUTE,
             serving_container_health_route=HEALTH_ROUTE,
             serving_container_ports=[SERVING_PORT],
@@ -381,7 +382,7 @@ class VertexBackend(EndpointBackend):
         endpoint = self._require(name)
         model = self._model_for(release)
         before = set() if self.dry_run else {m.id for m in endpoint.list_models()}
-        settings = self.settings
+        deployment = self.settings.endpoints
         try:
             self._call(
                 f"Endpoint[{name}].deploy",
@@ -390,11 +391,11 @@ class VertexBackend(EndpointBackend):
                 model=model,
                 deployed_model_display_name=release.release_id,
                 traffic_percentage=0,
-                machine_type=settings.vertex_machine_type,
-                min_replica_count=settings.vertex_min_replicas,
-                max_replica_count=settings.vertex_max_replicas,
-                autoscaling_target_cpu_utilization=settings.vertex_cpu_target,
-                service_account=settings.vertex_service_account,
+                machine_type=deployment.vertex_machine_type,
+                min_replica_count=deployment.vertex_min_replicas,
+                max_replica_count=deployment.vertex_max_replicas,
+                autoscaling_target_cpu_utilization=deployment.vertex_cpu_target,
+                service_account=deployment.vertex_service_account,
                 enable_access_logging=True,
                 sync=True,
             )

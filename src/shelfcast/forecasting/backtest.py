@@ -114,8 +114,8 @@ def backtest(
     horizon: int,
     n_origins: int,
     candidates: Sequence[str],
-    season_length: int = 52,
-    levels: Sequence[int] = (80, 95),
+    season_length: int,
+    levels: Sequence[int],
     max_train_weeks: int | None = None,
     min_train: int | None = None,
 ) -> Backtest:

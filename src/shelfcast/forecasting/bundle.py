@@ -92,10 +92,11 @@ class Bundle:
     def forecast(
         self,
         horizon: int,
-        levels: Sequence[int] = (80, 95),
+        levels: Sequence[int] = (),
         actuals: Iterable[tuple[object, float]] | None = None,
     ) -> pd.DataFrame:
-        """Weekly forecasts after the last known week: week_ending, mean, lo_L, hi_L per level."""
+        """Weekly forecasts after the last known week: week_ending, mean, lo_L, hi_L per level
+        (no intervals when `levels` is empty)."""
         if not 1 <= horizon <= MAX_HORIZON:
             raise ForecastError(f"horizon must be between 1 and {MAX_HORIZON}, got {horizon}")
         for level in levels:

@@ -27,13 +27,15 @@ WEEK = pd.Timedelta(weeks=1)
 
 @dataclass(frozen=True)
 class FitConfig:
-    """How titles are fitted. Defaults follow the seed: a 32-week split and horizon."""
+    """How titles are fitted. The settings decide the first five
+    (`shelfcast.training.run.fit_config`): a `backtest.split_size`-week horizon and holdout,
+    `backtest.n_origins` origins, `training.season_length`, the `serving.levels` intervals."""
 
-    horizon: int = 32
-    n_origins: int = 3
-    season_length: int = 52
-    levels: tuple[int, ...] = (80, 95)
-    holdout: int = 32  # weeks at the end scored after selection; 0 for none
+    horizon: int
+    n_origins: int
+    season_length: int
+    levels: tuple[int, ...]
+    holdout: int  # weeks at the end scored after selection; 0 for none
     candidates: tuple[str, ...] = FAMILIES
     max_train_weeks: int | None = None
     forecast_candidates: bool = False  # also refit every candidate on all data and forecast
@@ -103,7 +105,7 @@ def _evaluate_holdout(
     }, forecasts
 
 
-def fit_title(series: TitleSeries, config: FitConfig = FitConfig()) -> TitleFit:
+def fit_title(series: TitleSeries, config: FitConfig) -> TitleFit:
     """Backtest on the training window, pick the champion, score it on the holdout, refit."""
     started = time.perf_counter()
     holdout = min(config.holdout, max(len(series) - 1, 0))

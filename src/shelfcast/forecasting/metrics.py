@@ -49,7 +49,7 @@ def seasonal_naive_scale(insample: np.ndarray, season_length: int) -> float:
 
 
 def mase(
-    actual: np.ndarray, forecast: np.ndarray, insample: np.ndarray, season_length: int = 52
+    actual: np.ndarray, forecast: np.ndarray, insample: np.ndarray, season_length: int
 ) -> float:
     """MAE scaled by the in-sample seasonal-naive MAE (NaN when that scale is 0 or unknown)."""
     scale = seasonal_naive_scale(insample, season_length)

@@ -458,7 +458,7 @@ def forecast_spec(
     y: np.ndarray,
     dates: pd.DatetimeIndex,
     horizon: int,
-    levels: Sequence[int] = (80, 95),
+    levels: Sequence[int],
 ) -> PointForecast:
     """Forecast `horizon` weeks after `dates[-1]` from a fitted spec and the history `y`.
 

@@ -30,7 +30,7 @@ def _fit_or_error(series: TitleSeries, config: FitConfig) -> TitleFit | str:
 
 def fit_titles(
     series: Sequence[TitleSeries],
-    config: FitConfig = FitConfig(),
+    config: FitConfig,
     *,
     workers: int | None = None,
     executor: Executor | None = None,

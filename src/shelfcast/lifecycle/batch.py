@@ -200,9 +200,9 @@ def batch_forecast(
     release: Release,
     out: str,
     *,
+    horizon: int,
+    levels: Sequence[int],
     fmt: str | None = None,
-    horizon: int = 32,
-    levels: Sequence[int] = (80, 95),
     input_uri: str | None = None,
     progress: LifecycleProgress | None = None,
 ) -> BatchResult:

@@ -10,7 +10,7 @@ returns them as the plan, calling nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shelfcast.errors import ShelfcastError
@@ -109,7 +109,7 @@ def deploy_release(
     all traffic, or `canary` percent of it. `dry_run`: plan the Vertex AI calls only."""
     from shelfcast.endpoints import rollout
 
-    name = endpoint or settings.endpoint_name
+    name = endpoint or settings.endpoints.name
     chosen = backend(settings, dry_run=dry_run)
     verb = "Planning" if dry_run else "Deploying"
     step(progress, "deploy", f"{verb} release {release.release_id} to {name} ({chosen.kind})")
@@ -148,15 +148,15 @@ def deploy_per_title(
     serving a one-title release. Every title is tried; the failures are in the result."""
     from shelfcast.endpoints.per_title import one_title_release, title_endpoint
 
-    base_name = endpoint or settings.endpoint_name
-    settings = replace(settings, endpoint_name=base_name)
+    base_name = endpoint or settings.endpoints.name
+    settings = settings.replace(endpoints={"name": base_name})
     models = [release.model(n) for n in names] if names else list(release.models)
     outcomes: list[TitleDeploy] = []
     for model in models:
         name = title_endpoint(base_name, model.isbn)
         try:
             one = one_title_release(
-                release, model.name, publish_missing=not dry_run, project=settings.gcp_project
+                release, model.name, publish_missing=not dry_run, project=settings.gcp.project
             )
             result = deploy_release(
                 settings, one, name, canary=canary, dry_run=dry_run, progress=progress
@@ -188,12 +188,13 @@ def check_endpoint(
     settings: Settings,
     name: str,
     deployed_model: str | None = None,
-    horizon: int = 32,
+    horizon: int | None = None,
     progress: Progress | None = None,
 ) -> tuple[str, ...]:
     """Smoke-test what endpoint `name` serves: each deployed model taking traffic, aimed at
     it where the backend can; otherwise through the endpoint, against every release it
-    serves. One line per passed check; `EndpointError` naming the failed check."""
+    serves. `horizon`: weeks each title is forecast (default: the smoke test's). One line
+    per passed check; `EndpointError` naming the failed check."""
     from shelfcast.endpoints.base import DeploymentFailed, EndpointError, NotApplicable
     from shelfcast.endpoints.rollout import smoke_test
     from shelfcast.releases import read_release
@@ -260,12 +261,12 @@ def ask(
     if url:
         from shelfcast.serving.client import predict, predict_url
 
-        answer = predict(url, [dict(instance)], token=token or settings.server_token)
+        answer = predict(url, [dict(instance)], token=token or settings.serving.server_token)
         prediction, source = answer["predictions"][0], predict_url(url)
     else:
-        name = endpoint or settings.endpoint_name
+        name = endpoint or settings.endpoints.name
         prediction = backend(settings).predict(name, [dict(instance)]).predictions[0]
-        source = f"endpoint {name} ({settings.endpoint_backend})"
+        source = f"endpoint {name} ({settings.endpoints.backend})"
     if "error" in prediction:
         error = prediction["error"]
         raise ShelfcastError(f"{error['field']}: {error['reason']}")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from shelfcast.errors import ShelfcastError
 from shelfcast.lifecycle.batch import BatchResult, batch_forecast, select_models, table_bytes
-from shelfcast.lifecycle.data import load_sales
+from shelfcast.lifecycle.data import history_start, load_sales, selection_criteria
 from shelfcast.lifecycle.progress import Progress, count
 from shelfcast.settings import Settings
 
@@ -29,10 +29,10 @@ class FitOptions:
     data: tuple[str, ...] = ()  # sales files; default: the settings' data, else the sample
     isbns: tuple[str, ...] = ()
     all_titles: bool = False
-    horizon: int = 32
-    levels: tuple[int, ...] = (80, 95)
-    start: str | None = "2012-01-01"  # weeks before are ignored; None keeps all history
-    max_titles: int = 15
+    horizon: int | None = None  # default: the settings' serving.horizon
+    levels: tuple[int, ...] | None = None  # default: serving.levels
+    start: str | None = None  # weeks before are ignored; '' keeps all; default: data.start_date
+    max_titles: int | None = None  # default: selection.max_seasonal_books
     workers: int | None = None
     bundles: Path | None = None  # also write each title's bundle under this folder
 
@@ -64,8 +64,8 @@ class ReleaseForecastOptions:
     all_titles: bool = False
     input_uri: str | None = None
     fmt: str | None = None  # parquet, csv or jsonl; default: by `out`'s extension
-    horizon: int = 32
-    levels: tuple[int, ...] = (80, 95)
+    horizon: int | None = None  # default: the settings' serving.horizon
+    levels: tuple[int, ...] | None = None  # default: serving.levels
 
     def __post_init__(self) -> None:
         if not (self.all_titles or self.isbns or self.input_uri):
@@ -89,21 +89,24 @@ def forecast_titles(
     import pandas as pd
 
     from shelfcast.atomic import write_atomic
-    from shelfcast.catalog.selection import SelectionCriteria, select_titles
+    from shelfcast.catalog.selection import select_titles
     from shelfcast.catalog.series import weekly_series
-    from shelfcast.forecasting import FitConfig, fit_titles, write_bundle
+    from shelfcast.forecasting import fit_titles, write_bundle
     from shelfcast.plots import title_figure, write_html
+    from shelfcast.training.run import fit_config
 
+    horizon = options.horizon or settings.serving.horizon
+    levels = options.levels or settings.serving.levels
     sales = load_sales(settings, options.data, progress=progress)
     keys = list(dict.fromkeys(options.isbns))
-    series = weekly_series(sales, start=options.start or None, keys=keys or None)
+    series = weekly_series(sales, start=history_start(settings, options.start), keys=keys or None)
     if not keys and sales.kind == "bookscan" and not options.all_titles:
-        criteria = SelectionCriteria(max_titles=options.max_titles)
+        criteria = selection_criteria(settings, options.max_titles)
         chosen = set(select_titles(series, criteria).selected)
         series = [s for s in series if s.key in chosen]
     if not series:
         raise ShelfcastError("no series to forecast")
-    config = FitConfig(horizon=options.horizon, levels=options.levels)
+    config = fit_config(settings, horizon=horizon, levels=levels)
     done = 0
 
     def advance(s: Any, _fit: TitleFit | None) -> None:
@@ -120,7 +123,7 @@ def forecast_titles(
     plots = out.with_name(out.stem + "_plots")
     frames = []
     for n, fit in enumerate(fits, start=1):
-        frame = fit.bundle.forecast(options.horizon, options.levels)
+        frame = fit.bundle.forecast(horizon, levels)
         count(progress, "forecast.write", "Writing charts and bundles", n, len(fits), fit.key)
         write_html(title_figure(fit, frame), plots / f"{fit.key}.html")
         if options.bundles:
@@ -128,12 +131,10 @@ def forecast_titles(
         frames.append(frame.assign(**{key_column: fit.key, "model": fit.champion}))
     result = pd.concat(frames, ignore_index=True)
     columns = [key_column, "week_ending", "mean"]
-    columns += [f"{b}_{lv}" for lv in options.levels for b in ("lo", "hi")] + ["model"]
+    columns += [f"{b}_{lv}" for lv in levels for b in ("lo", "hi")] + ["model"]
     fmt = "parquet" if out.suffix == ".parquet" else "csv"
     write_atomic(out, table_bytes(result[columns], fmt))
-    return FitForecastResult(
-        tuple(fits), dict(errors), options.horizon, str(out), plots, options.bundles
-    )
+    return FitForecastResult(tuple(fits), dict(errors), horizon, str(out), plots, options.bundles)
 
 
 def forecast_release(
@@ -149,8 +150,8 @@ def forecast_release(
         chosen,
         options.out,
         fmt=options.fmt,
-        horizon=options.horizon,
-        levels=options.levels,
+        horizon=options.horizon or settings.serving.horizon,
+        levels=options.levels or settings.serving.levels,
         input_uri=options.input_uri,
         progress=progress,
     )

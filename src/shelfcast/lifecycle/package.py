@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,7 +44,7 @@ def package_release(
 
     options = options or PackageOptions()
     if options.project:
-        settings = dataclasses.replace(settings, gcp_project=options.project)
+        settings = settings.replace(gcp={"project": options.project})
     store = options.to or settings.artifact_root
     labels = {
         "fetching": ("package.fetch", "Fetching model files from MLflow", settings.tracking_uri),

@@ -57,6 +57,8 @@ def retrain_if_needed(
         return RetrainResult(**facts)
     step(progress, "retrain", "Extending the training data by the ingested actuals")
     extended = retraining_settings(settings)
-    step(progress, "retrain", f"Retraining {len(plan.retrain)} title(s) on {extended.data[0]}")
+    step(
+        progress, "retrain", f"Retraining {len(plan.retrain)} title(s) on {extended.data.paths[0]}"
+    )
     trained = train_titles(extended, TrainOptions(isbns=tuple(plan.retrain)), progress)
-    return RetrainResult(**facts, training_data=extended.data[0], training=trained)
+    return RetrainResult(**facts, training_data=extended.data.paths[0], training=trained)

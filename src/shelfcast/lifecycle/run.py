@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from shelfcast.releases import Release
 
 SAMPLE_HORIZON = 8
-SAMPLE_LEVELS = (80, 95)
 PLANNED_RELEASE_ID = "r-planned"  # the release a dry run stands in for packaging's
 
 
@@ -96,7 +95,7 @@ def run_lifecycle(
 
     started = time.perf_counter()
     release = packaged.release
-    name = options.endpoint or settings.endpoint_name
+    name = options.endpoint or settings.endpoints.name
     deployed = deploy_release(settings, release, name, progress=progress)
     seconds["deploy"] = time.perf_counter() - started
 
@@ -107,10 +106,12 @@ def run_lifecycle(
         seconds["test"] = time.perf_counter() - started
 
     isbns = {m.isbn for m in release.models}
-    wanted = [i for i in (*options.train.isbns, *settings.default_test_isbns) if i in isbns]
+    wanted = [
+        i for i in (*options.train.isbns, *settings.selection.default_test_isbns) if i in isbns
+    ]
     isbn = wanted[0] if wanted else release.models[0].isbn
     step(progress, "sample", f"Asking {name} for a {SAMPLE_HORIZON}-week forecast of {isbn}")
-    instance = {"isbn": isbn, "horizon": SAMPLE_HORIZON, "level": list(SAMPLE_LEVELS)}
+    instance = {"isbn": isbn, "horizon": SAMPLE_HORIZON, "level": list(settings.serving.levels)}
     sample = backend(settings).predict(name, [instance]).predictions[0]
     if "error" in sample:
         raise ShelfcastError(f"the endpoint refused the sample forecast: {sample['error']}")
@@ -132,15 +133,15 @@ def plan_lifecycle(
 
     options = options or LifecycleOptions()
     planner = backend(settings, dry_run=True)
-    name = options.endpoint or settings.endpoint_name
+    name = options.endpoint or settings.endpoints.name
     chosen = options.train
-    isbns = tuple(dict.fromkeys(chosen.isbns or settings.default_test_isbns))
+    isbns = tuple(dict.fromkeys(chosen.isbns or settings.selection.default_test_isbns))
     if chosen.isbns:
         titles = ", ".join(isbns)
     elif chosen.all_titles:
         titles = "every title with sales"
     else:
-        most = chosen.max_titles or settings.max_seasonal_books
+        most = chosen.max_titles or settings.selection.max_seasonal_books
         titles = f"the seasonal selection (at most {most} titles, with {', '.join(isbns)})"
     root = settings.artifact_root.rstrip("/")
     release = Release(
@@ -163,7 +164,7 @@ def plan_lifecycle(
             for isbn in isbns
         ),
     )
-    gain = settings.promotion_min_improvement
+    gain = settings.registry.promotion_min_improvement
     margin = f" by more than {gain:.0%}" if gain > 0 else ""
     stages = (
         (
@@ -185,8 +186,8 @@ def plan_lifecycle(
         ),
         (
             "deploy",
-            f"the release -> endpoint {name} on Vertex AI (project {settings.gcp_project}, "
-            f"region {settings.gcp_region}): smoke test on {name}-staging, then traffic",
+            f"the release -> endpoint {name} on Vertex AI (project {settings.gcp.project}, "
+            f"region {settings.gcp.region}): smoke test on {name}-staging, then traffic",
         ),
         ("test", f"forecast every title through {name} and check each answer"),
     )

@@ -3,7 +3,8 @@
 Each rule looks at one title's compared weeks, oldest first; "the last N weeks" are its N
 most recent compared weeks, and a rule needing N weeks stays silent with fewer. The scaled
 error of a week is |actual - forecast| / scale (see `accuracy`), the backtest MASE the
-judging bundle's. Defaults (`AlertRules`):
+judging bundle's. The thresholds are the settings' `monitoring.alerts` (`AlertRules`, in
+`shelfcast.settings`); their defaults:
 
 - `error_above_expectation` (retrain): the scaled error exceeds 1.5x the backtest MASE in
   each of the last 4 weeks;
@@ -34,24 +35,9 @@ import pandas as pd
 
 from shelfcast.forecasting import metrics
 from shelfcast.monitoring.accuracy import accuracy, scaled_errors
+from shelfcast.settings import AlertRules
 
 RETRAIN, ROLL_BACK, INVESTIGATE = "retrain", "roll back", "investigate"
-
-
-@dataclass(frozen=True)
-class AlertRules:
-    """The thresholds of the rules above."""
-
-    error_ratio: float = 1.5
-    error_weeks: int = 4
-    coverage_level: int = 95
-    coverage_min: float = 80.0  # percent
-    coverage_weeks: int = 8
-    shift_weeks: int = 4
-    bias_max: float = 0.3
-    bias_weeks: int = 8
-    rollback_ratio: float = 1.2
-    rollback_weeks: int = 4
 
 
 @dataclass(frozen=True)
@@ -71,7 +57,7 @@ class Alert:
         return asdict(self)
 
 
-DEFAULT_RULES = AlertRules()
+DEFAULT_RULES = AlertRules()  # the settings' defaults; reports use `settings.monitoring.alerts`
 
 
 def title_alerts(

@@ -27,8 +27,11 @@ from shelfcast.forecasting import metrics
 from shelfcast.forecasting.bundle import MAX_HORIZON, Bundle
 from shelfcast.releases import Release, ReleaseModel, load_bundles
 
+# The intervals monitoring records: the comparison table's lo_/hi_ columns, which reports
+# and the accuracy measures read (coverage_80, coverage_95). Part of the stored format, not a
+# setting: forecasts default to the settings' `serving.levels`.
 LEVELS = (80, 95)
-SEASON_LENGTH = 52
+BOUNDS = [f"{side}_{level}" for level in LEVELS for side in ("lo", "hi")]
 COLUMNS = [
     "isbn",
     "week_ending",
@@ -39,10 +42,7 @@ COLUMNS = [
     "horizon",
     "actual",
     "mean",
-    "lo_80",
-    "hi_80",
-    "lo_95",
-    "hi_95",
+    *BOUNDS,
     "scale",
     "expected_mase",
 ]
@@ -57,6 +57,7 @@ class Judge:
     release: Release
     model: ReleaseModel
     bundle: Bundle
+    season_length: int  # of the MASE scale: the settings' `training.season_length`
 
     @property
     def end(self) -> pd.Timestamp:
@@ -64,7 +65,7 @@ class Judge:
 
     @property
     def scale(self) -> float:
-        return metrics.seasonal_naive_scale(self.bundle.history.values, SEASON_LENGTH)
+        return metrics.seasonal_naive_scale(self.bundle.history.values, self.season_length)
 
     @property
     def expected_mase(self) -> float:
@@ -78,10 +79,14 @@ class Judge:
 
 
 def load_judges(
-    releases: Sequence[Release], isbns: Sequence[str], progress: Progress | None = None
+    releases: Sequence[Release],
+    isbns: Sequence[str],
+    season_length: int,
+    progress: Progress | None = None,
 ) -> dict[str, list[Judge]]:
-    """Per ISBN, its models in `releases`, newest release first. Each model version's files
-    are read (and verified) once, however many releases hold it."""
+    """Per ISBN, its models in `releases`, newest release first, scaling errors by a
+    `season_length` seasonal-naive forecast. Each model version's files are read (and
+    verified) once, however many releases hold it."""
     wanted = set(isbns)
     newest_first = sorted(releases, key=lambda r: (r.created, r.release_id), reverse=True)
     needed: dict[tuple[str, str], tuple[Release, ReleaseModel]] = {}
@@ -109,7 +114,8 @@ def load_judges(
         for model in release.models:
             if model.isbn in wanted:
                 bundle = bundles[(release.store, model.path)]
-                judges.setdefault(model.isbn, []).append(Judge(release, model, bundle))
+                judge = Judge(release, model, bundle, season_length)
+                judges.setdefault(model.isbn, []).append(judge)
     return judges
 
 
@@ -150,7 +156,7 @@ def _forecast_rows(judge: Judge, weeks: pd.DataFrame) -> pd.DataFrame:
             "model_family": judge.model.model_family,
             "horizon": horizons,
             "actual": weeks["volume"].to_numpy(dtype=np.float64),
-            **{c: picked[c].to_numpy() for c in ("mean", "lo_80", "hi_80", "lo_95", "hi_95")},
+            **{c: picked[c].to_numpy() for c in ("mean", *BOUNDS)},
             "scale": judge.scale,
             "expected_mase": judge.expected_mase,
         }

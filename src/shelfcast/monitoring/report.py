@@ -30,7 +30,7 @@ import pandas as pd
 from shelfcast.atomic import write_atomic
 from shelfcast.monitoring.accuracy import accuracy, scaled_errors
 from shelfcast.monitoring.actuals import read_actuals, weekly_actuals
-from shelfcast.monitoring.alerts import DEFAULT_RULES, Alert, AlertRules, title_alerts
+from shelfcast.monitoring.alerts import Alert, AlertRules, title_alerts
 from shelfcast.monitoring.comparison import Judge, compare, load_judges, previous_forecasts
 from shelfcast.monitoring.paths import actuals_path, reports_dir
 from shelfcast.monitoring.report_types import FORMAT_VERSION, MonitoringReport, ReportError
@@ -48,10 +48,12 @@ def build_report(
     *,
     since: str | None = None,
     release: str | None = None,
-    rules: AlertRules = DEFAULT_RULES,
+    rules: AlertRules | None = None,
     progress: Progress | None = None,
 ) -> MonitoringReport:
-    """Compare the stored actuals with the releases' forecasts (see the module docstring)."""
+    """Compare the stored actuals with the releases' forecasts (see the module docstring);
+    `rules` default to the settings' `monitoring.alerts`."""
+    rules = settings.monitoring.alerts if rules is None else rules
     stored = read_actuals(actuals_path(settings))
     if stored.empty:
         raise ReportError(
@@ -62,7 +64,8 @@ def build_report(
     if since is not None:
         weekly = weekly[weekly["week_ending"] >= _date(since)]
     releases = _releases(settings, release)
-    judges = load_judges(releases, sorted(weekly["isbn"].unique()), progress)
+    isbns = sorted(weekly["isbn"].unique())
+    judges = load_judges(releases, isbns, settings.training.season_length, progress)
     weeks = compare(weekly, judges)
     weeks["scaled_error"] = scaled_errors(weeks) if len(weeks) else []
     previous = previous_forecasts(weeks, judges)

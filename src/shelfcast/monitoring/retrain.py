@@ -1,7 +1,7 @@
 """Retraining the titles whose alerts call for it, on the training data extended by the
 actuals, through the training pipeline and its promotion gate.
 
-The training data (`settings.data`, else the sample catalogue) is read and validated as the
+The training data (`settings.data.paths`, else the sample catalogue) is read and validated as the
 pipeline reads it; the stored actuals go on top: an ISBN-week in both takes the actual
 volume (a correction), the other actual weeks are added. The result is one BookScan parquet
 file, `<home>/monitoring/training-data/sales-<sha256 prefix>.parquet`, named after its
@@ -9,17 +9,16 @@ content, so an unchanged rerun finds the same bytes and ZenML's cache (nothing i
 or registered twice). `run_training(retraining_settings(settings), isbns=...)` then trains
 only the alerting titles on it, and the promotion gate decides whether each new version
 takes `champion`, with one difference from an ordinary training run: a retrained version
-wins unless it does more than RETRAIN_TOLERANCE (5%) worse than the champion on the newest
-window. The gate has both forecast that window from the same origin, before the weeks that
-raised the alert, so neither can show the benefit of having seen them (after a level shift
-both score alike); the alert is the evidence that the champion no longer fits, and a tie
-goes to the version that has seen the newest sales.
+wins unless it does more than `monitoring.retrain_tolerance` (5%) worse than the champion on
+the newest window. The gate has both forecast that window from the same origin, before the
+weeks that raised the alert, so neither can show the benefit of having seen them (after a
+level shift both score alike); the alert is the evidence that the champion no longer fits,
+and a tie goes to the version that has seen the newest sales.
 Serving the new champions takes `shelfcast package` and a deploy.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 from collections.abc import Mapping
@@ -36,7 +35,6 @@ from shelfcast.monitoring.alerts import RETRAIN
 from shelfcast.monitoring.paths import actuals_path, training_data_dir
 from shelfcast.settings import Settings
 
-RETRAIN_TOLERANCE = 0.05  # how much worse on the newest window a retrained version may do
 DIGEST_CHARS = 16
 
 
@@ -107,8 +105,7 @@ def extended_training_data(settings: Settings) -> Path:
 def retraining_settings(settings: Settings) -> Settings:
     """`settings` with the extended training data as the data and the retraining gate: give
     them to `run_training` with the titles to retrain."""
-    return dataclasses.replace(
-        settings,
-        data=(str(extended_training_data(settings)),),
-        promotion_min_improvement=-RETRAIN_TOLERANCE,
+    return settings.replace(
+        data={"paths": (str(extended_training_data(settings)),)},
+        registry={"promotion_min_improvement": -settings.monitoring.retrain_tolerance},
     )

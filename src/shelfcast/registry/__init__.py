@@ -13,7 +13,7 @@ recorded as version tags; the champions' succession is a registered-model tag
 The gate compares like with like: the new version's holdout MASE (its champion fitted
 before the holdout weeks) against the champion's forecast of the same weeks from the new
 history before them. A new model identical to the champion's (a rerun on unchanged data)
-keeps the champion. `settings.promotion_min_improvement` is the margin the new one needs.
+keeps the champion. `settings.registry.promotion_min_improvement` is the margin the new one needs.
 
 Speed (MLflow 3.17; per title, see TitleRegistration.timings): runs are created with their
 tags in one call; params and metrics go in one `log_batch`; the plot, the backtest table and

@@ -20,8 +20,6 @@ from shelfcast.registry import gate
 from shelfcast.registry.gate import GateDecision
 from shelfcast.registry.values import number
 
-SEASON_LENGTH = 52
-
 
 def holdout_score(fit: TitleFit, name: str, metric: str = "mase") -> float | None:
     """Candidate `name`'s holdout `metric` in `fit`, None when undefined."""
@@ -33,9 +31,11 @@ def holdout_weeks(fit: TitleFit) -> int:
     return int(fit.bundle.evaluation.get("holdout", {}).get("weeks", 0) or 0)
 
 
-def score_on_newest_window(model: dict, fit: TitleFit) -> tuple[float, float, int]:
+def score_on_newest_window(
+    model: dict, fit: TitleFit, season_length: int
+) -> tuple[float, float, int]:
     """A model spec scored on the new fit's holdout weeks, as the new fit's champion was:
-    state from the new history minus those weeks, forecast them, MASE (season 52) and MAE."""
+    state from the new history minus those weeks, forecast them, MASE and MAE."""
     weeks = holdout_weeks(fit)
     history = fit.bundle.history
     if weeks < 1 or len(history) <= weeks:
@@ -43,9 +43,9 @@ def score_on_newest_window(model: dict, fit: TitleFit) -> tuple[float, float, in
     train = history.head(len(history) - weeks)
     actual = history.values[len(train) :]
     bundle = Bundle(model=model, history=train, library_versions={}, created_at="")
-    mean = bundle.forecast(weeks, levels=(80,))["mean"].to_numpy()
+    mean = bundle.forecast(weeks)["mean"].to_numpy()
     return (
-        metrics.mase(actual, mean, train.values, SEASON_LENGTH),
+        metrics.mase(actual, mean, train.values, season_length),
         metrics.mae(actual, mean),
         weeks,
     )
@@ -55,6 +55,8 @@ def evidence(
     fit: TitleFit,
     incumbent_model: Callable[[], dict],
     incumbent_backtest_mase: Callable[[], float | None] | None = None,
+    *,
+    season_length: int,
 ) -> gate.Evidence:
     """What the gate needs to judge `fit` against the champion.
 
@@ -71,7 +73,7 @@ def evidence(
         model = incumbent_model()
         if model == fit.bundle.model:  # e.g. a rerun on unchanged data: nothing to gain
             return gate.SameModel()
-        old_mase, old_mae, weeks = score_on_newest_window(model, fit)
+        old_mase, old_mae, weeks = score_on_newest_window(model, fit, season_length)
     except (ShelfcastError, KeyError, ValueError) as exc:  # not transport errors: they raise
         return gate.NotScored(weeks, str(exc))
     window = fit.bundle.history.dates[-weeks:]
@@ -92,6 +94,8 @@ def decide(
     incumbent_version: str | None,
     min_improvement: float,
     incumbent_backtest_mase: Callable[[], float | None] | None = None,
+    *,
+    season_length: int,
 ) -> GateDecision:
     """The promotion gate for a new fit against the current champion.
 
@@ -102,5 +106,5 @@ def decide(
     """
     if incumbent_model is None or incumbent_version is None:
         return gate.decide(None, None, min_improvement)
-    found = evidence(fit, incumbent_model, incumbent_backtest_mase)
+    found = evidence(fit, incumbent_model, incumbent_backtest_mase, season_length=season_length)
     return gate.decide(incumbent_version, found, min_improvement)

@@ -32,13 +32,15 @@ import pandas as pd
 
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting.bundle import Bundle, read_bundle, write_bundle
+from shelfcast.settings import ServingSettings
 
 LOADER_MODULE = "shelfcast.mlflow_model"  # recorded in every MLmodel: keep it importable
 BUNDLE_DIR = "bundle"  # the bundle's files land in <model>/data/bundle/
 DATA_SUBPATH = f"data/{BUNDLE_DIR}"
 MLMODEL = "MLmodel"
-DEFAULT_HORIZON = 32
-LEVELS = (80, 95)
+# A model loaded by MLflow (`mlflow models serve`, `pyfunc.load_model`) runs without Shelfcast's
+# settings: it forecasts the settings' default horizon and levels.
+DEFAULTS = ServingSettings()
 
 
 class BundleModel:
@@ -56,7 +58,7 @@ class BundleModel:
         """
         params = dict(params or {})
         horizon = _horizon(model_input, params.get("horizon"))
-        levels = params.get("levels") or LEVELS
+        levels = params.get("levels") or DEFAULTS.levels
         if isinstance(levels, str):
             levels = [v for v in levels.split(",") if v.strip()]
         try:
@@ -80,7 +82,7 @@ def _horizon(model_input: Any, fallback: Any) -> int:
     elif fallback is not None:
         values = pd.Series([fallback], dtype="float64")
     else:
-        values = pd.Series([DEFAULT_HORIZON], dtype="float64")
+        values = pd.Series([DEFAULTS.horizon], dtype="float64")
     if values.isna().any() or (values % 1 != 0).any():
         raise ForecastError(f"horizon must be a whole number of weeks, got {list(values)}")
     return int(values.max())
@@ -105,18 +107,18 @@ def pip_requirements() -> tuple[str, ...]:
 
 @functools.cache
 def signature():
-    """Input: a `horizon` column (long); parameter `levels` (interval levels, default 80 and
-    95); output: the forecast frame's columns for the default levels."""
+    """Input: a `horizon` column (long); parameter `levels` (interval levels, default the
+    settings' `serving.levels`); output: the forecast frame's columns for the default levels."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
     outputs = [ColSpec("datetime", "week_ending"), ColSpec("double", "mean")]
-    for level in LEVELS:
+    for level in DEFAULTS.levels:
         outputs += [ColSpec("double", f"lo_{level}"), ColSpec("double", f"hi_{level}")]
     return ModelSignature(
         inputs=Schema([ColSpec("long", "horizon")]),
         outputs=Schema(outputs),
-        params=ParamSchema([ParamSpec("levels", "long", list(LEVELS), (-1,))]),
+        params=ParamSchema([ParamSpec("levels", "long", list(DEFAULTS.levels), (-1,))]),
     )
 
 

@@ -169,7 +169,7 @@ def log_training_run(
     try:
         settings_params = [
             Param(f"settings.{k}", param_value(v)[:MAX_PARAM])
-            for k, v in settings.as_dict().items()
+            for k, v in settings.as_flat_dict().items()
         ]
         count_metrics = [Metric(f"counts/{k}", float(v), now_ms(), 0) for k, v in counts.items()]
         log_batch(client, parent_id, count_metrics, settings_params, [])

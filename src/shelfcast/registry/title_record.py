@@ -17,11 +17,11 @@ from shelfcast.forecasting.fit import BASELINE, TitleFit
 from shelfcast.registry.challenge import holdout_score
 from shelfcast.registry.pyfunc import PyfuncWriter
 from shelfcast.registry.values import MAX_TAG, fmt, now_ms, number, param_value
+from shelfcast.settings import ServingSettings
 
 MODEL_ARTIFACT = "model"
 PLOT_ARTIFACT = "forecast.html"
 BACKTEST_ARTIFACT = "backtest.csv"
-PLOT_HORIZON = 32
 
 
 def training_window(bundle: Bundle) -> dict[str, str]:
@@ -160,12 +160,15 @@ def cdn_html(figure) -> str:
     return html.replace(plain, with_sri, 1)
 
 
-def write_title_files(fit: TitleFit, folder: Path, writer: PyfuncWriter) -> None:
-    """forecast.html, backtest.csv and the pyfunc model folder, ready for one upload."""
+def write_title_files(
+    fit: TitleFit, folder: Path, writer: PyfuncWriter, serving: ServingSettings
+) -> None:
+    """forecast.html (the next `serving.horizon` weeks), backtest.csv and the pyfunc model
+    folder, ready for one upload."""
     from shelfcast.plots import title_figure
 
     folder.mkdir(parents=True, exist_ok=True)
-    figure = title_figure(fit, fit.bundle.forecast(PLOT_HORIZON))
+    figure = title_figure(fit, fit.bundle.forecast(serving.horizon, serving.levels))
     (folder / PLOT_ARTIFACT).write_text(cdn_html(figure))
     table = fit.backtest.table.copy()
     if not table.empty:

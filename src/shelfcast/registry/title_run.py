@@ -86,7 +86,7 @@ class Prepared:
 def prepare(ctx: Context, fit: TitleFit) -> Prepared:
     started = time.perf_counter()
     folder = ctx.staging / fit.key
-    write_title_files(fit, folder, ctx.writer)
+    write_title_files(fit, folder, ctx.writer, ctx.settings.serving)
     params = [Param(k, v) for k, v in title_params(fit).items()]
     return Prepared(fit, folder, params, title_metrics(fit), time.perf_counter() - started)
 
@@ -146,8 +146,9 @@ def log_title(ctx: Context, prepared: Prepared) -> TitleRegistration:
                 else None
             ),
             incumbent,
-            settings.promotion_min_improvement,
+            settings.registry.promotion_min_improvement,
             lambda: number(client.get_model_version(name, incumbent).tags.get("backtest_mase")),
+            season_length=settings.training.season_length,
         )
         vtags = version_tags(fit, ctx.fingerprint, ctx.parent_run_id)
         vtags.update(

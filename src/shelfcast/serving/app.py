@@ -335,7 +335,7 @@ def _parse(body: bytes, config: ServerConfig) -> tuple[list[Any], Parameters, li
     except ValidationError as exc:
         problems += [(f"parameters{where}", reason) for where, reason in validation_errors(exc)]
         parameters = Parameters()
-    return instances, parameters, problems
+    return instances, parameters.or_defaults(config.horizon, config.levels), problems
 
 
 def _is_cached(pool: ModelPool, task: Task) -> bool:

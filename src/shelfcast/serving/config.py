@@ -5,7 +5,8 @@ Vertex AI's custom-container contract sets `AIP_HTTP_PORT`, `AIP_HEALTH_ROUTE`,
 `AIP_MODE=PREDICTION` says the server runs on Vertex AI.
 
 Security: the server binds 127.0.0.1 unless told otherwise. Bound to any other address it
-requires a bearer token (`server_token`, `SHELFCAST_SERVER_TOKEN`) on the predict and metrics
+requires a bearer token (`serving.server_token`, `SHELFCAST_SERVING__SERVER_TOKEN`) on the
+predict and metrics
 routes, and refuses to start without one, except on Vertex AI, where the platform
 authenticates callers and only its own proxy reaches the container.
 """
@@ -20,6 +21,9 @@ from typing import Any
 
 from shelfcast.errors import ShelfcastError
 from shelfcast.serving.schemas import MAX_INSTANCES
+from shelfcast.settings import ServingSettings
+
+_DEFAULTS = ServingSettings()  # the settings' defaults, where no settings are loaded
 
 DEFAULT_PORT = 8080
 MAX_BODY_BYTES = 1_500_000  # Vertex AI's 1.5 MB, each way
@@ -43,11 +47,13 @@ class ServerConfig:
     max_body_bytes: int = MAX_BODY_BYTES
     max_response_bytes: int = MAX_BODY_BYTES
     prediction_log: str | None = None  # folder of the prediction log; None: no log
-    prediction_log_sample_rate: float = 1.0
+    prediction_log_sample_rate: float = _DEFAULTS.prediction_log_sample_rate
+    horizon: int = _DEFAULTS.horizon  # of an instance that does not say
+    levels: tuple[int, ...] = _DEFAULTS.levels
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerConfig:
-        """Vertex AI's variables, the token from the settings, then `overrides` (not None)."""
+        """Vertex AI's variables, the `serving` settings, then `overrides` (not None)."""
         from shelfcast.serving.prediction_log import prediction_log_path
         from shelfcast.settings import load_settings
 
@@ -59,11 +65,13 @@ class ServerConfig:
             "health_route": env.get("AIP_HEALTH_ROUTE") or "/health",
             "predict_route": env.get("AIP_PREDICT_ROUTE") or "/predict",
             "deployed_model_id": env.get("AIP_DEPLOYED_MODEL_ID") or None,
-            "token": settings.server_token,
+            "token": settings.serving.server_token,
             "on_vertex": on_vertex,
             # On Vertex AI the endpoint's request-response logging to BigQuery takes its place.
             "prediction_log": None if on_vertex else str(prediction_log_path(settings)),
-            "prediction_log_sample_rate": settings.prediction_log_sample_rate,
+            "prediction_log_sample_rate": settings.serving.prediction_log_sample_rate,
+            "horizon": settings.serving.horizon,
+            "levels": settings.serving.levels,
         }
         if env.get("AIP_HTTP_PORT"):
             try:
@@ -99,6 +107,7 @@ class ServerConfig:
         if not (self.loopback or self.token or self.on_vertex):
             raise ServerConfigError(
                 f"binding {self.host} (beyond this machine) needs a bearer token: set "
-                "SHELFCAST_SERVER_TOKEN (or server_token in the settings); on Vertex AI "
+                "SHELFCAST_SERVING__SERVER_TOKEN (or server_token in the settings' [serving]); "
+                "on Vertex AI "
                 "(AIP_MODE=PREDICTION) the platform authenticates callers instead"
             )

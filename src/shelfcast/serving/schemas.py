@@ -8,6 +8,7 @@ body for the OpenAPI schema and for clients.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any
 
@@ -15,8 +16,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from shelfcast.forecasting.bundle import MAX_HORIZON
 
-DEFAULT_HORIZON = 32
-DEFAULT_LEVELS = (80, 95)
 MAX_LEVELS = 5
 MAX_ACTUALS = 520  # ten years of weeks
 MAX_VOLUME = 1e9
@@ -97,12 +96,17 @@ class Instance(BaseModel):
 
 
 class Parameters(BaseModel):
-    """Defaults for instances that do not set them."""
+    """Defaults for instances that do not set them; those not given here are the server's
+    (the settings' `serving.horizon` and `serving.levels`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    horizon: Horizon = DEFAULT_HORIZON
-    level: Levels = Field(default_factory=lambda: list(DEFAULT_LEVELS))
+    horizon: Horizon | None = None
+    level: Levels | None = None
+
+    def or_defaults(self, horizon: int, levels: Sequence[int]) -> Parameters:
+        """These parameters, with `horizon` and `levels` where they are not given."""
+        return Parameters(horizon=self.horizon or horizon, level=self.level or list(levels))
 
 
 class PredictRequest(BaseModel):

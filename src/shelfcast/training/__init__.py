@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["TitleSummary", "TrainingFailed", "TrainingSummary", "run_training"]
+__all__ = ["TitleSummary", "TrainingFailed", "TrainingSummary", "fit_config", "run_training"]
 
 if TYPE_CHECKING:
-    from shelfcast.training.run import TitleSummary, TrainingFailed, TrainingSummary, run_training
+    from shelfcast.training.run import (
+        TitleSummary,
+        TrainingFailed,
+        TrainingSummary,
+        fit_config,
+        run_training,
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -10,13 +10,11 @@ the functions here know nothing of ZenML and are tested on their own.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,7 +41,7 @@ BACKTEST_FILE = "backtest.parquet"
 FORECASTS_FILE = "forecasts.parquet"
 BUNDLES_FILE = "bundles.parquet"
 # Settings that do not change what is registered: left out of the register step's cache key.
-NOT_REGISTRY_SETTINGS = ("data", "workers", "dask_scheduler")
+NOT_REGISTRY_SETTINGS = (("data", "paths"), ("training", "workers"), ("training", "dask_scheduler"))
 
 
 class ArtifactFormatError(ShelfcastError):
@@ -177,25 +175,17 @@ def series_hash(series: SeriesSet) -> str:
 def registry_settings(settings: Settings) -> dict[str, Any]:
     """The settings the register step is keyed by: all but where data and workers come from."""
     values = settings.as_dict()
-    for name in NOT_REGISTRY_SETTINGS:
-        values.pop(name, None)
+    for section, name in NOT_REGISTRY_SETTINGS:
+        values[section].pop(name, None)
     return values
 
 
 def settings_from_dict(values: dict[str, Any] | None) -> Settings:
-    """Settings back from `registry_settings` (paths and tuples restored); None: load them."""
+    """Settings back from `registry_settings` (validated: paths and tuples restored); None:
+    load them."""
     if values is None:
         return load_settings()
-    restored: dict[str, Any] = {}
-    defaults = Settings()
-    for name, value in values.items():
-        default = getattr(defaults, name)
-        if isinstance(default, Path):
-            value = Path(value)
-        elif isinstance(default, tuple) and value is not None:
-            value = tuple(value)
-        restored[name] = value
-    return dataclasses.replace(defaults, **restored)
+    return Settings(**values)
 
 
 # ---------------------------------------------------------------------------- training

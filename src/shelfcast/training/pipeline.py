@@ -12,7 +12,6 @@ from typing import Any
 
 from zenml import pipeline
 
-from shelfcast.catalog.selection import DEFAULT_MAX_SEASONAL_BOOKS, DEFAULT_TITLES
 from shelfcast.training.steps import (
     build_series,
     evaluate,
@@ -29,11 +28,11 @@ from shelfcast.training.steps import (
 @pipeline(enable_cache=True, on_failure=remember_failure)
 def book_sales_training(
     sales_files: list[str],
-    isbn_list: str | None = None,
-    start_date: str | None = "2012-01-01",
-    isbns: list[str] | None = None,
-    max_titles: int = DEFAULT_MAX_SEASONAL_BOOKS,
-    always_include: list[str] | None = None,
+    isbn_list: str | None,
+    start_date: str | None,
+    isbns: list[str] | None,
+    max_titles: int,
+    always_include: list[str],
     all_titles: bool = False,
     fit_config: dict[str, Any] | None = None,
     executor: dict[str, Any] | None = None,
@@ -41,6 +40,8 @@ def book_sales_training(
 ) -> None:
     """Train, evaluate and register a forecasting model per selected title.
 
+    `start_date`, `max_titles` and `always_include` come from the settings (`run_training`):
+    `data.start_date`, `selection.max_seasonal_books`, `selection.default_test_isbns`.
     `fit_config` holds `FitConfig` fields; `executor` is `{"workers": N}` or
     `{"dask_scheduler": ADDRESS}` (not part of any cache key); `settings` are the Shelfcast
     settings the registry uses (`steps.registry_settings`), None to load them in the step.
@@ -52,7 +53,7 @@ def book_sales_training(
         series=series,
         isbns=isbns,
         max_titles=max_titles,
-        always_include=list(DEFAULT_TITLES) if always_include is None else always_include,
+        always_include=always_include,
         all_titles=all_titles,
     )
     training = train_titles.with_options(extra={"executor": executor or {}})(

@@ -143,15 +143,26 @@ class TrainingSummary:
 
 
 def fit_options(settings: Settings) -> dict[str, Any]:
-    """The `FitConfig` fields the settings decide: the seed's split (a `split_size`-week
-    horizon and holdout) and `n_origins` origins. The others keep `FitConfig`'s defaults,
+    """The `FitConfig` fields the settings decide, as JSON: the seed's split (a
+    `backtest.split_size`-week horizon and holdout), `backtest.n_origins` origins, the season,
+    the interval levels and the training window. The others keep `FitConfig`'s defaults,
     applied in the train step (so that a cached run need not load the forecasting core)."""
     return {
-        "horizon": settings.split_size,
-        "holdout": settings.split_size,
-        "n_origins": settings.n_origins,
-        "max_train_weeks": settings.max_train_weeks,
+        "horizon": settings.backtest.split_size,
+        "holdout": settings.backtest.split_size,
+        "n_origins": settings.backtest.n_origins,
+        "season_length": settings.training.season_length,
+        "levels": list(settings.serving.levels),
+        "max_train_weeks": settings.training.max_train_weeks,
     }
+
+
+def fit_config(settings: Settings, **changes: Any) -> FitConfig:
+    """The `FitConfig` of `settings` (`fit_options`), with `changes` to any field."""
+    from shelfcast.forecasting.fit import FitConfig
+
+    values = {**fit_options(settings), **changes}
+    return FitConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 def run_training(
@@ -168,7 +179,7 @@ def run_training(
     """Run `book_sales_training` on `settings` and summarise it.
 
     Titles: `isbns` if given, else every series (`all_titles`), else the seasonal selection of
-    at most `max_titles` (default `settings.max_seasonal_books`) with the default test ISBNs.
+    at most `max_titles` (default `selection.max_seasonal_books`) with the default test ISBNs.
     `config` overrides the fit configuration derived from the settings. `progress(stage, done,
     total, current)` hears of the sample catalogue being written ("sample"), steps starting
     ("step"), titles fitted ("train") and registered ("register"). `use_cache=False` runs
@@ -189,14 +200,16 @@ def run_training(
     from shelfcast.training import steps
     from shelfcast.training.pipeline import book_sales_training
 
-    choice = ExecutorChoice(workers=settings.workers, dask_scheduler=settings.dask_scheduler)
+    choice = ExecutorChoice(
+        workers=settings.training.workers, dask_scheduler=settings.training.dask_scheduler
+    )
     parameters = {
         "sales_files": list(sources.sales),
         "isbn_list": sources.isbn_list,
-        "start_date": settings.start_date or None,
+        "start_date": settings.data.start_date or None,
         "isbns": list(dict.fromkeys(isbns)) if isbns else None,
-        "max_titles": max_titles or settings.max_seasonal_books,
-        "always_include": list(settings.default_test_isbns),
+        "max_titles": max_titles or settings.selection.max_seasonal_books,
+        "always_include": list(settings.selection.default_test_isbns),
         "all_titles": all_titles,
         "fit_config": config_to_dict(config) if config else fit_options(settings),
         "executor": {"workers": choice.workers, "dask_scheduler": choice.dask_scheduler},

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import fsspec
 
-from shelfcast.settings import SAMPLE_SEED, Settings
+from shelfcast.settings import Settings
 
 CHUNK = 1 << 20
 
@@ -36,21 +36,23 @@ class DataSources:
 
 
 def resolve_sources(settings: Settings, *, on_write_sample=None) -> DataSources:
-    """`settings.data`, or the sample catalogue under the project folder (written on first use).
+    """`settings.data.paths`, or the sample catalogue of seed `data.sample_seed` under the
+    project folder (written on first use).
 
     `on_write_sample(path)` is called before the sample catalogue is generated.
     """
-    if settings.data:
-        return DataSources(sales=tuple(settings.data))
-    path = settings.sample_path()
+    if settings.data.paths:
+        return DataSources(sales=tuple(settings.data.paths))
+    seed = settings.data.sample_seed
+    path = settings.sample_path(seed)
     isbn_list = path.parent / "isbn_list.csv"
     if not path.exists() or not isbn_list.exists():
         from shelfcast.catalog.sample import write_sample
 
         if on_write_sample is not None:
             on_write_sample(path)
-        write_sample(path.parent, fmt="parquet", seed=SAMPLE_SEED)
-    return DataSources(sales=(str(path),), isbn_list=str(isbn_list), sample_seed=SAMPLE_SEED)
+        write_sample(path.parent, fmt="parquet", seed=seed)
+    return DataSources(sales=(str(path),), isbn_list=str(isbn_list), sample_seed=seed)
 
 
 def data_fingerprint(sources: DataSources) -> str:

@@ -267,11 +267,11 @@ def register_vertex_stack(
     to the settings' MLFLOW_TRACKING_URI, which must then be an http(s) server. Nothing
     runs on GCP: the plan lists what is still needed before the stack can run.
     """
-    project = check_project(project or settings.gcp_project)
-    region = check_region(region or settings.gcp_region)
+    project = check_project(project or settings.gcp.project)
+    region = check_region(region or settings.gcp.region)
     bucket = check_bucket(bucket)
     service_account = check_service_account(service_account)
-    tracking_uri = check_mlflow_uri(mlflow_uri or settings.mlflow_tracking_uri)
+    tracking_uri = check_mlflow_uri(mlflow_uri or settings.registry.mlflow_tracking_uri)
     registry = check_registry(registry_uri or f"{region}-docker.pkg.dev/{project}/shelfcast")
     if not re.fullmatch(r"[a-zA-Z0-9_.-]+", name):
         raise StackError(f"stack name {name!r}: use letters, digits, '_', '-' and '.'")

@@ -173,10 +173,8 @@ def validate_data(
     cache_policy=CachePolicy(cache_func=series_code),
     output_materializers={"series": SeriesSetMaterializer},
 )
-def build_series(
-    sales: SalesTable, start_date: str | None = "2012-01-01"
-) -> Annotated[SeriesSet, "series"]:
-    """One zero-filled weekly series per title, from `start_date` on."""
+def build_series(sales: SalesTable, start_date: str | None) -> Annotated[SeriesSet, "series"]:
+    """One zero-filled weekly series per title, from `start_date` on (None: all history)."""
     started = _started("build_series")
     series = SeriesSet(tuple(weekly_series(sales.sales_data(), start=start_date)), kind=sales.kind)
     _finished(started, series=len(series))
@@ -186,9 +184,9 @@ def build_series(
 @step(cache_policy=CachePolicy(cache_func=selection_code))
 def select_titles(
     series: SeriesSet,
-    isbns: list[str] | None = None,
-    max_titles: int = 15,
-    always_include: list[str] | None = None,
+    isbns: list[str] | None,
+    max_titles: int,
+    always_include: list[str],
     all_titles: bool = False,
 ) -> tuple[
     Annotated[list[str], "selected"],
@@ -206,10 +204,7 @@ def select_titles(
         selected = series.keys
         table = pd.DataFrame({"key": selected, "selected": True, "reason": "every title"})
     else:
-        criteria = SelectionCriteria(
-            max_titles=max_titles,
-            **({"always_include": tuple(always_include)} if always_include is not None else {}),
-        )
+        criteria = SelectionCriteria(max_titles=max_titles, always_include=tuple(always_include))
         selection = choose_titles(list(series), criteria)
         selected, table = selection.selected, selection.table
     if not selected:

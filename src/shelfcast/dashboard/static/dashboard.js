@@ -4,8 +4,14 @@
 // accuracy. Every number shown in a table carries its exact value in `data-value`; chart
 // traces are named by `meta`.
 (() => {
-  const LEVELS = [80, 95];
-  const BAND = { 80: "rgba(31, 119, 180, 0.30)", 95: "rgba(31, 119, 180, 0.14)" };
+  // The forecast's interval levels are the server's (the settings' `serving.levels`, on the
+  // page); the monitored weeks carry the bands monitoring records (monitoring.comparison).
+  const LEVELS = (document.body.dataset.levels || "").split(",").filter(Boolean).map(Number);
+  const MONITORED = [80, 95];
+  const band = (level) => {
+    const rank = LEVELS.length > 1 ? LEVELS.indexOf(level) / (LEVELS.length - 1) : 0;
+    return `rgba(31, 119, 180, ${(0.3 - 0.16 * rank).toFixed(2)})`;
+  };
   const HISTORY_SHOWN = 156; // weeks of history in the chart's initial range
   const search = document.getElementById("title-search");
   if (!search) return;
@@ -167,7 +173,7 @@
       const x = forecast.weeks.map((w) => w.week_ending);
       end = x.at(-1);
       for (const level of [...LEVELS].reverse()) {
-        const line = { width: 0, color: BAND[level] };
+        const line = { width: 0, color: band(level) };
         traces.push({
           meta: `lo_${level}`,
           name: `${level}% low`,
@@ -185,7 +191,7 @@
           mode: "lines",
           line,
           fill: "tonexty",
-          fillcolor: BAND[level],
+          fillcolor: band(level),
         });
       }
       traces.push({
@@ -395,7 +401,7 @@
       });
       row.append(element("td", w.week_ending));
       row.append(numberCell(w.actual, "actual"), numberCell(w.mean, "mean"));
-      for (const level of LEVELS) {
+      for (const level of MONITORED) {
         const lo = w[`lo_${level}`];
         const hi = w[`hi_${level}`];
         const inside = w.actual >= lo && w.actual <= hi;

@@ -76,7 +76,8 @@ from mlflow.utils.mlflow_tags import (
 
 from shelfcast.errors import BundleError, ForecastError, ShelfcastError
 from shelfcast.forecasting import metrics
-from shelfcast.forecasting.bundle import BUNDLE_FILE, HISTORY_FILE, Bundle
+from shelfcast.forecasting.bundle import BUNDLE_FILE, HISTORY_FILE, Bundle, read_model
+from shelfcast.forecasting.families import Spec
 from shelfcast.forecasting.fit import BASELINE, TitleFit
 from shelfcast.mlflow_model import DATA_SUBPATH, PyfuncWriter
 from shelfcast.settings import Settings
@@ -362,29 +363,11 @@ def _holdout_score(fit: TitleFit, name: str, metric: str = "mase") -> float | No
     return _number(fit.holdout.get(name, {}).get(metric))
 
 
-def _model_params(spec: dict, prefix: str = "") -> dict[str, Any]:
-    """Family, orders and structure of a model spec (not its coefficients)."""
-    out: dict[str, Any] = {f"{prefix}family": spec.get("family")}
-    for key in ("order", "seasonal_order", "season_length", "transform"):
-        if key in spec:
-            out[f"{prefix}{key}"] = spec[key]
-    if spec.get("fourier"):
-        out[f"{prefix}harmonics"] = spec["fourier"].get("harmonics")
-    if spec.get("family") == "theta":
-        out[f"{prefix}seasonal"] = spec.get("seasonal_indices") is not None
-    if spec.get("family") == "combo":
-        members = spec.get("members", {})
-        out[f"{prefix}members"] = ",".join(members)
-        for member, member_spec in members.items():
-            out.update(_model_params(member_spec, f"{prefix}{member}."))
-    return out
-
-
 def title_params(fit: TitleFit) -> dict[str, str]:
     evaluation = fit.bundle.evaluation
     backtest = evaluation.get("backtest", {})
     params: dict[str, Any] = {
-        **{f"model.{k}": v for k, v in _model_params(fit.bundle.model).items()},
+        **{f"model.{k}": v for k, v in fit.bundle.model.params().items()},
         "champion": fit.champion,
         "candidates": ",".join(sorted(fit.scores)) or fit.champion,
         "horizon": backtest.get("horizon"),
@@ -503,7 +486,7 @@ def _write_title_files(fit: TitleFit, folder: Path, writer: PyfuncWriter) -> Non
 # ------------------------------------------------------------------------------------ the gate
 
 
-def score_on_newest_window(model: dict, fit: TitleFit) -> tuple[float, float, int]:
+def score_on_newest_window(model: Spec, fit: TitleFit) -> tuple[float, float, int]:
     """A model spec scored on the new fit's holdout weeks, as the new fit's champion was:
     state from the new history minus those weeks, forecast them, MASE (season 52) and MAE."""
     weeks = int(fit.bundle.evaluation.get("holdout", {}).get("weeks", 0) or 0)
@@ -523,7 +506,7 @@ def score_on_newest_window(model: dict, fit: TitleFit) -> tuple[float, float, in
 
 def decide(
     fit: TitleFit,
-    incumbent_model: Callable[[], dict] | None,
+    incumbent_model: Callable[[], Spec] | None,
     incumbent_version: str | None,
     min_improvement: float,
     incumbent_backtest_mase: Callable[[], float | None] | None = None,
@@ -654,13 +637,10 @@ def _bundle_from(source: str, tracking_uri: str) -> Bundle:
     return Bundle.from_files(_bundle_files(source, tracking_uri, [BUNDLE_FILE, HISTORY_FILE]))
 
 
-def _model_spec(source: str, tracking_uri: str) -> dict:
+def _model_spec(source: str, tracking_uri: str) -> Spec:
     """Only the model spec of a bundle (bundle.json): all the gate needs of a champion."""
     files = _bundle_files(source, tracking_uri, [BUNDLE_FILE])
-    try:
-        return json.loads(files[BUNDLE_FILE])["model"]
-    except (ValueError, KeyError) as exc:
-        raise BundleError(f"{source}: malformed {BUNDLE_FILE} ({exc})") from None
+    return read_model(files[BUNDLE_FILE], f"{source}/{BUNDLE_FILE}")
 
 
 # ------------------------------------------------------------------------------------ logging

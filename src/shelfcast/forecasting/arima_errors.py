@@ -14,7 +14,7 @@ import pandas as pd
 
 from shelfcast.catalog.series import TitleSeries, weekly_dates
 from shelfcast.forecasting import arima
-from shelfcast.forecasting.fourier import origin_week, week_number
+from shelfcast.forecasting.fourier import week_number, week_of
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds, to_model_scale
 
 Regression = Callable[[pd.DatetimeIndex], np.ndarray]
@@ -25,7 +25,7 @@ def trend(dates: pd.DatetimeIndex, intercept: float, drift: float, time_origin: 
     (statsforecast's drift regressor is 1, 2, ... over the weeks fitted on)."""
     reg = np.full(len(dates), intercept)
     if drift:
-        reg += drift * (week_number(dates) - origin_week(time_origin) + 1.0)
+        reg += drift * (week_number(dates) - week_of(time_origin) + 1.0)
     return reg
 
 

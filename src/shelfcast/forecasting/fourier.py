@@ -19,9 +19,9 @@ def week_number(dates: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray((dates - EPOCH).days, dtype=np.float64) / 7.0
 
 
-def origin_week(time_origin: str) -> float:
-    """`week_number` of a spec's time origin (an ISO date)."""
-    return float(week_number(pd.DatetimeIndex([pd.Timestamp(time_origin)]))[0])
+def week_of(day: str | pd.Timestamp) -> float:
+    """`week_number` of one day, such as a spec's time origin (an ISO date)."""
+    return float(week_number(pd.DatetimeIndex([pd.Timestamp(day)]))[0])
 
 
 def fourier_terms(weeks: np.ndarray, harmonics: int, period: float = YEAR_WEEKS) -> np.ndarray:

@@ -148,6 +148,8 @@ def _typed(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, list | tuple):
             raise SpecError(f"{where}: expected a list, got {value!r}")
         if len(args) == 2 and args[1] is Ellipsis:
+            if args[0] in (float, int, str) and all(type(v) is args[0] for v in value):
+                return tuple(value)  # the common case, kept quick for long coefficient lists
             return tuple(_typed(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
         if len(value) != len(args):
             raise SpecError(f"{where}: expected {len(args)} values, got {value!r}")

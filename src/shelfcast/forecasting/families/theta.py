@@ -14,7 +14,7 @@ from scipy.signal import lfilter
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting.families.base import Family, FitContext, Spec
-from shelfcast.forecasting.fourier import origin_week, week_number
+from shelfcast.forecasting.fourier import week_of
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds
 
 NAME = "theta"
@@ -127,7 +127,7 @@ class Theta(Family[ThetaSpec]):
     ) -> PointForecast:
         y = history.values
         indices = np.asarray(spec.seasonal_indices or (1.0,))
-        offset = round(week_number(history.dates[:1])[0] - origin_week(spec.time_origin))
+        offset = round(week_of(history.start) - week_of(spec.time_origin))
         z = y / _cycle(indices, len(y), offset)
         alpha, n = spec.alpha, len(z)
         level = _ses_levels(z, alpha, spec.level0)[-1]

@@ -7,7 +7,8 @@ ARIMA process, which `arima.py` filters and forecasts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,15 @@ from shelfcast.forecasting import arima
 from shelfcast.forecasting.fourier import week_number, week_of
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds, to_model_scale
 
-Regression = Callable[[pd.DatetimeIndex], np.ndarray]
+
+class ArimaErrorsSpec(Protocol):
+    """What a spec of regression with ARIMA errors gives its forecast."""
+
+    transform: str  # the model scale: "log1p" or "none"
+
+    def arima_params(self) -> arima.ArimaParams: ...
+
+    def regression(self, dates: pd.DatetimeIndex) -> np.ndarray: ...
 
 
 def trend(dates: pd.DatetimeIndex, intercept: float, drift: float, time_origin: str) -> np.ndarray:
@@ -30,16 +39,11 @@ def trend(dates: pd.DatetimeIndex, intercept: float, drift: float, time_origin: 
 
 
 def forecast(
-    history: TitleSeries,
-    horizon: int,
-    params: arima.ArimaParams,
-    regression: Regression,
-    transform: str,
-    levels: Sequence[int],
+    spec: ArimaErrorsSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
 ) -> PointForecast:
     """Filter the history's regression residuals, forecast them, add the regression back."""
     dates = history.dates
     future = weekly_dates(dates[-1], horizon + 1)[1:]
-    w = to_model_scale(history.values, transform) - regression(dates)
-    mean, se = arima.forecast(w, params, horizon)
-    return normal_bounds(mean + regression(future), se, levels, transform)
+    w = to_model_scale(history.values, spec.transform) - spec.regression(dates)
+    mean, se = arima.forecast(w, spec.arima_params(), horizon)
+    return normal_bounds(mean + spec.regression(future), se, levels, spec.transform)

@@ -17,7 +17,6 @@ from scipy.stats import norm
 from shelfcast.errors import ForecastError
 
 PLAUSIBLE_GROWTH = 20.0  # a mean forecast above 20x the history's peak is a broken fit
-TRANSFORMS = ("none", "log1p")
 
 
 @dataclass(frozen=True)

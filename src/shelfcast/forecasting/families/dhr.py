@@ -141,9 +141,7 @@ class HarmonicRegression(Family[DhrSpec]):
     def forecast(
         self, spec: DhrSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
     ) -> PointForecast:
-        return arima_errors.forecast(
-            history, horizon, spec.arima_params(), spec.regression, spec.transform, levels
-        )
+        return arima_errors.forecast(spec, history, horizon, levels)
 
 
 FAMILY = HarmonicRegression()

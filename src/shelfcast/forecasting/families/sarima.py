@@ -121,9 +121,7 @@ class Sarima(Family[SarimaSpec]):
     def forecast(
         self, spec: SarimaSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
     ) -> PointForecast:
-        return arima_errors.forecast(
-            history, horizon, spec.arima_params(), spec.regression, spec.transform, levels
-        )
+        return arima_errors.forecast(spec, history, horizon, levels)
 
 
 FAMILY = Sarima()

@@ -33,7 +33,6 @@ DEFAULT_DATA = _common.SHARED / "data" / "m4_weekly"
 HORIZON = 13
 # The files carry no dates: consecutive week endings, the last training week on this Saturday.
 LAST_TRAIN_WEEK = pd.Timestamp("2018-12-29")
-CANDIDATE_ORDER = ("snaive", "sarima", "dhr", "theta", "combo")
 
 # Published results on the weekly subset, from the data's README (sMAPE, MASE, OWA).
 PUBLISHED = [
@@ -200,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     champions = Counter(f.champion for f in fits)
     candidates = sorted(
         {c for f in fits for c in (f.candidate_forecasts or {})},
-        key=lambda c: (CANDIDATE_ORDER.index(c) if c in CANDIDATE_ORDER else 99, c),
+        key=lambda c: (config.candidates.index(c) if c in config.candidates else 99, c),
     )
     champion_fc, covered, total = {}, 0, 0
     for x in series:

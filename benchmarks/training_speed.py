@@ -55,7 +55,6 @@ PEER_NOTES = {
     "statsmodels": "statsmodels (the seed's way): SARIMAX (p,1,q)(P,1,Q,52), p, q, P, Q in "
     "{0, 1}, lowest AIC of the 16 fits",
 }
-FAMILY_ORDER = ("snaive", "sarima", "dhr", "theta", "combo")
 DEFAULT_CAP = 240.0
 DEFAULT_PEERS_JSON = Path("/tmp/peers.json")
 PART1_TARGET_S = 120.0
@@ -193,8 +192,8 @@ def run_part1(
     )
     table.add(
         "champions",
-        ", ".join(f"{k} {champions[k]}" for k in FAMILY_ORDER if champions[k])
-        + "".join(f", {k} {v}" for k, v in champions.items() if k not in FAMILY_ORDER),
+        ", ".join(f"{k} {champions[k]}" for k in config.candidates if champions[k])
+        + "".join(f", {k} {v}" for k, v in champions.items() if k not in config.candidates),
     )
     table.add(
         "**mean backtest MASE: champion vs seasonal naive**",

@@ -15,6 +15,7 @@ import pytest
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.forecasting.bundle import BUNDLE_FILE, HISTORY_FILE, Bundle
+from shelfcast.forecasting.families.snaive import SnaiveSpec
 from shelfcast.releases import (
     ModelFiles,
     ModelNotInRelease,
@@ -37,7 +38,7 @@ from shelfcast.storage import (
     storage_options,
 )
 
-SNAIVE = {"family": "snaive", "season_length": 52, "sigma2": 100.0}
+SNAIVE = SnaiveSpec(season_length=52, sigma2=100.0)
 
 
 def title_files(index: int, weeks: int = 300) -> ModelFiles:
@@ -178,7 +179,8 @@ def test_the_same_versions_are_the_existing_release_and_new_ones_a_new_release(s
     assert second.written == (titles[0].name,)
     assert [r.release_id for r in list_releases(store.root)] == sorted(
         [first.release.release_id, second.release.release_id],
-        key=lambda rid: read_release(store.uri(f"releases/{rid}")).created,
+        # creation times are to the second: releases of the same second go by id
+        key=lambda rid: (read_release(store.uri(f"releases/{rid}")).created, rid),
         reverse=True,
     )
     # a version is never rewritten with other bytes

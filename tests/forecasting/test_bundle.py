@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -7,9 +8,12 @@ from support.synthetic import seasonal_series
 
 from shelfcast.errors import BundleError, ForecastError
 from shelfcast.forecasting import fit_title, read_bundle, write_bundle
-from shelfcast.forecasting.bundle import Bundle
+from shelfcast.forecasting.bundle import FORMAT_VERSION, Bundle, read_model
+from shelfcast.forecasting.families import FAMILIES
 from shelfcast.settings import Settings
 from shelfcast.training.run import fit_config
+
+FORMAT1 = Path(__file__).parent / "data" / "format1"
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +26,9 @@ def test_round_trip_is_pickle_free_small_and_forecasts_identically(fitted, tmp_p
     assert sorted(p.name for p in folder.iterdir()) == ["bundle.json", "history.csv"]
     assert sum(p.stat().st_size for p in folder.iterdir()) < 64_000
     info = json.loads((folder / "bundle.json").read_text())
-    assert info["format_version"] == 1
+    assert info["format_version"] == FORMAT_VERSION == 2
     assert info["model"]["family"] == fitted.champion
+    assert info["model"]["spec_version"] == FAMILIES[fitted.champion].spec_type.version
     assert info["training_window"]["freq"] == "W-SAT"
     loaded = read_bundle(folder)
     pd.testing.assert_frame_equal(loaded.forecast(52), fitted.bundle.forecast(52))
@@ -67,15 +72,65 @@ def test_malformed_bundles_are_refused(fitted, tmp_path):
     with pytest.raises(BundleError, match="missing"):
         Bundle.from_files({"bundle.json": files["bundle.json"]})
     info = json.loads(files["bundle.json"])
+
+    def refused(message: str, source: str | None = None) -> None:
+        data = json.dumps(info).encode()
+        with pytest.raises(BundleError, match=message):
+            Bundle.from_files({**files, "bundle.json": data}, source=source)
+        with pytest.raises(BundleError, match=message):
+            read_model(data, f"{source}/bundle.json" if source else "bundle.json")
+
     info["format_version"] = 99
-    with pytest.raises(BundleError, match="format version"):
-        Bundle.from_files({**files, "bundle.json": json.dumps(info).encode()})
-    info["format_version"] = 1
+    refused(r"^bundle.json: unsupported bundle format version 99 \(this Shelfcast reads 1, 2\)")
+    refused(r"^models/x/3/bundle.json: unsupported bundle format version 99", "models/x/3")
+    info["format_version"] = 2
+    info["model"] = {**fitted.bundle.model.to_dict(), "spec_version": 7}
+    refused(rf"^bundle.json: {fitted.champion} spec version 7 is newer than this Shelfcast reads")
     info["model"] = {"family": "__import__('os')"}
-    with pytest.raises(BundleError, match="unknown model family"):
-        Bundle.from_files({**files, "bundle.json": json.dumps(info).encode()})
+    refused(r"^bundle.json: unknown model family \"__import__\('os'\)\" \(known: snaive, ")
+    info["model"] = None
+    refused("a model spec is a JSON object")
     with pytest.raises(BundleError, match="not a bundle"):
         read_bundle(tmp_path / "nothing")
+    folder = write_bundle(fitted.bundle, tmp_path / "b")
+    (folder / "bundle.json").write_text(json.dumps({**info, "format_version": 3}))
+    with pytest.raises(BundleError, match=f"^{folder}/bundle.json: unsupported bundle format"):
+        read_bundle(folder)
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_format_1_bundles_load_and_forecast_as_the_code_that_wrote_them(family):
+    """Fixtures written before model families (data/format1/README.md), with its forecasts."""
+    bundle = read_bundle(FORMAT1 / family)
+    assert bundle.family == family and len(bundle.history) == 160
+    assert bundle.model.to_dict()["spec_version"] == type(bundle.model).version
+    assert read_model((FORMAT1 / family / "bundle.json").read_bytes()) == bundle.model
+    end = bundle.history.end
+    actuals = [(end + pd.Timedelta(weeks=1), 420.0), (end + pd.Timedelta(weeks=3), 95.0)]
+    for got, name in [
+        (bundle.forecast(40, levels=(80, 95)), "expected"),
+        (bundle.forecast(12, levels=(50, 90), actuals=actuals), "expected_with_actuals"),
+    ]:
+        expected = pd.read_csv(
+            FORMAT1 / f"{family}.{name}.csv",
+            parse_dates=["week_ending"],
+            float_precision="round_trip",
+        )
+        expected = expected.astype({c: float for c in expected.columns[1:]})
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_a_format_1_bundle_is_written_back_as_format_2_and_reads_the_same(tmp_path):
+    bundle = read_bundle(FORMAT1 / "combo")
+    again = read_bundle(write_bundle(bundle, tmp_path / "b"))
+    info = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    assert info["format_version"] == 2
+    members = info["model"]["members"]
+    assert {k: m["spec_version"] for k, m in members.items()} == {
+        k: FAMILIES[k].spec_type.version for k in ("sarima", "dhr", "theta")
+    }
+    assert again.model == bundle.model
+    pd.testing.assert_frame_equal(again.forecast(20), bundle.forecast(20))
 
 
 def test_the_champions_backtest_and_holdout_forecasts_round_trip(fitted, tmp_path):

@@ -29,6 +29,7 @@ from shelfcast import registry
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.forecasting import fit_title
 from shelfcast.forecasting.bundle import Bundle
+from shelfcast.forecasting.families.snaive import SnaiveSpec
 from shelfcast.releases import (
     ModelFiles,
     ReleaseNotFound,
@@ -47,7 +48,7 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-SNAIVE = {"family": "snaive", "season_length": 52, "sigma2": 90.0}
+SNAIVE = SnaiveSpec(season_length=52, sigma2=90.0)
 
 
 @pytest.fixture(scope="session")

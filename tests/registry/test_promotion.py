@@ -11,6 +11,7 @@ from shelfcast import registry
 from shelfcast.errors import ShelfcastError
 from shelfcast.forecasting import fit_title
 from shelfcast.forecasting.bundle import Bundle
+from shelfcast.forecasting.families.snaive import SnaiveSpec
 from shelfcast.forecasting.metrics import mase
 
 
@@ -91,13 +92,13 @@ def test_the_decision_without_a_champion_or_with_a_broken_one():
         fit, None, None, 0.0, season_length=CONFIG.season_length
     ) == registry.GateDecision(True, "no champion yet")
 
-    def broken() -> dict:
+    def broken() -> SnaiveSpec:
         raise registry.BundleError("bundle.json is missing")
 
     decision = registry.decide(fit, broken, "4", 0.0, season_length=CONFIG.season_length)
     assert decision.promote and "champion v4 could not be scored" in decision.reason
     flat = with_holdout_mase(fit, float("nan"))  # MASE undefined: MAE decides
-    naive = {"family": "snaive", "season_length": 52, "sigma2": 100.0}
+    naive = SnaiveSpec(season_length=52, sigma2=100.0)
     decision = registry.decide(flat, lambda: naive, "4", 0.0, season_length=CONFIG.season_length)
     assert decision.metric == "mae" and decision.incumbent_score > 0
     assert "MAE" in decision.reason

@@ -141,7 +141,7 @@ def test_a_corrupt_bundle_never_gets_healthy_and_the_log_says_why(tmp_path, bund
     release = publish_release(tmp_path / "store", bundles)
     bundle_json = tmp_path / "store" / "models" / NAME_B / "1" / "bundle.json"
     bundle_json.write_bytes(
-        bundle_json.read_bytes().replace(b'"format_version": 1', b'"format_version": 2')
+        bundle_json.read_bytes().replace(b'"format_version": 2', b'"format_version": 3')
     )
     with running(release.uri, tmp_path) as server:
         status, body, seen = health_until(server, lambda status, body: body["status"] != "loading")

@@ -10,14 +10,11 @@ import pandas as pd
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
-from shelfcast.forecasting import metrics
-from shelfcast.forecasting.models import (
-    COMBO_MEMBERS,
-    FITTERS,
-    PointForecast,
-    combine,
-    forecast_spec,
-)
+from shelfcast.forecasting import families, metrics
+from shelfcast.forecasting.families import FAMILIES, FitContext, Spec
+from shelfcast.forecasting.intervals import PointForecast
+
+FIT_ERRORS = (ForecastError, ValueError, ArithmeticError, np.linalg.LinAlgError)
 
 
 def rolling_origins(n_weeks: int, horizon: int, n_origins: int, min_train: int = 1) -> list[int]:
@@ -43,31 +40,24 @@ def fit_candidates(
     series: TitleSeries,
     candidates: Sequence[str],
     season_length: int,
-    like: dict[str, dict] | None = None,
-) -> tuple[dict[str, dict], dict[str, str]]:
+    like: dict[str, Spec] | None = None,
+) -> tuple[dict[str, Spec], dict[str, str]]:
     """Fit each candidate family; returns specs and, for those that failed, the reason.
 
     With `like` (specs of an earlier fit), each family keeps that fit's structure (orders,
-    harmonics) and only re-estimates its parameters.
+    harmonics) and only re-estimates its parameters. The families a candidate `requires` (a
+    combination's members) are fitted first, once, whether or not they are candidates.
     """
-    specs: dict[str, dict] = {}
+    specs: dict[str, Spec] = {}
     failures: dict[str, str] = {}
-    dates = series.dates
-    needed = [
-        n for n in FITTERS if n in candidates or ("combo" in candidates and n in COMBO_MEMBERS)
-    ]
-    for name in needed:
+    for name in _with_requirements(candidates):
+        family = FAMILIES[name]
+        fitted = {k: specs[k] for k in family.requires if k in specs}
+        context = FitContext(season_length=season_length, fitted=fitted)
         try:
-            earlier = (like or {}).get(name)
-            specs[name] = FITTERS[name](series.values, dates, season_length, earlier)
-        except (ForecastError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            specs[name] = family.fit(series, context, (like or {}).get(name))
+        except FIT_ERRORS as exc:
             failures[name] = str(exc)
-    if "combo" in candidates:
-        members = {k: specs[k] for k in COMBO_MEMBERS if k in specs}
-        if len(members) >= 2:
-            specs["combo"] = combine(members)
-        else:
-            failures["combo"] = "fewer than two members could be fitted"
     keep = set(candidates)
     return (
         {k: v for k, v in specs.items() if k in keep},
@@ -75,15 +65,31 @@ def fit_candidates(
     )
 
 
+def _with_requirements(candidates: Sequence[str]) -> list[str]:
+    """`candidates` and the families they require, each after its requirements."""
+    out: list[str] = []
+
+    def visit(name: str) -> None:
+        if name not in out:
+            for required in FAMILIES[name].requires:
+                visit(required)
+            out.append(name)
+
+    for name in FAMILIES:
+        if name in candidates:
+            visit(name)
+    return out
+
+
 def forecast_candidates(
-    specs: dict[str, dict], series: TitleSeries, horizon: int, levels: Sequence[int]
+    specs: dict[str, Spec], series: TitleSeries, horizon: int, levels: Sequence[int]
 ) -> tuple[dict[str, PointForecast], dict[str, str]]:
     out: dict[str, PointForecast] = {}
     failures: dict[str, str] = {}
     for name, spec in specs.items():
         try:
-            out[name] = forecast_spec(spec, series.values, series.dates, horizon, levels)
-        except (ForecastError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            out[name] = families.forecast(spec, series, horizon, levels)
+        except FIT_ERRORS as exc:
             failures[name] = str(exc)
     return out, failures
 
@@ -95,7 +101,7 @@ class Backtest:
     table: pd.DataFrame
     forecasts: dict[str, dict[pd.Timestamp, PointForecast]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
-    specs: dict[str, dict] = field(default_factory=dict)  # as fitted at the first origin
+    specs: dict[str, Spec] = field(default_factory=dict)  # as fitted at the first origin
 
     def summary(self) -> pd.DataFrame:
         """Mean metrics per candidate, over candidates that produced a forecast at every origin."""

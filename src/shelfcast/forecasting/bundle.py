@@ -1,11 +1,15 @@
 """The bundle: one title's fitted model as plain files (JSON and CSV, no pickle).
 
-`bundle.json` carries the format version, the title, the model family, orders and fitted
-parameters (noise variance included), the training window, the evaluation (metrics, and the
-champion's backtest and holdout forecasts, rounded) and library versions; `history.csv`
-carries the weekly history the model was fitted on. A bundle forecasts any horizon without
-refitting, and takes newer actual weeks (re-filtering with the same parameters) so that
-forecasts start from the latest week.
+`bundle.json` carries the format version, the title, the model spec (family, spec version,
+orders and fitted parameters, noise variance included), the training window, the evaluation
+(metrics, and the champion's backtest and holdout forecasts, rounded) and library versions;
+`history.csv` carries the weekly history the model was fitted on. A bundle forecasts any
+horizon without refitting, and takes newer actual weeks (its family updates the spec, with
+the same parameters) so that forecasts start from the latest week.
+
+This module is the only one that writes or reads bundles. Format versions:
+- 1: specs without a version (each family reads them as its spec version 1);
+- 2: specs as their family's `Spec.to_dict` writes them, with `spec_version`.
 """
 
 from __future__ import annotations
@@ -19,15 +23,19 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from shelfcast.catalog.series import TitleSeries, weekly_dates
 from shelfcast.errors import BundleError, ForecastError
-from shelfcast.forecasting.models import FAMILIES, PointForecast, forecast_spec
+from shelfcast.forecasting import families
+from shelfcast.forecasting.families import Spec, SpecError
+from shelfcast.forecasting.intervals import PointForecast
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 BUNDLE_FILE = "bundle.json"
 HISTORY_FILE = "history.csv"
 MAX_HORIZON = 260
@@ -75,7 +83,7 @@ def _json(value: object, depth: int = 0) -> str:
 class Bundle:
     """A title's model spec, the history it was fitted on, and what is known about it."""
 
-    model: dict
+    model: Spec
     history: TitleSeries
     evaluation: dict = field(default_factory=dict)
     library_versions: dict[str, str] = field(default_factory=library_versions)
@@ -87,7 +95,7 @@ class Bundle:
 
     @property
     def family(self) -> str:
-        return self.model["family"]
+        return self.model.family
 
     def forecast(
         self,
@@ -102,8 +110,9 @@ class Bundle:
         for level in levels:
             if not 0 < level < 100:
                 raise ForecastError(f"interval level must be between 0 and 100, got {level}")
-        history = self.updated(actuals).history if actuals is not None else self.history
-        out = forecast_spec(self.model, history.values, history.dates, horizon, levels)
+        bundle = self.updated(actuals) if actuals is not None else self
+        history = bundle.history
+        out = families.forecast(bundle.model, history, horizon, levels)
         frame = pd.DataFrame(
             {
                 "week_ending": weekly_dates(history.end, horizon + 1)[1:],
@@ -116,7 +125,8 @@ class Bundle:
         return frame
 
     def updated(self, actuals: Iterable[tuple[object, float]]) -> Bundle:
-        """The same model with newer (or corrected) weeks in its history; gaps are zero weeks."""
+        """The same model with newer (or corrected) weeks in its history; gaps are zero weeks.
+        The spec is its family's update for the new history (parameters unchanged)."""
         history = self.history
         known = pd.Series(history.values, index=history.dates)
         for week, volume in actuals:
@@ -133,7 +143,8 @@ class Bundle:
             known.loc[when] = value
         weeks = weekly_dates(history.start, (known.index.max() - history.start).days // 7 + 1)
         values = known.reindex(weeks, fill_value=0.0).to_numpy()
-        return replace(self, history=history.with_values(values))
+        newer = history.with_values(values)
+        return replace(self, model=families.update(self.model, newer), history=newer)
 
     def info(self) -> dict:
         """The contents of bundle.json."""
@@ -144,7 +155,7 @@ class Bundle:
             "title": h.title,
             "author": h.author,
             "source": h.source,
-            "model": self.model,
+            "model": self.model.to_dict(),
             "training_window": {
                 "start": h.start.date().isoformat(),
                 "end": h.end.date().isoformat(),
@@ -166,39 +177,84 @@ class Bundle:
         }
 
     @classmethod
-    def from_files(cls, files: Mapping[str, bytes]) -> Bundle:
+    def from_files(cls, files: Mapping[str, bytes], source: str | None = None) -> Bundle:
+        """The bundle in `files` (bundle.json, history.csv); errors name `source`, its folder."""
+        where = f"{source}/{BUNDLE_FILE}" if source else BUNDLE_FILE
         try:
-            info = json.loads(files[BUNDLE_FILE])
+            info = _info(files[BUNDLE_FILE], where)
             history = pd.read_csv(io.BytesIO(files[HISTORY_FILE]), parse_dates=["week_ending"])
         except KeyError as exc:
             raise BundleError(f"bundle is missing {exc.args[0]}") from None
         except (ValueError, pd.errors.ParserError) as exc:
             raise BundleError(f"bundle files are malformed: {exc}") from None
-        if info.get("format_version") != FORMAT_VERSION:
-            raise BundleError(f"unsupported bundle format version {info.get('format_version')!r}")
-        if info.get("model", {}).get("family") not in FAMILIES:
-            raise BundleError(f"unknown model family in bundle: {info.get('model')!r}")
+        bundle = cls.from_info(info, history["volume"].to_numpy(dtype=np.float64), where=where)
+        if not pd.DatetimeIndex(history["week_ending"]).equals(bundle.history.dates):
+            raise BundleError(f"{HISTORY_FILE} is not a regular {bundle.history.freq} series")
+        return bundle
+
+    @classmethod
+    def from_info(
+        cls,
+        info: Mapping[str, Any],
+        values: np.ndarray,
+        meta: Mapping[str, str] | None = None,
+        where: str = BUNDLE_FILE,
+    ) -> Bundle:
+        """A bundle from the contents of its bundle.json (`info()`) and its weekly values,
+        from the training window's start. `meta` is the title's catalogue metadata, which
+        bundle files do not keep. Errors name `where`."""
+        _check_version(info, where)
         window = info["training_window"]
-        dates = pd.DatetimeIndex(history["week_ending"])
-        expected = weekly_dates(pd.Timestamp(window["start"]), len(dates))
-        if not dates.equals(expected):
-            raise BundleError(f"{HISTORY_FILE} is not a regular {window['freq']} series")
         series = TitleSeries(
             key=str(info["key"]),
-            start=dates[0],
-            values=history["volume"].to_numpy(dtype=np.float64),
+            start=pd.Timestamp(window["start"]),
+            values=values,
             freq=window["freq"],
             title=info.get("title"),
             author=info.get("author"),
             source=info.get("source"),
+            meta=dict(meta or {}),
         )
         return cls(
-            model=info["model"],
+            model=_model(info, where),
             history=series,
             evaluation=info.get("evaluation", {}),
             library_versions=info.get("library_versions", {}),
             created_at=info.get("created_at", ""),
         )
+
+
+def _info(data: bytes, where: str) -> dict[str, Any]:
+    info = json.loads(data)
+    if not isinstance(info, dict):
+        raise BundleError(f"{where} is not a JSON object")
+    return info
+
+
+def _check_version(info: Mapping[str, Any], where: str) -> None:
+    version = info.get("format_version")
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        raise BundleError(
+            f"{where}: unsupported bundle format version {version!r} "
+            f"(this Shelfcast reads {', '.join(map(str, READABLE_VERSIONS))})"
+        )
+
+
+def _model(info: Mapping[str, Any], where: str) -> Spec:
+    try:
+        return families.spec_from_dict(info.get("model"))
+    except SpecError as exc:
+        raise BundleError(f"{where}: {exc}") from None
+
+
+def read_model(data: bytes, where: str = BUNDLE_FILE) -> Spec:
+    """Only the model spec of a bundle, from the bytes of its bundle.json."""
+    try:
+        info = _info(data, where)
+    except ValueError as exc:
+        raise BundleError(f"{where} is malformed: {exc}") from None
+    _check_version(info, where)
+    return _model(info, where)
 
 
 def write_bundle(bundle: Bundle, directory: str | Path) -> Path:
@@ -226,4 +282,4 @@ def read_bundle(directory: str | Path) -> Bundle:
         files = {name: (folder / name).read_bytes() for name in (BUNDLE_FILE, HISTORY_FILE)}
     except FileNotFoundError as exc:
         raise BundleError(f"{folder} is not a bundle: {exc.filename} is missing") from None
-    return Bundle.from_files(files)
+    return Bundle.from_files(files, source=str(folder))

@@ -19,9 +19,10 @@ from shelfcast.forecasting.backtest import (
     window,
 )
 from shelfcast.forecasting.bundle import Bundle, forecast_record
-from shelfcast.forecasting.models import FAMILIES, PointForecast
+from shelfcast.forecasting.families import FAMILIES, Spec
+from shelfcast.forecasting.intervals import PointForecast
 
-BASELINE = "snaive"
+BASELINE = "snaive"  # the family every champion is compared with
 WEEK = pd.Timedelta(weeks=1)
 
 
@@ -36,7 +37,7 @@ class FitConfig:
     season_length: int
     levels: tuple[int, ...]
     holdout: int  # weeks at the end scored after selection; 0 for none
-    candidates: tuple[str, ...] = FAMILIES
+    candidates: tuple[str, ...] = tuple(FAMILIES)
     max_train_weeks: int | None = None
     forecast_candidates: bool = False  # also refit every candidate on all data and forecast
 
@@ -75,7 +76,8 @@ class TitleFit:
 
 
 def choose_champion(summary: pd.DataFrame) -> str | None:
-    """Lowest mean MASE (MAE where MASE is undefined); ties go to the simpler family."""
+    """Lowest mean MASE (MAE where MASE is undefined); ties go to the simpler family (the
+    earlier one in the table of families)."""
     if summary.empty:
         return None
     column = "mase" if summary["mase"].notna().any() else "mae"
@@ -87,7 +89,11 @@ def choose_champion(summary: pd.DataFrame) -> str | None:
 
 
 def _evaluate_holdout(
-    train: TitleSeries, test: np.ndarray, names: list[str], config: FitConfig, like: dict
+    train: TitleSeries,
+    test: np.ndarray,
+    names: list[str],
+    config: FitConfig,
+    like: dict[str, Spec],
 ) -> tuple[dict[str, dict[str, float]], dict[str, PointForecast]]:
     """Score candidates fitted on the training window (orders as backtested) on held-out weeks."""
     history = window(train, config.max_train_weeks)

@@ -8,7 +8,6 @@ repository of the run's URI up).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -21,7 +20,8 @@ import mlflow.artifacts
 from mlflow.exceptions import MlflowException
 
 from shelfcast.errors import BundleError
-from shelfcast.forecasting.bundle import BUNDLE_FILE, HISTORY_FILE, Bundle
+from shelfcast.forecasting.bundle import BUNDLE_FILE, HISTORY_FILE, Bundle, read_model
+from shelfcast.forecasting.families import Spec
 from shelfcast.registry.connection import not_found
 from shelfcast.registry.pyfunc import DATA_SUBPATH
 
@@ -76,13 +76,10 @@ def bundle_at(source: str, tracking_uri: str) -> Bundle:
     return Bundle.from_files(bundle_files(source, tracking_uri, [BUNDLE_FILE, HISTORY_FILE]))
 
 
-def model_spec(source: str, tracking_uri: str) -> dict:
+def model_spec(source: str, tracking_uri: str) -> Spec:
     """Only the model spec of a bundle (bundle.json): all the gate needs of a champion."""
     files = bundle_files(source, tracking_uri, [BUNDLE_FILE])
-    try:
-        return json.loads(files[BUNDLE_FILE])["model"]
-    except (ValueError, KeyError) as exc:
-        raise BundleError(f"{source}: malformed {BUNDLE_FILE} ({exc})") from None
+    return read_model(files[BUNDLE_FILE], f"{source}/{BUNDLE_FILE}")
 
 
 def upload(artifact_uri: str, folder: Path, tracking_uri: str) -> None:

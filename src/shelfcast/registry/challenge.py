@@ -15,6 +15,7 @@ from collections.abc import Callable
 from shelfcast.errors import ForecastError, ShelfcastError
 from shelfcast.forecasting import metrics
 from shelfcast.forecasting.bundle import Bundle
+from shelfcast.forecasting.families import Spec
 from shelfcast.forecasting.fit import TitleFit
 from shelfcast.registry import gate
 from shelfcast.registry.gate import GateDecision
@@ -32,7 +33,7 @@ def holdout_weeks(fit: TitleFit) -> int:
 
 
 def score_on_newest_window(
-    model: dict, fit: TitleFit, season_length: int
+    model: Spec, fit: TitleFit, season_length: int
 ) -> tuple[float, float, int]:
     """A model spec scored on the new fit's holdout weeks, as the new fit's champion was:
     state from the new history minus those weeks, forecast them, MASE and MAE."""
@@ -53,7 +54,7 @@ def score_on_newest_window(
 
 def evidence(
     fit: TitleFit,
-    incumbent_model: Callable[[], dict],
+    incumbent_model: Callable[[], Spec],
     incumbent_backtest_mase: Callable[[], float | None] | None = None,
     *,
     season_length: int,
@@ -90,7 +91,7 @@ def evidence(
 
 def decide(
     fit: TitleFit,
-    incumbent_model: Callable[[], dict] | None,
+    incumbent_model: Callable[[], Spec] | None,
     incumbent_version: str | None,
     min_improvement: float,
     incumbent_backtest_mase: Callable[[], float | None] | None = None,

@@ -33,29 +33,11 @@ def training_window(bundle: Bundle) -> dict[str, str]:
     }
 
 
-def _model_params(spec: dict, prefix: str = "") -> dict[str, Any]:
-    """Family, orders and structure of a model spec (not its coefficients)."""
-    out: dict[str, Any] = {f"{prefix}family": spec.get("family")}
-    for key in ("order", "seasonal_order", "season_length", "transform"):
-        if key in spec:
-            out[f"{prefix}{key}"] = spec[key]
-    if spec.get("fourier"):
-        out[f"{prefix}harmonics"] = spec["fourier"].get("harmonics")
-    if spec.get("family") == "theta":
-        out[f"{prefix}seasonal"] = spec.get("seasonal_indices") is not None
-    if spec.get("family") == "combo":
-        members = spec.get("members", {})
-        out[f"{prefix}members"] = ",".join(members)
-        for member, member_spec in members.items():
-            out.update(_model_params(member_spec, f"{prefix}{member}."))
-    return out
-
-
 def title_params(fit: TitleFit) -> dict[str, str]:
     evaluation = fit.bundle.evaluation
     backtest = evaluation.get("backtest", {})
     params: dict[str, Any] = {
-        **{f"model.{k}": v for k, v in _model_params(fit.bundle.model).items()},
+        **{f"model.{k}": v for k, v in fit.bundle.model.params().items()},
         "champion": fit.champion,
         "candidates": ",".join(sorted(fit.scores)) or fit.champion,
         "horizon": backtest.get("horizon"),

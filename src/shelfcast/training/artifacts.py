@@ -27,11 +27,13 @@ from shelfcast.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # the forecasting core (scipy, statsforecast) loads only when it is used:
     # a run served from ZenML's cache never needs it
-    from shelfcast.forecasting.bundle import Bundle
     from shelfcast.forecasting.fit import FitConfig
-    from shelfcast.forecasting.models import PointForecast
+    from shelfcast.forecasting.intervals import PointForecast
 
 FORMAT_VERSION = 1
+# training.json: 2 keeps each bundle as its bundle.json contents (`forecasting.bundle`) and
+# specs as their families write them; 1 (before model families) is no longer read.
+TRAINING_FORMAT_VERSION = 2
 SALES_FILE = "sales.parquet"
 SALES_FORMAT_FILE = "sales.json"
 SERIES_FILE = "series.parquet"
@@ -247,13 +249,17 @@ def training_to_files(result: TrainingResult) -> dict[str, bytes]:
                 "holdout": fit.holdout,
                 "fallback": fit.fallback,
                 "seconds": fit.seconds,
-                "backtest": {"failures": fit.backtest.failures, "specs": fit.backtest.specs},
-                "bundle": _bundle_fields(fit.bundle),
+                "backtest": {
+                    "failures": fit.backtest.failures,
+                    "specs": {k: spec.to_dict() for k, spec in fit.backtest.specs.items()},
+                },
+                "bundle": fit.bundle.info(),
+                "meta": fit.bundle.history.meta,
                 "forecasts": entries,
             }
         )
     document = {
-        "format_version": FORMAT_VERSION,
+        "format_version": TRAINING_FORMAT_VERSION,
         "errors": result.errors,
         "config": result.config,
         "executor": result.executor,
@@ -270,10 +276,12 @@ def training_to_files(result: TrainingResult) -> dict[str, bytes]:
 
 def training_from_files(files: Mapping[str, bytes]) -> TrainingResult:
     from shelfcast.forecasting.backtest import Backtest
+    from shelfcast.forecasting.bundle import Bundle
+    from shelfcast.forecasting.families import spec_from_dict
     from shelfcast.forecasting.fit import TitleFit
 
     document = _read_json(files, TRAINING_FILE, "training artifact")
-    if document.get("format_version") != FORMAT_VERSION:
+    if document.get("format_version") != TRAINING_FORMAT_VERSION:
         raise ArtifactFormatError(
             f"unsupported training artifact format {document.get('format_version')!r}"
         )
@@ -306,9 +314,11 @@ def training_from_files(files: Mapping[str, bytes]) -> TrainingResult:
                     table=tables[key] if key in tables else pd.DataFrame(),
                     forecasts=backtest,
                     failures=title["backtest"]["failures"],
-                    specs=title["backtest"]["specs"],
+                    specs={k: spec_from_dict(v) for k, v in title["backtest"]["specs"].items()},
                 ),
-                bundle=_bundle_from(title["bundle"], history),
+                bundle=Bundle.from_info(
+                    title["bundle"], np.asarray(history, dtype=np.float64), title["meta"]
+                ),
                 holdout=title["holdout"],
                 holdout_forecast=holdout,
                 fallback=title["fallback"],
@@ -369,56 +379,13 @@ class _ForecastColumns:
 
 
 def _point_forecast(columns: Mapping[str, np.ndarray], entry: Mapping[str, Any]) -> PointForecast:
-    from shelfcast.forecasting.models import PointForecast
+    from shelfcast.forecasting.intervals import PointForecast
 
     rows = slice(entry["row"], entry["row"] + entry["weeks"])
     return PointForecast(
         mean=columns["mean"][rows].copy(),
         lower={lv: columns[f"lo_{lv}"][rows].copy() for lv in entry["levels"]},
         upper={lv: columns[f"hi_{lv}"][rows].copy() for lv in entry["levels"]},
-    )
-
-
-def _bundle_fields(bundle: Bundle) -> dict[str, Any]:
-    """Everything of a bundle but its weekly values (those go to bundles.parquet)."""
-    h = bundle.history
-    return {
-        "model": bundle.model,
-        "evaluation": bundle.evaluation,
-        "library_versions": bundle.library_versions,
-        "created_at": bundle.created_at,
-        "history": {
-            "key": h.key,
-            "start": h.start.isoformat(),
-            "freq": h.freq,
-            "title": h.title,
-            "author": h.author,
-            "source": h.source,
-            "meta": h.meta,
-        },
-    }
-
-
-def _bundle_from(fields: Mapping[str, Any], values: Sequence[float]) -> Bundle:
-    from shelfcast.forecasting.bundle import Bundle
-
-    h = fields["history"]
-    history = TitleSeries(
-        key=h["key"],
-        start=pd.Timestamp(h["start"]),
-        values=np.asarray(values, dtype=np.float64),
-        freq=h["freq"],
-        title=h["title"],
-        author=h["author"],
-        source=h["source"],
-        meta=h["meta"],
-    )
-    return Bundle(
-        model=fields["model"],
-        history=history,
-        evaluation=fields["evaluation"],
-        library_versions=fields["library_versions"],
-        created_at=fields["created_at"],
     )
 
 

@@ -83,7 +83,7 @@ def selection_code() -> str:
 
 
 def forecasting_code() -> str:
-    return _code_hash("forecasting/*.py")
+    return _code_hash("forecasting/*.py", "forecasting/families/*.py")
 
 
 _failure: BaseException | None = None  # the last step error, kept by `remember_failure`
@@ -300,11 +300,13 @@ EVALUATION_COLUMNS = [
 
 def evaluation_table(training: TrainingResult) -> pd.DataFrame:
     """A row per title (EVALUATION_COLUMNS); a failed title has only its ISBN and error."""
+    from shelfcast.forecasting.fit import BASELINE  # loaded already: `training` holds fits
+
     nan = float("nan")
     rows: list[dict[str, Any]] = []
     for fit in training.fits:
         held = fit.holdout.get(fit.champion, {})
-        baseline = fit.holdout.get("snaive", {})
+        baseline = fit.holdout.get(BASELINE, {})
         rows.append(
             {
                 "isbn": fit.key,

@@ -1,0 +1,49 @@
+"""Regression with (S)ARIMA errors, forecast from fitted parameters: shared by sarima and dhr.
+
+The model-scale series (log1p volumes) is a regression on the date (intercept, a drift from
+the spec's time origin, and whatever else the family adds, such as Fourier terms) plus an
+ARIMA process, which `arima.py` filters and forecasts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from shelfcast.catalog.series import TitleSeries, weekly_dates
+from shelfcast.forecasting import arima
+from shelfcast.forecasting.fourier import week_number, week_of
+from shelfcast.forecasting.intervals import PointForecast, normal_bounds, to_model_scale
+
+
+class ArimaErrorsSpec(Protocol):
+    """What a spec of regression with ARIMA errors gives its forecast."""
+
+    transform: str  # the model scale: "log1p" or "none"
+
+    def arima_params(self) -> arima.ArimaParams: ...
+
+    def regression(self, dates: pd.DatetimeIndex) -> np.ndarray: ...
+
+
+def trend(dates: pd.DatetimeIndex, intercept: float, drift: float, time_origin: str) -> np.ndarray:
+    """Intercept plus drift per week, the drift counted from the week before `time_origin`
+    (statsforecast's drift regressor is 1, 2, ... over the weeks fitted on)."""
+    reg = np.full(len(dates), intercept)
+    if drift:
+        reg += drift * (week_number(dates) - week_of(time_origin) + 1.0)
+    return reg
+
+
+def forecast(
+    spec: ArimaErrorsSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
+) -> PointForecast:
+    """Filter the history's regression residuals, forecast them, add the regression back."""
+    dates = history.dates
+    future = weekly_dates(dates[-1], horizon + 1)[1:]
+    w = to_model_scale(history.values, spec.transform) - spec.regression(dates)
+    mean, se = arima.forecast(w, spec.arima_params(), horizon)
+    return normal_bounds(mean + spec.regression(future), se, levels, spec.transform)

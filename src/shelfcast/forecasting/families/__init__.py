@@ -1,0 +1,64 @@
+"""Model families: one module per family behind the `Family` protocol, and the one table of them.
+
+The table's order is the order of simplicity: ties between candidates go to the earlier one.
+Adding a family is a module implementing `Family` and one line here (docs/architecture.md,
+"Adding a model family"). Importing this package imports no fitting library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shelfcast.catalog.series import TitleSeries
+from shelfcast.forecasting.families import combo, dhr, sarima, snaive, theta
+from shelfcast.forecasting.families.base import Family, FitContext, Spec, SpecError
+from shelfcast.forecasting.intervals import PointForecast, finished
+
+FAMILIES: dict[str, Family[Any]] = {
+    f.name: f for f in (snaive.FAMILY, sarima.FAMILY, dhr.FAMILY, theta.FAMILY, combo.FAMILY)
+}
+
+
+def family_of(name: object) -> Family[Any]:
+    """The family named `name`; SpecError naming the known ones when there is none."""
+    if not isinstance(name, str) or name not in FAMILIES:
+        raise SpecError(f"unknown model family {name!r} (known: {', '.join(FAMILIES)})")
+    return FAMILIES[name]
+
+
+def spec_from_dict(data: object) -> Spec:
+    """A spec from its JSON dict, whichever family and layout version it has."""
+    if not isinstance(data, Mapping):
+        raise SpecError(f"a model spec is a JSON object, got {data!r}")
+    return family_of(data.get("family")).spec_type.from_dict(data)
+
+
+def forecast(
+    spec: Spec, history: TitleSeries, horizon: int, levels: Sequence[int]
+) -> PointForecast:
+    """Forecast `horizon` weeks after `history` from a fitted spec.
+
+    Means and bounds are clipped at zero and ordered: lo_95 <= lo_80 <= mean <= hi_80 <= hi_95;
+    a mean above `intervals.PLAUSIBLE_GROWTH` times the history's peak is a ForecastError.
+    """
+    out = family_of(spec.family).forecast(spec, history, horizon, levels)
+    return finished(out, history.values, levels, spec.family)
+
+
+def update(spec: Spec, history: TitleSeries) -> Spec:
+    """The spec for `history`, a longer history than it was fitted or updated on."""
+    return family_of(spec.family).update(spec, history)
+
+
+__all__ = [
+    "FAMILIES",
+    "Family",
+    "FitContext",
+    "Spec",
+    "SpecError",
+    "family_of",
+    "forecast",
+    "spec_from_dict",
+    "update",
+]

@@ -1,0 +1,146 @@
+"""The standard Theta method (SES with drift, Hyndman & Billah 2003) on volumes, deseasonalised
+by classical multiplicative indices when the lag-52 autocorrelation is significant (as in M4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.signal import lfilter
+
+from shelfcast.catalog.series import TitleSeries
+from shelfcast.errors import ForecastError
+from shelfcast.forecasting.families.base import Family, FitContext, Spec
+from shelfcast.forecasting.fourier import week_of
+from shelfcast.forecasting.intervals import PointForecast, normal_bounds
+
+NAME = "theta"
+
+
+@dataclass(frozen=True)
+class ThetaSpec(Spec):
+    family: ClassVar[str] = NAME
+
+    alpha: float  # SES smoothing
+    level0: float  # SES level before the first week
+    drift: float  # half the slope of the linear trend (theta = 2)
+    sigma2: float  # mean squared one-step error
+    seasonal_indices: tuple[float, ...] | None  # by week of the cycle from time_origin; None: none
+    time_origin: str  # ISO date of the first week fitted on
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "seasonal": self.seasonal_indices is not None}
+
+
+def _seasonal_acf_significant(y: np.ndarray, m: int) -> bool:
+    """The M4 Theta test: lag-m autocorrelation significant at 90%."""
+    if len(y) < 3 * m:
+        return False
+    x = y - y.mean()
+    denom = float(np.dot(x, x))
+    if denom == 0:
+        return False
+    acf = np.array([np.dot(x[k:], x[: len(x) - k]) / denom for k in range(1, m + 1)])
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / len(y))
+    return abs(acf[-1]) > limit
+
+
+def _seasonal_indices(y: np.ndarray, m: int) -> np.ndarray:
+    """Classical multiplicative indices by position in the cycle (mean ratio to a 2xm MA)."""
+    kernel = np.r_[0.5, np.ones(m - 1), 0.5] / m
+    trend = np.convolve(y, kernel, mode="valid")  # centred: trend[i] is at week i + m/2
+    offset = m // 2
+    ratio = np.full(len(y), np.nan)
+    positive = trend > 0
+    ratio[offset : offset + len(trend)][positive] = (
+        y[offset : offset + len(trend)][positive] / (trend[positive])
+    )
+    idx = np.array(
+        [np.nanmean(ratio[j::m]) if np.any(~np.isnan(ratio[j::m])) else 1.0 for j in range(m)]
+    )
+    idx = np.where(np.isfinite(idx) & (idx > 0.05), idx, 0.05)
+    return idx / idx.mean()
+
+
+def _ses_levels(z: np.ndarray, alpha: float, level0: float) -> np.ndarray:
+    """Levels l_0..l_n of simple exponential smoothing."""
+    body = lfilter([alpha], [1.0, alpha - 1.0], z, zi=[(1 - alpha) * level0])[0]
+    return np.r_[level0, body]
+
+
+def _fit_ses(z: np.ndarray) -> tuple[float, float, float]:
+    """SES by least squares: alpha by bounded search, l_0 in closed form for each alpha."""
+    n = len(z)
+    steps = np.arange(n)
+
+    def sse_and_level(alpha: float) -> tuple[float, float]:
+        zero_start = _ses_levels(z, alpha, 0.0)[:-1]  # one-step forecasts when l_0 = 0
+        weight = (1.0 - alpha) ** steps  # how l_0 enters each forecast
+        resid = z - zero_start
+        level0 = float(np.dot(weight, resid) / np.dot(weight, weight))
+        return float(np.sum((resid - weight * level0) ** 2)), level0
+
+    res = minimize_scalar(
+        lambda a: sse_and_level(a)[0],
+        bounds=(0.01, 0.99),
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
+    alpha = float(res.x)
+    sse, level0 = sse_and_level(alpha)
+    return alpha, level0, sse / n
+
+
+def _cycle(indices: np.ndarray, length: int, start: int) -> np.ndarray:
+    return indices[(start + np.arange(length)) % len(indices)]
+
+
+class Theta(Family[ThetaSpec]):
+    name = NAME
+    spec_type = ThetaSpec
+
+    def fit(
+        self, history: TitleSeries, context: FitContext, like: ThetaSpec | None = None
+    ) -> ThetaSpec:
+        y, m = history.values, context.season_length
+        if len(y) < 8:
+            raise ForecastError(f"Theta needs at least 8 weeks, got {len(y)}")
+        seasonal = _seasonal_acf_significant(y, m) and y.mean() > 0
+        indices = _seasonal_indices(y, m) if seasonal else np.ones(1)
+        z = y / _cycle(indices, len(y), 0)
+        alpha, level0, sigma2 = _fit_ses(z)
+        slope = float(np.polyfit(np.arange(len(z)), z, 1)[0])
+        return ThetaSpec(
+            alpha=alpha,
+            level0=level0,
+            drift=slope / 2.0,
+            sigma2=sigma2,
+            seasonal_indices=tuple(indices.tolist()) if seasonal else None,
+            time_origin=history.start.date().isoformat(),
+        )
+
+    def forecast(
+        self, spec: ThetaSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        y = history.values
+        indices = np.asarray(spec.seasonal_indices or (1.0,))
+        offset = round(week_of(history.start) - week_of(spec.time_origin))
+        z = y / _cycle(indices, len(y), offset)
+        alpha, n = spec.alpha, len(z)
+        level = _ses_levels(z, alpha, spec.level0)[-1]
+        h = np.arange(1, horizon + 1)
+        mean = level + spec.drift * (h - 1 + (1 - (1 - alpha) ** n) / alpha)
+        se = np.sqrt(spec.sigma2 * (1 + (h - 1) * alpha**2))
+        out = normal_bounds(mean, se, levels)
+        season = _cycle(indices, horizon, offset + len(y))
+        return PointForecast(
+            out.mean * season,
+            {lv: b * season for lv, b in out.lower.items()},
+            {lv: b * season for lv, b in out.upper.items()},
+        )
+
+
+FAMILY = Theta()

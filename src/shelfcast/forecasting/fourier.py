@@ -1,0 +1,31 @@
+"""The clock of the solar year: weeks since 1970 and Fourier terms of a 52.18-week year.
+
+An absolute clock keeps trends and seasonal terms put when a history grows or is cut: a spec
+records the first week it was fitted on (`time_origin`), and Fourier terms of the solar year
+keep Christmas in place in 53-week years.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+YEAR_WEEKS = 365.2425 / 7.0
+EPOCH = pd.Timestamp("1970-01-01")
+
+
+def week_number(dates: pd.DatetimeIndex) -> np.ndarray:
+    """Weeks since 1970-01-01 as floats: an absolute clock for trends and Fourier terms."""
+    return np.asarray((dates - EPOCH).days, dtype=np.float64) / 7.0
+
+
+def week_of(day: str | pd.Timestamp) -> float:
+    """`week_number` of one day, such as a spec's time origin (an ISO date)."""
+    return float(week_number(pd.DatetimeIndex([pd.Timestamp(day)]))[0])
+
+
+def fourier_terms(weeks: np.ndarray, harmonics: int, period: float = YEAR_WEEKS) -> np.ndarray:
+    """Columns sin(2πkt/P), cos(2πkt/P) for k = 1..harmonics."""
+    k = np.arange(1, harmonics + 1)
+    angle = 2.0 * np.pi * np.outer(weeks, k) / period
+    return np.column_stack([np.sin(angle), np.cos(angle)])

@@ -1,0 +1,74 @@
+"""Forecast arrays with interval bounds: normal bounds, and the checks every forecast passes.
+
+A family forecasts on its own scale; `normal_bounds` turns a mean and standard errors into
+bounds per interval level (back-transformed from log1p where the family models log1p volumes),
+and `finished` makes any family's forecast safe to publish: a mean above `PLAUSIBLE_GROWTH`
+times the history's peak is a broken fit, and means and bounds are clipped at zero and ordered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import norm
+
+from shelfcast.errors import ForecastError
+
+PLAUSIBLE_GROWTH = 20.0  # a mean forecast above 20x the history's peak is a broken fit
+
+
+@dataclass(frozen=True)
+class PointForecast:
+    """Forecast arrays for `horizon` weeks: mean, and bounds per interval level."""
+
+    mean: np.ndarray
+    lower: dict[int, np.ndarray]
+    upper: dict[int, np.ndarray]
+
+
+def to_model_scale(y: np.ndarray, transform: str) -> np.ndarray:
+    return np.log1p(np.maximum(y, 0.0)) if transform == "log1p" else y
+
+
+def from_model_scale(x: np.ndarray, transform: str) -> np.ndarray:
+    return np.expm1(x) if transform == "log1p" else x
+
+
+def z(level: int) -> float:
+    """The standard normal quantile of a central `level`% interval's upper bound."""
+    return float(norm.ppf(0.5 + level / 200.0))
+
+
+def normal_bounds(
+    mean: np.ndarray, se: np.ndarray, levels: Sequence[int], transform: str = "none"
+) -> PointForecast:
+    """Mean +- z * se per level on the model scale, then back on the scale of sales."""
+    lower = {lv: from_model_scale(mean - z(lv) * se, transform) for lv in levels}
+    upper = {lv: from_model_scale(mean + z(lv) * se, transform) for lv in levels}
+    return PointForecast(from_model_scale(mean, transform), lower, upper)
+
+
+def finished(
+    out: PointForecast, history: np.ndarray, levels: Sequence[int], family: str
+) -> PointForecast:
+    """`out` checked against the history's peak, clipped at zero and ordered:
+    lo_95 <= lo_80 <= mean <= hi_80 <= hi_95."""
+    ceiling = PLAUSIBLE_GROWTH * max(float(np.max(history, initial=0.0)), 1.0)
+    if np.any(out.mean > ceiling):
+        raise ForecastError(f"{family} forecast exceeds {PLAUSIBLE_GROWTH}x the history's peak")
+    return clip_and_order(out, levels)
+
+
+def clip_and_order(out: PointForecast, levels: Sequence[int]) -> PointForecast:
+    mean = np.maximum(np.nan_to_num(out.mean, nan=0.0), 0.0)
+    lower, upper = {}, {}
+    inner_lo, inner_hi = mean, mean
+    for lv in sorted(levels):
+        inner_lo = np.minimum(np.maximum(out.lower[lv], 0.0), inner_lo)
+        inner_hi = np.maximum(out.upper[lv], inner_hi)
+        lower[lv], upper[lv] = inner_lo, inner_hi
+    if not (np.all(np.isfinite(mean)) and all(np.all(np.isfinite(b)) for b in upper.values())):
+        raise ForecastError("forecast is not finite")
+    return PointForecast(mean, lower, upper)

@@ -120,7 +120,7 @@ def run_shelfcast(send: Send, series_list: Sequence[Any], config: Any) -> None:
                 "key": series.key,
                 "seconds": seconds,
                 "cpu_seconds": cpu,
-                "champion": fit.champion,
+                "selected": fit.selected,
                 "scores": {k: float(v) for k, v in fit.scores.items()},
                 "backtest": fit.backtest.table.to_dict(orient="records"),
                 "holdout": fit.holdout,

@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(errors)} series failed (scored as missing): {dict(list(errors.items())[:3])}")
 
     by_key = {f.key: f for f in fits}
-    champions = Counter(f.champion for f in fits)
+    champions = Counter(f.selected for f in fits)
     candidates = sorted(
         {c for f in fits for c in (f.candidate_forecasts or {})},
         key=lambda c: (config.candidates.index(c) if c in config.candidates else 99, c),

@@ -172,8 +172,8 @@ def main() -> None:
     row(table, "rerun: unchanged data", cached, CACHED_TARGET_S)
     champions: dict[str, int] = {}
     for t in cold["titles"]:
-        if t["champion"]:
-            champions[t["champion"]] = champions.get(t["champion"], 0) + 1
+        if t["selected"]:
+            champions[t["selected"]] = champions.get(t["selected"], 0) + 1
     history = f"weeks from {args.start}" if args.start else "all history (2001-2024)"
     table.notes = [
         "wall: the whole `run_training` call in a fresh Python process (`shelfcast train`), "

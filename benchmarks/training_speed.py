@@ -155,12 +155,12 @@ def run_part1(
         )
         wall = time.perf_counter() - t0
 
-    champions = Counter(f.champion for f in fits)
-    champ = np.array([f.champion_mase for f in fits], dtype=float)
+    champions = Counter(f.selected for f in fits)
+    champ = np.array([f.selected_mase for f in fits], dtype=float)
     naive = np.array([f.baseline_mase for f in fits], dtype=float)
     ok = np.isfinite(champ) & np.isfinite(naive)
     hold_c = np.array(
-        [f.holdout.get(f.champion, {}).get("mase", np.nan) for f in fits], dtype=float
+        [f.holdout.get(f.selected, {}).get("mase", np.nan) for f in fits], dtype=float
     )
     hold_n = np.array([f.holdout.get("snaive", {}).get("mase", np.nan) for f in fits], dtype=float)
     hok = np.isfinite(hold_c) & np.isfinite(hold_n)
@@ -349,7 +349,7 @@ def comparison_table(
         out = []
         for k, n in pairs:
             fit = shelfcast[k]
-            name = candidate or fit["champion"]
+            name = candidate or fit["selected"]
             origin = dates[k][n - 1]
             rows = [
                 r
@@ -384,7 +384,7 @@ def comparison_table(
         right_align_from=1,
     )
     if shelfcast:
-        champs = Counter(shelfcast[k]["champion"] for k in values)
+        champs = Counter(shelfcast[k]["selected"] for k in values)
         table.add(
             "**Shelfcast** fit_title",
             n_titles,
@@ -468,7 +468,7 @@ def comparison_table(
             f"peak memory {rss:,.0f} MB"
         )
         hold = [
-            (shelfcast[k]["holdout"].get(shelfcast[k]["champion"], {}).get("mase"),
+            (shelfcast[k]["holdout"].get(shelfcast[k]["selected"], {}).get("mase"),
              shelfcast[k]["holdout"].get("snaive", {}).get("mase"))
             for k in values
         ]  # fmt: skip

@@ -47,7 +47,7 @@ def test_dask_cluster_gives_the_same_champions_as_the_process_pool(series, clust
     assert dask_errors == pool_errors == {}
     assert [f.key for f in on_dask] == [f.key for f in on_pool] == [s.key for s in series]
     for d, p in zip(on_dask, on_pool, strict=True):
-        assert d.champion == p.champion, d.key
+        assert d.selected == p.selected, d.key
         assert d.scores == pytest.approx(p.scores, nan_ok=True)
         assert d.bundle.model == p.bundle.model
         assert d.holdout.keys() == p.holdout.keys()

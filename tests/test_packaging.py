@@ -53,7 +53,7 @@ def test_champions_are_packaged_byte_for_byte(settings, fits):
         )
         assert model.model_family == fit.bundle.family
         assert model.title == fit.bundle.history.title
-        assert model.backtest_mase == pytest.approx(fit.champion_mase, rel=1e-5)
+        assert model.backtest_mase == pytest.approx(fit.selected_mase, rel=1e-5)
         for name in model.files:  # the files as MLflow holds them, unchanged
             logged = client.download_artifacts(
                 reg.run_id, f"model/{DATA_SUBPATH}/{name}", str(settings.home / "dl")

@@ -94,9 +94,17 @@ def project(tmp_path_factory) -> Project:
         _reset_zenml()
 
 
+PROGRESS: list[tuple[str, int, int, str]] = []  # what the first run reported
+
+
 @pytest.fixture(scope="module")
 def first(project) -> TrainingSummary:
-    return run_training(project.settings(), isbns=ISBNS, config=CONFIG)
+    return run_training(
+        project.settings(),
+        isbns=ISBNS,
+        config=CONFIG,
+        progress=lambda *event: PROGRESS.append(event),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +140,7 @@ def test_first_run_trains_and_registers_every_title(project, first):
     assert [t.isbn for t in first.trained] == list(ISBNS)
     assert first.failed == []
     for title in first.trained:
-        assert title.champion in CONFIG.candidates
+        assert title.selected in CONFIG.candidates
         assert title.backtest_mase > 0 and title.baseline_mase > 0
         assert title.model_name == f"arima_book_{title.isbn}"
         assert (title.version, title.promoted, title.champion_version) == ("1", True, "1")
@@ -144,6 +152,14 @@ def test_first_run_trains_and_registers_every_title(project, first):
     assert first.experiment_name == "book_sales_testing"
     times = first.timings()
     assert times["training"] > 0 and times["mlflow"] > 0 and times["zenml"] > 0
+
+
+def test_the_steps_report_progress_to_the_run_that_started_them(first):
+    stages = {stage for stage, *_ in PROGRESS}
+    assert {"step", "train", "register"} <= stages
+    trained = [(done, total, isbn) for stage, done, total, isbn in PROGRESS if stage == "train"]
+    assert trained[-1][:2] == (len(ISBNS), len(ISBNS))
+    assert {isbn for *_, isbn in trained if isbn} == set(ISBNS)
 
 
 def test_each_run_links_its_mlflow_parent_run(project, first):
@@ -315,9 +331,9 @@ def test_artifacts_round_trip_every_field(project):
     assert loaded.errors == {"9780000000002": "boom"}
     assert (loaded.config, loaded.executor, loaded.seconds) == (result.config, "here", 1.5)
     for a, b in zip(result.fits, loaded.fits, strict=True):
-        assert (a.key, a.champion, a.fallback, a.seconds) == (
+        assert (a.key, a.selected, a.fallback, a.seconds) == (
             b.key,
-            b.champion,
+            b.selected,
             b.fallback,
             b.seconds,
         )

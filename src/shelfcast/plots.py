@@ -14,7 +14,8 @@ HISTORY_WEEKS = 156
 
 
 def title_figure(fit: TitleFit, forecast: pd.DataFrame) -> go.Figure:
-    """History (last three years), the champion's backtest forecasts and the forecast bands."""
+    """History (last three years), the selected family's backtest forecasts and the forecast
+    bands."""
     history = fit.bundle.history
     recent = history.to_frame().tail(HISTORY_WEEKS)
     fig = go.Figure()
@@ -34,7 +35,7 @@ def title_figure(fit: TitleFit, forecast: pd.DataFrame) -> go.Figure:
             x=recent["week_ending"], y=recent["volume"], name="actual", line={"color": "#333"}
         )
     )
-    for origin, fc in sorted(fit.backtest.forecasts.get(fit.champion, {}).items()):
+    for origin, fc in sorted(fit.backtest.forecasts.get(fit.selected, {}).items()):
         weeks = weekly_dates(origin, len(fc.mean) + 1)[1:]
         fig.add_trace(
             go.Scatter(
@@ -58,14 +59,14 @@ def title_figure(fit: TitleFit, forecast: pd.DataFrame) -> go.Figure:
         go.Scatter(
             x=forecast["week_ending"],
             y=forecast["mean"],
-            name=f"forecast ({fit.champion})",
+            name=f"forecast ({fit.selected})",
             line={"color": "#1f77b4", "width": 2.5},
         )
     )
     label = history.title or history.key
-    mase = fit.champion_mase
+    mase = fit.selected_mase
     fig.update_layout(
-        title=f"{label} ({history.key}): {fit.champion}, backtest MASE {mase:.2f} "
+        title=f"{label} ({history.key}): {fit.selected}, backtest MASE {mase:.2f} "
         f"vs seasonal naive {fit.baseline_mase:.2f}",
         xaxis_title="week ending",
         yaxis_title="units",

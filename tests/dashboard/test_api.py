@@ -72,8 +72,8 @@ def test_title_shows_history_backtest_and_the_endpoints_forecast(client, backend
     assert body["history"]["week_ending"][-1] == history.end.date().isoformat()
     assert body["history"]["volume"] == history.values.tolist()
     backtest = body["backtest"]
-    assert backtest["champion"] == bundles[NAME_A].evaluation["champion"]
-    assert backtest["metrics"][0]["candidate"] == backtest["champion"]
+    assert backtest["selected"] == bundles[NAME_A].evaluation["selected"]
+    assert backtest["metrics"][0]["candidate"] == backtest["selected"]
     evaluation = bundles[NAME_A].evaluation
     stored = evaluation["backtest"]["forecasts"]
     assert stored and [dict(f, week_ending=None) for f in backtest["forecasts"]] == [
@@ -110,8 +110,9 @@ def test_actual_weeks_are_shown_beside_the_releases_forecast_of_them(
 
 def test_a_bundle_without_stored_forecasts_shows_none():
     evaluation = {"champion": "theta", "backtest": {"horizon": 32, "origins": [], "mean": {}}}
-    summary = backtest_summary(evaluation)
+    summary = backtest_summary(evaluation)  # written before `champion` became `selected`
     assert summary["forecasts"] == [] and summary["holdout_forecast"] is None
+    assert summary["selected"] == "theta"
 
 
 @pytest.mark.parametrize(

@@ -205,7 +205,7 @@ def test_a_new_family_needs_only_its_module_and_a_line_in_the_table(
         series_module, fit_config(Settings(), n_origins=2, candidates=("snaive", "mean"))
     )
     assert set(fit.scores) == {"snaive", "mean"}
-    assert set(fit.holdout) == {fit.champion, "snaive"}
+    assert set(fit.holdout) == {fit.selected, "snaive"}
     bundle = Bundle(model=FAMILIES["mean"].fit(series_module, CONTEXT), history=series_module)
     loaded = read_bundle(write_bundle(bundle, tmp_path / "b"))
     assert loaded.model == bundle.model

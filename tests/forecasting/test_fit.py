@@ -6,7 +6,7 @@ from support.synthetic import seasonal_series
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.forecasting import fit_title, fit_titles
 from shelfcast.forecasting.backtest import backtest, rolling_origins
-from shelfcast.forecasting.fit import choose_champion
+from shelfcast.forecasting.fit import select_family
 from shelfcast.settings import Settings
 from shelfcast.training.run import fit_config
 
@@ -45,29 +45,29 @@ def test_held_out_weeks_cannot_change_the_backtest_or_the_choice(series):
     poisoned = series.with_values(np.r_[series.values[:-32], np.full(32, 1e6)])
     a, b = fit_title(series, config), fit_title(poisoned, config)
     pd.testing.assert_frame_equal(a.backtest.table, b.backtest.table)
-    assert a.champion == b.champion
+    assert a.selected == b.selected
     assert a.holdout != b.holdout  # the holdout itself is scored on those weeks
 
 
 def test_champion_has_the_best_backtest_mase_and_baseline_is_reported(series):
     fit = fit_title(series, fit_config(Settings(), n_origins=2))
-    assert fit.champion_mase == min(fit.scores.values())
+    assert fit.selected_mase == min(fit.scores.values())
     assert "snaive" in fit.scores
-    assert set(fit.holdout) == {fit.champion, "snaive"}
+    assert set(fit.holdout) == {fit.selected, "snaive"}
     assert fit.holdout_forecast is not None and len(fit.holdout_forecast.mean) == 32
-    assert fit.bundle.evaluation["champion"] == fit.champion
+    assert fit.bundle.evaluation["selected"] == fit.selected
     assert fit.bundle.history.end == series.end  # refitted on all data
 
 
 def test_ties_go_to_the_simpler_family():
     summary = pd.DataFrame({"mase": [1.0, 1.0], "mae": [2.0, 2.0]}, index=["combo", "snaive"])
-    assert choose_champion(summary) == "snaive"
+    assert select_family(summary) == "snaive"
 
 
 def test_short_title_falls_back_to_seasonal_naive_with_a_reason():
     short = TitleSeries("9780241003008", "2023-01-07", np.arange(60.0) % 7)
     fit = fit_title(short, fit_config(Settings()))
-    assert fit.champion == "snaive"
+    assert fit.selected == "snaive"
     assert fit.fallback and "backtest" in fit.fallback
     assert len(fit.bundle.forecast(32)) == 32
 
@@ -82,4 +82,4 @@ def test_fit_titles_in_processes_keeps_order_and_reports_failures():
     inline, _ = fit_titles(good, config, workers=1)
     for a, b in zip(fits, inline, strict=True):
         assert a.scores == pytest.approx(b.scores)
-        assert a.champion == b.champion
+        assert a.selected == b.selected

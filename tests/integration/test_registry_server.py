@@ -47,7 +47,7 @@ def refits():
 
 def holdout_mase(fit, value):
     holdout = {k: dict(v) for k, v in fit.holdout.items()}
-    holdout[fit.champion]["mase"] = value
+    holdout[fit.selected]["mase"] = value
     return dataclasses.replace(fit, holdout=holdout)
 
 

@@ -66,7 +66,7 @@ def test_figures_match_a_hand_computation_from_the_bundles(project, release, cat
         assert got["coverage_80"] == pytest.approx(100 * inside_80.mean())
         inside_95 = (a >= f["lo_95"]) & (a <= f["hi_95"])
         assert got["coverage_95"] == pytest.approx(100 * inside_95.mean())
-        champion = bundle.evaluation["champion"]
+        champion = bundle.evaluation["selected"]
         expected = bundle.evaluation["backtest"]["mean"][champion]["mase"]
         assert got["expected_mase"] == pytest.approx(expected)
         assert (got["release_id"], got["model_name"]) == (release.release_id, model_name(isbn))

@@ -36,10 +36,10 @@ def test_registration_tags_aliases_and_history(settings, client, fits):
         assert tags["title"] == h.title
         assert tags["model_family"] == fit.bundle.family
         assert tags["training_window"] == f"{h.start.date()}..{h.end.date()} ({len(h)} weeks)"
-        assert float(tags["backtest_mase"]) == pytest.approx(fit.champion_mase, rel=1e-5)
+        assert float(tags["backtest_mase"]) == pytest.approx(fit.selected_mase, rel=1e-5)
         assert float(tags["baseline_mase"]) == pytest.approx(fit.baseline_mase, rel=1e-5)
         assert float(tags["holdout_mase"]) == pytest.approx(
-            fit.holdout[fit.champion]["mase"], rel=1e-5
+            fit.holdout[fit.selected]["mase"], rel=1e-5
         )
         assert tags["data_fingerprint"] == FINGERPRINT
         assert tags["training_run"] == run.parent_run_id
@@ -94,7 +94,7 @@ def test_list_and_show(settings, fits, refit):
     assert (row["latest_version"], row["champion"], row["challenger"]) == ("2", "1", "2")
     assert row["title"] == "The Alchemist"
     assert row["family"] == fits[0].bundle.family
-    assert row["backtest_mase"] == pytest.approx(fits[0].champion_mase, rel=1e-5)
+    assert row["backtest_mase"] == pytest.approx(fits[0].selected_mase, rel=1e-5)
 
     info = registry.show_model(settings, ISBN_A)
     assert info["name"] == registry.model_name(ISBN_A)

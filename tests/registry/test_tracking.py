@@ -66,11 +66,11 @@ def test_training_run_has_a_parent_with_dataset_and_a_nested_run_per_title(setti
         assert data.tags["training_end"] == fit.bundle.history.end.date().isoformat()
         assert data.tags["training_weeks"] == str(len(fit.bundle.history))
         assert data.params["model.family"] == fit.bundle.family
-        assert data.params["champion"] == fit.champion
+        assert data.params["champion"] == fit.selected
         assert data.params["candidates"] == "snaive,theta"
-        assert data.metrics["backtest_mase"] == pytest.approx(fit.champion_mase)
+        assert data.metrics["backtest_mase"] == pytest.approx(fit.selected_mase)
         assert data.metrics["baseline_mase"] == pytest.approx(fit.baseline_mase)
-        assert data.metrics["holdout_mase"] == pytest.approx(fit.holdout[fit.champion]["mase"])
+        assert data.metrics["holdout_mase"] == pytest.approx(fit.holdout[fit.selected]["mase"])
         assert data.metrics["baseline/mase"] == pytest.approx(fit.baseline_mase)
         assert data.metrics["backtest_mean/theta/wape"] == pytest.approx(
             fit.backtest.summary().loc["theta", "wape"]

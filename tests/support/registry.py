@@ -98,7 +98,7 @@ def train(settings, fits, fingerprint=FINGERPRINT, **kwargs):
 def with_holdout_mase(fit, value: float):
     """The same fit claiming another holdout MASE (to drive the gate either way)."""
     holdout = {k: dict(v) for k, v in fit.holdout.items()}
-    holdout[fit.champion]["mase"] = value
+    holdout[fit.selected]["mase"] = value
     return dataclasses.replace(fit, holdout=holdout)
 
 

@@ -62,7 +62,7 @@ def print_overview(outcome: LifecycleResult) -> None:
         families[t.family or "?"] = families.get(t.family or "?", 0) + 1
     rows = [
         ("titles", f"{len(trained)} trained, {len(release.models)} in the release"),
-        ("champions", ", ".join(f"{k} {v}" for k, v in sorted(families.items()))),
+        ("selected families", ", ".join(f"{k} {v}" for k, v in sorted(families.items()))),
         ("champion aliases", _aliases(outcome)),
     ]
     means = mean_mase(trained)

@@ -28,7 +28,7 @@ from shelfcast.endpoints.base import (
     EndpointNotFound,
 )
 from shelfcast.errors import ShelfcastError
-from shelfcast.forecasting.bundle import Bundle
+from shelfcast.forecasting.bundle import Bundle, selected_family
 from shelfcast.monitoring.accuracy import accuracy
 from shelfcast.monitoring.actuals import read_actuals, weekly_actuals
 from shelfcast.monitoring.comparison import compare, load_judges
@@ -323,23 +323,23 @@ def _title_entry(model: ReleaseModel) -> dict[str, Any]:
 
 
 def backtest_summary(evaluation: dict[str, Any]) -> dict[str, Any]:
-    """The bundle's evaluation: backtest and holdout metrics per candidate, champion first, and
-    the champion's backtest and holdout forecasts (with their weeks) where the bundle has them."""
+    """The bundle's evaluation: backtest and holdout metrics per candidate, the selected family
+    first, and its backtest and holdout forecasts (with their weeks) where the bundle has them."""
     backtest = evaluation.get("backtest") or {}
-    champion = evaluation.get("champion")
+    selected = selected_family(evaluation)
     holdout = dict(evaluation.get("holdout") or {})
     weeks = holdout.pop("weeks", None)
     held = evaluation.get("holdout_forecast")
     return {
-        "champion": champion,
+        "selected": selected,
         "baseline": evaluation.get("baseline"),
         "fallback": evaluation.get("fallback"),
         "horizon": backtest.get("horizon"),
         "origins": backtest.get("origins", []),
-        "metrics": _ranked(backtest.get("mean") or {}, champion),
+        "metrics": _ranked(backtest.get("mean") or {}, selected),
         "failures": backtest.get("failures") or {},
         "holdout_weeks": weeks,
-        "holdout": _ranked(holdout, champion),
+        "holdout": _ranked(holdout, selected),
         "forecasts": [_dated(f) for f in backtest.get("forecasts") or []],
         "holdout_forecast": _dated(held) if held else None,
     }
@@ -351,13 +351,13 @@ def _dated(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "week_ending": [d.date().isoformat() for d in weeks]}
 
 
-def _ranked(table: dict[str, Any], champion: str | None) -> list[dict[str, Any]]:
+def _ranked(table: dict[str, Any], selected: str | None) -> list[dict[str, Any]]:
     rows = [
         {"candidate": name, **{m: values.get(m) for m in METRICS}}
         for name, values in table.items()
         if isinstance(values, dict)
     ]
-    return sorted(rows, key=lambda r: (r["candidate"] != champion, r["candidate"]))
+    return sorted(rows, key=lambda r: (r["candidate"] != selected, r["candidate"]))
 
 
 def _plain(value: Any) -> Any:

@@ -2,7 +2,7 @@
 
 `bundle.json` carries the format version, the title, the model spec (family, spec version,
 orders and fitted parameters, noise variance included), the training window, the evaluation
-(metrics, and the champion's backtest and holdout forecasts, rounded) and library versions;
+(metrics, and the selected family's backtest and holdout forecasts, rounded) and library versions;
 `history.csv` carries the weekly history the model was fitted on. A bundle forecasts any
 horizon without refitting, and takes newer actual weeks (its family updates the spec, with
 the same parameters) so that forecasts start from the latest week.
@@ -40,6 +40,12 @@ BUNDLE_FILE = "bundle.json"
 HISTORY_FILE = "history.csv"
 MAX_HORIZON = 260
 FORECAST_DIGITS = 3
+
+
+def selected_family(evaluation: Mapping[str, Any]) -> str | None:
+    """The family a bundle's backtest selected: `selected`, or `champion` in the bundles
+    written before that key was renamed."""
+    return evaluation.get("selected") or evaluation.get("champion")
 
 
 def library_versions() -> dict[str, str]:

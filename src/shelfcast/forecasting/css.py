@@ -20,7 +20,7 @@ Order = tuple[int, int, int]
 
 # BFGS gradient tolerance of the CSS fits. statsforecast's default (1e-8) mostly buys
 # iterations on a flat objective: at 1e-5 fits take a third less time and, on the sample
-# catalogue, give the same champions and holdout WAPE to four decimals.
+# catalogue, give the same selected families and holdout WAPE to four decimals.
 CSS_GRADIENT_TOL = 1e-5
 
 

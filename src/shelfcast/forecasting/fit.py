@@ -1,4 +1,4 @@
-"""Per title: backtest the candidates, choose the champion, evaluate it, refit it on all data."""
+"""Per title: backtest the candidates, select a family, evaluate it, refit it on all data."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from shelfcast.forecasting.bundle import Bundle, forecast_record
 from shelfcast.forecasting.families import FAMILIES, Spec
 from shelfcast.forecasting.intervals import PointForecast
 
-BASELINE = "snaive"  # the family every champion is compared with
+BASELINE = "snaive"  # the family every selected family is compared with
 WEEK = pd.Timedelta(weeks=1)
 
 
@@ -56,12 +56,14 @@ class TitleFit:
     """The outcome for one title. `scores` are mean backtest MASE per candidate."""
 
     key: str
-    champion: str
+    selected: str  # the family the backtest selected
     scores: dict[str, float]
     backtest: Backtest
     bundle: Bundle
     holdout: dict[str, dict[str, float]] = field(default_factory=dict)
-    holdout_forecast: PointForecast | None = None  # the champion's, fitted before the holdout
+    holdout_forecast: PointForecast | None = (
+        None  # the selected family's, fitted before the holdout
+    )
     fallback: str | None = None
     seconds: float = 0.0
     candidate_forecasts: dict[str, PointForecast] = field(default_factory=dict)
@@ -71,11 +73,11 @@ class TitleFit:
         return self.scores.get(BASELINE, float("nan"))
 
     @property
-    def champion_mase(self) -> float:
-        return self.scores.get(self.champion, float("nan"))
+    def selected_mase(self) -> float:
+        return self.scores.get(self.selected, float("nan"))
 
 
-def choose_champion(summary: pd.DataFrame) -> str | None:
+def select_family(summary: pd.DataFrame) -> str | None:
     """Lowest mean MASE (MAE where MASE is undefined); ties go to the simpler family (the
     earlier one in the table of families)."""
     if summary.empty:
@@ -112,7 +114,7 @@ def _evaluate_holdout(
 
 
 def fit_title(series: TitleSeries, config: FitConfig) -> TitleFit:
-    """Backtest on the training window, pick the champion, score it on the holdout, refit."""
+    """Backtest on the training window, pick the selected, score it on the holdout, refit."""
     started = time.perf_counter()
     holdout = min(config.holdout, max(len(series) - 1, 0))
     train = series.head(len(series) - holdout) if holdout else series
@@ -128,24 +130,24 @@ def fit_title(series: TitleSeries, config: FitConfig) -> TitleFit:
     )
     summary = bt.summary()
     scores = summary["mase"].to_dict() if not summary.empty else {}
-    champion = choose_champion(summary)
+    selected = select_family(summary)
     fallback = None
-    if champion is None:
-        champion = BASELINE
+    if selected is None:
+        selected = BASELINE
         fallback = "no candidate could be backtested: " + (
             "; ".join(f"{k}: {v}" for k, v in bt.failures.items()) or "history too short"
         )
     final_history = window(series, config.max_train_weeks)
-    names = list(config.candidates) if config.forecast_candidates else [champion]
+    names = list(config.candidates) if config.forecast_candidates else [selected]
     specs, failed = fit_candidates(final_history, names, config.season_length)
-    if champion not in specs:
-        fallback = f"{champion} failed on all data ({failed.get(champion)}); seasonal naive used"
-        champion = BASELINE
+    if selected not in specs:
+        fallback = f"{selected} failed on all data ({failed.get(selected)}); seasonal naive used"
+        selected = BASELINE
         specs.update(fit_candidates(final_history, [BASELINE], config.season_length)[0])
         if BASELINE not in specs:
             raise ForecastError(f"{series.key}: not even a seasonal naive fits {len(series)} weeks")
     evaluation = {
-        "champion": champion,
+        "selected": selected,
         "fallback": fallback,
         "backtest": {
             "horizon": config.horizon,
@@ -156,7 +158,7 @@ def fit_title(series: TitleSeries, config: FitConfig) -> TitleFit:
             "failures": bt.failures,
             "forecasts": [
                 {"origin": origin.date().isoformat(), **forecast_record(origin + WEEK, fc)}
-                for origin, fc in sorted(bt.forecasts.get(champion, {}).items())
+                for origin, fc in sorted(bt.forecasts.get(selected, {}).items())
             ],
         },
         "baseline": BASELINE,
@@ -165,13 +167,13 @@ def fit_title(series: TitleSeries, config: FitConfig) -> TitleFit:
     holdout_forecasts: dict[str, PointForecast] = {}
     if len(test):
         result_holdout, holdout_forecasts = _evaluate_holdout(
-            train, test, sorted({champion, BASELINE}), config, bt.specs
+            train, test, sorted({selected, BASELINE}), config, bt.specs
         )
         evaluation["holdout"] = {"weeks": len(test), **_finite(result_holdout)}
-        if champion in holdout_forecasts:
+        if selected in holdout_forecasts:
             first = series.dates[len(train)]
-            evaluation["holdout_forecast"] = forecast_record(first, holdout_forecasts[champion])
-    bundle = Bundle(model=specs[champion], history=final_history, evaluation=evaluation)
+            evaluation["holdout_forecast"] = forecast_record(first, holdout_forecasts[selected])
+    bundle = Bundle(model=specs[selected], history=final_history, evaluation=evaluation)
     candidate_forecasts: dict[str, PointForecast] = {}
     if config.forecast_candidates:
         candidate_forecasts, _ = forecast_candidates(
@@ -179,12 +181,12 @@ def fit_title(series: TitleSeries, config: FitConfig) -> TitleFit:
         )
     return TitleFit(
         key=series.key,
-        champion=champion,
+        selected=selected,
         scores=scores,
         backtest=bt,
         bundle=bundle,
         holdout=result_holdout,
-        holdout_forecast=holdout_forecasts.get(champion),
+        holdout_forecast=holdout_forecasts.get(selected),
         fallback=fallback,
         seconds=time.perf_counter() - started,
         candidate_forecasts=candidate_forecasts,

@@ -128,7 +128,7 @@ def forecast_titles(
         write_html(title_figure(fit, frame), plots / f"{fit.key}.html")
         if options.bundles:
             write_bundle(fit.bundle, options.bundles / fit.key)
-        frames.append(frame.assign(**{key_column: fit.key, "model": fit.champion}))
+        frames.append(frame.assign(**{key_column: fit.key, "model": fit.selected}))
     result = pd.concat(frames, ignore_index=True)
     columns = [key_column, "week_ending", "mean"]
     columns += [f"{b}_{lv}" for lv in levels for b in ("lo", "hi")] + ["model"]

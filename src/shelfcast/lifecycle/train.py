@@ -57,11 +57,11 @@ class TrainOptions:
 
 @dataclass(frozen=True)
 class TitleOutcome:
-    """One title: its champion family beside the baseline, and what the gate did."""
+    """One title: its selected family beside the baseline, and what the gate did."""
 
     isbn: str
     title: str | None
-    family: str | None  # the champion candidate's model family; None if the title failed
+    family: str | None  # the family the backtest selected; None if the title failed
     backtest_mase: float
     baseline_mase: float  # the seasonal-naive baseline's backtest MASE
     holdout_mase: float
@@ -220,7 +220,7 @@ def _make(t: TitleSummary, gate: str, reason: str, champion: str | None) -> Titl
     return TitleOutcome(
         isbn=t.isbn,
         title=t.title,
-        family=t.champion,
+        family=t.selected,
         backtest_mase=t.backtest_mase,
         baseline_mase=t.baseline_mase,
         holdout_mase=t.holdout_mase,
@@ -244,7 +244,7 @@ def _champions(settings: Settings) -> dict[str, str | None]:
 
 
 def mean_mase(titles: Sequence[TitleOutcome]) -> tuple[float, float] | None:
-    """The champions' and the baseline's mean backtest MASE over `titles`, when known."""
+    """The selected families' and the baseline's mean backtest MASE over `titles`, when known."""
     mase = [t.backtest_mase for t in titles if not math.isnan(t.backtest_mase)]
     naive = [t.baseline_mase for t in titles if not math.isnan(t.baseline_mase)]
     if not (mase and naive):

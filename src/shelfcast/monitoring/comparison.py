@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from shelfcast.forecasting import metrics
-from shelfcast.forecasting.bundle import MAX_HORIZON, Bundle
+from shelfcast.forecasting.bundle import MAX_HORIZON, Bundle, selected_family
 from shelfcast.releases import Release, ReleaseModel, load_bundles
 
 # The intervals monitoring records: the comparison table's lo_/hi_ columns, which reports
@@ -69,10 +69,10 @@ class Judge:
 
     @property
     def expected_mase(self) -> float:
-        """The champion's mean backtest MASE, from the bundle (else from the manifest)."""
+        """The selected family's mean backtest MASE, from the bundle (else from the manifest)."""
         evaluation = self.bundle.evaluation
-        champion = evaluation.get("champion") or self.bundle.family
-        value = evaluation.get("backtest", {}).get("mean", {}).get(champion, {}).get("mase")
+        selected = selected_family(evaluation) or self.bundle.family
+        value = evaluation.get("backtest", {}).get("mean", {}).get(selected, {}).get("mase")
         if value is None:
             value = self.model.backtest_mase
         return math.nan if value is None else float(value)

@@ -1,7 +1,7 @@
 """A new fit against the champion: the evidence the promotion gate decides on.
 
-The gate compares like with like: the new version's holdout scores (its champion fitted
-before the holdout weeks) against the champion's forecast of the same weeks from the new
+The gate compares like with like: the new version's holdout scores (its selected family
+fitted before the holdout weeks) against the champion's forecast of the same weeks from the new
 history before them (the champion's bundle forecasts them from its own parameters, no
 refit). Reading the champion is the caller's: `incumbent_model` and
 `incumbent_backtest_mase` are called only when the gate needs them (each may be a request
@@ -35,7 +35,7 @@ def holdout_weeks(fit: TitleFit) -> int:
 def score_on_newest_window(
     model: Spec, fit: TitleFit, season_length: int
 ) -> tuple[float, float, int]:
-    """A model spec scored on the new fit's holdout weeks, as the new fit's champion was:
+    """A model spec scored on the new fit's holdout weeks, as the new fit's selected family was:
     state from the new history minus those weeks, forecast them, MASE and MAE."""
     weeks = holdout_weeks(fit)
     history = fit.bundle.history
@@ -67,9 +67,9 @@ def evidence(
     `incumbent_backtest_mase`).
     """
     weeks = holdout_weeks(fit)
-    if not weeks or fit.champion not in fit.holdout:
+    if not weeks or fit.selected not in fit.holdout:
         old = incumbent_backtest_mase() if incumbent_backtest_mase else None
-        return gate.OnBacktest(number(fit.champion_mase), old)
+        return gate.OnBacktest(number(fit.selected_mase), old)
     try:
         model = incumbent_model()
         if model == fit.bundle.model:  # e.g. a rerun on unchanged data: nothing to gain
@@ -82,9 +82,9 @@ def evidence(
         weeks=weeks,
         first=window[0].date(),
         last=window[-1].date(),
-        challenger_mase=holdout_score(fit, fit.champion),
+        challenger_mase=holdout_score(fit, fit.selected),
         incumbent_mase=old_mase,
-        challenger_mae=holdout_score(fit, fit.champion, "mae"),
+        challenger_mae=holdout_score(fit, fit.selected, "mae"),
         incumbent_mae=old_mae,
     )
 

@@ -38,8 +38,8 @@ def title_params(fit: TitleFit) -> dict[str, str]:
     backtest = evaluation.get("backtest", {})
     params: dict[str, Any] = {
         **{f"model.{k}": v for k, v in fit.bundle.model.params().items()},
-        "champion": fit.champion,
-        "candidates": ",".join(sorted(fit.scores)) or fit.champion,
+        "selected_family": fit.selected,
+        "candidates": ",".join(sorted(fit.scores)) or fit.selected,
         "horizon": backtest.get("horizon"),
         "n_origins": len(backtest.get("origins", [])),
         "backtest_origins": ",".join(backtest.get("origins", [])),
@@ -50,7 +50,7 @@ def title_params(fit: TitleFit) -> dict[str, str]:
 
 def title_metrics(fit: TitleFit, timestamp: int | None = None) -> list[Metric]:
     """Backtest metrics per origin (step = origin index) and their means per candidate, the
-    baseline's means, holdout metrics, and the champion's headline numbers."""
+    baseline's means, holdout metrics, and the selected family's headline numbers."""
     ts = now_ms() if timestamp is None else timestamp
     out: list[Metric] = []
 
@@ -74,9 +74,9 @@ def title_metrics(fit: TitleFit, timestamp: int | None = None) -> list[Metric]:
     for candidate, scores in fit.holdout.items():
         for m, value in scores.items():
             add(f"holdout/{candidate}/{m}", value)
-    add("backtest_mase", fit.champion_mase)
+    add("backtest_mase", fit.selected_mase)
     add("baseline_mase", fit.baseline_mase)
-    add("holdout_mase", holdout_score(fit, fit.champion))
+    add("holdout_mase", holdout_score(fit, fit.selected))
     add("holdout_baseline_mase", holdout_score(fit, BASELINE))
     add("fit_seconds", fit.seconds)
     return out
@@ -107,9 +107,9 @@ def version_tags(fit: TitleFit, fingerprint: str, parent_run_id: str) -> dict[st
         "title": fit.bundle.history.title or "",
         "model_family": fit.bundle.family,
         "training_window": f"{window['start']}..{window['end']} ({window['weeks']} weeks)",
-        "backtest_mase": fmt(fit.champion_mase),
+        "backtest_mase": fmt(fit.selected_mase),
         "baseline_mase": fmt(fit.baseline_mase),
-        "holdout_mase": fmt(holdout_score(fit, fit.champion)),
+        "holdout_mase": fmt(holdout_score(fit, fit.selected)),
         "data_fingerprint": fingerprint,
         "training_run": parent_run_id,
     }

@@ -166,7 +166,7 @@ def log_title(ctx: Context, prepared: Prepared) -> TitleRegistration:
             run_id=run_id,
             tags=vtags,
             description=(
-                f"{h.title or isbn}: {fit.bundle.family}, backtest MASE {fmt(fit.champion_mase)}"
+                f"{h.title or isbn}: {fit.bundle.family}, backtest MASE {fmt(fit.selected_mase)}"
                 f" vs seasonal naive {fmt(fit.baseline_mase)}; {decision.reason}"
             )[:MAX_TAG],
             await_creation_for=0,

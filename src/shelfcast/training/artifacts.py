@@ -219,7 +219,7 @@ def config_from_dict(values: Mapping[str, Any]) -> FitConfig:
 
 
 def training_to_files(result: TrainingResult) -> dict[str, bytes]:
-    """training.json (per title: champion, scores, holdout, backtest specs, bundle contents,
+    """training.json (per title: selected family, scores, holdout, backtest specs, bundle contents,
     where its forecasts are), the backtest tables, every forecast's weekly values and every
     bundle's history as parquet. Built column-wise: 500 titles take well under a second."""
     titles: list[dict[str, Any]] = []
@@ -233,7 +233,7 @@ def training_to_files(result: TrainingResult) -> dict[str, bytes]:
             for origin, fc in by_origin.items()
         ]
         if fit.holdout_forecast is not None:
-            entries.append(forecasts.add(fit.holdout_forecast, "holdout", fit.champion))
+            entries.append(forecasts.add(fit.holdout_forecast, "holdout", fit.selected))
         entries += [
             forecasts.add(fc, "candidate", candidate)
             for candidate, fc in fit.candidate_forecasts.items()
@@ -244,7 +244,7 @@ def training_to_files(result: TrainingResult) -> dict[str, bytes]:
         titles.append(
             {
                 "key": fit.key,
-                "champion": fit.champion,
+                "selected": fit.selected,
                 "scores": fit.scores,
                 "holdout": fit.holdout,
                 "fallback": fit.fallback,
@@ -308,7 +308,7 @@ def training_from_files(files: Mapping[str, bytes]) -> TrainingResult:
         fits.append(
             TitleFit(
                 key=key,
-                champion=title["champion"],
+                selected=title["selected"],
                 scores=title["scores"],
                 backtest=Backtest(
                     table=tables[key] if key in tables else pd.DataFrame(),

@@ -144,11 +144,11 @@ class TrainingResultMaterializer(_FilesMaterializer):
         lines = [
             f"{len(data.fits)} title(s) fitted on {data.executor} in {data.seconds:.1f} s",
             "",
-            "| ISBN | champion | backtest MASE | seasonal naive |",
+            "| ISBN | selected family | backtest MASE | seasonal naive |",
             "|---|---|---:|---:|",
         ]
         lines += [
-            f"| {f.key} | {f.champion} | {_num(f.champion_mase)} | {_num(f.baseline_mase)} |"
+            f"| {f.key} | {f.selected} | {_num(f.selected_mase)} | {_num(f.baseline_mase)} |"
             for f in data.fits
         ]
         lines += [f"| {key} | failed: {why} | | |" for key, why in data.errors.items()]

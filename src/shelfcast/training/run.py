@@ -37,11 +37,11 @@ class TrainingFailed(ShelfcastError):
 
 @dataclass
 class TitleSummary:
-    """One title's outcome: its champion beside the baseline, and what was registered."""
+    """One title's outcome: its selected family beside the baseline, and what was registered."""
 
     isbn: str
     title: str | None = None
-    champion: str | None = None  # model family; None if the title failed
+    selected: str | None = None  # the selected model family; None if the title failed
     backtest_mase: float = math.nan
     baseline_mase: float = math.nan  # the seasonal-naive baseline's backtest MASE
     holdout_mase: float = math.nan
@@ -216,26 +216,22 @@ def run_training(
         "settings": registry_settings(settings),
     }
     phases["setup"] = time.perf_counter() - started - phases["sources"]
-    steps.set_progress_hook(progress)
-    steps.take_failure()
     call_started = time.perf_counter()
-    try:
-        pipeline = book_sales_training
-        if not use_cache:
-            pipeline = pipeline.with_options(enable_cache=False)
-        response = pipeline(**parameters)
-    except ShelfcastError:
-        raise
-    except Exception as exc:
-        failure = steps.take_failure()
-        if isinstance(failure, ShelfcastError):
-            raise failure from None  # a DataValidationError keeps its problems
-        cause = failure or exc
-        raise TrainingFailed(
-            f"the training pipeline failed: {type(cause).__name__}: {cause}"
-        ) from cause
-    finally:
-        steps.set_progress_hook(None)
+    with steps.local_run(progress) as local:
+        try:
+            pipeline = book_sales_training
+            if not use_cache:
+                pipeline = pipeline.with_options(enable_cache=False)
+            response = pipeline(**parameters)
+        except ShelfcastError:
+            raise
+        except Exception as exc:
+            if isinstance(local.failure, ShelfcastError):
+                raise local.failure from None  # a DataValidationError keeps its problems
+            cause = local.failure or exc
+            raise TrainingFailed(
+                f"the training pipeline failed: {type(cause).__name__}: {cause}"
+            ) from cause
     if response is None:
         raise TrainingFailed("the training pipeline did not start (no run was returned)")
     phases["pipeline"] = time.perf_counter() - call_started
@@ -319,7 +315,7 @@ def _title_summary(
     return TitleSummary(
         isbn=str(row["isbn"]),
         title=text(row.get("title")),
-        champion=text(row.get("champion")),
+        selected=text(row.get("selected")),
         backtest_mase=number(row.get("backtest_mase")),
         baseline_mase=number(row.get("baseline_mase")),
         holdout_mase=number(row.get("holdout_mase")),

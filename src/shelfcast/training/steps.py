@@ -20,7 +20,10 @@ Each step records the seconds its own code took as step metadata (`seconds`).
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -51,7 +54,6 @@ from shelfcast.training.materializers import (
 from shelfcast.training.sources import DataSources, data_fingerprint
 
 ProgressHook = Callable[[str, int, int, str], None]
-_progress: ProgressHook | None = None  # set by run_training for in-process (local) runs
 MAX_WARNINGS = 200  # validation warnings kept in the report artifact
 SELECTION_COLUMNS = [*STAT_COLUMNS, "score", "eligible", "selected", "forced", "reason"]
 PACKAGE = Path(shelfcast.__file__).parent
@@ -86,33 +88,44 @@ def forecasting_code() -> str:
     return _code_hash("forecasting/*.py", "forecasting/families/*.py")
 
 
-_failure: BaseException | None = None  # the last step error, kept by `remember_failure`
+@dataclass
+class LocalRun:
+    """What an in-process (local orchestrator) run shares with its steps: the caller's
+    progress hook, and the exception of a step that failed, which ZenML only reports as text."""
+
+    progress: ProgressHook | None = None
+    failure: BaseException | None = None
+
+
+# The local run in progress in this context; steps run by a remote orchestrator see none.
+_local_run: ContextVar[LocalRun | None] = ContextVar("shelfcast_local_run", default=None)
+
+
+@contextmanager
+def local_run(progress: ProgressHook | None = None) -> Iterator[LocalRun]:
+    """Share `progress` with the steps run inside the block: it is called as
+    `progress(stage, done, total, current)`, where stage is "step" (a step's code starts;
+    current names it), "train" or "register" (per title; current is its ISBN)."""
+    run = LocalRun(progress)
+    token = _local_run.set(run)
+    try:
+        yield run
+    finally:
+        _local_run.reset(token)
 
 
 def remember_failure(exception: BaseException) -> None:
-    """Failure hook: keep a failed step's exception, which ZenML only reports as text, so
-    that a local run can raise it as itself (a `DataValidationError` with every problem)."""
-    global _failure
-    _failure = exception
-
-
-def take_failure() -> BaseException | None:
-    """The exception kept since the last call, if any (and forget it)."""
-    global _failure
-    failure, _failure = _failure, None
-    return failure
-
-
-def set_progress_hook(hook: ProgressHook | None) -> None:
-    """Called as `hook(stage, done, total, current)`: stage is "step" (a step's code starts;
-    current names it), "train" or "register" (per title; current is its ISBN)."""
-    global _progress
-    _progress = hook
+    """Failure hook: keep a failed step's exception for the local run, so that it can raise
+    it as itself (a `DataValidationError` with every problem)."""
+    run = _local_run.get()
+    if run is not None:
+        run.failure = exception
 
 
 def _report(stage: str, done: int, total: int, current: str) -> None:
-    if _progress is not None:
-        _progress(stage, done, total, current)
+    run = _local_run.get()
+    if run is not None and run.progress is not None:
+        run.progress(stage, done, total, current)
 
 
 def _started(name: str) -> float:
@@ -225,7 +238,7 @@ def select_titles(
 def train_titles(
     series: SeriesSet, selected: list[str], fit_config: dict[str, Any] | None = None
 ) -> Annotated[TrainingResult, "training"]:
-    """Backtest every candidate per title, choose the champion, score it on the holdout and
+    """Backtest every candidate per title, select a family, score it on the holdout and
     refit it on all weeks; titles in parallel on the configured engine (step `extra`:
     `{"executor": {"workers": N, "dask_scheduler": ADDRESS}}`, outside the cache key)."""
     started = _started("train_titles")
@@ -260,17 +273,17 @@ def train_titles(
 
 @step
 def evaluate(training: TrainingResult) -> Annotated[pd.DataFrame, "evaluation"]:
-    """Per title: the champion beside the seasonal-naive baseline, in the backtest and on the
-    held-out weeks (failed titles too, with why); the means go to the step's metadata."""
+    """Per title: the selected family beside the seasonal-naive baseline, in the backtest and
+    on the held-out weeks (failed titles too, with why); the means go to the step's metadata."""
     started = _started("evaluate")
     table = evaluation_table(training)
     fitted = table[table["error"].isna()]
-    champions = fitted["champion"].value_counts().to_dict()
+    selected = fitted["selected"].value_counts().to_dict()
     beats = (fitted["backtest_mase"] < fitted["baseline_mase"]).mean() if len(fitted) else 0.0
     summary = {
         "titles": len(fitted),
         "failed": len(training.errors),
-        "champions": {str(k): int(v) for k, v in champions.items()},
+        "selected": {str(k): int(v) for k, v in selected.items()},
         "mean_backtest_mase": _mean(fitted, "backtest_mase"),
         "mean_baseline_mase": _mean(fitted, "baseline_mase"),
         "share_beating_baseline": round(float(beats), 4),
@@ -284,7 +297,7 @@ def evaluate(training: TrainingResult) -> Annotated[pd.DataFrame, "evaluation"]:
 EVALUATION_COLUMNS = [
     "isbn",
     "title",
-    "champion",
+    "selected",
     "backtest_mase",
     "baseline_mase",
     "holdout_mase",
@@ -305,14 +318,14 @@ def evaluation_table(training: TrainingResult) -> pd.DataFrame:
     nan = float("nan")
     rows: list[dict[str, Any]] = []
     for fit in training.fits:
-        held = fit.holdout.get(fit.champion, {})
+        held = fit.holdout.get(fit.selected, {})
         baseline = fit.holdout.get(BASELINE, {})
         rows.append(
             {
                 "isbn": fit.key,
                 "title": fit.bundle.history.title,
-                "champion": fit.champion,
-                "backtest_mase": fit.champion_mase,
+                "selected": fit.selected,
+                "backtest_mase": fit.selected_mase,
                 "baseline_mase": fit.baseline_mase,
                 "holdout_mase": held.get("mase", nan),
                 "holdout_baseline_mase": baseline.get("mase", nan),

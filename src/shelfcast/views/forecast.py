@@ -38,7 +38,7 @@ def print_fits(result: FitForecastResult, out: Console | None = None) -> None:
     columns = [
         Col("ISBN / id"),
         Col("title", wrap=True, drop=2, max_width=24),
-        Col("champion"),
+        Col("selected"),
         Col("MASE", justify="right"),
         Col("naive", justify="right"),
         Col("holdout", justify="right", drop=1),
@@ -47,13 +47,13 @@ def print_fits(result: FitForecastResult, out: Console | None = None) -> None:
     ]
     rows: list[Sequence[Any]] = []
     for fit in result.fits:
-        holdout = fit.holdout.get(fit.champion, {}).get("mase", float("nan"))
+        holdout = fit.holdout.get(fit.selected, {}).get("mase", float("nan"))
         rows.append(
             (
                 fit.key,
                 fit.bundle.history.title or "",
-                fit.champion,
-                f"{fit.champion_mase:.2f}",
+                fit.selected,
+                f"{fit.selected_mase:.2f}",
                 f"{fit.baseline_mase:.2f}",
                 f"{holdout:.2f}",
                 f"{fit.bundle.forecast(horizon)['mean'].sum():,.0f}",
@@ -65,6 +65,6 @@ def print_fits(result: FitForecastResult, out: Console | None = None) -> None:
     title = f"{len(result.fits)} title(s) forecast {horizon} weeks ahead"
     out.print(make_table(columns, rows, title=title, out=out))
     out.print(
-        "MASE: mean backtest MASE of the champion; naive: the seasonal-naive baseline's; "
-        "holdout: the champion's MASE on the held-out weeks."
+        "MASE: mean backtest MASE of the selected family; naive: the seasonal-naive baseline's; "
+        "holdout: the selected family's MASE on the held-out weeks."
     )

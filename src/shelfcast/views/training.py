@@ -1,4 +1,4 @@
-"""A training run: each title's champion beside the baseline, and what the gate did."""
+"""A training run: each title's selected family beside the baseline, and what the gate did."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from shelfcast.lifecycle.train import FAILED, KEPT, NOT_REGISTERED, PROMOTED, Tr
 from shelfcast.views.common import Col, console, err, make_table
 
 LEGEND = (
-    "MASE: the champion's mean backtest MASE; naive: the seasonal-naive baseline's; holdout: "
-    "the champion's MASE on the held-out weeks. Versions of the registered models "
+    "MASE: the selected family's mean backtest MASE; naive: the seasonal-naive baseline's; "
+    "holdout: "
+    "the selected family's MASE on the held-out weeks. Versions of the registered models "
     "arima_book_<ISBN>; a new version always gets the `challenger` alias."
 )
 
@@ -39,7 +40,7 @@ def print_training(result: TrainResult, out: Console | None = None, log: Console
     columns = [
         Col("ISBN"),
         Col("title", wrap=True, drop=2, max_width=24),
-        Col("champion"),
+        Col("selected"),
         Col("MASE", justify="right"),
         Col("naive", justify="right"),
         Col("holdout", justify="right", drop=1),

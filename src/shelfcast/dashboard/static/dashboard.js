@@ -1,6 +1,6 @@
 "use strict";
 // The title view: fetches /api/titles/{isbn} and draws the history, the endpoint's forecast
-// (chart and table), the backtest (metrics and the champion's forecasts) and the monitored
+// (chart and table), the backtest (metrics and the selected family's forecasts) and the monitored
 // accuracy. Every number shown in a table carries its exact value in `data-value`; chart
 // traces are named by `meta`.
 (() => {
@@ -219,7 +219,7 @@
     Plotly.react("forecast-chart", traces, layout, { responsive: true, displaylogo: false });
   }
 
-  // The champion's forecasts stored in the bundle: one dashed line per backtest origin, and
+  // The selected family's forecasts stored in the bundle: one dashed line per backtest origin, and
   // the holdout forecast; their 80% intervals show on hover.
   function storedForecastTraces(backtest) {
     const trace = (meta, forecast, line) => ({
@@ -276,7 +276,7 @@
     ["coverage_95", "95% coverage %", 1],
   ];
 
-  function metricsTable(rows, champion, testid) {
+  function metricsTable(rows, selected, testid) {
     const table = element("table", null, { "data-testid": testid });
     const head = element("tr");
     const headings = METRICS.map(([, heading]) => element("th", heading));
@@ -285,8 +285,8 @@
     const body = table.appendChild(element("tbody"));
     for (const row of rows) {
       const tr = element("tr", null, { "data-candidate": row.candidate });
-      if (row.candidate === champion) tr.className = "champion";
-      tr.append(element("td", row.candidate + (row.candidate === champion ? " (champion)" : "")));
+      if (row.candidate === selected) tr.className = "selected";
+      tr.append(element("td", row.candidate + (row.candidate === selected ? " (selected)" : "")));
       for (const [key, , digits] of METRICS) tr.append(numberCell(row[key], key, digits));
       body.append(tr);
     }
@@ -307,13 +307,13 @@
             `origin${backtest.origins.length === 1 ? "" : "s"} (${origins}), ` +
             `${backtest.horizon} weeks ahead each, on the training window:`,
         ),
-        metricsTable(backtest.metrics, backtest.champion, "backtest-metrics"),
+        metricsTable(backtest.metrics, backtest.selected, "backtest-metrics"),
       );
     }
     if (backtest.holdout.length) {
       box.append(
         element("p", `Held-out last ${backtest.holdout_weeks} weeks, fitted before them:`),
-        metricsTable(backtest.holdout, backtest.champion, "holdout-metrics"),
+        metricsTable(backtest.holdout, backtest.selected, "holdout-metrics"),
       );
     }
     for (const [candidate, reason] of Object.entries(backtest.failures)) {

@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # the seed's `config` package (it finds `shelfcast` itself)
 
+from config.cloud_options import add_cloud_options, settings_for  # noqa: E402
+
 STAGES = """stages:
   1. train     the ZenML pipeline book_sales_training on the active ZenML stack of the
                project folder (the default local stack unless another is active): load,
@@ -62,37 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     option("--max-titles", type=int, metavar="N", help="with --select: at most this many")
     option("--data", action="append", metavar="PATH", help="sales file(s); default: the sample")
     option("--endpoint", metavar="NAME", help="endpoint name (default: book-sales)")
-    option(
-        "--backend",
-        choices=("local", "vertex"),
-        metavar="local|vertex",
-        help="where the endpoint lives (default: local; vertex in production)",
-    )
-    option("--project-id", metavar="PROJECT", help="Google Cloud project (default: GCP_PROJECT)")
-    option("--region", metavar="REGION", help="Google Cloud region (default: GCP_REGION)")
-    option("--bucket-name", metavar="BUCKET", help="GCS bucket for the release (gs://BUCKET)")
-    option(
-        "--dry-run",
-        action="store_true",
-        help="vertex: print what each stage would do and the Vertex AI calls; call nothing",
-    )
-    option("--env", metavar="ENV", help="development, testing or production (DEPLOYMENT_ENV)")
+    add_cloud_options(parser)
     return parser.parse_args(argv)
-
-
-def settings_for(args: argparse.Namespace) -> Any:
-    """The settings with the seed's options on top, as in step 03: `--bucket-name B` is the
-    artifact store `gs://B`; `--backend`, `--project-id`, `--region`, `--env` and `--data`
-    the settings of those names."""
-    from shelfcast.settings import load_settings
-
-    return load_settings(
-        environment=args.env,
-        endpoints={"backend": args.backend},
-        gcp={"project": args.project_id, "region": args.region},
-        artifact_uri=f"gs://{args.bucket_name}" if args.bucket_name else None,
-        data={"paths": tuple(args.data) if args.data else None},
-    )
 
 
 def lifecycle_options(args: argparse.Namespace) -> Any:
@@ -117,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from shelfcast.views.training import print_training
 
     def run() -> int:
-        settings = settings_for(args)
+        settings = settings_for(args, data={"paths": tuple(args.data) if args.data else None})
         options = lifecycle_options(args)
         if args.dry_run:
             with ProgressDisplay() as progress:

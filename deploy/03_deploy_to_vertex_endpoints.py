@@ -18,7 +18,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # the seed's `config` package (it finds `shelfcast` itself)
+
+from config.cloud_options import add_cloud_options, settings_for  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,30 +39,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--release", help="release id or URI (default: the newest)")
     parser.add_argument("--canary", type=int, help="percentage of traffic for the new release")
     return parser.parse_args(argv)
-
-
-def add_cloud_options(parser: argparse.ArgumentParser) -> None:
-    """The options steps 01 and 03 share, mapped onto the settings by `settings_for`."""
-    parser.add_argument("--backend", choices=("local", "vertex"), help="default: by DEPLOYMENT_ENV")
-    parser.add_argument("--project-id", help="Google Cloud project (default: GCP_PROJECT)")
-    parser.add_argument("--region", help="Google Cloud region (default: GCP_REGION)")
-    parser.add_argument("--bucket-name", help="GCS bucket of the releases (default: settings)")
-    parser.add_argument("--dry-run", action="store_true", help="vertex: print the plan only")
-    parser.add_argument("--env", help="development, testing or production (DEPLOYMENT_ENV)")
-
-
-def settings_for(args: argparse.Namespace, **more: Any) -> Any:
-    """The settings with the seed's options on top: `--bucket-name B` is the artifact store
-    `gs://B`, `--backend`, `--project-id`, `--region` and `--env` the settings of those names."""
-    from shelfcast.settings import load_settings
-
-    return load_settings(
-        environment=args.env,
-        endpoints={"backend": args.backend},
-        gcp={"project": args.project_id, "region": args.region},
-        artifact_uri=f"gs://{args.bucket_name}" if args.bucket_name else None,
-        **more,
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,7 +27,7 @@ def summary(registered: bool, *titles: TitleSummary) -> TrainingSummary:
 def title(isbn: str, version: str = "1", promoted: bool = True, reason: str = "no champion yet"):
     return TitleSummary(
         isbn=isbn,
-        champion="dhr",
+        selected="dhr",
         model_name=f"arima_book_{isbn}",
         version=version,
         promoted=promoted,

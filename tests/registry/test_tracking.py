@@ -66,7 +66,7 @@ def test_training_run_has_a_parent_with_dataset_and_a_nested_run_per_title(setti
         assert data.tags["training_end"] == fit.bundle.history.end.date().isoformat()
         assert data.tags["training_weeks"] == str(len(fit.bundle.history))
         assert data.params["model.family"] == fit.bundle.family
-        assert data.params["champion"] == fit.selected
+        assert data.params["selected_family"] == fit.selected
         assert data.params["candidates"] == "snaive,theta"
         assert data.metrics["backtest_mase"] == pytest.approx(fit.selected_mase)
         assert data.metrics["baseline_mase"] == pytest.approx(fit.baseline_mase)

@@ -1,4 +1,5 @@
-"""Shelfcast on M4 Weekly: sMAPE, MASE and OWA of every candidate and of the per-series champion.
+"""Shelfcast on M4 Weekly: sMAPE, MASE and OWA of every candidate and of each series' selected
+family.
 
 Reads the 359 weekly series of the M4 competition from ../shared/data/m4_weekly (beside the
 repository; --data DIR elsewhere), fits them with `fit_titles` (horizon 13, five rolling
@@ -196,19 +197,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(errors)} series failed (scored as missing): {dict(list(errors.items())[:3])}")
 
     by_key = {f.key: f for f in fits}
-    champions = Counter(f.selected for f in fits)
+    selected = Counter(f.selected for f in fits)
     candidates = sorted(
         {c for f in fits for c in (f.candidate_forecasts or {})},
         key=lambda c: (config.candidates.index(c) if c in config.candidates else 99, c),
     )
-    champion_fc, covered, total = {}, 0, 0
+    selected_fc, covered, total = {}, 0, 0
     for x in series:
         fit = by_key.get(x.key)
         if fit is None:  # failed: scored with the naive forecast, and said so below
-            champion_fc[x.key] = naive_forecast(x.train)
+            selected_fc[x.key] = naive_forecast(x.train)
             continue
         frame = fit.bundle.forecast(HORIZON, (80, 95))
-        champion_fc[x.key] = frame["mean"].to_numpy(dtype=float)
+        selected_fc[x.key] = frame["mean"].to_numpy(dtype=float)
         if "lo_95" in frame and "hi_95" in frame:
             lo, hi = frame["lo_95"].to_numpy(), frame["hi_95"].to_numpy()
             covered += int(np.sum((x.test >= lo) & (x.test <= hi)))
@@ -219,9 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         title=f"M4 Weekly ({n} series, horizon {HORIZON}): Shelfcast beside published M4 results",
         columns=["method", "sMAPE", "MASE", "OWA", "wall time", "per series"],
     )
-    champ = score(series, champion_fc)
+    champ = score(series, selected_fc)
     table.add(
-        f"**Shelfcast champion** (per-series backtest choice; last {args.max_train_weeks} weeks)",
+        f"**Shelfcast selected family** (per-series backtest choice; "
+        f"last {args.max_train_weeks} weeks)",
         fmt(champ.smape),
         fmt(champ.mase),
         f"**{fmt(champ.owa(naive))}**",
@@ -248,11 +250,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         table.notes.append("published M4 rows omitted: they cover all 359 series, this run --limit")
     table.notes += [
-        "champions: " + ", ".join(f"{k} {v}" for k, v in champions.most_common()),
+        "selected families: " + ", ".join(f"{k} {v}" for k, v in selected.most_common()),
         *([f"{len(errors)} series failed; scored with the naive forecast"] if errors else []),
-        f"champion 95% interval coverage of the 13 test weeks: {fmt(100 * covered / total, 1)}%"
+        "selected family 95% interval coverage of the 13 test weeks: "
+        f"{fmt(100 * covered / total, 1)}%"
         if total
-        else "champion intervals: n/a",
+        else "selected family intervals: n/a",
         "a candidate without a forecast for some series is scored on the others, its OWA"
         " against Naive on those same series",
         "sMAPE in percent; MASE scaled by the in-sample one-step naive error (m = 1) over the whole"

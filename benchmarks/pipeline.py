@@ -10,7 +10,7 @@ catalogue selected, twice, each in a fresh Python process as `shelfcast train` w
 
 and prints where the time went: ZenML (starting Python, importing and setting up ZenML,
 running the steps around their own code: bookkeeping, artifacts in and out), data (the data
-steps' own code), training (fitting every title: backtests, champion, refit) and MLflow
+steps' own code), training (fitting every title: backtests, selected family, refit) and MLflow
 (logging the runs and registering every title's model). Targets on 2 cores: 500 titles in
 at most 180 s cold, MLflow under 0.2 s per title, the rerun at most 20 s.
 
@@ -170,10 +170,10 @@ def main() -> None:
     )
     row(table, "cold: empty ZenML and MLflow stores", cold, COLD_TARGET_S)
     row(table, "rerun: unchanged data", cached, CACHED_TARGET_S)
-    champions: dict[str, int] = {}
+    selected: dict[str, int] = {}
     for t in cold["titles"]:
         if t["selected"]:
-            champions[t["selected"]] = champions.get(t["selected"], 0) + 1
+            selected[t["selected"]] = selected.get(t["selected"], 0) + 1
     history = f"weeks from {args.start}" if args.start else "all history (2001-2024)"
     table.notes = [
         "wall: the whole `run_training` call in a fresh Python process (`shelfcast train`), "
@@ -181,12 +181,12 @@ def main() -> None:
         "(Python and ZenML start-up, store set-up, step bookkeeping, artifacts in and out).",
         "data: the data steps' own code (fingerprint, read and validate, weekly series, "
         "selection); training: fitting every title (rolling-origin backtest of every "
-        "candidate, champion, holdout, refit) on the process pool; MLflow: logging a parent "
+        "candidate, selected family, holdout, refit) on the process pool; MLflow: logging a parent "
         "run and a run per title, registering each title's model and the promotion gate.",
         f"Data: the sample catalogue (seed 42), {history}, every title selected; FitConfig "
         f"from the settings (horizon and holdout 32, 3 origins, max_train_weeks "
         f"{args.max_train_weeks or 'all'}). Champions: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(champions.items())),
+        + ", ".join(f"{k} {v}" for k, v in sorted(selected.items())),
         f"Rerun: cached steps {', '.join(cached['cached_steps'])}.",
         f"Targets: cold at most {COLD_TARGET_S:.0f} s, MLflow under "
         f"{MLFLOW_PER_TITLE_TARGET_S} s per title, rerun at most {CACHED_TARGET_S:.0f} s.",

@@ -1,7 +1,7 @@
 """Training speed and backtest accuracy: Shelfcast beside pmdarima and the seed's statsmodels way.
 
-Part 1 fits, backtests and selects a champion for every title of the sample catalogue (history
-since 2012-01-01) with `fit_titles` on a process pool, and reports wall time, champions per
+Part 1 fits, backtests and selects a model family for every title of the sample catalogue (history
+since 2012-01-01) with `fit_titles` on a process pool, and reports wall time, selected families per
 family and mean backtest MASE against the seasonal-naive baseline.
 
 Part 2 takes five high-volume seasonal titles (the seed's two plus three chosen by rule) and
@@ -155,7 +155,7 @@ def run_part1(
         )
         wall = time.perf_counter() - t0
 
-    champions = Counter(f.selected for f in fits)
+    selected = Counter(f.selected for f in fits)
     champ = np.array([f.selected_mase for f in fits], dtype=float)
     naive = np.array([f.baseline_mase for f in fits], dtype=float)
     ok = np.isfinite(champ) & np.isfinite(naive)
@@ -191,26 +191,26 @@ def run_part1(
         f"{fmt_seconds(float(np.max([f.seconds for f in fits])))}",
     )
     table.add(
-        "champions",
-        ", ".join(f"{k} {champions[k]}" for k in config.candidates if champions[k])
-        + "".join(f", {k} {v}" for k, v in champions.items() if k not in config.candidates),
+        "selected families",
+        ", ".join(f"{k} {selected[k]}" for k in config.candidates if selected[k])
+        + "".join(f", {k} {v}" for k, v in selected.items() if k not in config.candidates),
     )
     table.add(
-        "**mean backtest MASE: champion vs seasonal naive**",
+        "**mean backtest MASE: selected family vs seasonal naive**",
         f"**{fmt(float(np.mean(champ[ok])))}** vs {fmt(float(np.mean(naive[ok])))}"
         f" ({int(ok.sum())} titles)",
     )
     table.add(
-        "median backtest MASE: champion vs seasonal naive",
+        "median backtest MASE: selected family vs seasonal naive",
         f"{fmt(float(np.median(champ[ok])))} vs {fmt(float(np.median(naive[ok])))}",
     )
     table.add(
-        "titles where the champion beats seasonal naive (backtest)",
+        "titles where the selected family beats seasonal naive (backtest)",
         f"{int(np.sum(champ[ok] < naive[ok]))} of {int(ok.sum())}",
     )
     if hok.any():
         table.add(
-            f"mean holdout MASE (last {config.holdout} weeks, after selection): champion vs "
+            f"mean holdout MASE (last {config.holdout} weeks, after selection): selected family vs "
             "seasonal naive",
             f"{fmt(float(np.mean(hold_c[hok])))} vs {fmt(float(np.mean(hold_n[hok])))}"
             f" ({int(hok.sum())} titles)",
@@ -407,7 +407,7 @@ def comparison_table(
                 fmt(naive_mase(all_pairs)),
             )
         table.notes.append(
-            "Shelfcast champions: " + ", ".join(f"{k} {v}" for k, v in champs.most_common())
+            "Shelfcast selected families: " + ", ".join(f"{k} {v}" for k, v in champs.most_common())
         )
     several_caps = {m: sum(1 for mm, _ in groups if mm == m) > 1 for m, _ in groups}
     for (method, cap), res in groups.items():
@@ -475,7 +475,8 @@ def comparison_table(
         hold = [(c, n) for c, n in hold if c is not None and n is not None]
         if hold:
             table.notes.append(
-                "Shelfcast champion on the last 32 weeks, after selection (not used to choose): "
+                "Shelfcast selected family on the last 32 weeks, after selection "
+                "(not used to choose): "
                 f"MASE {fmt(float(np.mean([c for c, _ in hold])))} vs seasonal naive "
                 f"{fmt(float(np.mean([n for _, n in hold])))}"
             )
@@ -488,7 +489,7 @@ def comparison_table(
         " refit); peers = their fits at the backtest origins only; '> cap' when stopped at the"
         " cap (CPU time, or 3x the cap in wall time)",
         "MASE: mean over (title, origin) of MAE / in-sample seasonal-naive MAE (m = 52); the "
-        "Shelfcast champion is chosen on these same origins, the `sarima` row is not",
+        "Shelfcast's family is selected on these same origins, the `sarima` row is not",
         "peer forecasts clipped at zero; one fit at a time, each in its own process, "
         "OPENBLAS_NUM_THREADS=1",
     ]

@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     table.print(args.markdown)
     target = champ.owa(naive)
-    print(f"champion OWA {target:.3f} (target <= 0.80): {'met' if target <= 0.80 else 'NOT met'}")
+    print(f"selected-family OWA {target:.3f} (target <= 0.80): {'met' if target <= 0.80 else 'NOT met'}")
     return 0
 
 

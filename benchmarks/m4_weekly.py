@@ -265,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     table.print(args.markdown)
     target = champ.owa(naive)
-    print(f"selected-family OWA {target:.3f} (target <= 0.80): {'met' if target <= 0.80 else 'NOT met'}")
+    verdict = "met" if target <= 0.80 else "NOT met"
+    print(f"selected-family OWA {target:.3f} (target <= 0.80): {verdict}")
     return 0
 
 

@@ -294,7 +294,7 @@ class Metrics:
     m4_mase: float = np.nan
 
 
-def metrics(group: list[Series], forecasts: dict[str, np.ndarray]) -> Metrics:
+def metrics(group: list[Series], forecasts: dict[str, np.ndarray], m4: bool = False) -> Metrics:
     abs_err = actual = 0.0
     mases, smapes, m4_mases = [], [], []
     for s in group:
@@ -308,15 +308,15 @@ def metrics(group: list[Series], forecasts: dict[str, np.ndarray]) -> Metrics:
         scale = mase_scale(s.train)
         if scale == scale:
             mases.append(float(e.mean()) / scale)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        if m4:  # M4's own scoring (its series are positive)
             smapes.append(m4_smape(s.test, f))
             m4_mases.append(m4_mase(s.test, f, s.train))
     return Metrics(
         wape=abs_err / actual if actual > 0 else np.nan,
         mase=float(np.mean(mases)) if mases else np.nan,
         mase_n=len(mases),
-        smape=float(np.nanmean(smapes)) if smapes else np.nan,
-        m4_mase=float(np.nanmean(m4_mases)) if m4_mases else np.nan,
+        smape=float(np.mean(smapes)) if smapes else np.nan,
+        m4_mase=float(np.mean(m4_mases)) if m4_mases else np.nan,
     )
 
 
@@ -333,13 +333,16 @@ def dataset_table(ds: Dataset, runs: list[MethodRun], workers: int, load: str) -
         right_align_from=1,
     )
     naive2 = {s.key: naive_forecast(s.train) for s in ds.series}
+    skipped: list[str] = []
     for label, group in segments(ds):
-        scored = [(r, metrics(group, r.forecasts)) for r in runs]
+        scored = [(r, metrics(group, r.forecasts, m4)) for r in runs]
         scored.sort(key=lambda x: (np.isnan(x[1].wape), x[1].wape))
         own = next(m for r, m in scored if r.name == SHELFCAST)
         if len(segments(ds)) > 1:
             table.add(f"*{label}*", *[""] * (len(columns) - 1))
-        base = metrics(group, naive2)
+        base = metrics(group, naive2, m4)
+        if own.mase_n < len(group):
+            skipped.append(f"{label}: {len(group) - own.mase_n}")
         for rank, (r, m) in enumerate(scored, 1):
             bold = r.name == SHELFCAST
             name = f"**{r.name}**" if bold else r.name
@@ -379,6 +382,10 @@ def dataset_table(ds: Dataset, runs: list[MethodRun], workers: int, load: str) -
         "fit+forecast: wall time over the whole dataset (both statsforecast groups together),"
         f" {workers} worker(s)",
     ]
+    if skipped:
+        table.notes.append(
+            "series left out of MASE (zero in-sample seasonal-naive error): " + ", ".join(skipped)
+        )
     if ds.name == "sample":
         table.notes.append(
             f"segments by training weeks: established >= {ESTABLISHED_WEEKS}, young"
@@ -434,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     if "sample" in args.datasets:
         datasets.append(load_sample(args.limit))
     markdown = []
+    t0 = time.perf_counter()
     for ds in datasets:
         print(f"{ds.label}:", flush=True)
         load = load_note()
@@ -444,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown is not None and markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text("\n\n".join(markdown) + "\n")
+    print(f"whole run: {fmt_seconds(time.perf_counter() - t0)} (data loading and scoring included)")
     return 0
 
 

@@ -121,8 +121,9 @@ def data_titles(
     """
     from shelfcast.catalog.selection import select_titles
     from shelfcast.catalog.series import weekly_series
-    from shelfcast.lifecycle.data import history_start, load_sales, selection_criteria
+    from shelfcast.lifecycle.data import load_sales
     from shelfcast.settings import load_settings
+    from shelfcast.training.sources import history_start, selection_criteria
 
     settings = load_settings()
     with ProgressDisplay() as progress:

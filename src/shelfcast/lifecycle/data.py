@@ -10,7 +10,6 @@ from shelfcast.settings import Settings
 
 if TYPE_CHECKING:
     from shelfcast.catalog.reader import SalesData
-    from shelfcast.catalog.selection import SelectionCriteria
 
 
 def load_sales(
@@ -35,19 +34,3 @@ def load_sales(
         ),
     )
     return read_sales(list(sources.sales), isbn_list=sources.isbn_list or isbn_list, strict=strict)
-
-
-def history_start(settings: Settings, start: str | None = None) -> str | None:
-    """`start` if given, else the settings' `data.start_date`; '' keeps all history (None)."""
-    return (settings.data.start_date if start is None else start) or None
-
-
-def selection_criteria(settings: Settings, max_titles: int | None = None) -> SelectionCriteria:
-    """The settings' seasonal selection: at most `max_titles` (default
-    `selection.max_seasonal_books`), the seed's test titles always in."""
-    from shelfcast.catalog.selection import SelectionCriteria
-
-    return SelectionCriteria(
-        max_titles=max_titles or settings.selection.max_seasonal_books,
-        always_include=settings.selection.default_test_isbns,
-    )

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from shelfcast.errors import ShelfcastError
 from shelfcast.lifecycle.batch import BatchResult, batch_forecast, select_models, table_bytes
-from shelfcast.lifecycle.data import history_start, load_sales, selection_criteria
+from shelfcast.lifecycle.data import load_sales
 from shelfcast.lifecycle.progress import Progress, count
 from shelfcast.settings import Settings
+from shelfcast.training.sources import history_start, selection_criteria
 
 if TYPE_CHECKING:
     from shelfcast.forecasting import TitleFit

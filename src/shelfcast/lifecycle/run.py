@@ -130,6 +130,7 @@ def plan_lifecycle(
     from shelfcast import registry
     from shelfcast.endpoints import rollout
     from shelfcast.releases import RELEASES, Release, ReleaseModel
+    from shelfcast.training.sources import selection_criteria
 
     options = options or LifecycleOptions()
     planner = backend(settings, dry_run=True)
@@ -141,7 +142,7 @@ def plan_lifecycle(
     elif chosen.all_titles:
         titles = "every title with sales"
     else:
-        most = chosen.max_titles or settings.selection.max_seasonal_books
+        most = selection_criteria(settings, chosen.max_titles).max_titles
         titles = f"the seasonal selection (at most {most} titles, with {', '.join(isbns)})"
     root = settings.artifact_root.rstrip("/")
     release = Release(

@@ -17,7 +17,12 @@ from shelfcast.errors import ShelfcastError
 from shelfcast.settings import Settings
 from shelfcast.training.artifacts import config_to_dict, registry_settings
 from shelfcast.training.executors import ExecutorChoice
-from shelfcast.training.sources import DataSources, resolve_sources
+from shelfcast.training.sources import (
+    DataSources,
+    history_start,
+    resolve_sources,
+    selection_criteria,
+)
 
 if TYPE_CHECKING:
     from shelfcast.forecasting.fit import FitConfig
@@ -203,13 +208,14 @@ def run_training(
     choice = ExecutorChoice(
         workers=settings.training.workers, dask_scheduler=settings.training.dask_scheduler
     )
+    criteria = selection_criteria(settings, max_titles)
     parameters = {
         "sales_files": list(sources.sales),
         "isbn_list": sources.isbn_list,
-        "start_date": settings.data.start_date or None,
+        "start_date": history_start(settings),
         "isbns": list(dict.fromkeys(isbns)) if isbns else None,
-        "max_titles": max_titles or settings.selection.max_seasonal_books,
-        "always_include": list(settings.selection.default_test_isbns),
+        "max_titles": criteria.max_titles,
+        "always_include": list(criteria.always_include),
         "all_titles": all_titles,
         "fit_config": config_to_dict(config) if config else fit_options(settings),
         "executor": {"workers": choice.workers, "dask_scheduler": choice.dask_scheduler},

@@ -1,4 +1,5 @@
-"""The pipeline's input files, and the fingerprint that decides what is cached.
+"""The pipeline's input files, the fingerprint that decides what is cached, and the weeks and
+titles the settings choose from them.
 
 The fingerprint is a sha256 of the input files' bytes (read through fsspec, so `gs://` and
 other URIs work), in the order given, each prefixed by its role and length: not of their names,
@@ -10,10 +11,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import fsspec
 
 from shelfcast.settings import Settings
+
+if TYPE_CHECKING:
+    from shelfcast.catalog.selection import SelectionCriteria
 
 CHUNK = 1 << 20
 
@@ -70,3 +75,19 @@ def data_fingerprint(sources: DataSources) -> str:
                 size += len(chunk)
         digest.update(f"{role}:{size}:{file_digest.hexdigest()}\n".encode())
     return f"sha256:{digest.hexdigest()}"
+
+
+def history_start(settings: Settings, start: str | None = None) -> str | None:
+    """`start` if given, else the settings' `data.start_date`; '' keeps all history (None)."""
+    return (settings.data.start_date if start is None else start) or None
+
+
+def selection_criteria(settings: Settings, max_titles: int | None = None) -> SelectionCriteria:
+    """The settings' seasonal selection: at most `max_titles` (default
+    `selection.max_seasonal_books`), the seed's test titles always in."""
+    from shelfcast.catalog.selection import SelectionCriteria
+
+    return SelectionCriteria(
+        max_titles=max_titles or settings.selection.max_seasonal_books,
+        always_include=settings.selection.default_test_isbns,
+    )

@@ -95,6 +95,9 @@ class FitContext:
     # Specs of the families named in `requires`, fitted on the same history (those that
     # could be): a combination takes its members' fits instead of fitting them again.
     fitted: Mapping[str, Spec] = field(default_factory=dict)
+    # What pooled families trained across all titles (`Family.train_pool`), by family name,
+    # on weeks that end no later than this history: never on weeks after it.
+    pool: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Family(Protocol[S]):
@@ -103,6 +106,7 @@ class Family(Protocol[S]):
     name: str  # the family's name in specs, bundles and candidate lists
     spec_type: type[S]
     requires: tuple[str, ...] = ()  # families whose fits `fit` finds in `context.fitted`
+    pooled: bool = False  # trained across titles: `train_pool` runs before any `fit`
 
     def fit(self, history: TitleSeries, context: FitContext, like: S | None = None) -> S:
         """Fit on `history`. With `like` (this family's fit at an earlier origin), keep its
@@ -117,6 +121,11 @@ class Family(Protocol[S]):
         sales. Unchecked: `families.forecast` clips, orders and checks it. numpy, pandas and
         scipy only."""
         ...
+
+    def train_pool(self, histories: Sequence[TitleSeries], season_length: int) -> Any:
+        """For a pooled family: one model trained across every title's `histories` (each cut
+        at the same origin), which `fit` finds in `context.pool[name]`. Training only."""
+        raise NotImplementedError(f"{self.name} is not a pooled family")
 
     def update(self, spec: S, history: TitleSeries) -> S:
         """The spec for a longer `history` (newer weeks appended), parameters unchanged. A

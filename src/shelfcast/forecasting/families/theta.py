@@ -13,6 +13,7 @@ from scipy.signal import lfilter
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
+from shelfcast.forecasting import seasonal_index
 from shelfcast.forecasting.families.base import Family, FitContext, Spec
 from shelfcast.forecasting.fourier import week_of
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds
@@ -33,36 +34,6 @@ class ThetaSpec(Spec):
 
     def params(self) -> dict[str, Any]:
         return {**super().params(), "seasonal": self.seasonal_indices is not None}
-
-
-def _seasonal_acf_significant(y: np.ndarray, m: int) -> bool:
-    """The M4 Theta test: lag-m autocorrelation significant at 90%."""
-    if len(y) < 3 * m:
-        return False
-    x = y - y.mean()
-    denom = float(np.dot(x, x))
-    if denom == 0:
-        return False
-    acf = np.array([np.dot(x[k:], x[: len(x) - k]) / denom for k in range(1, m + 1)])
-    limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / len(y))
-    return abs(acf[-1]) > limit
-
-
-def _seasonal_indices(y: np.ndarray, m: int) -> np.ndarray:
-    """Classical multiplicative indices by position in the cycle (mean ratio to a 2xm MA)."""
-    kernel = np.r_[0.5, np.ones(m - 1), 0.5] / m
-    trend = np.convolve(y, kernel, mode="valid")  # centred: trend[i] is at week i + m/2
-    offset = m // 2
-    ratio = np.full(len(y), np.nan)
-    positive = trend > 0
-    ratio[offset : offset + len(trend)][positive] = (
-        y[offset : offset + len(trend)][positive] / (trend[positive])
-    )
-    idx = np.array(
-        [np.nanmean(ratio[j::m]) if np.any(~np.isnan(ratio[j::m])) else 1.0 for j in range(m)]
-    )
-    idx = np.where(np.isfinite(idx) & (idx > 0.05), idx, 0.05)
-    return idx / idx.mean()
 
 
 def _ses_levels(z: np.ndarray, alpha: float, level0: float) -> np.ndarray:
@@ -94,10 +65,6 @@ def _fit_ses(z: np.ndarray) -> tuple[float, float, float]:
     return alpha, level0, sse / n
 
 
-def _cycle(indices: np.ndarray, length: int, start: int) -> np.ndarray:
-    return indices[(start + np.arange(length)) % len(indices)]
-
-
 class Theta(Family[ThetaSpec]):
     name = NAME
     spec_type = ThetaSpec
@@ -108,9 +75,9 @@ class Theta(Family[ThetaSpec]):
         y, m = history.values, context.season_length
         if len(y) < 8:
             raise ForecastError(f"Theta needs at least 8 weeks, got {len(y)}")
-        seasonal = _seasonal_acf_significant(y, m) and y.mean() > 0
-        indices = _seasonal_indices(y, m) if seasonal else np.ones(1)
-        z = y / _cycle(indices, len(y), 0)
+        seasonal = seasonal_index.significant(y, m)
+        indices = seasonal_index.indices(y, m) if seasonal else np.ones(1)
+        z = y / seasonal_index.cycle(indices, len(y), 0)
         alpha, level0, sigma2 = _fit_ses(z)
         slope = float(np.polyfit(np.arange(len(z)), z, 1)[0])
         return ThetaSpec(
@@ -128,14 +95,14 @@ class Theta(Family[ThetaSpec]):
         y = history.values
         indices = np.asarray(spec.seasonal_indices or (1.0,))
         offset = round(week_of(history.start) - week_of(spec.time_origin))
-        z = y / _cycle(indices, len(y), offset)
+        z = y / seasonal_index.cycle(indices, len(y), offset)
         alpha, n = spec.alpha, len(z)
         level = _ses_levels(z, alpha, spec.level0)[-1]
         h = np.arange(1, horizon + 1)
         mean = level + spec.drift * (h - 1 + (1 - (1 - alpha) ** n) / alpha)
         se = np.sqrt(spec.sigma2 * (1 + (h - 1) * alpha**2))
         out = normal_bounds(mean, se, levels)
-        season = _cycle(indices, horizon, offset + len(y))
+        season = seasonal_index.cycle(indices, horizon, offset + len(y))
         return PointForecast(
             out.mean * season,
             {lv: b * season for lv, b in out.lower.items()},

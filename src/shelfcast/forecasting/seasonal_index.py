@@ -1,0 +1,49 @@
+"""Classical multiplicative seasonal indices and the M4 test for whether a series needs them.
+
+Families that model a deseasonalised series (Theta, ETS) divide the history by these indices
+and multiply their forecasts back: `indices` by position in the cycle from the first week
+fitted on, `cycle` to lay them along any stretch of weeks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MIN_INDEX = 0.05  # indices are floored here, so that dividing by them stays finite
+
+
+def significant(y: np.ndarray, m: int, min_seasons: int = 3) -> bool:
+    """The M4 Theta test: lag-`m` autocorrelation significant at 90%, on at least
+    `min_seasons` seasons of a series with a positive mean."""
+    if m < 2 or len(y) < min_seasons * m or y.mean() <= 0:
+        return False
+    x = y - y.mean()
+    denom = float(np.dot(x, x))
+    if denom == 0:
+        return False
+    acf = np.array([np.dot(x[k:], x[: len(x) - k]) / denom for k in range(1, m + 1)])
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / len(y))
+    return bool(abs(acf[-1]) > limit)
+
+
+def indices(y: np.ndarray, m: int) -> np.ndarray:
+    """Classical multiplicative indices by position in the cycle (mean ratio to a 2xm MA),
+    normalised to mean 1."""
+    kernel = np.r_[0.5, np.ones(m - 1), 0.5] / m
+    trend = np.convolve(y, kernel, mode="valid")  # centred: trend[i] is at week i + m/2
+    offset = m // 2
+    ratio = np.full(len(y), np.nan)
+    positive = trend > 0
+    ratio[offset : offset + len(trend)][positive] = (
+        y[offset : offset + len(trend)][positive] / (trend[positive])
+    )
+    idx = np.array(
+        [np.nanmean(ratio[j::m]) if np.any(~np.isnan(ratio[j::m])) else 1.0 for j in range(m)]
+    )
+    idx = np.where(np.isfinite(idx) & (idx > MIN_INDEX), idx, MIN_INDEX)
+    return idx / idx.mean()
+
+
+def cycle(idx: np.ndarray, length: int, start: int) -> np.ndarray:
+    """`length` indices laid along the weeks from position `start` of the cycle."""
+    return idx[(start + np.arange(length)) % len(idx)]

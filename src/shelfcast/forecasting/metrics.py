@@ -78,6 +78,24 @@ def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
     return float(100.0 * np.mean((a >= lo) & (a <= hi)))
 
 
+def quantile_loss(actual: np.ndarray, forecast: np.ndarray, q: float) -> float:
+    """Summed pinball loss of the `q` quantile forecast."""
+    a, f = _pair(actual, forecast)
+    diff = a - f
+    return float(np.sum(np.maximum(q * diff, (q - 1.0) * diff)))
+
+
+def wql(actual: np.ndarray, quantiles: dict[float, np.ndarray]) -> float:
+    """Weighted quantile loss: mean over quantiles of 2 x pinball loss / sum |actual|, in
+    percent (NaN when the actuals sum to 0). The median's wQL equals its WAPE."""
+    a = np.asarray(actual, dtype=np.float64)
+    total = np.sum(np.abs(a))
+    if total == 0 or not quantiles:
+        return float("nan")
+    losses = [2.0 * quantile_loss(a, f, q) for q, f in quantiles.items()]
+    return float(100.0 * np.mean(losses) / total)
+
+
 def score(
     actual: np.ndarray,
     mean: np.ndarray,

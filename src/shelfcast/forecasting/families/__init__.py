@@ -11,12 +11,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shelfcast.catalog.series import TitleSeries
-from shelfcast.forecasting.families import combo, dhr, sarima, snaive, theta
+from shelfcast.forecasting.families import combo, dhr, ets, sarima, snaive, theta
 from shelfcast.forecasting.families.base import Family, FitContext, Spec, SpecError
 from shelfcast.forecasting.intervals import PointForecast, finished
 
 FAMILIES: dict[str, Family[Any]] = {
-    f.name: f for f in (snaive.FAMILY, sarima.FAMILY, dhr.FAMILY, theta.FAMILY, combo.FAMILY)
+    f.name: f
+    for f in (snaive.FAMILY, sarima.FAMILY, dhr.FAMILY, theta.FAMILY, ets.FAMILY, combo.FAMILY)
 }
 
 

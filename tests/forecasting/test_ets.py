@@ -11,6 +11,7 @@ from support.synthetic import seasonal_series
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting import families as fam
+from shelfcast.forecasting import seasonal_index
 from shelfcast.forecasting.families import FitContext
 from shelfcast.forecasting.families.ets import FAMILY, EtsSpec
 
@@ -73,6 +74,22 @@ def test_a_fit_like_an_earlier_one_keeps_its_form_and_forecasts_as_statsforecast
     assert spec.model == model
     fitted = AutoETS(model=f"{model[0]}{model[1]}N", damped="d" in model).fit(history.values)
     _same_as_statsforecast(spec, history, fitted)
+
+
+def test_a_seasonal_fit_is_statsforecasts_on_the_adjusted_series_times_the_indices():
+    history = seasonal_series(weeks=156)
+    spec = FAMILY.fit(history, WEEKLY)
+    indices = np.asarray(spec.seasonal_indices)
+    adjusted = history.with_values(history.values / seasonal_index.cycle(indices, 156, 0))
+    fitted = AutoETS(model="ZZN").fit(adjusted.values)
+    assert fitted.model_["components"] == f"{spec.model}N"
+    flat = dataclasses.replace(spec, seasonal_indices=None)
+    _same_as_statsforecast(flat, adjusted, fitted)
+    out = FAMILY.forecast(spec, history, 30, LEVELS)
+    plain = FAMILY.forecast(flat, adjusted, 30, LEVELS)
+    season = seasonal_index.cycle(indices, 30, 156)
+    np.testing.assert_allclose(out.mean, plain.mean * season, rtol=1e-12)
+    np.testing.assert_allclose(out.upper[95], plain.upper[95] * season, rtol=1e-12)
 
 
 def test_zero_weeks_rule_out_multiplicative_error():

@@ -50,7 +50,17 @@ def specs(series_module) -> dict[str, Spec]:
 
 
 def test_the_table_names_each_family_by_its_spec():
-    assert list(FAMILIES) == ["naive", "snaive", "sarima", "dhr", "theta", "combo", "ensemble"]
+    assert list(FAMILIES) == [
+        "naive",
+        "snaive",
+        "sarima",
+        "dhr",
+        "theta",
+        "autotheta",
+        "ets",
+        "combo",
+        "ensemble",
+    ]
     for name, family in FAMILIES.items():
         assert family.name == family.spec_type.family == name
         assert isinstance(family.spec_type.version, int)

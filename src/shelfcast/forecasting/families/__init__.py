@@ -11,7 +11,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from shelfcast.catalog.series import TitleSeries
-from shelfcast.forecasting.families import combo, dhr, ensemble, naive, sarima, snaive, theta
+from shelfcast.forecasting.families import (
+    autotheta,
+    combo,
+    dhr,
+    ensemble,
+    ets,
+    naive,
+    sarima,
+    snaive,
+    theta,
+)
 from shelfcast.forecasting.families.base import (
     Family,
     FitContext,
@@ -30,6 +40,8 @@ FAMILIES: dict[str, Family[Any]] = register(
         sarima.FAMILY,
         dhr.FAMILY,
         theta.FAMILY,
+        autotheta.FAMILY,
+        ets.FAMILY,
         combo.FAMILY,
         ensemble.FAMILY,
     ]

@@ -151,6 +151,7 @@ def test_shelfcast_predict_prints_a_table(server):
     )
     assert result.exit_code == 0, result.output
     assert "80% interval" in result.output and "95% interval" in result.output
+    assert all(q in result.output for q in ("p10", "p50", "p90"))
     assert f"arima_book_{ISBN_A} v1" in result.output
     missing = CliRunner().invoke(
         cli, ["predict", "--isbn", "9781111111111", "--url", server.url + PREDICT_ROUTE]

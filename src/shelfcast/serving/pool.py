@@ -1,8 +1,8 @@
 """The models a server holds: one release's bundles, found by model name or ISBN.
 
 Bundles are immutable, so a forecast without actual weeks is computed once per
-(model, horizon, levels, quantiles) and kept as its JSON bytes in a bounded LRU cache; with actual
-weeks the bundle is updated (re-filtered with the same parameters, no refit) for that
+(model, horizon, levels, quantiles) and kept as its JSON bytes in a bounded LRU cache; with
+actual weeks the bundle is updated (re-filtered with the same parameters, no refit) for that
 request only.
 """
 

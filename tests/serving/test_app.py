@@ -472,6 +472,10 @@ def test_openapi_schema_describes_the_request_and_resolves(client):
         "ErrorResponse",
     ):
         assert name in components
+    for name in ("Instance", "Parameters"):
+        quantiles = components[name]["properties"]["quantiles"]["anyOf"][0]
+        assert quantiles["maxItems"] == 20
+        assert (quantiles["items"]["minimum"], quantiles["items"]["maximum"]) == (0.005, 0.995)
     body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"] == {"$ref": "#/components/schemas/PredictRequest"}
     refs = set()

@@ -40,12 +40,26 @@ def test_features_are_lags_and_means_relative_to_the_recent_level():
     # 52 weeks ahead: a year before the target is the last week seen; its next week is unseen
     row, _ = _row(values, "2023-01-07", 60, 52)
     assert row["year_ago"] * scale == pytest.approx(60) and np.isnan(row["year_ago_p1"])
-    # beyond the cap: h stays 52, the year-ago week goes back two years
-    row, _ = _row(values, "2023-01-07", 110, 60)
-    assert row["h"] == 52 and row["year_ago"] * _row(values, "2023-01-07", 110, 1)[1] == 66
+    # beyond the cap: h stays 52, the year-ago week goes back two years (week 169 - 104)
+    row, later_scale = _row(values, "2023-01-07", 110, 60)
+    assert row["h"] == 52 and row["year_ago"] * later_scale == pytest.approx(66)
     # a short history leaves the long windows missing
-    row, _ = _row(values, "2023-01-07", 10, 1)
-    assert np.isnan(row["mean_13"]) and np.isnan(row["lag_8"] * 0 + row["mean_52"])
+    row, short_scale = _row(values, "2023-01-07", 10, 1)
+    assert np.isnan(row["mean_13"]) and np.isnan(row["mean_52"])
+    assert row["lag_8"] * short_scale == pytest.approx(3)
+
+
+def test_the_seasonal_swing_averages_past_years_at_the_same_date():
+    # three years of 9 copies a week, with 99 in the week ending 2021-12-25 and 2022-12-24
+    start = pd.Timestamp("2021-01-02")
+    values = np.full(160, 9.0)
+    values[[51, 103]] = 99.0
+    origin = 154  # history up to the week ending 2023-12-09; target: the week ending 12-23
+    row, _ = _row(values, start, origin, 2)
+    assert row["seasonal_years"] == 2
+    assert row["seasonal_swing"] == pytest.approx((99 + 1) / (9 + 1))
+    row, _ = _row(values, start, origin, 3)  # the week after: no peak a year or two before
+    assert row["seasonal_swing"] == pytest.approx(1.0)
 
 
 def test_features_see_nothing_after_the_origin():
@@ -106,9 +120,9 @@ def test_a_title_is_forecast_from_the_pool_with_its_christmas_peak(pools):
     actual = title.values[348:378]
     flat = np.full(30, history.values[-52:].mean())
     assert np.abs(out.mean - actual).mean() < 0.5 * np.abs(flat - actual).mean()
-    # intervals widen with the step
-    width = out.upper[80] - out.lower[80]
-    assert width[-1] > width[0]
+    # normal bounds from the title's one-step errors
+    half = out.upper[80] - out.mean
+    assert half[0] == pytest.approx(1.2815515655 * np.sqrt(spec.sigma2))
 
 
 def test_the_spec_round_trips_through_json_and_is_small(pools, series):

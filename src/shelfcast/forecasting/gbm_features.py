@@ -11,7 +11,9 @@ level at the origin, `scale` = the mean of the last 13 weeks + 1, and so is the 
 - `year_ago_m1`, `year_ago`, `year_ago_p1`: the week a year (52 weeks) before the target and its
   neighbours, where the history reaches them (NaN otherwise; a step beyond a year goes back
   whole years more); `year_ago_swing`: that year-ago week's 3-week mean over the level a year
-  before the origin (+1 on both), the seasonal swing seen last year;
+  before the origin (+1 on both), the seasonal swing seen last year; `seasonal_swing`: the same
+  swing averaged over up to `SWING_YEARS` past years (the target's week over the level at the
+  origin's date, each a whole solar year back), and `seasonal_years`, how many years it saw;
 - calendar of the target week (a week ending on the series' dates: it covers the 7 days up to
   its week ending): `week_of_year` (1..53), `days_to_christmas` (signed, to the nearest 25
   December), flags for the week containing Christmas Day, the week before it (containing 18
@@ -27,6 +29,8 @@ the features, their order or meaning increments `LAYOUT_VERSION` (specs record i
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -35,6 +39,8 @@ H_MAX = 52
 SEASON = 52
 LEVEL_WEEKS = 13
 AGE_CAP = 260
+SWING_YEARS = 10
+YEAR_WEEKS = 365.2425 / 7.0
 LAGS = 8
 ROLLING = (4, 13, 26, 52)
 HOLIDAYS = (
@@ -53,6 +59,8 @@ FEATURES: tuple[str, ...] = (
     "year_ago",
     "year_ago_p1",
     "year_ago_swing",
+    "seasonal_swing",
+    "seasonal_years",
     "week_of_year",
     "days_to_christmas",
     *HOLIDAYS,
@@ -106,12 +114,35 @@ def features(
     seen = np.sum(~np.isnan(near), axis=1)
     around = np.where(seen > 0, np.nansum(near, axis=1) / np.maximum(seen, 1), np.nan)
     swing = (around + 1.0) / (window_mean(t - SEASON, LEVEL_WEEKS) + 1.0)
+    seasonal, years = _seasonal_swing(y, t, target, window_mean)
     days = _week_endings(start, target)
     calendar = calendar_features(days)
     h = np.minimum(s, H_MAX).astype(np.float64)
     age = np.minimum(t, AGE_CAP).astype(np.float64)
-    out = np.column_stack([units, swing, calendar, h, age, np.log1p(level)])
+    out = np.column_stack([units, swing, seasonal, years, calendar, h, age, np.log1p(level)])
     return out, scale
+
+
+def _seasonal_swing(
+    y: np.ndarray, t: np.ndarray, target: np.ndarray, window_mean: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Over up to `SWING_YEARS` past years: the target's week over the level at the origin's
+    date (their means over the years, +1 on both), and how many years that is. Whole solar
+    years back (52 or 53 weeks), so that a date stays in its week."""
+    week_sum = np.zeros(len(t))
+    level_sum = np.zeros(len(t))
+    years = np.zeros(len(t))
+    for k in range(1, SWING_YEARS + 1):
+        back = round(k * YEAR_WEEKS)
+        week = target - back
+        ok = (week >= 0) & (week < t) & (t - back - LEVEL_WEEKS >= 0)
+        week_sum += np.where(ok, y[np.where(ok, week, 0)], 0.0)
+        level = window_mean(np.where(ok, t - back, LEVEL_WEEKS), LEVEL_WEEKS)
+        level_sum += np.where(ok, level, 0.0)
+        years += ok
+    n = np.maximum(years, 1.0)
+    swing = np.where(years > 0, (week_sum / n + 1.0) / (level_sum / n + 1.0), np.nan)
+    return swing, years
 
 
 def _week_endings(start: pd.Timestamp, index: np.ndarray) -> np.ndarray:

@@ -223,7 +223,11 @@ class Gbm(Family[GbmSpec]):
             history.values, history.start, np.full(horizon, len(history)), steps
         )
         mean = np.maximum(trees.predict(spec.forest, x) * scale, 0.0)
-        se = np.sqrt(spec.sigma2 * steps)
+        # The same spread at every step: a direct model's errors, relative to its one-step
+        # errors, did not grow with the step at rolling origins of the sample catalogue (80%
+        # bounds held 81-87% of weeks 1-13 and 81-86% of weeks 14-52; growing like sqrt(h),
+        # 97%). Conformal calibration corrects what is left.
+        se = np.full(horizon, np.sqrt(spec.sigma2))
         return normal_bounds(mean, se, levels)
 
 

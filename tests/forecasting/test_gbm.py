@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -11,7 +12,7 @@ from shelfcast.errors import ForecastError
 from shelfcast.forecasting import families as fam
 from shelfcast.forecasting import gbm_features, trees
 from shelfcast.forecasting.families import FitContext, spec_from_dict
-from shelfcast.forecasting.families.gbm import FAMILY, GbmSpec, training_rows
+from shelfcast.forecasting.families.gbm import FAMILY, GbmPool, GbmSpec, training_rows
 
 pytest.importorskip("lightgbm")
 LEVELS = (80, 95)
@@ -141,6 +142,9 @@ def test_the_spec_round_trips_through_json_and_is_small(pools, series):
 def test_fit_needs_a_pool_and_enough_weeks(pools):
     with pytest.raises(ForecastError, match="no gbm pool"):
         FAMILY.fit(seasonal_series(), FitContext(season_length=52))
+    stale = {"gbm": dataclasses.replace(pools["gbm"], layout_version=0)}
+    with pytest.raises(ForecastError, match="train the pool again"):
+        FAMILY.fit(seasonal_series(), FitContext(season_length=52, pool=stale))
     short = TitleSeries("x", "2024-01-06", np.ones(10))
     with pytest.raises(ForecastError, match="needs more than 13 weeks"):
         FAMILY.fit(short, FitContext(season_length=52, pool=pools))
@@ -150,7 +154,11 @@ def test_the_pool_is_deterministic_and_refuses_too_little_data(catalogue):
     few = catalogue[:8]
     first, second = FAMILY.train_pool(few, 52), FAMILY.train_pool(few, 52)
     assert first == second and first.content_hash == second.content_hash
-    json.dumps(first.to_dict(), allow_nan=False)
+    again = GbmPool.from_dict(json.loads(json.dumps(first.to_dict(), allow_nan=False)))
+    assert again == first
+    title = catalogue[9]
+    from_json = FAMILY.fit(title, FitContext(season_length=52, pool={"gbm": first.to_dict()}))
+    assert from_json == FAMILY.fit(title, FitContext(season_length=52, pool={"gbm": first}))
     with pytest.raises(ForecastError, match="training rows"):
         FAMILY.train_pool([s.head(30) for s in catalogue[:3]], 52)
     with pytest.raises(ForecastError, match="52-week year"):

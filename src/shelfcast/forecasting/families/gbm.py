@@ -62,6 +62,18 @@ class GbmPool:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GbmPool:
+        """The pool from `to_dict`'s values (read back from JSON: lists become tuples)."""
+        forest = {k: tuple(v) if isinstance(v, list) else v for k, v in data["forest"].items()}
+        return cls(
+            forest=trees.Forest(**forest),
+            layout_version=int(data["layout_version"]),
+            content_hash=str(data["content_hash"]),
+            n_titles=int(data["n_titles"]),
+            n_rows=int(data["n_rows"]),
+        )
+
 
 def content_hash(forest: trees.Forest, layout_version: int) -> str:
     text = json.dumps({"layout": layout_version, **asdict(forest)}, sort_keys=True)
@@ -150,10 +162,7 @@ def pool_of(context: FitContext) -> GbmPool:
             "gbm is trained across titles: the fit context has no gbm pool (train_pool first)"
         )
     if isinstance(pool, Mapping):
-        pool = GbmPool(
-            forest=trees.Forest(**pool["forest"]),
-            **{k: v for k, v in pool.items() if k != "forest"},
-        )
+        pool = GbmPool.from_dict(pool)
     if pool.layout_version != gbm_features.LAYOUT_VERSION:
         raise ForecastError(
             f"the gbm pool reads feature layout {pool.layout_version}, this code builds "

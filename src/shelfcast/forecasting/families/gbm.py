@@ -46,6 +46,8 @@ PARAMS: Mapping[str, Any] = {
     "seed": SEED,
     "verbose": -1,
 }
+# 120 trees of 15 leaves keep a spec near 67 KB of JSON; 31 leaves, 200-250 rounds or a lower
+# learning rate scored the same WAPE at rolling origins of the sample catalogue.
 ROUNDS = 120
 
 

@@ -90,13 +90,14 @@ def weekly_series(
 
     A series runs from its first sale to the catalogue's last week (the latest week in the
     whole frame); a missing week is a week without sales. Rows dated before `start` are
-    dropped first (None keeps all), so a series starts at its first sale on or after `start`.
+    dropped first (None or '' keeps all), so a series starts at its first sale on or after `start`.
     BookScan series are W-SAT and start at the first week with positive volume; long-format
     series use `frame.attrs["freq"]` (else the weekday their dates share) and start at their
     first observation. Keys without sales (or, long format, rows) from `start` on are left
     out. `keys` picks series in that order, and a key among them without sales is an error;
     otherwise the series come sorted by key.
     """
+    start = start or None
     if sales.kind not in _COLUMNS:
         raise ShelfcastError(f"unknown sales data kind {sales.kind!r}: expected bookscan or long")
     frame = sales.frame

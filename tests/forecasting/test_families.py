@@ -23,6 +23,7 @@ from shelfcast.forecasting.families import (
     SpecError,
     spec_from_dict,
 )
+from shelfcast.forecasting.families.ensemble import EnsembleSpec
 from shelfcast.forecasting.families.snaive import SnaiveSpec
 from shelfcast.forecasting.fourier import fourier_terms
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds
@@ -41,13 +42,25 @@ def series_module() -> TitleSeries:
 
 @pytest.fixture(scope="module")
 def specs(series_module) -> dict[str, Spec]:
-    fitted, failed = fit_candidates(series_module, list(FAMILIES), 52)
+    """A spec of every family: each fitted on the series, the ensemble built from three."""
+    fitted, failed = fit_candidates(series_module, [n for n in FAMILIES if FAMILIES[n].modes], 52)
     assert not failed
-    return fitted
+    members = (fitted["theta"], fitted["dhr"], fitted["snaive"])
+    return {**fitted, "ensemble": EnsembleSpec("median", members)}
 
 
 def test_the_table_names_each_family_by_its_spec():
-    assert list(FAMILIES) == ["snaive", "sarima", "dhr", "theta", "combo"]
+    assert list(FAMILIES) == [
+        "naive",
+        "snaive",
+        "sarima",
+        "dhr",
+        "theta",
+        "autotheta",
+        "ets",
+        "combo",
+        "ensemble",
+    ]
     for name, family in FAMILIES.items():
         assert family.name == family.spec_type.family == name
         assert isinstance(family.spec_type.version, int)
@@ -153,16 +166,20 @@ def test_fourier_terms_follow_the_solar_year():
     np.testing.assert_allclose(terms[0], terms[1], atol=1e-12)
 
 
-def test_forecasting_from_specs_imports_no_fitting_library():
-    """What serving does (load bundles, forecast, take newer weeks) without statsforecast."""
+def test_forecasting_from_specs_imports_no_fitting_library(series_module, specs, tmp_path):
+    """What serving does (load bundles, forecast, take newer weeks) without statsforecast:
+    a bundle of every family, and the format-1 fixtures."""
+    folders = [str(p) for p in FORMAT1.iterdir() if p.is_dir()]
+    for family, spec in specs.items():
+        folders.append(str(write_bundle(Bundle(spec, series_module), tmp_path / family)))
     code = f"""
 import sys
 import pandas as pd
 import shelfcast.forecasting.families
 import shelfcast.serving.pool
 from shelfcast.forecasting.bundle import read_bundle
-for family in {list(FAMILIES)!r}:
-    bundle = read_bundle({str(FORMAT1)!r} + "/" + family)
+for folder in {folders!r}:
+    bundle = read_bundle(folder)
     bundle.forecast(8, actuals=[(bundle.history.end + pd.Timedelta(weeks=1), 3.0)])
 print(sorted({{m.split(".")[0] for m in sys.modules}} & {{"statsforecast", "statsmodels"}}))
 """
@@ -204,7 +221,7 @@ def test_a_new_family_needs_only_its_module_and_a_line_in_the_table(
     fit = fit_title(
         series_module, fit_config(Settings(), n_origins=2, candidates=("snaive", "mean"))
     )
-    assert set(fit.scores) == {"snaive", "mean"}
+    assert set(fit.scores) == {"snaive", "mean", "mean_top2"}
     assert set(fit.holdout) == {fit.selected, "snaive"}
     bundle = Bundle(model=FAMILIES["mean"].fit(series_module, CONTEXT), history=series_module)
     loaded = read_bundle(write_bundle(bundle, tmp_path / "b"))

@@ -6,7 +6,7 @@ from support.synthetic import seasonal_series
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.forecasting import fit_title, fit_titles
 from shelfcast.forecasting.backtest import backtest, rolling_origins
-from shelfcast.forecasting.fit import select_family
+from shelfcast.forecasting.fit import select_candidate
 from shelfcast.settings import Settings
 from shelfcast.training.run import fit_config
 
@@ -61,15 +61,28 @@ def test_champion_has_the_best_backtest_mase_and_baseline_is_reported(series):
 
 def test_ties_go_to_the_simpler_family():
     summary = pd.DataFrame({"mase": [1.0, 1.0], "mae": [2.0, 2.0]}, index=["combo", "snaive"])
-    assert select_family(summary) == "snaive"
+    assert select_candidate(summary) == "snaive"
 
 
-def test_short_title_falls_back_to_seasonal_naive_with_a_reason():
-    short = TitleSeries("9780241003008", "2023-01-07", np.arange(60.0) % 7)
-    fit = fit_title(short, fit_config(Settings()))
-    assert fit.selected == "snaive"
-    assert fit.fallback and "backtest" in fit.fallback
+def test_a_title_under_two_seasons_is_backtested_with_non_seasonal_candidates():
+    young = TitleSeries("9780241003008", "2023-01-07", 20.0 + np.arange(60.0) % 7)
+    fit = fit_title(young, fit_config(Settings()))
+    plan = fit.bundle.evaluation["plan"]
+    assert plan["mode"] == "non-seasonal" and plan["baseline"] == "naive"
+    assert "under 2 seasons" in plan["reason"]
+    assert not {"snaive", "sarima", "dhr", "combo"} & set(plan["candidates"])
+    assert plan["origins"] == 3 and plan["horizon"] + plan["holdout"] <= 60
+    assert fit.fallback is None and fit.baseline == "naive"
     assert len(fit.bundle.forecast(32)) == 32
+
+
+def test_a_title_too_short_to_backtest_falls_back_to_naive_and_says_so():
+    short = TitleSeries("9780241003008", "2023-01-07", [3.0, 5.0, 4.0, 6.0, 2.0, 7.0, 5.0, 4.0])
+    fit = fit_title(short, fit_config(Settings()))
+    assert fit.selected == fit.bundle.family == "naive"
+    assert fit.fallback and "no candidate could be backtested" in fit.fallback
+    assert "leave 0" in fit.fallback
+    assert list(fit.bundle.forecast(3)["mean"]) == [4.0, 4.0, 4.0]
 
 
 def test_fit_titles_in_processes_keeps_order_and_reports_failures():

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,19 +42,21 @@ def fit_candidates(
     candidates: Sequence[str],
     season_length: int,
     like: dict[str, Spec] | None = None,
+    pool: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Spec], dict[str, str]]:
     """Fit each candidate family; returns specs and, for those that failed, the reason.
 
     With `like` (specs of an earlier fit), each family keeps that fit's structure (orders,
     harmonics) and only re-estimates its parameters. The families a candidate `requires` (a
     combination's members) are fitted first, once, whether or not they are candidates.
+    `pool` holds what pooled families trained across titles on weeks up to this history's end.
     """
     specs: dict[str, Spec] = {}
     failures: dict[str, str] = {}
     for name in _with_requirements(candidates):
         family = FAMILIES[name]
         fitted = {k: specs[k] for k in family.requires if k in specs}
-        context = FitContext(season_length=season_length, fitted=fitted)
+        context = FitContext(season_length=season_length, fitted=fitted, pool=pool or {})
         try:
             specs[name] = family.fit(series, context, (like or {}).get(name))
         except FIT_ERRORS as exc:
@@ -94,14 +97,32 @@ def forecast_candidates(
     return out, failures
 
 
+class Pools:
+    """What pooled families trained across titles, by the last week each was trained on."""
+
+    def __init__(self, trained: Mapping[pd.Timestamp, Mapping[str, Any]] | None = None):
+        self._trained = dict(sorted((trained or {}).items()))
+
+    def at(self, last_week: pd.Timestamp) -> Mapping[str, Any]:
+        """The latest pools trained on weeks up to `last_week`, never on weeks after it."""
+        usable = [pools for cut, pools in self._trained.items() if cut <= last_week]
+        return usable[-1] if usable else {}
+
+    def __bool__(self) -> bool:
+        return bool(self._trained)
+
+
 @dataclass
 class Backtest:
-    """Per candidate and origin: metrics (`table`) and forecasts; failures by candidate."""
+    """Per candidate and origin: metrics (`table`) and forecasts; failures by candidate; per
+    origin the weeks fitted on (`insample`) and the weeks scored (`actuals`)."""
 
     table: pd.DataFrame
     forecasts: dict[str, dict[pd.Timestamp, PointForecast]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     specs: dict[str, Spec] = field(default_factory=dict)  # as fitted at the first origin
+    insample: dict[pd.Timestamp, np.ndarray] = field(default_factory=dict)
+    actuals: dict[pd.Timestamp, np.ndarray] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """Mean metrics per candidate, over candidates that produced a forecast at every origin."""
@@ -124,6 +145,7 @@ def backtest(
     levels: Sequence[int],
     max_train_weeks: int | None = None,
     min_train: int | None = None,
+    pools: Pools | None = None,
 ) -> Backtest:
     """Fit every candidate at each origin on the weeks before it, score the next `horizon` weeks.
 
@@ -137,15 +159,29 @@ def backtest(
         history = window(series.head(cut), max_train_weeks)
         actual = series.values[cut : cut + horizon]
         origin = series.dates[cut - 1]
-        specs, failed = fit_candidates(history, candidates, season_length, result.specs or None)
+        pool = pools.at(history.end) if pools else None
+        like = result.specs or None
+        specs, failed = fit_candidates(history, candidates, season_length, like, pool)
         result.specs = result.specs or specs
+        result.insample[origin], result.actuals[origin] = history.values, actual
         forecasts, failed_forecasts = forecast_candidates(specs, history, horizon, levels)
         for name, reason in {**failed, **failed_forecasts}.items():
             result.failures.setdefault(name, f"origin {origin.date()}: {reason}")
         for name, fc in forecasts.items():
-            bounds = {lv: (fc.lower[lv], fc.upper[lv]) for lv in levels}
-            scores = metrics.score(actual, fc.mean, history.values, season_length, bounds)
+            scores = score_forecast(actual, fc, history.values, season_length, levels)
             rows.append({"candidate": name, "origin": origin, **scores})
             result.forecasts.setdefault(name, {})[origin] = fc
     result.table = pd.DataFrame(rows)
     return result
+
+
+def score_forecast(
+    actual: np.ndarray,
+    fc: PointForecast,
+    insample: np.ndarray,
+    season_length: int,
+    levels: Sequence[int],
+) -> dict[str, float]:
+    """Every metric of one forecast with its interval bounds."""
+    bounds = {lv: (fc.lower[lv], fc.upper[lv]) for lv in levels}
+    return metrics.score(actual, fc.mean, insample, season_length, bounds)

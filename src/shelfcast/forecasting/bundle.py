@@ -9,7 +9,10 @@ the same parameters) so that forecasts start from the latest week.
 
 This module is the only one that writes or reads bundles. Format versions:
 - 1: specs without a version (each family reads them as its spec version 1);
-- 2: specs as their family's `Spec.to_dict` writes them, with `spec_version`.
+- 2: specs as their family's `Spec.to_dict` writes them, with `spec_version`;
+- 3: with the conformal `calibration` of its quantiles and intervals (`forecasting.calibration`)
+  and the backtest plan in its evaluation. Bundles of formats 1 and 2 forecast their quantiles
+  and intervals from their model's own normal bounds, as they always did.
 """
 
 from __future__ import annotations
@@ -31,11 +34,18 @@ import pandas as pd
 from shelfcast.catalog.series import TitleSeries, weekly_dates
 from shelfcast.errors import BundleError, ForecastError
 from shelfcast.forecasting import families
+from shelfcast.forecasting.calibration import (
+    SPREAD_LEVEL,
+    Calibration,
+    level_taus,
+    normal_quantiles,
+    quantile_column,
+)
 from shelfcast.forecasting.families import Spec, SpecError
 from shelfcast.forecasting.intervals import PointForecast
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 BUNDLE_FILE = "bundle.json"
 HISTORY_FILE = "history.csv"
 MAX_HORIZON = 260
@@ -92,6 +102,7 @@ class Bundle:
     model: Spec
     history: TitleSeries
     evaluation: dict = field(default_factory=dict)
+    calibration: Calibration | None = None  # None: the model's own normal bounds
     library_versions: dict[str, str] = field(default_factory=library_versions)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
@@ -108,26 +119,40 @@ class Bundle:
         horizon: int,
         levels: Sequence[int] = (),
         actuals: Iterable[tuple[object, float]] | None = None,
+        quantiles: Sequence[float] = (),
     ) -> pd.DataFrame:
-        """Weekly forecasts after the last known week: week_ending, mean, lo_L, hi_L per level
-        (no intervals when `levels` is empty)."""
+        """Weekly forecasts after the last known week: week_ending, mean, lo_L and hi_L per
+        level, and a column per quantile (`p10` for 0.1). Calibrated where the bundle has a
+        calibration (intervals then hold the mean: lo_L <= mean <= hi_L); never negative,
+        monotone across quantiles and levels."""
         if not 1 <= horizon <= MAX_HORIZON:
             raise ForecastError(f"horizon must be between 1 and {MAX_HORIZON}, got {horizon}")
         for level in levels:
             if not 0 < level < 100:
                 raise ForecastError(f"interval level must be between 0 and 100, got {level}")
+        for q in quantiles:
+            if not 0 < q < 1:
+                raise ForecastError(f"quantile must be between 0 and 1, got {q}")
         bundle = self.updated(actuals) if actuals is not None else self
         history = bundle.history
-        out = families.forecast(bundle.model, history, horizon, levels)
+        own_levels = sorted(set(levels) | {SPREAD_LEVEL})  # where calibrations read the spread
+        out = families.forecast(bundle.model, history, horizon, own_levels)
         frame = pd.DataFrame(
-            {
-                "week_ending": weekly_dates(history.end, horizon + 1)[1:],
-                "mean": out.mean,
-            }
+            {"week_ending": weekly_dates(history.end, horizon + 1)[1:], "mean": out.mean}
         )
-        for level in sorted(levels):
-            frame[f"lo_{level}"] = out.lower[level]
-            frame[f"hi_{level}"] = out.upper[level]
+        if self.calibration is None:  # the model's own bounds, as bundles before format 3
+            values = normal_quantiles(out, quantiles)
+            for level in sorted(levels):
+                frame[f"lo_{level}"], frame[f"hi_{level}"] = out.lower[level], out.upper[level]
+        else:
+            taus = sorted({t for lv in levels for t in level_taus(lv)} | set(quantiles))
+            values = self.calibration.quantiles(out, taus)
+            for level in sorted(levels):
+                lo, hi = level_taus(level)
+                frame[f"lo_{level}"] = np.minimum(values[lo], out.mean)
+                frame[f"hi_{level}"] = np.maximum(values[hi], out.mean)
+        for q in quantiles:
+            frame[quantile_column(q)] = values[q]
         return frame
 
     def updated(self, actuals: Iterable[tuple[object, float]]) -> Bundle:
@@ -169,6 +194,7 @@ class Bundle:
                 "freq": h.freq,
             },
             "evaluation": self.evaluation,
+            "calibration": self.calibration.to_dict() if self.calibration else None,
             "library_versions": self.library_versions,
             "created_at": self.created_at,
             "files": {"history": HISTORY_FILE},
@@ -225,6 +251,7 @@ class Bundle:
             model=_model(info, where),
             history=series,
             evaluation=info.get("evaluation", {}),
+            calibration=_calibration(info, where),
             library_versions=info.get("library_versions", {}),
             created_at=info.get("created_at", ""),
         )
@@ -250,6 +277,18 @@ def _model(info: Mapping[str, Any], where: str) -> Spec:
     try:
         return families.spec_from_dict(info.get("model"))
     except SpecError as exc:
+        raise BundleError(f"{where}: {exc}") from None
+
+
+def _calibration(info: Mapping[str, Any], where: str) -> Calibration | None:
+    data = info.get("calibration")
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise BundleError(f"{where}: calibration must be an object, got {data!r}")
+    try:
+        return Calibration.from_dict(data)
+    except ForecastError as exc:
         raise BundleError(f"{where}: {exc}") from None
 
 

@@ -1,28 +1,37 @@
-"""Per title: backtest the candidates, select a family, evaluate it, refit it on all data."""
+"""Per title: plan and run the backtest, select a candidate, evaluate it, refit it on all data;
+across titles: calibrate the quantiles."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
-from shelfcast.forecasting import metrics
+from shelfcast.forecasting import calibration, ensembles, metrics
 from shelfcast.forecasting.backtest import (
     Backtest,
+    Pools,
     backtest,
     fit_candidates,
     forecast_candidates,
+    score_forecast,
     window,
 )
 from shelfcast.forecasting.bundle import Bundle, forecast_record
+from shelfcast.forecasting.calibration import Calibration
 from shelfcast.forecasting.families import FAMILIES, Spec
+from shelfcast.forecasting.families.ensemble import EnsembleSpec
 from shelfcast.forecasting.intervals import PointForecast
+from shelfcast.forecasting.plan import Plan, plan_backtest
 
-BASELINE = "snaive"  # the family every selected family is compared with
+BASELINE = "snaive"  # the baseline of titles with two seasons or more
+NONSEASONAL_BASELINE = "naive"  # of shorter ones
 WEEK = pd.Timedelta(weeks=1)
 
 
@@ -30,7 +39,8 @@ WEEK = pd.Timedelta(weeks=1)
 class FitConfig:
     """How titles are fitted. The settings decide the first five
     (`shelfcast.training.run.fit_config`): a `backtest.split_size`-week horizon and holdout,
-    `backtest.n_origins` origins, `training.season_length`, the `serving.levels` intervals."""
+    `backtest.n_origins` origins, `training.season_length`, the `serving.levels` intervals.
+    Each title's plan (`forecasting.plan`) shortens them to fit its history."""
 
     horizon: int
     n_origins: int
@@ -38,6 +48,7 @@ class FitConfig:
     levels: tuple[int, ...]
     holdout: int  # weeks at the end scored after selection; 0 for none
     candidates: tuple[str, ...] = tuple(FAMILIES)
+    ensembles: tuple[str, ...] = ensembles.DEFAULT
     max_train_weeks: int | None = None
     forecast_candidates: bool = False  # also refit every candidate on all data and forecast
 
@@ -45,10 +56,29 @@ class FitConfig:
         unknown = set(self.candidates) - set(FAMILIES)
         if unknown:
             raise ValueError(f"unknown candidate(s) {sorted(unknown)}; known: {list(FAMILIES)}")
-        if BASELINE not in self.candidates:
-            raise ValueError(f"candidates must include the baseline {BASELINE!r}")
+        for name in self.ensembles:
+            ensembles.parse(name)
         if self.horizon < 1 or self.n_origins < 0 or self.holdout < 0:
             raise ValueError("horizon must be >= 1, n_origins and holdout >= 0")
+
+    def plan(self, n_weeks: int) -> Plan:
+        """The backtest of a title with `n_weeks` weeks of history."""
+
+        def of_mode(mode: str, baseline: str) -> tuple[str, ...]:
+            names = [n for n in self.candidates if mode in FAMILIES[n].modes]
+            return (baseline, *[n for n in names if n != baseline])
+
+        return plan_backtest(
+            n_weeks,
+            horizon=self.horizon,
+            n_origins=self.n_origins,
+            holdout=self.holdout,
+            season_length=self.season_length,
+            seasonal_candidates=of_mode("seasonal", BASELINE),
+            nonseasonal_candidates=of_mode("non-seasonal", NONSEASONAL_BASELINE),
+            seasonal_baseline=BASELINE,
+            nonseasonal_baseline=NONSEASONAL_BASELINE,
+        )
 
 
 @dataclass
@@ -56,30 +86,37 @@ class TitleFit:
     """The outcome for one title. `scores` are mean backtest MASE per candidate."""
 
     key: str
-    selected: str  # the family the backtest selected
+    selected: str  # the candidate the backtest selected: a family or an ensemble
     scores: dict[str, float]
     backtest: Backtest
     bundle: Bundle
     holdout: dict[str, dict[str, float]] = field(default_factory=dict)
     holdout_forecast: PointForecast | None = (
-        None  # the selected family's, fitted before the holdout
+        None  # the selected candidate's, fitted before the holdout
     )
     fallback: str | None = None
     seconds: float = 0.0
     candidate_forecasts: dict[str, PointForecast] = field(default_factory=dict)
+    # Conformity scores of the selected candidate's backtest forecasts, one array per origin
+    # (`calibration.scores`); pooled across titles by `calibrate`.
+    scores_for_calibration: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def baseline(self) -> str:
+        return self.bundle.evaluation.get("baseline", BASELINE)
 
     @property
     def baseline_mase(self) -> float:
-        return self.scores.get(BASELINE, float("nan"))
+        return self.scores.get(self.baseline, float("nan"))
 
     @property
     def selected_mase(self) -> float:
         return self.scores.get(self.selected, float("nan"))
 
 
-def select_family(summary: pd.DataFrame) -> str | None:
-    """Lowest mean MASE (MAE where MASE is undefined); ties go to the simpler family (the
-    earlier one in the table of families)."""
+def select_candidate(summary: pd.DataFrame) -> str | None:
+    """Lowest mean MASE (MAE where MASE is undefined); ties go to the simpler candidate (the
+    earlier family in the table of families, then ensembles)."""
     if summary.empty:
         return None
     column = "mase" if summary["mase"].notna().any() else "mae"
@@ -87,73 +124,88 @@ def select_family(summary: pd.DataFrame) -> str | None:
     if ranked.empty:
         return None
     order = {name: i for i, name in enumerate(FAMILIES)}
-    return min(ranked.index, key=lambda name: (round(ranked[name], 12), order[name]))
+    return min(ranked.index, key=lambda name: (round(ranked[name], 12), order.get(name, 99)))
 
 
-def _evaluate_holdout(
-    train: TitleSeries,
-    test: np.ndarray,
-    names: list[str],
-    config: FitConfig,
-    like: dict[str, Spec],
-) -> tuple[dict[str, dict[str, float]], dict[str, PointForecast]]:
-    """Score candidates fitted on the training window (orders as backtested) on held-out weeks."""
-    history = window(train, config.max_train_weeks)
-    specs, _ = fit_candidates(history, names, config.season_length, like)
-    forecasts, _ = forecast_candidates(specs, history, len(test), config.levels)
-    return {
-        name: metrics.score(
-            test,
-            fc.mean,
-            history.values,
-            config.season_length,
-            {lv: (fc.lower[lv], fc.upper[lv]) for lv in config.levels},
-        )
-        for name, fc in forecasts.items()
-    }, forecasts
+def fit_selected(
+    selected: str,
+    history: TitleSeries,
+    bt: Backtest,
+    plan: Plan,
+    like: dict[str, Spec] | None = None,
+    pool: Mapping[str, Any] | None = None,
+) -> tuple[Spec | None, str | None]:
+    """The selected candidate fitted on `history`: a family's spec, or an ensemble of its best
+    members (those that fit; two at least). None and the reason when it cannot be fitted."""
+    if not ensembles.is_ensemble(selected):
+        specs, failed = fit_candidates(history, [selected], plan.season_length, like, pool)
+        return specs.get(selected), failed.get(selected)
+    names = ensembles.members(bt, selected)
+    specs, failed = fit_candidates(history, names, plan.season_length, like, pool)
+    fitted = tuple(specs[n] for n in names if n in specs)
+    if len(fitted) < 2:
+        return None, f"fewer than two members fitted ({failed})"
+    method, _ = ensembles.parse(selected)
+    return EnsembleSpec(method, fitted), None
 
 
-def fit_title(series: TitleSeries, config: FitConfig) -> TitleFit:
-    """Backtest on the training window, pick the selected, score it on the holdout, refit."""
+def fit_title(series: TitleSeries, config: FitConfig, pools: Pools | None = None) -> TitleFit:
+    """Plan the title's backtest, backtest its candidates and ensembles on the training window,
+    select one, score it on the holdout, refit it on every week (the last `max_train_weeks`).
+    `pools` holds what pooled families trained across titles (`fit_titles` trains them)."""
     started = time.perf_counter()
-    holdout = min(config.holdout, max(len(series) - 1, 0))
+    plan = config.plan(len(series))
+    holdout = plan.holdout
     train = series.head(len(series) - holdout) if holdout else series
     test = series.values[len(train) :]
     bt = backtest(
         train,
-        horizon=config.horizon,
-        n_origins=config.n_origins,
-        candidates=config.candidates,
-        season_length=config.season_length,
+        horizon=plan.horizon,
+        n_origins=plan.n_origins,
+        candidates=plan.candidates,
+        season_length=plan.season_length,
         levels=config.levels,
         max_train_weeks=config.max_train_weeks,
+        min_train=plan.min_train,
+        pools=pools,
     )
+    ensembles.add_ensembles(bt, config.ensembles, plan.season_length, config.levels)
     summary = bt.summary()
     scores = summary["mase"].to_dict() if not summary.empty else {}
-    selected = select_family(summary)
+    selected = select_candidate(summary)
     fallback = None
     if selected is None:
-        selected = BASELINE
-        fallback = "no candidate could be backtested: " + (
-            "; ".join(f"{k}: {v}" for k, v in bt.failures.items()) or "history too short"
+        selected = plan.baseline
+        fallback = (
+            f"{plan.baseline}: no candidate could be backtested ("
+            + (
+                "; ".join(f"{k}: {v}" for k, v in bt.failures.items())
+                or plan.reason
+                or "history too short"
+            )
+            + ")"
         )
     final_history = window(series, config.max_train_weeks)
-    names = list(config.candidates) if config.forecast_candidates else [selected]
-    specs, failed = fit_candidates(final_history, names, config.season_length)
-    if selected not in specs:
-        fallback = f"{selected} failed on all data ({failed.get(selected)}); seasonal naive used"
-        selected = BASELINE
-        specs.update(fit_candidates(final_history, [BASELINE], config.season_length)[0])
-        if BASELINE not in specs:
-            raise ForecastError(f"{series.key}: not even a seasonal naive fits {len(series)} weeks")
+    final_pool = pools.at(final_history.end) if pools else None
+    spec, failure = fit_selected(selected, final_history, bt, plan, pool=final_pool)
+    if spec is None:
+        fallback = f"{plan.baseline}: {selected} failed on all data ({failure})"
+        selected = plan.baseline
+        spec, failure = fit_selected(selected, final_history, bt, plan)
+        if spec is None:
+            raise ForecastError(f"{series.key}: not even {selected} fits: {failure}")
     evaluation = {
         "selected": selected,
         "fallback": fallback,
+        "plan": plan.as_dict(),
+        "window": {
+            "weeks": len(final_history),
+            "max_weeks": config.max_train_weeks,
+            "history_weeks": len(series),
+        },
         "backtest": {
-            "horizon": config.horizon,
-            "origins": [d.date().isoformat() for d in sorted(bt.table["origin"].unique())]
-            if not bt.table.empty
-            else [],
+            "horizon": plan.horizon,
+            "origins": [d.date().isoformat() for d in sorted(bt.actuals)],
             "mean": _finite(summary.to_dict(orient="index")),
             "failures": bt.failures,
             "forecasts": [
@@ -161,21 +213,24 @@ def fit_title(series: TitleSeries, config: FitConfig) -> TitleFit:
                 for origin, fc in sorted(bt.forecasts.get(selected, {}).items())
             ],
         },
-        "baseline": BASELINE,
+        "baseline": plan.baseline,
     }
     result_holdout: dict[str, dict[str, float]] = {}
     holdout_forecasts: dict[str, PointForecast] = {}
     if len(test):
         result_holdout, holdout_forecasts = _evaluate_holdout(
-            train, test, sorted({selected, BASELINE}), config, bt.specs
+            train, test, sorted({selected, plan.baseline}), bt, plan, config, pools
         )
         evaluation["holdout"] = {"weeks": len(test), **_finite(result_holdout)}
         if selected in holdout_forecasts:
             first = series.dates[len(train)]
             evaluation["holdout_forecast"] = forecast_record(first, holdout_forecasts[selected])
-    bundle = Bundle(model=specs[selected], history=final_history, evaluation=evaluation)
+    bundle = Bundle(model=spec, history=final_history, evaluation=evaluation)
     candidate_forecasts: dict[str, PointForecast] = {}
     if config.forecast_candidates:
+        specs, _ = fit_candidates(
+            final_history, plan.candidates, plan.season_length, pool=final_pool
+        )
         candidate_forecasts, _ = forecast_candidates(
             specs, final_history, config.horizon, config.levels
         )
@@ -190,7 +245,64 @@ def fit_title(series: TitleSeries, config: FitConfig) -> TitleFit:
         fallback=fallback,
         seconds=time.perf_counter() - started,
         candidate_forecasts=candidate_forecasts,
+        scores_for_calibration=[
+            calibration.scores(bt.actuals[origin], fc)
+            for origin, fc in sorted(bt.forecasts.get(selected, {}).items())
+        ],
     )
+
+
+def _evaluate_holdout(
+    train: TitleSeries,
+    test: np.ndarray,
+    names: list[str],
+    bt: Backtest,
+    plan: Plan,
+    config: FitConfig,
+    pools: Pools | None,
+) -> tuple[dict[str, dict[str, float]], dict[str, PointForecast]]:
+    """Score candidates fitted on the training window (orders as backtested) on held-out weeks."""
+    history = window(train, config.max_train_weeks)
+    pool = pools.at(history.end) if pools else None
+    scores: dict[str, dict[str, float]] = {}
+    forecasts: dict[str, PointForecast] = {}
+    for name in names:
+        spec, _ = fit_selected(name, history, bt, plan, bt.specs, pool)
+        if spec is None:
+            continue
+        out, _ = forecast_candidates({name: spec}, history, len(test), config.levels)
+        if name in out:
+            forecasts[name] = out[name]
+            scores[name] = score_forecast(
+                test, out[name], history.values, plan.season_length, config.levels
+            )
+    return scores, forecasts
+
+
+def calibrate(fits: Sequence[TitleFit], levels: Sequence[int]) -> Calibration | None:
+    """Pool every title's backtest scores into one calibration, put it in their bundles, and
+    score each holdout forecast's calibrated intervals and quantiles (in place)."""
+    table = calibration.fit_calibration(f.scores_for_calibration for f in fits)
+    if table is None:
+        return None
+    for fit in fits:
+        fit.bundle = replace(fit.bundle, calibration=table)
+        held = fit.holdout_forecast
+        if held is None or fit.selected not in fit.holdout:
+            continue
+        actual = fit.bundle.history.values[-len(held.mean) :]
+        quantiles = table.quantiles(held, calibration.SCORED + level_bounds(levels))
+        row = fit.holdout[fit.selected]
+        for level in levels:
+            lo, hi = calibration.level_taus(level)
+            row[f"coverage_{level}"] = metrics.coverage(actual, quantiles[lo], quantiles[hi])
+        row["wql"] = metrics.wql(actual, {t: quantiles[t] for t in calibration.SCORED})
+        fit.bundle.evaluation.setdefault("holdout", {})[fit.selected] = _finite(row)
+    return table
+
+
+def level_bounds(levels: Sequence[int]) -> tuple[float, ...]:
+    return tuple(t for level in levels for t in calibration.level_taus(level))
 
 
 def _finite(nested: dict) -> dict:

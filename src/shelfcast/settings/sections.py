@@ -98,8 +98,8 @@ class DataSettings(Section):
 
     # sales files or URIs (xlsx, csv, parquet; local, gs://); empty: the sample catalogue
     paths: Annotated[Items, Flat("data")] = ()
-    # weeks before this date are left out; '' keeps all history
-    start_date: Annotated[str, Flat()] = "2012-01-01"
+    # weeks before this date are left out; '' (the default) keeps all history
+    start_date: Annotated[str, Flat()] = ""
     sample_seed: int = 42  # the built-in sample catalogue's random seed
 
 
@@ -116,7 +116,8 @@ class TrainingSettings(Section):
 
     workers: Annotated[int | None, Field(ge=1), Flat()] = None  # None: one per CPU
     dask_scheduler: Annotated[str | None, Flat()] = None  # a dask.distributed address
-    max_train_weeks: Annotated[int | None, Field(ge=1), Flat()] = None  # None: all weeks
+    # each model is fitted on the last this many weeks (four years); None: every week
+    max_train_weeks: Annotated[int | None, Field(ge=1), Flat()] = 208
     season_length: Annotated[int, Field(ge=1)] = 52  # weeks in a seasonal period
 
 
@@ -145,11 +146,20 @@ class ServingSettings(Section):
     horizon: Annotated[int, Field(ge=1)] = 32  # weeks ahead
     # interval levels, percent: of a forecast, and those backtests score
     levels: Annotated[Levels, Field(min_length=1)] = (80, 95)
+    # quantiles of a forecast (columns p10, p50, p90)
+    quantiles: Annotated[tuple[float, ...], Field(min_length=1)] = (0.1, 0.5, 0.9)
 
     @field_validator("levels")
     @classmethod
     def _check_levels(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         return _levels(value)
+
+    @field_validator("quantiles")
+    @classmethod
+    def _check_quantiles(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0.005 <= q <= 0.995 for q in value):
+            raise ValueError(f"quantiles must be between 0.005 and 0.995, got {list(value)}")
+        return tuple(sorted(set(value)))
 
 
 class EndpointSettings(Section):

@@ -7,31 +7,45 @@ Adding a family is a module implementing `Family` and one line here (docs/archit
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from shelfcast.catalog.series import TitleSeries
-from shelfcast.forecasting.families import combo, dhr, sarima, snaive, theta
-from shelfcast.forecasting.families.base import Family, FitContext, Spec, SpecError
+from shelfcast.forecasting.families import (
+    autotheta,
+    combo,
+    dhr,
+    ensemble,
+    ets,
+    naive,
+    sarima,
+    snaive,
+    theta,
+)
+from shelfcast.forecasting.families.base import (
+    Family,
+    FitContext,
+    Spec,
+    SpecError,
+    register,
+    spec_from_dict,
+)
+from shelfcast.forecasting.families.base import family_named as family_of
 from shelfcast.forecasting.intervals import PointForecast, finished
 
-FAMILIES: dict[str, Family[Any]] = {
-    f.name: f for f in (snaive.FAMILY, sarima.FAMILY, dhr.FAMILY, theta.FAMILY, combo.FAMILY)
-}
-
-
-def family_of(name: object) -> Family[Any]:
-    """The family named `name`; SpecError naming the known ones when there is none."""
-    if not isinstance(name, str) or name not in FAMILIES:
-        raise SpecError(f"unknown model family {name!r} (known: {', '.join(FAMILIES)})")
-    return FAMILIES[name]
-
-
-def spec_from_dict(data: object) -> Spec:
-    """A spec from its JSON dict, whichever family and layout version it has."""
-    if not isinstance(data, Mapping):
-        raise SpecError(f"a model spec is a JSON object, got {data!r}")
-    return family_of(data.get("family")).spec_type.from_dict(data)
+FAMILIES: dict[str, Family[Any]] = register(
+    [
+        naive.FAMILY,
+        snaive.FAMILY,
+        sarima.FAMILY,
+        dhr.FAMILY,
+        theta.FAMILY,
+        autotheta.FAMILY,
+        ets.FAMILY,
+        combo.FAMILY,
+        ensemble.FAMILY,
+    ]
+)
 
 
 def forecast(

@@ -107,6 +107,9 @@ class Family(Protocol[S]):
     spec_type: type[S]
     requires: tuple[str, ...] = ()  # families whose fits `fit` finds in `context.fitted`
     pooled: bool = False  # trained across titles: `train_pool` runs before any `fit`
+    # The backtest modes it is a candidate in: "seasonal" (titles with two seasons or more,
+    # fitted with the season length) and "non-seasonal" (shorter ones, season length 1).
+    modes: tuple[str, ...] = ("seasonal", "non-seasonal")
 
     def fit(self, history: TitleSeries, context: FitContext, like: S | None = None) -> S:
         """Fit on `history`. With `like` (this family's fit at an earlier origin), keep its
@@ -131,6 +134,30 @@ class Family(Protocol[S]):
         """The spec for a longer `history` (newer weeks appended), parameters unchanged. A
         family whose forecasts re-filter the whole history keeps no state: the same spec."""
         return spec
+
+
+_TABLE: dict[str, Family[Any]] = {}  # filled by the families package: `register`
+
+
+def register(families: Sequence[Family[Any]]) -> dict[str, Family[Any]]:
+    """Make `families` known to `family_named`, by name; returns the table of every family
+    registered (the package's `FAMILIES` is this table)."""
+    _TABLE.update({f.name: f for f in families})
+    return _TABLE
+
+
+def family_named(name: object) -> Family[Any]:
+    """The registered family named `name`; SpecError naming the known ones when there is none."""
+    if not isinstance(name, str) or name not in _TABLE:
+        raise SpecError(f"unknown model family {name!r} (known: {', '.join(_TABLE)})")
+    return _TABLE[name]
+
+
+def spec_from_dict(data: object) -> Spec:
+    """A spec from its JSON dict, whichever family and layout version it has."""
+    if not isinstance(data, Mapping):
+        raise SpecError(f"a model spec is a JSON object, got {data!r}")
+    return family_named(data.get("family")).spec_type.from_dict(data)
 
 
 def _plain(value: Any) -> Any:

@@ -60,6 +60,7 @@ class ComboSpec(Spec):
 class Combination(Family[ComboSpec]):
     name = NAME
     spec_type = ComboSpec
+    modes = ("seasonal",)
     requires = MEMBERS
 
     def fit(

@@ -92,6 +92,7 @@ def _least_squares(design: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, 
 class HarmonicRegression(Family[DhrSpec]):
     name = NAME
     spec_type = DhrSpec
+    modes = ("seasonal",)
 
     def fit(
         self, history: TitleSeries, context: FitContext, like: DhrSpec | None = None

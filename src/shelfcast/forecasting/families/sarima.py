@@ -88,6 +88,7 @@ class SarimaSpec(Spec):
 class Sarima(Family[SarimaSpec]):
     name = NAME
     spec_type = SarimaSpec
+    modes = ("seasonal",)
 
     def fit(
         self, history: TitleSeries, context: FitContext, like: SarimaSpec | None = None

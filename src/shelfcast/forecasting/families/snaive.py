@@ -20,7 +20,7 @@ NAME = "snaive"
 class SnaiveSpec(Spec):
     family: ClassVar[str] = NAME
 
-    season_length: int  # 1 (naive) when the history is not longer than a season
+    season_length: int  # 1 only in bundles written before `naive` was a family of its own
     sigma2: float  # mean squared seasonal difference
 
     def params(self) -> dict[str, Any]:
@@ -30,14 +30,17 @@ class SnaiveSpec(Spec):
 class SeasonalNaive(Family[SnaiveSpec]):
     name = NAME
     spec_type = SnaiveSpec
+    modes = ("seasonal",)
 
     def fit(
         self, history: TitleSeries, context: FitContext, like: SnaiveSpec | None = None
     ) -> SnaiveSpec:
-        y = history.values
-        m = context.season_length if len(y) > context.season_length else 1
-        if len(y) <= m:
-            raise ForecastError(f"seasonal naive needs more than {m} weeks, got {len(y)}")
+        y, m = history.values, context.season_length
+        if m < 2 or len(y) <= m:
+            raise ForecastError(
+                f"seasonal naive needs a season of 2 or more weeks and more weeks than that; "
+                f"got a season of {m} and {len(y)} weeks"
+            )
         errors = y[m:] - y[:-m]
         return SnaiveSpec(season_length=m, sigma2=float(np.mean(errors**2)))
 

@@ -1,0 +1,154 @@
+"""Quantiles calibrated by conformal prediction on backtest residuals, by horizon step.
+
+Each backtest forecast of a title's selected model leaves, per step h, a score: the error
+divided by the model's own spread at that step, `(actual - mean) / spread`, where spread is the
+half-width of the model's 80% interval over its normal quantile (at least `MIN_SPREAD` of the
+mean, so that a flat zero forecast still has one). The scores of every title fitted together
+are pooled by step, and their empirical quantiles (with the finite-sample correction of split
+conformal prediction) become the calibration: the forecast's tau quantile at step h is
+`max(0, mean + spread * Q_tau(h))`. Quantiles are monotone in tau (so are Q_tau), never
+negative, asymmetric where errors are, and as wide as the title's own model says, scaled to the
+coverage the backtest measured. A step with fewer than `MIN_SCORES` scores uses every step's
+scores; steps beyond the backtest horizon use its last step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import norm
+
+from shelfcast.errors import ForecastError
+from shelfcast.forecasting.intervals import PointForecast, z
+
+# The quantile levels a calibration keeps; others are interpolated between them.
+TAUS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+TAUS += (0.95, 0.975, 0.99, 0.995)
+SCORED = (0.1, 0.5, 0.9)  # the quantiles weighted quantile loss is reported on
+MIN_SCORES = 30
+MIN_SPREAD = 0.05  # of the mean forecast
+SPREAD_LEVEL = 80
+METHOD = "conformal"
+
+
+def spread(forecast: PointForecast) -> np.ndarray:
+    """The model's own scale per step: its `SPREAD_LEVEL` interval's half-width (the lowest
+    level's if it has none) over the normal quantile, floored at `MIN_SPREAD` of the mean."""
+    level = SPREAD_LEVEL if SPREAD_LEVEL in forecast.lower else min(forecast.lower)
+    half = (forecast.upper[level] - forecast.lower[level]) / (2.0 * z(level))
+    return np.maximum(np.maximum(half, MIN_SPREAD * np.abs(forecast.mean)), 1e-6)
+
+
+def scores(actual: np.ndarray, forecast: PointForecast) -> np.ndarray:
+    """The conformity scores of one backtest forecast, by step."""
+    n = len(actual)
+    return (np.asarray(actual, dtype=np.float64) - forecast.mean[:n]) / spread(forecast)[:n]
+
+
+def quantile_column(tau: float) -> str:
+    """The column of the `tau` quantile in forecast tables: p10 for 0.1, p2.5 for 0.025."""
+    return f"p{round(tau * 100, 3):g}"
+
+
+def level_taus(level: int) -> tuple[float, float]:
+    """The quantile levels of a central `level`% interval's bounds."""
+    return (0.5 - level / 200.0, 0.5 + level / 200.0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Score quantiles by step (`table[h - 1]`, one column per `TAUS`), from `n_scores`
+    scores of `n_titles` titles."""
+
+    table: tuple[tuple[float, ...], ...]
+    n_scores: int
+    n_titles: int
+
+    def quantiles(self, forecast: PointForecast, taus: Sequence[float]) -> dict[float, np.ndarray]:
+        """The calibrated `taus` quantiles of `forecast`, each never negative."""
+        for tau in taus:
+            if not TAUS[0] <= tau <= TAUS[-1]:
+                raise ForecastError(f"quantile {tau} is outside [{TAUS[0]}, {TAUS[-1]}]")
+        horizon = len(forecast.mean)
+        rows = np.asarray(self.table)[np.minimum(np.arange(horizon), len(self.table) - 1)]
+        width = spread(forecast)
+        out = {}
+        for tau in taus:
+            q = np.array([np.interp(tau, TAUS, row) for row in rows])
+            out[tau] = np.maximum(forecast.mean + width * q, 0.0)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": METHOD,
+            "taus": list(TAUS),
+            "steps": [list(row) for row in self.table],
+            "n_scores": self.n_scores,
+            "n_titles": self.n_titles,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
+        if data.get("method") != METHOD or list(data.get("taus", ())) != list(TAUS):
+            raise ForecastError(f"calibration: expected method {METHOD!r} with taus {TAUS}")
+        steps = data.get("steps")
+        if not isinstance(steps, list) or not steps:
+            raise ForecastError("calibration: steps must be a non-empty list")
+        table = []
+        for i, row in enumerate(steps, start=1):
+            values = np.asarray(row, dtype=np.float64) if isinstance(row, list) else None
+            if values is None or values.shape != (len(TAUS),) or not np.all(np.isfinite(values)):
+                raise ForecastError(f"calibration: step {i} must hold {len(TAUS)} numbers")
+            if np.any(np.diff(values) < 0):
+                raise ForecastError(f"calibration: step {i} quantiles are not increasing")
+            table.append(tuple(float(v) for v in values))
+        return cls(tuple(table), int(data.get("n_scores", 0)), int(data.get("n_titles", 0)))
+
+
+def normal_quantiles(forecast: PointForecast, taus: Sequence[float]) -> dict[float, np.ndarray]:
+    """Uncalibrated quantiles: the mean plus the model's own spread times the normal quantile,
+    never negative (for bundles without a calibration)."""
+    width = spread(forecast)
+    return {t: np.maximum(forecast.mean + width * float(norm.ppf(t)), 0.0) for t in taus}
+
+
+def conformal_quantiles(values: np.ndarray) -> tuple[float, ...]:
+    """The `TAUS` quantiles of `values` with split conformal's finite-sample correction: the
+    upper ones move up, the lower ones down, by a rank."""
+    n = len(values)
+    adjusted = [
+        min(1.0, math.ceil((n + 1) * t) / n) if t > 0.5 else max(0.0, math.floor((n + 1) * t) / n)
+        for t in TAUS
+    ]
+    return tuple(float(v) for v in np.quantile(values, adjusted, method="inverted_cdf"))
+
+
+def fit_calibration(per_title: Iterable[Sequence[np.ndarray]]) -> Calibration | None:
+    """The calibration from each title's backtest scores (one array per origin, by step);
+    None when there are fewer than `MIN_SCORES` scores in all."""
+    by_step: dict[int, list[float]] = {}
+    titles = 0
+    for origins in per_title:
+        if not origins:
+            continue
+        titles += 1
+        for row in origins:
+            for h, value in enumerate(row):
+                if np.isfinite(value):
+                    by_step.setdefault(h, []).append(float(value))
+    everything = np.array([v for values in by_step.values() for v in values])
+    if len(everything) < MIN_SCORES:
+        return None
+    pooled = conformal_quantiles(everything)
+    steps = max(by_step) + 1
+    table = tuple(
+        conformal_quantiles(np.array(by_step[h]))
+        if len(by_step.get(h, ())) >= MIN_SCORES
+        else pooled
+        for h in range(steps)
+    )
+    return Calibration(table, len(everything), titles)

@@ -1,0 +1,157 @@
+"""Exponential smoothing (ETS) chosen by AICc, on volumes deseasonalised by classical indices.
+
+A state-space ETS with a 52-week seasonal state is slow to fit and badly estimated on a few
+years of weekly sales, so seasonality is taken out first, as Theta does: when the history has
+two seasons and a significant lag-52 autocorrelation, it is divided by classical multiplicative
+indices, and forecasts are multiplied back by the indices of the weeks forecast. On the
+adjusted series statsforecast's AutoETS picks a non-seasonal model by AICc: error additive or
+multiplicative (not multiplicative when the series has a zero or negative week), trend none,
+additive or damped (no multiplicative trend). A constant series gets statsforecast's
+constant model (ANN, alpha 0.9999, no noise). With `like`, the form and the choice of
+seasonality are kept and only the indices, smoothing parameters and initial states are
+re-estimated.
+
+The spec holds the parameters and the initial states; the forecast re-runs the recursion over
+the whole (adjusted) history from them, so `update` keeps the spec. Error type does not change
+the recursion or the point forecast, only the variance: the class-1 formula for additive error,
+the exact class-2 recursion for multiplicative error (Hyndman et al. 2008, ch. 6), both
+from c_j = alpha + beta (phi + ... + phi^j), normal bounds on the adjusted scale, then times the
+indices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from shelfcast.catalog.series import TitleSeries
+from shelfcast.errors import ForecastError
+from shelfcast.forecasting import seasonal_index
+from shelfcast.forecasting.families.base import Family, FitContext, Spec
+from shelfcast.forecasting.fourier import week_of
+from shelfcast.forecasting.intervals import PointForecast, normal_bounds
+
+NAME = "ets"
+# statsforecast refuses "tiny" series of at most 4 weeks more than the model's parameter count
+# (5 for a damped trend): fewer than 10 weeks cannot fit every form.
+MIN_WEEKS = 10
+
+
+@dataclass(frozen=True)
+class EtsSpec(Spec):
+    family: ClassVar[str] = NAME
+
+    error: str  # "A" additive or "M" multiplicative
+    trend: str  # "N" none or "A" additive
+    damped: bool  # damped trend (only with trend "A")
+    alpha: float  # level smoothing
+    beta: float  # trend smoothing; 0 without trend
+    phi: float  # trend damping; 1 unless damped
+    level0: float  # level before the first week
+    trend0: float  # trend before the first week; 0 without trend
+    sigma2: float  # one-step error variance (relative errors for multiplicative error)
+    seasonal_indices: tuple[float, ...] | None  # by week of the cycle from time_origin; None: none
+    time_origin: str  # ISO date of the first week fitted on
+
+    @property
+    def model(self) -> str:
+        """The ETS form as error, trend (d when damped), season: "ANN", "MAdN"."""
+        return f"{self.error}{self.trend}{'d' if self.damped else ''}N"
+
+    def params(self) -> dict[str, Any]:
+        return {
+            **super().params(),
+            "model": self.model,
+            "seasonal": self.seasonal_indices is not None,
+        }
+
+
+def _final_state(z: np.ndarray, spec: EtsSpec) -> tuple[float, float]:
+    """Level and trend after the last week: the ETS recursion from the initial states (the
+    same for additive and multiplicative error)."""
+    level, trend = spec.level0, spec.trend0
+    alpha, beta, phi = spec.alpha, spec.beta, spec.phi
+    for value in z.tolist():
+        expected = level + phi * trend
+        error = value - expected
+        level, trend = expected + alpha * error, phi * trend + beta * error
+    return level, trend
+
+
+def _variance(spec: EtsSpec, mean: np.ndarray) -> np.ndarray:
+    """Forecast variance for each step ahead on the adjusted scale."""
+    h = len(mean)
+    c2 = (spec.alpha + spec.beta * np.cumsum(spec.phi ** np.arange(1, h + 1))) ** 2
+    if spec.error == "A":
+        return spec.sigma2 * (1.0 + np.r_[0.0, np.cumsum(c2)[:-1]])
+    theta = np.empty(h)
+    for k in range(h):
+        theta[k] = mean[k] ** 2 + spec.sigma2 * np.dot(c2[:k], theta[:k][::-1])
+    return (1.0 + spec.sigma2) * theta - mean**2
+
+
+def _fit_ets(z: np.ndarray, like: EtsSpec | None) -> dict[str, Any]:
+    """statsforecast's ETS model dict: AutoETS over non-seasonal forms, or `like`'s form."""
+    from statsforecast.models import AutoETS
+
+    if like is None:
+        model = AutoETS(season_length=1, model="ZZN", damped=None)
+    else:
+        model = AutoETS(season_length=1, model=f"{like.error}{like.trend}N", damped=like.damped)
+    return model.fit(z).model_
+
+
+class Ets(Family[EtsSpec]):
+    name = NAME
+    spec_type = EtsSpec
+
+    def fit(
+        self, history: TitleSeries, context: FitContext, like: EtsSpec | None = None
+    ) -> EtsSpec:
+        y, m = history.values, context.season_length
+        if len(y) < MIN_WEEKS:
+            raise ForecastError(f"ETS needs at least {MIN_WEEKS} weeks, got {len(y)}")
+        if like is None:
+            seasonal = seasonal_index.significant(y, m, min_seasons=2)
+        else:
+            seasonal = like.seasonal_indices is not None
+        indices = seasonal_index.indices(y, m) if seasonal else np.ones(1)
+        fitted = _fit_ets(y / seasonal_index.cycle(indices, len(y), 0), like)
+        error, trend, _, damped = fitted["components"]
+        alpha, beta, _, phi, *states = (float(v) for v in fitted["par"])
+        has_trend = trend != "N"
+        return EtsSpec(
+            error=error,
+            trend=trend,
+            damped=damped == "D",
+            alpha=alpha,
+            beta=beta if has_trend else 0.0,
+            phi=phi if damped == "D" else 1.0,
+            level0=states[0],
+            trend0=states[1] if has_trend else 0.0,
+            sigma2=float(fitted["sigma2"]),
+            seasonal_indices=tuple(indices.tolist()) if seasonal else None,
+            time_origin=history.start.date().isoformat(),
+        )
+
+    def forecast(
+        self, spec: EtsSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        y = history.values
+        indices = np.asarray(spec.seasonal_indices or (1.0,))
+        offset = round(week_of(history.start) - week_of(spec.time_origin))
+        level, trend = _final_state(y / seasonal_index.cycle(indices, len(y), offset), spec)
+        mean = level + trend * np.cumsum(spec.phi ** np.arange(1, horizon + 1))
+        out = normal_bounds(mean, np.sqrt(_variance(spec, mean)), levels)
+        season = seasonal_index.cycle(indices, horizon, offset + len(y))
+        return PointForecast(
+            out.mean * season,
+            {lv: b * season for lv, b in out.lower.items()},
+            {lv: b * season for lv, b in out.upper.items()},
+        )
+
+
+FAMILY = Ets()

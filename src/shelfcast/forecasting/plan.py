@@ -1,0 +1,99 @@
+"""How one title is backtested, from the length of its history.
+
+A title with at least two seasons is backtested with the seasonal candidates, a shorter one
+with the non-seasonal candidates. The requested holdout, backtest horizon and number of origins
+shrink with a short history, in that order of sacrifice: first the horizon (down to
+`MIN_HORIZON` weeks, keeping every origin and the holdout), then the holdout, then origins.
+The plan says what it changed and why, and the bundle records it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MIN_HORIZON = 4  # the shortest backtest horizon worth scoring
+MIN_NONSEASONAL_TRAIN = 8  # weeks every non-seasonal candidate needs at an origin
+SEASONS_FOR_SEASONAL = 2  # seasons of history before seasonal candidates are tried
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One title's backtest: its mode, candidates and baseline, horizon, origins, holdout."""
+
+    seasonal: bool
+    season_length: int  # 1 in the non-seasonal mode
+    candidates: tuple[str, ...]
+    baseline: str
+    horizon: int
+    n_origins: int
+    holdout: int
+    min_train: int  # the fewest weeks any origin fits on
+    reason: str  # what was changed from the request, and why; "" when nothing
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "mode": "seasonal" if self.seasonal else "non-seasonal",
+            "season_length": self.season_length,
+            "candidates": list(self.candidates),
+            "baseline": self.baseline,
+            "horizon": self.horizon,
+            "origins": self.n_origins,
+            "holdout": self.holdout,
+            "reason": self.reason,
+        }
+
+
+def min_seasonal_train(season_length: int) -> int:
+    """The fewest weeks a seasonal candidate fits on at an origin: a season and a half."""
+    return season_length + season_length // 2
+
+
+def plan_backtest(
+    n_weeks: int,
+    *,
+    horizon: int,
+    n_origins: int,
+    holdout: int,
+    season_length: int,
+    seasonal_candidates: Sequence[str],
+    nonseasonal_candidates: Sequence[str],
+    seasonal_baseline: str,
+    nonseasonal_baseline: str,
+) -> Plan:
+    """The backtest for a history of `n_weeks` weeks, given the requested horizon, origins and
+    holdout. Every plan has at least one origin when the history allows it; a history too short
+    for any has `n_origins == 0` and says so in `reason`."""
+    seasonal = season_length > 1 and n_weeks >= SEASONS_FOR_SEASONAL * season_length
+    notes: list[str] = []
+    if season_length > 1 and not seasonal:
+        notes.append(
+            f"{n_weeks} weeks is under {SEASONS_FOR_SEASONAL} seasons of {season_length}: "
+            "non-seasonal candidates"
+        )
+    min_train = min_seasonal_train(season_length) if seasonal else MIN_NONSEASONAL_TRAIN
+    budget = max(n_weeks - min_train, 0)
+    h, k, hold = horizon, n_origins, min(holdout, horizon)
+    if hold != holdout:
+        notes.append(f"holdout {hold} weeks (the backtest horizon)")
+    if hold + k * h > budget:
+        h = max(min(horizon, budget // (k + (1 if hold else 0))), 1)
+        hold = min(hold, h)
+        if h < MIN_HORIZON:
+            h, hold = min(horizon, MIN_HORIZON), 0
+            k = min(n_origins, budget // h)
+        notes.append(
+            f"{n_weeks} weeks leave {budget} after the first {min_train} to fit on: "
+            f"{k} origin(s) of {h} weeks, holdout {hold}"
+        )
+    return Plan(
+        seasonal=seasonal,
+        season_length=season_length if seasonal else 1,
+        candidates=tuple(seasonal_candidates if seasonal else nonseasonal_candidates),
+        baseline=seasonal_baseline if seasonal else nonseasonal_baseline,
+        horizon=h,
+        n_origins=k,
+        holdout=hold,
+        min_train=min_train,
+        reason="; ".join(notes),
+    )

@@ -24,6 +24,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -431,7 +432,12 @@ BACKTEST_COLUMNS = ("mase", "wape", "wql", "coverage_80", "coverage_95")
 def backtest_table(ds: Dataset, own: ShelfcastRun, workers: int) -> Table:
     """Shelfcast's rolling-origin backtest inside the training weeks: `fit.backtest.table`
     averaged over titles and origins, per candidate family and for each title's chosen model."""
-    from shelfcast.forecasting.fit import BASELINE
+    from shelfcast.forecasting.fit import BASELINE, NONSEASONAL_BASELINE
+
+    baselines = {
+        BASELINE: " (seasonal naive: baseline of titles with two seasons)",
+        NONSEASONAL_BASELINE: " (baseline of shorter titles)",
+    }
 
     frames = [f.backtest.table.assign(key=f.key) for f in own.fits if not f.backtest.table.empty]
     table = Table(
@@ -444,10 +450,7 @@ def backtest_table(ds: Dataset, own: ShelfcastRun, workers: int) -> Table:
         order = {c: i for i, c in enumerate(own.config.candidates)}  # then ensembles, by name
         names = sorted(bt["candidate"].unique(), key=lambda c: (order.get(c, len(order)), c))
         rows = [("**chosen model**", bt[bt["candidate"] == bt["key"].map(chosen)])]
-        rows += [
-            (f"`{c}`" + (" (seasonal naive)" if c == BASELINE else ""), bt[bt["candidate"] == c])
-            for c in names
-        ]
+        rows += [(f"`{c}`" + baselines.get(c, ""), bt[bt["candidate"] == c]) for c in names]
         for label, part in rows:
             cells = [
                 (fmt(part[c].mean(), 3) if c == "mase" else f"{fmt(part[c].mean(), 1)}%")
@@ -457,15 +460,21 @@ def backtest_table(ds: Dataset, own: ShelfcastRun, workers: int) -> Table:
             ]
             table.add(label, part["key"].nunique(), len(part), *cells)
     n = len(ds.series)
+    plans = Counter(
+        "{mode} ({origins} origins x {horizon} weeks, holdout {holdout})".format(
+            **f.bundle.evaluation["plan"]
+        )
+        for f in own.fits
+    )
     table.notes += [
-        f"{len(frames)} of {n} titles backtested (the others too short: seasonal naive fallback)",
-        f"configuration: `{own.config}`: {own.config.n_origins} origins {own.config.horizon}"
-        f" weeks apart before the {own.config.holdout}-week internal holdout, each scored on"
-        f" the {own.config.horizon} weeks after it",
-        "means over titles and origins of `fit.backtest.table`: MASE (seasonal-naive scale of"
-        " the window before each origin), WAPE and wQL (0.1/0.5/0.9) in percent, coverage of the"
-        " 80% and 95% intervals in percent; a metric a title-origin leaves undefined (a zero"
-        " scale or zero sales) is left out of its mean; a title's chosen model (its selected"
+        f"{len(frames)} of {n} titles backtested (the others: their baseline)",
+        f"configuration: `{own.config}`; each title's backtest plan (`FitConfig.plan`, shorter"
+        " for short histories): " + "; ".join(f"{k} {plan}" for plan, k in plans.most_common()),
+        "means over titles and origins of `fit.backtest.table`: MASE (scaled by the in-sample"
+        " naive error of the window before each origin, at the plan's season length), WAPE"
+        " and wQL (0.1/0.5/0.9) in percent, coverage of the 80% and 95% intervals in percent;"
+        " a metric a title-origin leaves undefined (a zero scale or zero sales) is left out of"
+        " its mean; a title's chosen model (its selected"
         " family or ensemble) is scored on its own rows",
         f"Shelfcast's fitting cost: {fmt_seconds(own.run.seconds)} wall with {workers}"
         f" workers for {n} series ({fmt_seconds(own.run.seconds / max(n, 1))} per series, the"

@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         f" {HORIZON}` fits with, nothing else changed: `{config}`; each series' selected model,"
         f" `bundle.forecast({HORIZON}, levels={LEVELS}, quantiles={QUANTILES})`; wall time from"
         " the start of `fit_titles` to the last forecast",
-        "chosen families (series): " + ", ".join(f"{k} {v}" for k, v in selected.most_common()),
+        "chosen models (series): " + ", ".join(f"{k} {v}" for k, v in selected.most_common()),
         *(
             f"{name}: {k} series without a (finite) forecast, given the Naive row's"
             for name, k in filled.items()

@@ -101,14 +101,20 @@ def shelfcast_forecast(fit: Any, horizon: int = HORIZON) -> Forecast:
     )
 
 
+def arrays(f: Forecast) -> list[np.ndarray]:
+    """Every array of a forecast: mean, bounds, quantiles."""
+    return [f.mean, *(b for pair in f.bounds.values() for b in pair), *f.quantiles.values()]
+
+
 def fill_missing(
     keys: Sequence[str], forecasts: dict[str, Forecast], fallback: dict[str, Forecast]
 ) -> tuple[dict[str, Forecast], int]:
-    """`forecasts` with the `fallback` forecast where a series has none (or a non-finite one)."""
+    """`forecasts` with the `fallback` forecast where a series has none, or a non-finite mean,
+    bound or quantile."""
     out, filled = {}, 0
     for key in keys:
         f = forecasts.get(key)
-        if f is None or not np.all(np.isfinite(f.mean)):
+        if f is None or not all(np.all(np.isfinite(v)) for v in arrays(f)):
             f, filled = fallback[key], filled + 1
         out[key] = f
     return out, filled

@@ -466,16 +466,20 @@ def backtest_table(ds: Dataset, own: ShelfcastRun, workers: int) -> Table:
         )
         for f in own.fits
     )
+    common = plans.most_common(3)
     table.notes += [
-        f"{len(frames)} of {n} titles backtested (the others: their baseline)",
+        f"{len(frames)} of {n} titles backtested"
+        + ("" if len(frames) == n else " (the others too short: forecast by their baseline)"),
         f"configuration: `{own.config}`; each title's backtest plan (`FitConfig.plan`, shorter"
-        " for short histories): " + "; ".join(f"{k} {plan}" for plan, k in plans.most_common()),
+        " for short histories): "
+        + "; ".join(f"{k} {plan}" for plan, k in common)
+        + (f"; {plans.total() - sum(k for _, k in common)} on others" if len(plans) > 3 else ""),
         "means over titles and origins of `fit.backtest.table`: MASE (scaled by the in-sample"
         " naive error of the window before each origin, at the plan's season length), WAPE"
         " and wQL (0.1/0.5/0.9) in percent, coverage of the 80% and 95% intervals in percent;"
         " a metric a title-origin leaves undefined (a zero scale or zero sales) is left out of"
-        " its mean; a title's chosen model (its selected"
-        " family or ensemble) is scored on its own rows",
+        " its mean; a title's chosen model (its selected family or ensemble) is scored on its"
+        " own rows",
         f"Shelfcast's fitting cost: {fmt_seconds(own.run.seconds)} wall with {workers}"
         f" workers for {n} series ({fmt_seconds(own.run.seconds / max(n, 1))} per series, the"
         f" forecasts included); a title's own fit (`TitleFit.seconds`, in a worker) took"

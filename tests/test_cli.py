@@ -88,15 +88,29 @@ def test_forecast_long_format_writes_every_series_plots_and_bundles(tmp_path):
     data = long_format_file(tmp_path / "series.csv")
     out = tmp_path / "out" / "forecasts.csv"
     args = ["forecast", "--data", str(data), "--out", str(out), "--horizon", "10"]
-    result = runner.invoke(app, [*args, "--level", "90", "--bundles", str(tmp_path / "b")])
+    args += ["--level", "90", "--quantiles", "0.75", "--quantiles", "0.25,0.5"]
+    result = runner.invoke(app, [*args, "--bundles", str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(out, parse_dates=["week_ending"])
-    assert list(frame.columns) == ["unique_id", "week_ending", "mean", "lo_90", "hi_90", "model"]
+    assert list(frame.columns) == [
+        "unique_id",
+        "week_ending",
+        "mean",
+        "lo_90",
+        "hi_90",
+        "p25",
+        "p50",
+        "p75",
+        "model",
+    ]
     assert sorted(frame["unique_id"].unique()) == ["store-a", "store-b"]
     assert (frame["week_ending"].dt.dayofweek == 6).all()  # keeps the Sunday anchor
     assert frame.groupby("unique_id").size().tolist() == [10, 10]
     assert (frame["lo_90"] <= frame["mean"]).all() and (frame["mean"] <= frame["hi_90"]).all()
-    assert (out.parent / "forecasts_plots" / "store-a.html").exists()
+    assert ((frame["p25"] <= frame["p50"]) & (frame["p50"] <= frame["p75"])).all()
+    assert (frame["p25"] >= 0).all() and (frame["p25"] < frame["p75"]).any()
+    plot = (out.parent / "forecasts_plots" / "store-a.html").read_text()
+    assert '"name":"p25-p75"' in plot and '"name":"90% interval"' in plot
     info = json.loads((tmp_path / "b" / "store-b" / "bundle.json").read_text())
     assert info["training_window"]["freq"] == "W-SUN"
 
@@ -108,6 +122,7 @@ def test_forecast_defaults_to_the_sample_catalogue(tmp_path, project_home):
     assert result.exit_code == 0, result.output
     assert (project_home / "sample").exists()
     frame = pd.read_parquet(out)
+    assert {"lo_80", "hi_95", "p10", "p50", "p90"} <= set(frame.columns)  # the settings'
     assert frame["isbn"].unique().tolist() == ["9780241003008"]
     assert len(frame) == 32
     assert "Very Hungry Caterpillar" in result.output
@@ -116,9 +131,11 @@ def test_forecast_defaults_to_the_sample_catalogue(tmp_path, project_home):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--isbn", "9780000000002"], "no sales on or after 2012-01-01"),
+        (["--isbn", "9780000000002"], "no sales for 1 key(s): ['9780000000002']"),
         (["--level", "120"], "--level must be between 1 and 99"),
         (["--level", "high"], "--level takes whole percentages"),
+        (["--quantiles", "0.1,1.5"], "--quantiles must be between 0.005 and 0.995"),
+        (["--quantiles", "median"], "--quantiles takes numbers such as 0.1,0.5,0.9"),
     ],
 )
 def test_forecast_bad_options_exit_1_with_a_message(sample_dir, tmp_path, args, message):

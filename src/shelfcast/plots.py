@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,11 +12,12 @@ from shelfcast.catalog.series import weekly_dates
 from shelfcast.forecasting.fit import TitleFit
 
 HISTORY_WEEKS = 156
+QUANTILE_COLUMN = re.compile(r"p\d+(\.\d+)?")  # as calibration.quantile_column names them
 
 
 def title_figure(fit: TitleFit, forecast: pd.DataFrame) -> go.Figure:
     """History (last three years), the selected family's backtest forecasts and the forecast
-    bands."""
+    bands: each interval, and the outermost quantiles (p10-p90) when the forecast has two."""
     history = fit.bundle.history
     recent = history.to_frame().tail(HISTORY_WEEKS)
     fig = go.Figure()
@@ -28,6 +30,18 @@ def title_figure(fit: TitleFit, forecast: pd.DataFrame) -> go.Figure:
                 forecast[f"hi_{level}"],
                 name=f"{level}% interval",
                 fillcolor=f"rgba(31, 119, 180, {0.12 if level == max(levels) else 0.25})",
+            )
+        )
+    quantiles = quantile_columns(forecast)
+    if len(quantiles) > 1:
+        low, high = quantiles[0], quantiles[-1]
+        fig.add_trace(
+            interval_band(
+                forecast["week_ending"],
+                forecast[low],
+                forecast[high],
+                name=f"{low}-{high}",
+                fillcolor="rgba(255, 127, 14, 0.18)",
             )
         )
     fig.add_trace(
@@ -74,6 +88,12 @@ def title_figure(fit: TitleFit, forecast: pd.DataFrame) -> go.Figure:
         template="plotly_white",
     )
     return fig
+
+
+def quantile_columns(forecast: pd.DataFrame) -> list[str]:
+    """The forecast's quantile columns (`p10`, `p2.5`, ...), lowest quantile first."""
+    columns = [str(c) for c in forecast.columns if QUANTILE_COLUMN.fullmatch(str(c))]
+    return sorted(columns, key=lambda c: float(c[1:]))
 
 
 def interval_band(

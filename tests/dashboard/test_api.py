@@ -92,6 +92,24 @@ def test_title_shows_history_backtest_and_the_endpoints_forecast(client, backend
     assert body["accuracy"] == {"actual_weeks": 0, "weeks": [], "figures": None, "report": None}
 
 
+def test_the_endpoint_is_asked_for_the_settings_levels_and_quantiles(release, settings):
+    asked = []
+
+    class Recording(MemoryBackend):
+        def predict(self, name, instances, deployed_model_id=None):
+            asked.extend(instances)
+            return super().predict(name, instances, deployed_model_id)
+
+    serving = settings.serving.model_copy(update={"levels": (90,), "quantiles": (0.05, 0.95)})
+    chosen = settings.model_copy(update={"serving": serving})
+    source = DashboardSource(deployed(Recording(), release), ENDPOINT, chosen)
+    with TestClient(create_app(source)) as client:
+        client.get(f"/api/titles/{ISBN_A}", params={"horizon": 4})
+        page = client.get("/").text
+    assert asked == [{"isbn": ISBN_A, "horizon": 4, "level": [90], "quantiles": [0.05, 0.95]}]
+    assert 'data-quantiles="p5,p95"' in page and "<th>p5</th><th>p95</th>" in page
+
+
 def test_actual_weeks_are_shown_beside_the_releases_forecast_of_them(
     client, settings, bundles, tmp_path
 ):

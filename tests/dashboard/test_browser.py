@@ -34,6 +34,7 @@ ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 ENDPOINT = "book-sales"
 TITLES = {ISBN_A: "The Alchemist", ISBN_B: "The Very Hungry Caterpillar"}
 BOUNDS = ("lo_80", "hi_80", "lo_95", "hi_95")
+QUANTILES = ("p10", "p50", "p90")  # the settings' serving.quantiles
 CHART_TRACES = """() => Object.fromEntries(
     document.getElementById("forecast-chart").data.map((t) => [t.meta, {x: t.x, y: t.y}]))"""
 TABLE_ROWS = """(rows) => rows.map((row) => Object.fromEntries([...row.querySelectorAll("td")]
@@ -148,15 +149,22 @@ def test_the_chart_and_table_show_the_endpoints_forecast(
     page.get_by_test_id("title-show").click()
     wait_for_title(page, ISBN_B)
 
-    answer = endpoint.predict(ENDPOINT, [{"isbn": ISBN_B, "horizon": 32, "level": [80, 95]}])
+    instance = {"isbn": ISBN_B, "horizon": 32, "level": [80, 95], "quantiles": [0.1, 0.5, 0.9]}
+    answer = endpoint.predict(ENDPOINT, [instance])
     expected = answer.predictions[0]["weeks"]
     weeks = [w["week_ending"] for w in expected]
     assert len(weeks) == 32
 
     traces = page.evaluate(CHART_TRACES)
     assert traces["forecast"] == {"x": weeks, "y": [w["mean"] for w in expected]}
-    for bound in BOUNDS:
+    for bound in (*BOUNDS, *QUANTILES):
         assert traces[bound] == {"x": weeks, "y": [w[bound] for w in expected]}
+    band = page.evaluate(
+        """() => document.getElementById("forecast-chart").data
+            .filter((t) => t.fill === "tonexty").map((t) => [t.meta, t.name])"""
+    )
+    assert ["p90", "p10-p90"] in band
+    assert any(w["p10"] < w["p90"] for w in expected)
     assert traces["history"]["y"] == history.values.tolist()
     evaluation = next(b.evaluation for b in bundles.values() if b.key == ISBN_B)
     stored = evaluation["backtest"]["forecasts"]
@@ -172,8 +180,10 @@ def test_the_chart_and_table_show_the_endpoints_forecast(
 
     rows = page.get_by_test_id("forecast-week").evaluate_all(TABLE_ROWS)
     assert [r["week_ending"] for r in rows] == weeks
-    for column in ("mean", *BOUNDS):
+    for column in ("mean", *BOUNDS, *QUANTILES):
         assert [float(r[column]) for r in rows] == [w[column] for w in expected]
+    headers = page.locator('[data-testid="forecast-table"] th').all_inner_texts()
+    assert headers[-3:] == list(QUANTILES)
     shown = page.locator('[data-testid="forecast-week"] [data-testid="mean"]').all_inner_texts()
     assert all(
         abs(float(text.replace(",", "")) - w["mean"]) <= 0.5

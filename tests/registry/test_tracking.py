@@ -67,7 +67,7 @@ def test_training_run_has_a_parent_with_dataset_and_a_nested_run_per_title(setti
         assert data.tags["training_weeks"] == str(len(fit.bundle.history))
         assert data.params["model.family"] == fit.bundle.family
         assert data.params["selected_family"] == fit.selected
-        assert data.params["candidates"] == "snaive,theta"
+        assert data.params["candidates"] == "mean_top2,snaive,theta"
         assert data.metrics["backtest_mase"] == pytest.approx(fit.selected_mase)
         assert data.metrics["baseline_mase"] == pytest.approx(fit.baseline_mase)
         assert data.metrics["holdout_mase"] == pytest.approx(fit.holdout[fit.selected]["mase"])
@@ -89,7 +89,7 @@ def test_training_run_has_a_parent_with_dataset_and_a_nested_run_per_title(setti
         assert "cdn.plot.ly" in html and len(html) < 200_000
         table_back = pd.read_csv(local / "backtest.csv")
         assert len(table_back) == len(fit.backtest.table)
-        assert set(table_back["candidate"]) == {"snaive", "theta"}
+        assert set(table_back["candidate"]) == {"snaive", "theta", "mean_top2"}
         assert (local / "model" / "MLmodel").exists()
         shutil.rmtree(settings.home / "dl")
 

@@ -57,11 +57,49 @@ def test_predicts_by_isbn_and_model_name_in_request_order(client, bundles):
     assert (first["isbn"], first["model_name"], first["model_version"]) == (ISBN_B, NAME_B, "1")
     assert first["model_family"] == bundles[NAME_B].family
     assert len(first["weeks"]) == 32
-    assert set(first["weeks"][0]) == {"week_ending", "mean", "lo_80", "hi_80", "lo_95", "hi_95"}
-    week = first["weeks"][0]
-    assert 0 <= week["lo_95"] <= week["lo_80"] <= week["mean"] <= week["hi_80"] <= week["hi_95"]
+    bounds = {"lo_80", "hi_80", "lo_95", "hi_95"}
+    assert set(first["weeks"][0]) == {"week_ending", "mean", *bounds, "p10", "p50", "p90"}
+    for week in first["weeks"]:
+        assert 0 <= week["lo_95"] <= week["lo_80"] <= week["mean"] <= week["hi_80"] <= week["hi_95"]
+        assert 0 <= week["p10"] <= week["p50"] <= week["p90"]
     assert (second["model_name"], second["model_version"], len(second["weeks"])) == (NAME_A, "3", 5)
-    assert set(second["weeks"][0]) == {"week_ending", "mean", "lo_50", "hi_50"}
+    assert set(second["weeks"][0]) == {"week_ending", "mean", "lo_50", "hi_50", "p10", "p50", "p90"}
+
+
+def test_quantiles_are_the_bundles_and_requests_choose_them(client, bundles):
+    body = {
+        "instances": [
+            {"isbn": ISBN_A, "horizon": 6},
+            {"isbn": ISBN_A, "horizon": 6, "quantiles": [0.975, 0.025, 0.5, 0.025]},
+            {"isbn": ISBN_A, "horizon": 6, "quantiles": []},
+        ],
+        "parameters": {"quantiles": [0.05, 0.95]},
+    }
+    given, own, none = post(client, body).json()["predictions"]
+    assert set(given["weeks"][0]) == {"week_ending", "mean", "lo_80", "hi_80", "lo_95", "hi_95"} | {
+        "p5",
+        "p95",
+    }
+    expected = bundles[NAME_A].forecast(6, (80, 95), quantiles=(0.025, 0.5, 0.975))
+    for column in ("p2.5", "p50", "p97.5"):
+        assert [w[column] for w in own["weeks"]] == expected[column].round(3).tolist()
+    assert "p10" not in own["weeks"][0]
+    assert set(none["weeks"][0]) == {"week_ending", "mean", "lo_80", "hi_80", "lo_95", "hi_95"}
+
+
+def test_the_server_configs_quantiles_are_the_default(pool):
+    with client_for(pool, quantiles=(0.25, 0.75)) as c:
+        week = post(c, {"instances": [{"isbn": ISBN_A, "horizon": 2}]}).json()["predictions"][0]
+    assert {"p25", "p75"} <= set(week["weeks"][0]) and "p10" not in week["weeks"][0]
+
+
+def test_the_cache_keeps_forecasts_with_other_quantiles_apart(pool):
+    with client_for(pool) as c:
+        for quantiles in ([0.1, 0.9], [0.2], [0.1, 0.9]):
+            instance = {"isbn": ISBN_B, "horizon": 3, "quantiles": quantiles}
+            week = post(c, {"instances": [instance]}).json()["predictions"][0]["weeks"][0]
+            shown = sorted(k for k in week if k.startswith("p"))
+            assert shown == sorted(f"p{round(q * 100):g}" for q in quantiles)
 
 
 def test_parameters_give_defaults_and_instances_override_them(client):
@@ -253,6 +291,46 @@ def test_the_errors_listed_are_bounded(client):
         (b'{"instances": [{"isbn": "9780722532935", "level": []}]}', 422, "instances[0].level"),
         (b'{"instances": [{"isbn": "9780722532935", "level": 80}]}', 422, "instances[0].level"),
         (
+            b'{"instances": [{"isbn": "9780722532935", "quantiles": [0.1, 1.5]}]}',
+            422,
+            "instances[0].quantiles[1]",
+        ),
+        (
+            b'{"instances": [{"isbn": "9780722532935", "quantiles": [0]}]}',
+            422,
+            "instances[0].quantiles[0]",
+        ),
+        (
+            b'{"instances": [{"isbn": "9780722532935", "quantiles": ["0.1"]}]}',
+            422,
+            "instances[0].quantiles[0]",
+        ),
+        (
+            b'{"instances": [{"isbn": "9780722532935", "quantiles": [true]}]}',
+            422,
+            "instances[0].quantiles[0]",
+        ),
+        (
+            b'{"instances": [{"isbn": "9780722532935", "quantiles": 0.5}]}',
+            422,
+            "instances[0].quantiles",
+        ),
+        (
+            b'{"instances": [{"isbn": "9780722532935", "quantiles": [' + b"0.5, " * 20 + b"0.5]}]}",
+            422,
+            "instances[0].quantiles",
+        ),
+        (
+            b'{"instances": [{"isbn": "9780722532935"}], "parameters": {"quantiles": [0.999]}}',
+            422,
+            "parameters.quantiles[0]",
+        ),
+        (
+            b'{"instances": [{"isbn": "9780722532935"}], "parameters": {"quantiles": [null]}}',
+            422,
+            "parameters.quantiles[0]",
+        ),
+        (
             with_actual(b'{"week_ending": 20240727, "volume": 1}'),
             422,
             "instances[0].actuals[0].week_ending",
@@ -326,7 +404,7 @@ def test_size_limits(pool):
         long = post(c, {"instances": [{"isbn": ISBN_A, "horizon": 260}] * 2})
         assert (long.status_code, long.json()["error"]["field"]) == (413, "instances")
         assert "at least" in long.json()["error"]["reason"]  # refused before forecasting
-        near = post(c, {"instances": [{"isbn": ISBN_A, "horizon": 75}] * 3})
+        near = post(c, {"instances": [{"isbn": ISBN_A, "horizon": 55}] * 3})
         assert (near.status_code, near.json()["error"]["field"]) == (413, "instances")
         assert "at least" not in near.json()["error"]["reason"]  # refused once measured
         assert post(c, {"instances": [{"isbn": ISBN_A, "horizon": 8}] * 5}).status_code == 200
@@ -394,6 +472,10 @@ def test_openapi_schema_describes_the_request_and_resolves(client):
         "ErrorResponse",
     ):
         assert name in components
+    for name in ("Instance", "Parameters"):
+        quantiles = components[name]["properties"]["quantiles"]["anyOf"][0]
+        assert quantiles["maxItems"] == 20
+        assert (quantiles["items"]["minimum"], quantiles["items"]["maximum"]) == (0.005, 0.995)
     body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"] == {"$ref": "#/components/schemas/PredictRequest"}
     refs = set()

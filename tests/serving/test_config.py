@@ -80,3 +80,11 @@ def test_predict_url():
     assert predict_url("http://127.0.0.1:8080") == "http://127.0.0.1:8080/predict"
     assert predict_url("127.0.0.1:8080/") == "http://127.0.0.1:8080/predict"
     assert predict_url("http://h:1/v1/x:predict") == "http://h:1/v1/x:predict"
+
+
+def test_default_quantiles_come_from_the_settings(monkeypatch, tmp_path):
+    assert ServerConfig.from_env({}).quantiles == (0.1, 0.5, 0.9)
+    settings = tmp_path / "settings.toml"
+    settings.write_text("[serving]\nquantiles = [0.75, 0.25]\n")
+    monkeypatch.setenv("SHELFCAST_SETTINGS", str(settings))
+    assert ServerConfig.from_env({}).quantiles == (0.25, 0.75)

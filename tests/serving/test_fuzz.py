@@ -16,6 +16,7 @@ from schemathesis.checks import (
 )
 from schemathesis.generation import GenerationMode
 
+from shelfcast.forecasting.calibration import quantile_column
 from shelfcast.serving.app import create_app
 from shelfcast.serving.config import ServerConfig
 from shelfcast.serving.pool import ModelPool
@@ -79,7 +80,8 @@ def client(bundles):
 
 
 def _instances(bundles):
-    """Instances for known titles with any horizon, levels and actual weeks near their end."""
+    """Instances for known titles with any horizon, levels, quantiles and actual weeks near
+    their end."""
     ends = {b.key: b.history.end.date() for b in bundles.values()}
     volumes = st.one_of(
         st.floats(allow_nan=False, allow_infinity=False),
@@ -104,12 +106,15 @@ def _instances(bundles):
             out["horizon"] = draw(st.integers(-2, 270))
         if draw(st.booleans()):
             out["level"] = draw(st.lists(st.integers(-1, 101), max_size=6))
+        if draw(st.booleans()):
+            quantile = st.one_of(st.floats(-0.1, 1.1), st.sampled_from([0.005, 0.995, 0, 1]))
+            out["quantiles"] = draw(st.lists(quantile, max_size=22))
         return out
 
     return st.lists(instance(), min_size=1, max_size=4)
 
 
-def test_known_titles_with_any_horizon_levels_and_actuals(client, bundles):
+def test_known_titles_with_any_horizon_levels_quantiles_and_actuals(client, bundles):
     @given(instances=_instances(bundles))
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None)
     def check(instances):
@@ -122,7 +127,10 @@ def test_known_titles_with_any_horizon_levels_and_actuals(client, bundles):
                 assert prediction["error"]["field"].startswith("instances[")
                 continue
             assert len(prediction["weeks"]) == instance.get("horizon", 32)
+            quantiles = sorted({round(q, 5) for q in instance.get("quantiles", (0.1, 0.5, 0.9))})
             for week in prediction["weeks"]:
                 assert all(v >= 0 for k, v in week.items() if k != "week_ending")
+                values = [week[quantile_column(q)] for q in quantiles]
+                assert values == sorted(values)
 
     check()

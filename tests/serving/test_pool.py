@@ -41,7 +41,7 @@ def test_prediction_is_the_bundles_forecast_rounded(pool, bundles):
     assert date.fromisoformat(weeks[0]["week_ending"]).weekday() == 5  # a Saturday
 
 
-def test_forecasts_without_actuals_are_cached_per_horizon_and_levels(pool):
+def test_forecasts_without_actuals_are_cached_per_horizon_levels_and_quantiles(pool):
     model = pool.get(NAME_B)
     assert not pool.is_cached(model, 8, (80, 95))
     first = pool.prediction_json(model, 8, (95, 80, 80))
@@ -49,6 +49,13 @@ def test_forecasts_without_actuals_are_cached_per_horizon_and_levels(pool):
     assert pool.prediction_json(model, 8, (80, 95)) is first
     assert not pool.is_cached(model, 9, (80, 95))
     assert not pool.is_cached(model, 8, (80,))
+    assert not pool.is_cached(model, 8, (80, 95), (0.1, 0.9))
+    quantiled = pool.prediction_json(model, 8, (80, 95), (0.9, 0.1, 0.1))
+    assert pool.is_cached(model, 8, (80, 95), (0.1, 0.9))
+    assert pool.prediction_json(model, 8, (80, 95), (0.1, 0.9)) is quantiled
+    assert pool.prediction_json(model, 8, (80, 95), (0.10000001, 0.9)) is quantiled  # both p10
+    weeks = json.loads(quantiled)["weeks"]
+    assert "p10" in weeks[0] and "p10" not in json.loads(first)["weeks"][0]
 
 
 def test_the_cache_is_bounded(bundles):
@@ -64,7 +71,7 @@ def test_actual_weeks_move_the_forecast_origin_without_refitting(pool, bundles):
     model = pool.get(NAME_A)
     end = bundles[NAME_A].history.end.date()
     actuals = [(end + timedelta(weeks=1), 250.0), (end + timedelta(weeks=3), 260.0)]
-    prediction = json.loads(pool.prediction_json(model, 4, (80,), actuals))
+    prediction = json.loads(pool.prediction_json(model, 4, (80,), actuals=actuals))
     assert prediction["weeks"][0]["week_ending"] == str(end + timedelta(weeks=4))
     expected = bundles[NAME_A].updated(actuals).forecast(4, (80,))
     np.testing.assert_allclose(

@@ -56,7 +56,7 @@ def test_serves_every_title_of_the_release(server, release):
         {
             "instances": [
                 {"isbn": ISBN_A, "horizon": 32, "level": [80, 95]},
-                {"model_name": NAME_B, "horizon": 4},
+                {"model_name": NAME_B, "horizon": 4, "quantiles": [0.05, 0.5, 0.95]},
             ],
             "parameters": {},
         },
@@ -65,8 +65,11 @@ def test_serves_every_title_of_the_release(server, release):
     assert body["deployedModelId"] == "22"
     first, second = body["predictions"]
     assert first["isbn"] == ISBN_A and len(first["weeks"]) == 32
-    assert set(first["weeks"][0]) == {"week_ending", "mean", "lo_80", "hi_80", "lo_95", "hi_95"}
+    bounds = {"week_ending", "mean", "lo_80", "hi_80", "lo_95", "hi_95"}
+    assert set(first["weeks"][0]) == bounds | {"p10", "p50", "p90"}  # the settings' quantiles
     assert (second["isbn"], second["model_version"], len(second["weeks"])) == (ISBN_B, "1", 4)
+    assert set(second["weeks"][0]) == bounds | {"p5", "p50", "p95"}
+    assert all(0 <= w["p5"] <= w["p50"] <= w["p95"] for w in second["weeks"])
 
 
 def test_bad_requests_get_4xx_over_http(server):
@@ -75,6 +78,11 @@ def test_bad_requests_get_4xx_over_http(server):
         (b'{"instances": [{"isbn": "9781111111111"}]}', 404, "instances[0].isbn"),
         (b'{"instances": [{"isbn": "9780722532935", "horizon": 0}]}', 422, "instances[0].horizon"),
         (b'{"instances": [{"isbn": "9780722532935", "horizon": NaN}]}', 400, "body"),
+        (
+            b'{"instances": [{"isbn": "9780722532935", "quantiles": [0.5, 1]}]}',
+            422,
+            "instances[0].quantiles[1]",
+        ),
         (
             b'{"instances": ' + json.dumps([{"isbn": ISBN_A}] * 1001).encode() + b"}",
             413,
@@ -99,6 +107,20 @@ def test_the_client_names_every_problem_the_server_listed(server):
     message = str(refused.value)
     assert message.startswith("422: instances[0].horizon: ")
     assert "; instances[0].level: " in message
+
+
+def test_the_client_passes_quantiles_through(server):
+    answer = client_predict(
+        server.url + PREDICT_ROUTE,
+        [{"isbn": ISBN_A, "horizon": 2}, {"isbn": ISBN_A, "horizon": 2, "quantiles": [0.3]}],
+        parameters={"quantiles": [0.2, 0.8]},
+    )
+    first, second = (p["weeks"][0] for p in answer["predictions"])
+    assert {"p20", "p80"} <= set(first) and "p10" not in first
+    assert "p30" in second and "p20" not in second
+    with pytest.raises(PredictionRequestError) as refused:
+        client_predict(server.url + PREDICT_ROUTE, [{"isbn": ISBN_A}], {"quantiles": [0.5] * 21})
+    assert (refused.value.status, refused.value.field) == (422, "parameters.quantiles")
 
 
 def test_the_predict_route_asked_with_get_answers_405_naming_post(server):
@@ -129,6 +151,7 @@ def test_shelfcast_predict_prints_a_table(server):
     )
     assert result.exit_code == 0, result.output
     assert "80% interval" in result.output and "95% interval" in result.output
+    assert all(q in result.output for q in ("p10", "p50", "p90"))
     assert f"arima_book_{ISBN_A} v1" in result.output
     missing = CliRunner().invoke(
         cli, ["predict", "--isbn", "9781111111111", "--url", server.url + PREDICT_ROUTE]
@@ -141,7 +164,7 @@ def test_a_corrupt_bundle_never_gets_healthy_and_the_log_says_why(tmp_path, bund
     release = publish_release(tmp_path / "store", bundles)
     bundle_json = tmp_path / "store" / "models" / NAME_B / "1" / "bundle.json"
     bundle_json.write_bytes(
-        bundle_json.read_bytes().replace(b'"format_version": 2', b'"format_version": 3')
+        bundle_json.read_bytes().replace(b'"format_version": 3', b'"format_version": 4')
     )
     with running(release.uri, tmp_path) as server:
         status, body, seen = health_until(server, lambda status, body: body["status"] != "loading")

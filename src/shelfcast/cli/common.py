@@ -31,6 +31,7 @@ __all__ = [
     "err",
     "make_table",
     "parse_levels",
+    "parse_quantiles",
     "print_facts",
     "print_problems",
     "reports_errors",
@@ -146,6 +147,26 @@ def parse_levels(values: Sequence[str] | None, default: Sequence[int]) -> tuple[
     return parsed
 
 
+def parse_quantiles(values: Sequence[str] | None, default: Sequence[float]) -> tuple[float, ...]:
+    """`--quantiles` values, else `default` (the settings' `serving.quantiles`)."""
+    from shelfcast.forecasting.calibration import TAUS
+
+    quantiles = split_values(values)
+    if not quantiles:
+        return tuple(default)
+    try:
+        parsed = tuple(sorted({float(v) for v in quantiles}))
+    except ValueError:
+        raise ShelfcastError(
+            f"--quantiles takes numbers such as 0.1,0.5,0.9, got {','.join(quantiles)}"
+        ) from None
+    if any(not TAUS[0] <= q <= TAUS[-1] for q in parsed):
+        raise ShelfcastError(
+            f"--quantiles must be between {TAUS[0]} and {TAUS[-1]}, got {','.join(quantiles)}"
+        )
+    return parsed
+
+
 EnvOption = Annotated[
     str | None,
     typer.Option(
@@ -192,4 +213,11 @@ IsbnOption = Annotated[
 LevelOption = Annotated[
     list[str] | None,
     typer.Option(metavar="PERCENT", help="Interval levels in percent (default: serving.levels)."),
+]
+QuantilesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="Q",
+        help="Quantiles, e.g. 0.1,0.5,0.9: columns p10, p50, p90 (default: serving.quantiles).",
+    ),
 ]

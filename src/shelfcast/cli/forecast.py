@@ -15,9 +15,11 @@ from shelfcast.cli.common import (
     LevelOption,
     MaxTitlesOption,
     ProgressDisplay,
+    QuantilesOption,
     StartOption,
     console,
     parse_levels,
+    parse_quantiles,
     print_facts,
     reports_errors,
     split_values,
@@ -41,6 +43,7 @@ def forecast(
     ] = False,
     horizon: HorizonOption = None,
     level: LevelOption = None,
+    quantiles: QuantilesOption = None,
     start: StartOption = None,
     max_titles: MaxTitlesOption = None,
     workers: Annotated[int | None, typer.Option(help="Processes (default: every core).")] = None,
@@ -75,7 +78,9 @@ def forecast(
 
     With no `--data`, forecasts the selected titles of the built-in sample catalogue. With
     long-format input (`unique_id, ds, y`) every series in the file is forecast.
-    Interactive plots go to a folder beside the output file.
+    The output has the mean, the bounds of each `--level` interval and a column per
+    `--quantiles` quantile (`p10` for 0.1). Interactive plots go to a folder beside the
+    output file.
 
     With `--release` (`--all`, `--isbn` or `--input`), `--out` may be a local path or a URI
     (`gs://...`): parquet or csv in long format, or JSONL in Vertex AI's batch output format.
@@ -94,6 +99,7 @@ def forecast(
 
     settings = load_settings()
     levels = parse_levels(level, settings.serving.levels)
+    chosen_quantiles = parse_quantiles(quantiles, settings.serving.quantiles)
     isbns = tuple(split_values(isbn))
     if release is not None:
         if data or bundles:
@@ -107,6 +113,7 @@ def forecast(
             fmt=fmt,
             horizon=horizon,
             levels=levels,
+            quantiles=chosen_quantiles,
         )
         with ProgressDisplay() as progress:
             released = forecast_release(settings, options, progress)
@@ -135,6 +142,7 @@ def forecast(
         all_titles=all_titles,
         horizon=horizon,
         levels=levels,
+        quantiles=chosen_quantiles,
         start=start,
         max_titles=max_titles,
         workers=workers,

@@ -33,6 +33,7 @@ from shelfcast.dashboard.source import (
     NoReportYet,
 )
 from shelfcast.forecasting.bundle import MAX_HORIZON
+from shelfcast.forecasting.calibration import quantile_column
 
 COOKIE = "shelfcast_dashboard_token"
 PLOTLY_ROUTE = "/static/plotly.min.js"
@@ -102,6 +103,7 @@ def create_app(source: DashboardSource, token: str | None = None) -> FastAPI:
             initial_isbn=isbn,
             plotly=plotly is not None,
             levels=source.levels,
+            quantiles=[quantile_column(q) for q in source.quantiles],
         )
         return HTMLResponse(html)
 

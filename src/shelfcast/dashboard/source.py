@@ -91,6 +91,11 @@ class DashboardSource:
         """The forecast's interval levels (`serving.levels`)."""
         return self.settings.serving.levels
 
+    @property
+    def quantiles(self) -> tuple[float, ...]:
+        """The forecast's quantiles (`serving.quantiles`)."""
+        return self.settings.serving.quantiles
+
     # ------------------------------------------------------------------ release and titles
 
     def release(self) -> Release:
@@ -150,7 +155,12 @@ class DashboardSource:
 
     def forecast(self, isbn: str, horizon: int) -> dict[str, Any]:
         """The endpoint's answer for one title, or why there is none."""
-        instance = {"isbn": isbn, "horizon": horizon, "level": list(self.levels)}
+        instance = {
+            "isbn": isbn,
+            "horizon": horizon,
+            "level": list(self.levels),
+            "quantiles": list(self.quantiles),
+        }
         try:
             answer = self.backend.predict(self.endpoint, [instance])
             prediction = answer.predictions[0]

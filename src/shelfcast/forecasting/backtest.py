@@ -126,13 +126,19 @@ class Backtest:
 
     def summary(self) -> pd.DataFrame:
         """Mean metrics per candidate, over candidates that produced a forecast at every origin."""
-        if self.table.empty:
-            return pd.DataFrame()
-        n_origins = self.table["origin"].nunique()
-        counts = self.table.groupby("candidate")["origin"].nunique()
-        complete = counts[counts == n_origins].index
-        numeric = self.table.drop(columns=["origin"])
-        return numeric[numeric["candidate"].isin(complete)].groupby("candidate").mean()
+        return summarize(self.table)
+
+
+def summarize(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean metrics per candidate of a backtest table, over the candidates that produced a
+    forecast at every origin in it."""
+    if table.empty:
+        return pd.DataFrame()
+    n_origins = table["origin"].nunique()
+    counts = table.groupby("candidate")["origin"].nunique()
+    complete = counts[counts == n_origins].index
+    numeric = table.drop(columns=["origin"])
+    return numeric[numeric["candidate"].isin(complete)].groupby("candidate").mean()
 
 
 def backtest(

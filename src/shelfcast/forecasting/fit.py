@@ -21,6 +21,7 @@ from shelfcast.forecasting.backtest import (
     fit_candidates,
     forecast_candidates,
     score_forecast,
+    summarize,
     window,
 )
 from shelfcast.forecasting.bundle import Bundle, forecast_record
@@ -97,8 +98,8 @@ class TitleFit:
     fallback: str | None = None
     seconds: float = 0.0
     candidate_forecasts: dict[str, PointForecast] = field(default_factory=dict)
-    # Conformity scores of the selected candidate's backtest forecasts, one array per origin
-    # (`calibration.scores`); pooled across titles by `calibrate`.
+    # Conformity scores of the selection's backtest forecasts, one array per origin
+    # (`honest_scores`); pooled across titles by `calibrate`.
     scores_for_calibration: list[np.ndarray] = field(default_factory=list)
 
     @property
@@ -245,11 +246,21 @@ def fit_title(series: TitleSeries, config: FitConfig, pools: Pools | None = None
         fallback=fallback,
         seconds=time.perf_counter() - started,
         candidate_forecasts=candidate_forecasts,
-        scores_for_calibration=[
-            calibration.scores(bt.actuals[origin], fc)
-            for origin, fc in sorted(bt.forecasts.get(selected, {}).items())
-        ],
+        scores_for_calibration=honest_scores(bt),
     )
+
+
+def honest_scores(bt: Backtest) -> list[np.ndarray]:
+    """Conformity scores of the selection itself: at each origin, the forecast of the candidate
+    the other origins select (with one origin, its own choice). Scores of the candidate
+    selected on every origin would be optimistic: it was chosen for its errors there."""
+    out = []
+    for origin in sorted(bt.actuals):
+        others = bt.table[bt.table["origin"] != origin] if len(bt.actuals) > 1 else bt.table
+        pick = select_candidate(summarize(others))
+        if pick is not None and origin in bt.forecasts.get(pick, {}):
+            out.append(calibration.scores(bt.actuals[origin], bt.forecasts[pick][origin]))
+    return out
 
 
 def _evaluate_holdout(

@@ -3,8 +3,8 @@
 Two kinds of output, written whole to a local path or any fsspec URI (`gs://...`):
 
 - a table (`parquet` or `csv`) in long format, one row per title and week: `isbn`,
-  `model_name`, `model_version`, `week_ending`, `mean`, then `lo_L`, `hi_L` per level L,
-  straight from each title's verified bundle;
+  `model_name`, `model_version`, `week_ending`, `mean`, then `lo_L`, `hi_L` per level L and
+  `pQ` per quantile (`p10` for 0.1), straight from each title's verified bundle;
 - `jsonl` as Vertex AI batch prediction writes it: one line per instance, in input order,
   `{"instance": {...}, "prediction": {...}}`, or `{"instance": ..., "error": {"status",
   "message"}}` for an instance that cannot be answered (`status` is a Google RPC code:
@@ -88,12 +88,13 @@ def forecast_table(
     bundles: dict[str, Bundle],
     horizon: int,
     levels: Sequence[int],
+    quantiles: Sequence[float],
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Every model's forecast in long format (see the module docstring)."""
     frames = []
     for done, model in enumerate(release.models, start=1):
-        frame = bundles[model.name].forecast(horizon, levels)
+        frame = bundles[model.name].forecast(horizon, levels, quantiles=quantiles)
         frame.insert(0, "isbn", model.isbn)
         frame.insert(1, "model_name", model.name)
         frame.insert(2, "model_version", model.version)
@@ -114,9 +115,12 @@ def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def release_instances(release: Release, horizon: int, levels: Sequence[int]) -> list[Any]:
+def release_instances(
+    release: Release, horizon: int, levels: Sequence[int], quantiles: Sequence[float]
+) -> list[Any]:
     """One instance per title of the release, in batch input form."""
-    return [{"isbn": m.isbn, "horizon": horizon, "level": list(levels)} for m in release.models]
+    chosen = {"horizon": horizon, "level": list(levels), "quantiles": list(quantiles)}
+    return [{"isbn": m.isbn, **chosen} for m in release.models]
 
 
 def read_instances(uri: str) -> list[Any]:
@@ -157,15 +161,17 @@ def answer_instances(
     instances: Sequence[Any],
     horizon: int,
     levels: Sequence[int],
+    quantiles: Sequence[float],
     progress: Progress | None = None,
 ) -> tuple[list[bytes], int]:
     """Vertex AI batch output lines for `instances`, answered by the server's code from
-    `pool` (a `serving.pool.ModelPool`); `horizon` and `levels` are the request parameters
-    (defaults for instances without their own). Returns the lines and the error count."""
+    `pool` (a `serving.pool.ModelPool`); `horizon`, `levels` and `quantiles` are the request
+    parameters (defaults for instances without their own). Returns the lines and the error
+    count."""
     from shelfcast.serving.answers import answer_tasks, json_bytes, resolve_instances
     from shelfcast.serving.schemas import Parameters
 
-    parameters = Parameters(horizon=horizon, level=list(levels))
+    parameters = Parameters(horizon=horizon, level=list(levels), quantiles=list(quantiles))
     lines: list[bytes] = []
     errors = 0
     for start in range(0, len(instances), CHUNK):
@@ -202,6 +208,7 @@ def batch_forecast(
     *,
     horizon: int,
     levels: Sequence[int],
+    quantiles: Sequence[float],
     fmt: str | None = None,
     input_uri: str | None = None,
     progress: LifecycleProgress | None = None,
@@ -225,12 +232,16 @@ def batch_forecast(
     total = len(release.models)
     bundles = load_bundles(release, None if loading is None else lambda n: loading(n, total))
     if fmt != "jsonl":
-        frame = forecast_table(release, bundles, horizon, levels, stage("forecasting"))
+        frame = forecast_table(
+            release, bundles, horizon, levels, quantiles, progress=stage("forecasting")
+        )
         written = write_atomic(out, table_bytes(frame, fmt))
         return BatchResult(written, fmt, len(release.models), len(frame), 0)
     pool = ModelPool.from_release(release, bundles)
     if instances is None:
-        instances = release_instances(release, horizon, levels)
-    lines, errors = answer_instances(pool, instances, horizon, levels, stage("forecasting"))
+        instances = release_instances(release, horizon, levels, quantiles)
+    lines, errors = answer_instances(
+        pool, instances, horizon, levels, quantiles, progress=stage("forecasting")
+    )
     written = write_atomic(out, b"\n".join(lines) + b"\n")
     return BatchResult(written, fmt, len(release.models), len(lines), errors)

@@ -32,6 +32,7 @@ class FitOptions:
     all_titles: bool = False
     horizon: int | None = None  # default: the settings' serving.horizon
     levels: tuple[int, ...] | None = None  # default: serving.levels
+    quantiles: tuple[float, ...] | None = None  # default: serving.quantiles
     start: str | None = None  # weeks before are ignored; '' keeps all; default: data.start_date
     max_titles: int | None = None  # default: selection.max_seasonal_books
     workers: int | None = None
@@ -67,6 +68,7 @@ class ReleaseForecastOptions:
     fmt: str | None = None  # parquet, csv or jsonl; default: by `out`'s extension
     horizon: int | None = None  # default: the settings' serving.horizon
     levels: tuple[int, ...] | None = None  # default: serving.levels
+    quantiles: tuple[float, ...] | None = None  # default: serving.quantiles
 
     def __post_init__(self) -> None:
         if not (self.all_titles or self.isbns or self.input_uri):
@@ -84,8 +86,9 @@ class ReleaseForecastResult:
 def forecast_titles(
     settings: Settings, options: FitOptions, progress: Progress | None = None
 ) -> FitForecastResult:
-    """Fit, backtest and forecast titles from sales data; write the forecasts (long format),
-    a chart per title beside them and, if asked, the bundles. `ShelfcastError` when no
+    """Fit, backtest and forecast titles from sales data; write the forecasts (long format:
+    key, week_ending, mean, lo_L and hi_L per level, pQ per quantile, model), a chart per
+    title beside them and, if asked, the bundles. `ShelfcastError` when no
     series could be forecast."""
     import pandas as pd
 
@@ -93,11 +96,13 @@ def forecast_titles(
     from shelfcast.catalog.selection import select_titles
     from shelfcast.catalog.series import weekly_series
     from shelfcast.forecasting import fit_titles, write_bundle
+    from shelfcast.forecasting.calibration import quantile_column
     from shelfcast.plots import title_figure, write_html
     from shelfcast.training.run import fit_config
 
     horizon = options.horizon or settings.serving.horizon
     levels = options.levels or settings.serving.levels
+    quantiles = settings.serving.quantiles if options.quantiles is None else options.quantiles
     sales = load_sales(settings, options.data, progress=progress)
     keys = list(dict.fromkeys(options.isbns))
     series = weekly_series(sales, start=history_start(settings, options.start), keys=keys or None)
@@ -124,7 +129,7 @@ def forecast_titles(
     plots = out.with_name(out.stem + "_plots")
     frames = []
     for n, fit in enumerate(fits, start=1):
-        frame = fit.bundle.forecast(horizon, levels)
+        frame = fit.bundle.forecast(horizon, levels, quantiles=quantiles)
         count(progress, "forecast.write", "Writing charts and bundles", n, len(fits), fit.key)
         write_html(title_figure(fit, frame), plots / f"{fit.key}.html")
         if options.bundles:
@@ -132,7 +137,8 @@ def forecast_titles(
         frames.append(frame.assign(**{key_column: fit.key, "model": fit.selected}))
     result = pd.concat(frames, ignore_index=True)
     columns = [key_column, "week_ending", "mean"]
-    columns += [f"{b}_{lv}" for lv in levels for b in ("lo", "hi")] + ["model"]
+    columns += [f"{b}_{lv}" for lv in levels for b in ("lo", "hi")]
+    columns += [quantile_column(q) for q in sorted(set(quantiles))] + ["model"]
     fmt = "parquet" if out.suffix == ".parquet" else "csv"
     write_atomic(out, table_bytes(result[columns], fmt))
     return FitForecastResult(tuple(fits), dict(errors), horizon, str(out), plots, options.bundles)
@@ -153,6 +159,7 @@ def forecast_release(
         fmt=options.fmt,
         horizon=options.horizon or settings.serving.horizon,
         levels=options.levels or settings.serving.levels,
+        quantiles=settings.serving.quantiles if options.quantiles is None else options.quantiles,
         input_uri=options.input_uri,
         progress=progress,
     )

@@ -150,7 +150,8 @@ def write_title_files(
     from shelfcast.plots import title_figure
 
     folder.mkdir(parents=True, exist_ok=True)
-    figure = title_figure(fit, fit.bundle.forecast(serving.horizon, serving.levels))
+    forecast = fit.bundle.forecast(serving.horizon, serving.levels, quantiles=serving.quantiles)
+    figure = title_figure(fit, forecast)
     (folder / PLOT_ARTIFACT).write_text(cdn_html(figure))
     table = fit.backtest.table.copy()
     if not table.empty:

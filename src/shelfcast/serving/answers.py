@@ -14,7 +14,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from shelfcast.errors import ForecastError
-from shelfcast.serving.pool import InstanceProblem, ModelPool, ServedModel, UnknownTitle
+from shelfcast.serving.pool import (
+    InstanceProblem,
+    ModelPool,
+    ServedModel,
+    UnknownTitle,
+    quantile_key,
+)
 from shelfcast.serving.schemas import Instance, Parameters
 
 Problem = tuple[str, str]  # (field, reason)
@@ -28,6 +34,7 @@ class Task:
     model: ServedModel | None = None
     horizon: int = 0
     levels: tuple[int, ...] = ()
+    quantiles: tuple[float, ...] = ()
     actuals: list[tuple[date, float]] = field(default_factory=list)
     result: bytes | None = None
     errors: list[Problem] = field(default_factory=list)  # every problem found, in order
@@ -66,6 +73,8 @@ def resolve_instances(
             continue
         task.horizon = instance.horizon or parameters.horizon
         task.levels = tuple(instance.level or parameters.level)
+        quantiles = parameters.quantiles if instance.quantiles is None else instance.quantiles
+        task.quantiles = quantile_key(quantiles or ())
         task.actuals = [(a.week_ending, a.volume) for a in instance.actuals]
     return tasks
 
@@ -76,7 +85,9 @@ def answer_tasks(pool: ModelPool, tasks: Sequence[Task]) -> None:
         if task.model is None:
             continue
         try:
-            task.result = pool.prediction_json(task.model, task.horizon, task.levels, task.actuals)
+            task.result = pool.prediction_json(
+                task.model, task.horizon, task.levels, task.quantiles, task.actuals
+            )
         except InstanceProblem as exc:
             task.fail("invalid_instance", (f"instances[{task.index}].{exc.field}", exc.reason))
         except ForecastError as exc:

@@ -60,6 +60,7 @@ OPENAPI_ROUTE = "/openapi.json"
 TOP_LEVEL = ("instances", "parameters")
 DRAIN_FACTOR = 8
 WEEK_BYTES, VALUE_BYTES = 28, 11  # the least JSON a forecast week and each of its numbers take
+QUANTILE_BYTES = 9  # and each quantile: `,"p5":0.0`
 # Problems listed under `errors`: of a request refused whole, and of one instance (a response
 # of 1000 instances with that many each stays under the response limit).
 MAX_ERRORS, MAX_INSTANCE_ERRORS = 100, 10
@@ -335,12 +336,13 @@ def _parse(body: bytes, config: ServerConfig) -> tuple[list[Any], Parameters, li
     except ValidationError as exc:
         problems += [(f"parameters{where}", reason) for where, reason in validation_errors(exc)]
         parameters = Parameters()
-    return instances, parameters.or_defaults(config.horizon, config.levels), problems
+    defaults = parameters.or_defaults(config.horizon, config.levels, config.quantiles)
+    return instances, defaults, problems
 
 
 def _is_cached(pool: ModelPool, task: Task) -> bool:
     return task.model is None or (
-        not task.actuals and pool.is_cached(task.model, task.horizon, task.levels)
+        not task.actuals and pool.is_cached(task.model, task.horizon, task.levels, task.quantiles)
     )
 
 
@@ -348,7 +350,12 @@ def _check_response_size(tasks: Sequence[Task], limit: int) -> None:
     """Refuse before forecasting what cannot fit the response: each week takes at least
     WEEK_BYTES plus VALUE_BYTES per number (`{"week_ending":"2024-08-03","mean":0.0}`)."""
     least = sum(
-        t.horizon * (WEEK_BYTES + VALUE_BYTES * (1 + 2 * len(set(t.levels))))
+        t.horizon
+        * (
+            WEEK_BYTES
+            + VALUE_BYTES * (1 + 2 * len(set(t.levels)))
+            + QUANTILE_BYTES * len(t.quantiles)
+        )
         for t in tasks
         if t.model is not None
     )

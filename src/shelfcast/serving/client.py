@@ -35,7 +35,8 @@ def predict(
     token: str | None = None,
     timeout: float = 60.0,
 ) -> dict[str, Any]:
-    """POST `instances` to the server's predict route; the response body."""
+    """POST `instances` to the server's predict route; the response body. Instances and
+    `parameters` go as given: `horizon`, `level`, `quantiles` (e.g. `[0.1, 0.5, 0.9]`)."""
     body = json.dumps({"instances": instances, "parameters": parameters or {}}).encode()
     headers = {"Content-Type": "application/json"}
     if token:

@@ -50,6 +50,7 @@ class ServerConfig:
     prediction_log_sample_rate: float = _DEFAULTS.prediction_log_sample_rate
     horizon: int = _DEFAULTS.horizon  # of an instance that does not say
     levels: tuple[int, ...] = _DEFAULTS.levels
+    quantiles: tuple[float, ...] = _DEFAULTS.quantiles
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerConfig:
@@ -72,6 +73,7 @@ class ServerConfig:
             "prediction_log_sample_rate": settings.serving.prediction_log_sample_rate,
             "horizon": settings.serving.horizon,
             "levels": settings.serving.levels,
+            "quantiles": settings.serving.quantiles,
         }
         if env.get("AIP_HTTP_PORT"):
             try:

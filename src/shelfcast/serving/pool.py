@@ -1,8 +1,8 @@
 """The models a server holds: one release's bundles, found by model name or ISBN.
 
 Bundles are immutable, so a forecast without actual weeks is computed once per
-(model, horizon, levels) and kept as its JSON bytes in a bounded LRU cache; with actual
-weeks the bundle is updated (re-filtered with the same parameters, no refit) for that
+(model, horizon, levels, quantiles) and kept as its JSON bytes in a bounded LRU cache; with
+actual weeks the bundle is updated (re-filtered with the same parameters, no refit) for that
 request only.
 """
 
@@ -27,9 +27,10 @@ if TYPE_CHECKING:
     from shelfcast.releases import Release
 
 CACHE_SIZE = 8192
+QUANTILE_DIGITS = 5  # as their columns name them: p12.345 for 0.12345
 DECIMALS = 3  # unit sales: a thousandth of a copy is plenty, and it keeps responses small
 
-CacheKey = tuple[str, int, tuple[int, ...]]
+CacheKey = tuple[str, int, tuple[int, ...], tuple[float, ...]]
 
 
 class InstanceProblem(ShelfcastError):
@@ -123,33 +124,42 @@ class ModelPool:
             raise UnknownTitle(field, f"no model for {field} {name_or_isbn!r}{where}")
         return model
 
-    def is_cached(self, model: ServedModel, horizon: int, levels: Sequence[int]) -> bool:
+    def is_cached(
+        self,
+        model: ServedModel,
+        horizon: int,
+        levels: Sequence[int],
+        quantiles: Sequence[float] = (),
+    ) -> bool:
         """Whether a forecast without actuals would be answered from the cache."""
-        return (model.name, horizon, level_key(levels)) in self._cache
+        return (model.name, horizon, level_key(levels), quantile_key(quantiles)) in self._cache
 
     def prediction_json(
         self,
         model: ServedModel,
         horizon: int,
         levels: Sequence[int],
+        quantiles: Sequence[float] = (),
         actuals: Sequence[tuple[date, float]] = (),
     ) -> bytes:
-        """One instance's prediction object as JSON bytes.
+        """One instance's prediction object as JSON bytes: each week's mean, bounds per level
+        and quantiles (`p10` for 0.1).
 
         Raises `InstanceProblem` for actual weeks that do not fit the title's series, and
         `ForecastError` when the model cannot forecast from them.
         """
-        levels = level_key(levels)
+        levels, quantiles = level_key(levels), quantile_key(quantiles)
         if actuals:
             check_actuals(model.bundle, actuals)
-            return _prediction_json(model, model.bundle.updated(actuals), horizon, levels)
-        key = (model.name, horizon, levels)
+            updated = model.bundle.updated(actuals)
+            return _prediction_json(model, updated, horizon, levels, quantiles)
+        key = (model.name, horizon, levels, quantiles)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached
-        out = _prediction_json(model, model.bundle, horizon, levels)
+        out = _prediction_json(model, model.bundle, horizon, levels, quantiles)
         with self._lock:
             self._cache[key] = out
             if len(self._cache) > self._cache_size:
@@ -159,6 +169,12 @@ class ModelPool:
 
 def level_key(levels: Iterable[int]) -> tuple[int, ...]:
     return tuple(sorted(set(levels)))
+
+
+def quantile_key(quantiles: Iterable[float]) -> tuple[float, ...]:
+    """Quantiles sorted, once each, to the precision of their columns (0.1 and 0.1000001 are
+    both 0.1, `p10`)."""
+    return tuple(sorted({round(float(q), QUANTILE_DIGITS) for q in quantiles}))
 
 
 def check_actuals(bundle: Bundle, actuals: Sequence[tuple[date, float]]) -> None:
@@ -189,9 +205,13 @@ def check_actuals(bundle: Bundle, actuals: Sequence[tuple[date, float]]) -> None
 
 
 def _prediction_json(
-    model: ServedModel, bundle: Bundle, horizon: int, levels: tuple[int, ...]
+    model: ServedModel,
+    bundle: Bundle,
+    horizon: int,
+    levels: tuple[int, ...],
+    quantiles: tuple[float, ...],
 ) -> bytes:
-    frame = bundle.forecast(horizon, levels)
+    frame = bundle.forecast(horizon, levels, quantiles=quantiles)
     dates = pd.DatetimeIndex(frame["week_ending"]).strftime("%Y-%m-%d").tolist()
     columns = [c for c in frame.columns if c != "week_ending"]
     # + 0.0 turns -0.0 into 0.0

@@ -15,8 +15,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from shelfcast.forecasting.bundle import MAX_HORIZON
+from shelfcast.forecasting.calibration import TAUS
 
 MAX_LEVELS = 5
+MAX_QUANTILES = 20
 MAX_ACTUALS = 520  # ten years of weeks
 MAX_VOLUME = 1e9
 MAX_INSTANCES = 1000
@@ -41,6 +43,15 @@ Levels = Annotated[
         min_length=1,
         max_length=MAX_LEVELS,
         description="Interval levels in percent, e.g. [80, 95].",
+    ),
+]
+Quantile = Annotated[float, Field(strict=True, ge=TAUS[0], le=TAUS[-1], allow_inf_nan=False)]
+Quantiles = Annotated[
+    list[Quantile],
+    Field(
+        max_length=MAX_QUANTILES,
+        description=f"Quantiles to forecast, each from {TAUS[0]} to {TAUS[-1]}, e.g. "
+        "[0.1, 0.5, 0.9]: each week then has p10, p50 and p90. [] asks for none.",
     ),
 ]
 
@@ -77,6 +88,7 @@ class Instance(BaseModel):
     )
     horizon: Horizon | None = None
     level: Levels | None = None
+    quantiles: Quantiles | None = None
     actuals: list[Actual] = Field(default_factory=list, max_length=MAX_ACTUALS)
 
     @model_validator(mode="after")
@@ -97,16 +109,23 @@ class Instance(BaseModel):
 
 class Parameters(BaseModel):
     """Defaults for instances that do not set them; those not given here are the server's
-    (the settings' `serving.horizon` and `serving.levels`)."""
+    (the settings' `serving.horizon`, `serving.levels` and `serving.quantiles`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     horizon: Horizon | None = None
     level: Levels | None = None
+    quantiles: Quantiles | None = None
 
-    def or_defaults(self, horizon: int, levels: Sequence[int]) -> Parameters:
-        """These parameters, with `horizon` and `levels` where they are not given."""
-        return Parameters(horizon=self.horizon or horizon, level=self.level or list(levels))
+    def or_defaults(
+        self, horizon: int, levels: Sequence[int], quantiles: Sequence[float]
+    ) -> Parameters:
+        """These parameters, with `horizon`, `levels` and `quantiles` where not given."""
+        return Parameters(
+            horizon=self.horizon or horizon,
+            level=self.level or list(levels),
+            quantiles=list(quantiles) if self.quantiles is None else self.quantiles,
+        )
 
 
 class PredictRequest(BaseModel):
@@ -117,7 +136,8 @@ class PredictRequest(BaseModel):
 
 
 class Week(BaseModel):
-    """A forecast week: the point forecast and `lo_L`, `hi_L` for every requested level L."""
+    """A forecast week: the point forecast, `lo_L`, `hi_L` for every requested level L and
+    `pQ` for every requested quantile (`p10` for 0.1, `p2.5` for 0.025)."""
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
 

@@ -65,6 +65,7 @@ def _levels(value: tuple[int, ...]) -> tuple[int, ...]:
 
 Items = Annotated[tuple[str, ...], BeforeValidator(_items)]
 Levels = Annotated[tuple[int, ...], BeforeValidator(_items)]
+Quantiles = Annotated[tuple[float, ...], BeforeValidator(_items)]
 
 
 def _may_be_none(annotation: Any) -> bool:
@@ -147,7 +148,7 @@ class ServingSettings(Section):
     # interval levels, percent: of a forecast, and those backtests score
     levels: Annotated[Levels, Field(min_length=1)] = (80, 95)
     # quantiles of a forecast (columns p10, p50, p90)
-    quantiles: Annotated[tuple[float, ...], Field(min_length=1)] = (0.1, 0.5, 0.9)
+    quantiles: Annotated[Quantiles, Field(min_length=1)] = (0.1, 0.5, 0.9)
 
     @field_validator("levels")
     @classmethod

@@ -17,16 +17,21 @@ if TYPE_CHECKING:
 def forecast_table(
     prediction: Mapping[str, Any], levels: Sequence[int], out: Console | None = None
 ) -> Table:
-    """One prediction of a server's response: a row per week, its mean and intervals."""
+    """One prediction of a server's response: a row per week, its mean, intervals and
+    quantiles (`p10`, ...: the first narrow tables leave out)."""
+    weeks = prediction["weeks"]
+    quantiles = [key for key in weeks[0] if key.startswith("p")] if weeks else []
     columns = [Col("week ending"), Col("mean", justify="right")]
     columns += [Col(f"{lv}% interval", justify="right") for lv in levels]
+    columns += [Col(q, justify="right", drop=1) for q in quantiles]
     rows = [
         (
             week["week_ending"],
             f"{week['mean']:,.0f}",
             *(f"{week[f'lo_{lv}']:,.0f} - {week[f'hi_{lv}']:,.0f}" for lv in levels),
+            *(f"{week[q]:,.0f}" for q in quantiles),
         )
-        for week in prediction["weeks"]
+        for week in weeks
     ]
     title = f"{prediction['model_name']} v{prediction['model_version']}"
     return make_table(columns, rows, title=title, out=out)

@@ -4,9 +4,12 @@
 // accuracy. Every number shown in a table carries its exact value in `data-value`; chart
 // traces are named by `meta`.
 (() => {
-  // The forecast's interval levels are the server's (the settings' `serving.levels`, on the
-  // page); the monitored weeks carry the bands monitoring records (monitoring.comparison).
+  // The forecast's interval levels and quantile columns are the server's (the settings'
+  // `serving.levels` and `serving.quantiles`, on the page: 80,95 and p10,p50,p90); the monitored
+  // weeks carry the bands monitoring records (monitoring.comparison).
   const LEVELS = (document.body.dataset.levels || "").split(",").filter(Boolean).map(Number);
+  const QUANTILES = (document.body.dataset.quantiles || "").split(",").filter(Boolean);
+  const QUANTILE_BAND = "rgba(255, 127, 14, 0.15)";
   const MONITORED = [80, 95];
   const band = (level) => {
     const rank = LEVELS.length > 1 ? LEVELS.indexOf(level) / (LEVELS.length - 1) : 0;
@@ -144,6 +147,7 @@
         row.append(numberCell(week[`lo_${level}`], `lo_${level}`));
         row.append(numberCell(week[`hi_${level}`], `hi_${level}`));
       }
+      for (const quantile of QUANTILES) row.append(numberCell(week[quantile], quantile));
       body.append(row);
     }
   }
@@ -194,6 +198,7 @@
           fillcolor: band(level),
         });
       }
+      traces.push(...quantileTraces(forecast, x));
       traces.push({
         meta: "forecast",
         name: "forecast (mean)",
@@ -217,6 +222,28 @@
       shapes: backtestShapes(title),
     };
     Plotly.react("forecast-chart", traces, layout, { responsive: true, displaylogo: false });
+  }
+
+  // The quantiles as dotted lines, the band between the outermost two (p10-p90) filled: the
+  // lowest is drawn first and the highest fills down to it ("tonexty"), then those between.
+  function quantileTraces(forecast, x) {
+    const trace = (quantile, more = {}) => ({
+      meta: quantile,
+      name: quantile,
+      x,
+      y: forecast.weeks.map((w) => w[quantile]),
+      mode: "lines",
+      line: { color: "#ff7f0e", width: 1, dash: "dot" },
+      ...more,
+    });
+    if (QUANTILES.length < 2) return QUANTILES.map((q) => trace(q));
+    const low = QUANTILES[0];
+    const high = QUANTILES.at(-1);
+    return [
+      trace(low, { showlegend: false }),
+      trace(high, { name: `${low}-${high}`, fill: "tonexty", fillcolor: QUANTILE_BAND }),
+      ...QUANTILES.slice(1, -1).map((q) => trace(q, { showlegend: false })),
+    ];
   }
 
   // The selected family's forecasts stored in the bundle: one dashed line per backtest origin, and

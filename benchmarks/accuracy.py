@@ -479,7 +479,8 @@ def backtest_table(ds: Dataset, own: ShelfcastRun, workers: int) -> Table:
         " and wQL (0.1/0.5/0.9) in percent, coverage of the 80% and 95% intervals in percent;"
         " a metric a title-origin leaves undefined (a zero scale or zero sales) is left out of"
         " its mean; a title's chosen model (its selected family or ensemble) is scored on its"
-        " own rows",
+        " own rows; the intervals are the candidates' own, before `fit_titles` calibrates the"
+        " quantiles across titles; n/a: the backtest table has no such column",
         f"Shelfcast's fitting cost: {fmt_seconds(own.run.seconds)} wall with {workers}"
         f" workers for {n} series ({fmt_seconds(own.run.seconds / max(n, 1))} per series, the"
         f" forecasts included); a title's own fit (`TitleFit.seconds`, in a worker) took"

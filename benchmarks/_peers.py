@@ -145,7 +145,9 @@ class Forecast:
     quantiles: dict[float, np.ndarray] = field(default_factory=dict)
 
 
-def peer_quantiles(mean: np.ndarray, bounds: dict[int, tuple[np.ndarray, np.ndarray]]):
+def peer_quantiles(
+    mean: np.ndarray, bounds: dict[int, tuple[np.ndarray, np.ndarray]]
+) -> dict[float, np.ndarray]:
     """A peer's 0.1/0.5/0.9 quantiles: its 80% interval bounds and its point forecast."""
     if 80 not in bounds:
         return {}

@@ -140,7 +140,7 @@ def test_first_run_trains_and_registers_every_title(project, first):
     assert [t.isbn for t in first.trained] == list(ISBNS)
     assert first.failed == []
     for title in first.trained:
-        assert title.selected in CONFIG.candidates
+        assert title.selected in (*CONFIG.candidates, *CONFIG.ensembles)
         assert title.backtest_mase > 0 and title.baseline_mase > 0
         assert title.model_name == f"arima_book_{title.isbn}"
         assert (title.version, title.promoted, title.champion_version) == ("1", True, "1")

@@ -34,7 +34,7 @@ def test_defaults_are_the_seeds():
     assert s.environment == "development"
     assert s.backtest.split_size == 32 and s.selection.max_seasonal_books == 15
     assert s.selection.default_test_isbns == ("9780722532935", "9780241003008")
-    assert s.data.start_date == "2012-01-01" and s.data.sample_seed == 42
+    assert s.data.start_date == "" and s.data.sample_seed == 42
     assert s.training.season_length == 52
     assert (s.serving.horizon, s.serving.levels) == (32, (80, 95))
     assert s.experiment_name == "book_sales_development"

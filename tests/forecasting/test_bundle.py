@@ -27,8 +27,8 @@ def test_round_trip_is_pickle_free_small_and_forecasts_identically(fitted, tmp_p
     assert sum(p.stat().st_size for p in folder.iterdir()) < 64_000
     info = json.loads((folder / "bundle.json").read_text())
     assert info["format_version"] == FORMAT_VERSION == 3
-    assert info["model"]["family"] == fitted.selected
-    assert info["model"]["spec_version"] == FAMILIES[fitted.selected].spec_type.version
+    assert info["model"]["family"] == fitted.bundle.family
+    assert info["model"]["spec_version"] == FAMILIES[fitted.bundle.family].spec_type.version
     assert info["training_window"]["freq"] == "W-SAT"
     loaded = read_bundle(folder)
     pd.testing.assert_frame_equal(loaded.forecast(52), fitted.bundle.forecast(52))
@@ -85,7 +85,7 @@ def test_malformed_bundles_are_refused(fitted, tmp_path):
     refused(r"^models/x/3/bundle.json: unsupported bundle format version 99", "models/x/3")
     info["format_version"] = 2
     info["model"] = {**fitted.bundle.model.to_dict(), "spec_version": 7}
-    refused(rf"^bundle.json: {fitted.selected} spec version 7 is newer than this Shelfcast reads")
+    refused(rf"^bundle.json: {fitted.bundle.family} spec version 7 is newer than this Shelfcast reads")
     info["model"] = {"family": "__import__('os')"}
     refused(r"^bundle.json: unknown model family \"__import__\('os'\)\" \(known: .*snaive, ")
     info["model"] = None

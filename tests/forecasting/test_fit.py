@@ -49,9 +49,11 @@ def test_held_out_weeks_cannot_change_the_backtest_or_the_choice(series):
     assert a.holdout != b.holdout  # the holdout itself is scored on those weeks
 
 
-def test_champion_has_the_best_backtest_mase_and_baseline_is_reported(series):
+def test_the_selection_is_the_best_ensemble_by_backtest_and_baseline_is_reported(series):
     fit = fit_title(series, fit_config(Settings(), n_origins=2))
-    assert fit.selected_mase == min(fit.scores.values())
+    combined = {k: v for k, v in fit.scores.items() if k in fit_config(Settings()).ensembles}
+    assert fit.selected_mase == min(combined.values()) and fit.selected in combined
+    assert fit.bundle.family == "ensemble"
     assert "snaive" in fit.scores
     assert set(fit.holdout) == {fit.selected, "snaive"}
     assert fit.holdout_forecast is not None and len(fit.holdout_forecast.mean) == 32
@@ -62,6 +64,11 @@ def test_champion_has_the_best_backtest_mase_and_baseline_is_reported(series):
 def test_ties_go_to_the_simpler_family():
     summary = pd.DataFrame({"mase": [1.0, 1.0], "mae": [2.0, 2.0]}, index=["combo", "snaive"])
     assert select_candidate(summary) == "snaive"
+
+
+def test_a_single_family_is_selected_where_no_ensemble_can_be_formed(series):
+    fit = fit_title(series, fit_config(Settings(), n_origins=2, ensembles=()))
+    assert fit.selected_mase == min(fit.scores.values()) and fit.bundle.family == fit.selected
 
 
 def test_a_title_under_two_seasons_is_backtested_with_non_seasonal_candidates():

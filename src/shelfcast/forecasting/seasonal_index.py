@@ -1,13 +1,18 @@
 """Classical multiplicative seasonal indices and the M4 test for whether a series needs them.
 
-Families that model a deseasonalised series (Theta, ETS) divide the history by these indices
-and multiply their forecasts back: `indices` by position in the cycle from the first week
-fitted on, `cycle` to lay them along any stretch of weeks.
+Families that model a deseasonalised series (Theta, AutoTheta, ETS) divide the history by these
+indices and multiply their forecasts back: `deseasonalised` when fitting (indices by position in
+the cycle from the first week fitted on), `adjusted` and `reseasoned` when forecasting (the
+indices laid on the calendar of any longer or shorter history).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from shelfcast.catalog.series import TitleSeries
+from shelfcast.forecasting.fourier import week_of
+from shelfcast.forecasting.intervals import PointForecast
 
 MIN_INDEX = 0.05  # indices are floored here, so that dividing by them stays finite
 
@@ -47,3 +52,33 @@ def indices(y: np.ndarray, m: int) -> np.ndarray:
 def cycle(idx: np.ndarray, length: int, start: int) -> np.ndarray:
     """`length` indices laid along the weeks from position `start` of the cycle."""
     return idx[(start + np.arange(length)) % len(idx)]
+
+
+def deseasonalised(
+    y: np.ndarray, m: int, seasonal: bool
+) -> tuple[tuple[float, ...] | None, np.ndarray]:
+    """A fit's indices (None when not `seasonal`) and `y` divided by them, from its first week."""
+    if not seasonal:
+        return None, y
+    idx = indices(y, m)
+    return tuple(idx.tolist()), y / cycle(idx, len(y), 0)
+
+
+def adjusted(
+    history: TitleSeries, fitted: tuple[float, ...] | None, time_origin: str, horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`history` divided by a fit's indices (laid on the calendar from the fit's first week,
+    `time_origin`), and the indices of the `horizon` weeks after it."""
+    idx = np.asarray(fitted or (1.0,))
+    offset = round(week_of(history.start) - week_of(time_origin))
+    n = len(history)
+    return history.values / cycle(idx, n, offset), cycle(idx, horizon, offset + n)
+
+
+def reseasoned(out: PointForecast, ahead: np.ndarray) -> PointForecast:
+    """A forecast of the deseasonalised series times the indices of its weeks."""
+    return PointForecast(
+        out.mean * ahead,
+        {lv: b * ahead for lv, b in out.lower.items()},
+        {lv: b * ahead for lv, b in out.upper.items()},
+    )

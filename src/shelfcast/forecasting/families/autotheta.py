@@ -17,7 +17,6 @@ from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting import seasonal_index
 from shelfcast.forecasting.families.base import Family, FitContext, Spec, SpecError
-from shelfcast.forecasting.fourier import week_of
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds
 
 NAME = "autotheta"
@@ -122,8 +121,7 @@ class AutoTheta(Family[AutoThetaSpec]):
             seasonal = seasonal_index.significant(y, m, min_seasons=MIN_SEASONS)
         else:
             seasonal = like.seasonal_indices is not None
-        indices = seasonal_index.indices(y, m) if seasonal else np.ones(1)
-        z = y / seasonal_index.cycle(indices, len(y), 0)
+        indices, z = seasonal_index.deseasonalised(y, m, seasonal)
         fit = _fit_theta(z, MODELS if like is None else (like.model,))
         par = fit["par"]
         return AutoThetaSpec(
@@ -132,27 +130,20 @@ class AutoTheta(Family[AutoThetaSpec]):
             theta=float(par["theta"]),
             level0=float(par["initial_smoothed"]),
             sigma2=float(np.mean(fit["residuals"][BURN_IN:] ** 2)),
-            seasonal_indices=tuple(indices.tolist()) if seasonal else None,
+            seasonal_indices=indices,
             time_origin=history.start.date().isoformat(),
         )
 
     def forecast(
         self, spec: AutoThetaSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
     ) -> PointForecast:
-        y = history.values
-        indices = np.asarray(spec.seasonal_indices or (1.0,))
-        offset = round(week_of(history.start) - week_of(spec.time_origin))
-        z = y / seasonal_index.cycle(indices, len(y), offset)
+        z, ahead = seasonal_index.adjusted(
+            history, spec.seasonal_indices, spec.time_origin, horizon
+        )
         mean = _theta_forecast(z, spec, horizon)
         h = np.arange(1, horizon + 1)
         se = np.sqrt(spec.sigma2 * (1 + (h - 1) * spec.alpha**2))
-        out = normal_bounds(mean, se, levels)
-        season = seasonal_index.cycle(indices, horizon, offset + len(y))
-        return PointForecast(
-            out.mean * season,
-            {lv: b * season for lv, b in out.lower.items()},
-            {lv: b * season for lv, b in out.upper.items()},
-        )
+        return seasonal_index.reseasoned(normal_bounds(mean, se, levels), ahead)
 
 
 FAMILY = AutoTheta()

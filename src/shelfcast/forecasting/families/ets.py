@@ -31,7 +31,6 @@ from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting import seasonal_index
 from shelfcast.forecasting.families.base import Family, FitContext, Spec
-from shelfcast.forecasting.fourier import week_of
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds
 
 NAME = "ets"
@@ -118,8 +117,8 @@ class Ets(Family[EtsSpec]):
             seasonal = seasonal_index.significant(y, m, min_seasons=2)
         else:
             seasonal = like.seasonal_indices is not None
-        indices = seasonal_index.indices(y, m) if seasonal else np.ones(1)
-        fitted = _fit_ets(y / seasonal_index.cycle(indices, len(y), 0), like)
+        indices, z = seasonal_index.deseasonalised(y, m, seasonal)
+        fitted = _fit_ets(z, like)
         error, trend, _, damped = fitted["components"]
         alpha, beta, _, phi, *states = (float(v) for v in fitted["par"])
         has_trend = trend != "N"
@@ -133,25 +132,20 @@ class Ets(Family[EtsSpec]):
             level0=states[0],
             trend0=states[1] if has_trend else 0.0,
             sigma2=float(fitted["sigma2"]),
-            seasonal_indices=tuple(indices.tolist()) if seasonal else None,
+            seasonal_indices=indices,
             time_origin=history.start.date().isoformat(),
         )
 
     def forecast(
         self, spec: EtsSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
     ) -> PointForecast:
-        y = history.values
-        indices = np.asarray(spec.seasonal_indices or (1.0,))
-        offset = round(week_of(history.start) - week_of(spec.time_origin))
-        level, trend = _final_state(y / seasonal_index.cycle(indices, len(y), offset), spec)
+        z, ahead = seasonal_index.adjusted(
+            history, spec.seasonal_indices, spec.time_origin, horizon
+        )
+        level, trend = _final_state(z, spec)
         mean = level + trend * np.cumsum(spec.phi ** np.arange(1, horizon + 1))
         out = normal_bounds(mean, np.sqrt(_variance(spec, mean)), levels)
-        season = seasonal_index.cycle(indices, horizon, offset + len(y))
-        return PointForecast(
-            out.mean * season,
-            {lv: b * season for lv, b in out.lower.items()},
-            {lv: b * season for lv, b in out.upper.items()},
-        )
+        return seasonal_index.reseasoned(out, ahead)
 
 
 FAMILY = Ets()

@@ -15,7 +15,6 @@ from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting import seasonal_index
 from shelfcast.forecasting.families.base import Family, FitContext, Spec
-from shelfcast.forecasting.fourier import week_of
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds
 
 NAME = "theta"
@@ -75,9 +74,7 @@ class Theta(Family[ThetaSpec]):
         y, m = history.values, context.season_length
         if len(y) < 8:
             raise ForecastError(f"Theta needs at least 8 weeks, got {len(y)}")
-        seasonal = seasonal_index.significant(y, m)
-        indices = seasonal_index.indices(y, m) if seasonal else np.ones(1)
-        z = y / seasonal_index.cycle(indices, len(y), 0)
+        indices, z = seasonal_index.deseasonalised(y, m, seasonal_index.significant(y, m))
         alpha, level0, sigma2 = _fit_ses(z)
         slope = float(np.polyfit(np.arange(len(z)), z, 1)[0])
         return ThetaSpec(
@@ -85,29 +82,22 @@ class Theta(Family[ThetaSpec]):
             level0=level0,
             drift=slope / 2.0,
             sigma2=sigma2,
-            seasonal_indices=tuple(indices.tolist()) if seasonal else None,
+            seasonal_indices=indices,
             time_origin=history.start.date().isoformat(),
         )
 
     def forecast(
         self, spec: ThetaSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
     ) -> PointForecast:
-        y = history.values
-        indices = np.asarray(spec.seasonal_indices or (1.0,))
-        offset = round(week_of(history.start) - week_of(spec.time_origin))
-        z = y / seasonal_index.cycle(indices, len(y), offset)
+        z, ahead = seasonal_index.adjusted(
+            history, spec.seasonal_indices, spec.time_origin, horizon
+        )
         alpha, n = spec.alpha, len(z)
         level = _ses_levels(z, alpha, spec.level0)[-1]
         h = np.arange(1, horizon + 1)
         mean = level + spec.drift * (h - 1 + (1 - (1 - alpha) ** n) / alpha)
         se = np.sqrt(spec.sigma2 * (1 + (h - 1) * alpha**2))
-        out = normal_bounds(mean, se, levels)
-        season = seasonal_index.cycle(indices, horizon, offset + len(y))
-        return PointForecast(
-            out.mean * season,
-            {lv: b * season for lv, b in out.lower.items()},
-            {lv: b * season for lv, b in out.upper.items()},
-        )
+        return seasonal_index.reseasoned(normal_bounds(mean, se, levels), ahead)
 
 
 FAMILY = Theta()

@@ -85,7 +85,9 @@ def test_malformed_bundles_are_refused(fitted, tmp_path):
     refused(r"^models/x/3/bundle.json: unsupported bundle format version 99", "models/x/3")
     info["format_version"] = 2
     info["model"] = {**fitted.bundle.model.to_dict(), "spec_version": 7}
-    refused(rf"^bundle.json: {fitted.bundle.family} spec version 7 is newer than this Shelfcast reads")
+    refused(
+        rf"^bundle.json: {fitted.bundle.family} spec version 7 is newer than this Shelfcast reads"
+    )
     info["model"] = {"family": "__import__('os')"}
     refused(r"^bundle.json: unknown model family \"__import__\('os'\)\" \(known: .*snaive, ")
     info["model"] = None

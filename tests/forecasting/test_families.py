@@ -41,9 +41,11 @@ def series_module() -> TitleSeries:
 
 
 @pytest.fixture(scope="module")
-def specs(series_module) -> dict[str, Spec]:
-    """A spec of every family: each fitted on the series, the ensemble built from three."""
-    fitted, failed = fit_candidates(series_module, [n for n in FAMILIES if FAMILIES[n].modes], 52)
+def specs(series_module, pools) -> dict[str, Spec]:
+    """A spec of every family: each fitted on the series (pooled families with a pool trained
+    on other synthetic titles), the ensemble built from three."""
+    candidates = [n for n in FAMILIES if FAMILIES[n].modes]
+    fitted, failed = fit_candidates(series_module, candidates, 52, pool=pools)
     assert not failed
     members = (fitted["theta"], fitted["dhr"], fitted["snaive"])
     return {**fitted, "ensemble": EnsembleSpec("median", members)}
@@ -58,6 +60,7 @@ def test_the_table_names_each_family_by_its_spec():
         "theta",
         "autotheta",
         "ets",
+        "gbm",
         "combo",
         "ensemble",
     ]
@@ -167,8 +170,8 @@ def test_fourier_terms_follow_the_solar_year():
 
 
 def test_forecasting_from_specs_imports_no_fitting_library(series_module, specs, tmp_path):
-    """What serving does (load bundles, forecast, take newer weeks) without statsforecast:
-    a bundle of every family, and the format-1 fixtures."""
+    """What serving does (load bundles, forecast, take newer weeks) without statsforecast or
+    LightGBM: a bundle of every family, and the format-1 fixtures."""
     folders = [str(p) for p in FORMAT1.iterdir() if p.is_dir()]
     for family, spec in specs.items():
         folders.append(str(write_bundle(Bundle(spec, series_module), tmp_path / family)))
@@ -181,7 +184,8 @@ from shelfcast.forecasting.bundle import read_bundle
 for folder in {folders!r}:
     bundle = read_bundle(folder)
     bundle.forecast(8, actuals=[(bundle.history.end + pd.Timedelta(weeks=1), 3.0)])
-print(sorted({{m.split(".")[0] for m in sys.modules}} & {{"statsforecast", "statsmodels"}}))
+fitting = {{"statsforecast", "statsmodels", "lightgbm"}}
+print(sorted({{m.split(".")[0] for m in sys.modules}} & fitting))
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -17,6 +17,7 @@ from shelfcast.forecasting.families import (
     dhr,
     ensemble,
     ets,
+    gbm,
     naive,
     sarima,
     snaive,
@@ -42,6 +43,7 @@ FAMILIES: dict[str, Family[Any]] = register(
         theta.FAMILY,
         autotheta.FAMILY,
         ets.FAMILY,
+        gbm.FAMILY,
         combo.FAMILY,
         ensemble.FAMILY,
     ]

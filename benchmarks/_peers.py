@@ -1,9 +1,10 @@
-"""The ways users forecast weekly book sales today, run one title at a time in capped children.
+"""The ways users forecast weekly book sales today.
 
 Each `run_*` function is the target of `_common.run_capped`: it receives `send` and reports
 one message per completed rolling origin, so a child stopped at the cap still leaves the
-origins it finished. Forecasts are clipped at zero (units sold are never negative), which only
-helps the peers.
+origins it finished. `statsforecast_forecasts` runs statsforecast's models in this process,
+with their prediction intervals. Forecasts (and interval bounds) are clipped at zero: units
+sold are never negative, which only helps the peers.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from _common import peak_rss_mb
 
 Send = Callable[[dict[str, Any]], None]
@@ -127,3 +130,80 @@ def run_shelfcast(send: Send, series_list: Sequence[Any], config: Any) -> None:
                 "peak_rss_mb": peak_rss_mb(),
             }
         )
+
+
+# ------------------------------------------------------------------ statsforecast, in process
+
+
+@dataclass
+class Forecast:
+    """One series' forecast: the mean, and where the method gives them, the interval bounds by
+    level and the quantile forecasts wQL scores (quantile -> values)."""
+
+    mean: np.ndarray
+    bounds: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    quantiles: dict[float, np.ndarray] = field(default_factory=dict)
+
+
+def peer_quantiles(
+    mean: np.ndarray, bounds: dict[int, tuple[np.ndarray, np.ndarray]]
+) -> dict[float, np.ndarray]:
+    """A peer's 0.1/0.5/0.9 quantiles: its 80% interval bounds and its point forecast."""
+    if 80 not in bounds:
+        return {}
+    lo, hi = bounds[80]
+    return {0.1: lo, 0.5: mean, 0.9: hi}
+
+
+def window_frames(
+    series: Sequence[tuple[str, pd.Timestamp, np.ndarray]],
+    weeks: int | None,
+    freq: str,
+    season: int,
+) -> list[tuple[pd.DataFrame, bool]]:
+    """Long frames (`unique_id`, `ds`, `y`) of each (key, first week ending, values) series'
+    last `weeks` weeks (all when None): one of the series with at least two seasons in that
+    window (True: seasonal models fit), one of the others (False), the empty ones left out."""
+    parts: dict[bool, list[pd.DataFrame]] = {True: [], False: []}
+    for key, start, values in series:
+        ds = pd.date_range(start, periods=len(values), freq=freq)
+        y = np.asarray(values, dtype=float)
+        if weeks is not None:
+            ds, y = ds[-weeks:], y[-weeks:]
+        parts[len(y) >= 2 * season].append(pd.DataFrame({"unique_id": key, "ds": ds, "y": y}))
+    return [(pd.concat(p, ignore_index=True), seasonal) for seasonal, p in parts.items() if p]
+
+
+def statsforecast_forecasts(
+    groups: Sequence[tuple[pd.DataFrame, Any]],
+    horizon: int,
+    levels: Sequence[int],
+    freq: str,
+    n_jobs: int,
+) -> dict[str, Forecast]:
+    """Each (long frame, model) group forecast by `StatsForecast(fallback_model=Naive())`.
+
+    Pass `levels` only for a model with intervals of its own: given levels, StatsForecast
+    replaces a model without them by the fallback, silently (forecast and all).
+    """
+    from statsforecast import StatsForecast
+    from statsforecast.models import Naive
+
+    out: dict[str, Forecast] = {}
+    for frame, model in groups:
+        sf = StatsForecast(models=[model], freq=freq, n_jobs=n_jobs, fallback_model=Naive())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fc = sf.forecast(df=frame, h=horizon, level=list(levels) or None)
+        col = next(c for c in fc.columns if c not in ("unique_id", "ds"))
+        for key, part in fc.groupby("unique_id", sort=False):
+            mean = np.clip(part[col].to_numpy(dtype=float), 0.0, None)
+            bounds = {
+                lv: (
+                    np.clip(part[f"{col}-lo-{lv}"].to_numpy(dtype=float), 0.0, None),
+                    np.clip(part[f"{col}-hi-{lv}"].to_numpy(dtype=float), 0.0, None),
+                )
+                for lv in levels
+            }
+            out[str(key)] = Forecast(mean, bounds, peer_quantiles(mean, bounds))
+    return out

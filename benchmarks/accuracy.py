@@ -379,6 +379,7 @@ def dataset_table(
             ]
             table.add(*cells)
     table.notes += ds.notes
+    table.notes.append(beats_note(ds.series, runs, "SeasonalNaive(52)"))
     for r in runs:
         if r.given:
             table.notes.append(r.given)
@@ -424,6 +425,23 @@ def dataset_table(
         )
     table.notes += [load, "measured " + machine_line("statsforecast", "numpy", "scipy")]
     return table
+
+
+def beats_note(series: list[Series], runs: list[MethodRun], peer: str) -> str:
+    """How many series (with sales in their held-out weeks) Shelfcast's forecast beats `peer`'s
+    on, by absolute error summed over those weeks (= by WAPE)."""
+    by_name = {r.name: r.forecasts for r in runs}
+    own, other = by_name[SHELFCAST], by_name[peer]
+    scored = [s for s in series if np.abs(s.test).sum() > 0]
+    wins = sum(
+        np.abs(s.test - np.asarray(own[s.key].mean)[:HORIZON]).sum()
+        < np.abs(s.test - np.asarray(other[s.key].mean)[:HORIZON]).sum()
+        for s in scored
+    )
+    return (
+        f"Shelfcast's forecast beats {peer} on WAPE for {wins} of the {len(scored)} series with"
+        f" sales in their held-out weeks ({100.0 * wins / max(len(scored), 1):.1f}%)"
+    )
 
 
 BACKTEST_COLUMNS = ("mase", "wape", "wql", "coverage_80", "coverage_95")

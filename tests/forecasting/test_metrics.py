@@ -43,6 +43,17 @@ def test_coverage_counts_bounds_inclusive():
 
 def test_score_reports_every_metric_and_rejects_shape_mismatch():
     out = metrics.score(ACTUAL, FORECAST, np.arange(60.0), 52, {80: (FORECAST - 1, FORECAST + 1)})
-    assert set(out) == {"mae", "rmse", "mape", "smape", "mase", "wape", "bias", "coverage_80"}
+    assert set(out) == {
+        *("mae", "rmse", "mape", "smape", "mase", "wape", "bias", "coverage_80", "wql")
+    }
+    quantiles = {0.1: FORECAST - 1, 0.5: FORECAST, 0.9: FORECAST + 1}
+    assert out["wql"] == metrics.wql(ACTUAL, quantiles)
+
+
+def test_wql_of_the_median_alone_is_its_wape_and_wider_misses_cost_more():
+    assert metrics.wql(ACTUAL, {0.5: FORECAST}) == pytest.approx(metrics.wape(ACTUAL, FORECAST))
+    near = metrics.wql(ACTUAL, {0.1: ACTUAL - 1, 0.9: ACTUAL + 1})
+    far = metrics.wql(ACTUAL, {0.1: ACTUAL + 5, 0.9: ACTUAL + 9})
+    assert 0 < near < far
     with pytest.raises(ValueError, match="shape"):
         metrics.mae(ACTUAL, FORECAST[:2])

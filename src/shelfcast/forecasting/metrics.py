@@ -115,4 +115,6 @@ def score(
     }
     for level, (lo, hi) in (bounds or {}).items():
         out[f"coverage_{level}"] = coverage(actual, lo, hi)
+    if bounds and 80 in bounds:  # the 80% bounds are the 0.1 and 0.9 quantiles
+        out["wql"] = wql(actual, {0.1: bounds[80][0], 0.5: mean, 0.9: bounds[80][1]})
     return out

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shelfcast.catalog import calendar
+
 LAYOUT_VERSION = 1
 H_MAX = 52
 SEASON = 52
@@ -178,7 +180,7 @@ def holiday_days(name: str, years: np.ndarray) -> np.ndarray:
     if name == "black_friday":  # the day after the fourth Thursday of November
         return _nth_weekday(years, 11, 3, 4) + 1
     if name == "easter":
-        return _easter(years)
+        return calendar.easter(years).astype(np.int64)
     if name == "mothers_day":  # US: second Sunday of May
         return _nth_weekday(years, 5, 6, 2)
     if name == "fathers_day":  # third Sunday of June
@@ -207,19 +209,3 @@ def _nth_weekday(years: np.ndarray, month: int, weekday: int, n: int) -> np.ndar
     first = _day(years, month, 1)
     first_weekday = (first + 3) % 7  # 1970-01-01 was a Thursday
     return first + (weekday - first_weekday) % 7 + 7 * (n - 1)
-
-
-def _easter(years: np.ndarray) -> np.ndarray:
-    """Easter Sunday (Gregorian, the anonymous algorithm of Meeus/Jones/Butcher)."""
-    y = np.asarray(years, dtype=np.int64)
-    a, b, c = y % 19, y // 100, y % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    el = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * el) // 451
-    month = (h + el - 7 * m + 114) // 31
-    day = (h + el - 7 * m + 114) % 31 + 1
-    return np.where(month == 3, _day(y, 3, day), _day(y, 4, day))

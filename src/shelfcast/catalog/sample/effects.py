@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from shelfcast.catalog import calendar
+
 WEEKS_PER_YEAR = 365.2425 / 7
 
 # Annual components, each a bump of height 1 at its peak: (name, centre, days before, days after).
@@ -47,23 +49,6 @@ def season_vector(amplitudes: dict[str, float]) -> tuple[float, ...]:
     return tuple(amplitudes.get(name, 0.0) for name in SEASON_NAMES)
 
 
-def _easter(years: np.ndarray) -> np.ndarray:
-    """Easter Sunday (Gregorian) of each year, as datetime64[D] (anonymous Gregorian algorithm)."""
-    y = years.astype(np.int64)
-    a, b, c = y % 19, y // 100, y % 100
-    d, e = b // 4, b % 4
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    l_ = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l_) // 451
-    month = (h + l_ - 7 * m + 114) // 31
-    day = (h + l_ - 7 * m + 114) % 31 + 1
-    text = [f"{yy:04d}-{mm:02d}-{dd:02d}" for yy, mm, dd in zip(y, month, day, strict=True)]
-    return np.array(text, dtype="datetime64[D]")
-
-
 def season_matrix(weeks: pd.DatetimeIndex) -> np.ndarray:
     """weeks x components: each component's bump (0..1) at each week ending."""
     days = weeks.values.astype("datetime64[D]")
@@ -73,7 +58,7 @@ def season_matrix(weeks: pd.DatetimeIndex) -> np.ndarray:
         for shift in (-1, 0, 1):  # the nearest occurrence may fall in the adjacent year
             yrs = year + shift
             if centre == "easter":
-                peak = _easter(yrs)
+                peak = calendar.easter(yrs)
             else:
                 peak = np.array([f"{yy:04d}-{centre}" for yy in yrs], dtype="datetime64[D]")
             delta = (days - peak).astype(np.float64)

@@ -55,6 +55,10 @@ def test_the_table_names_each_family_by_its_spec():
     assert list(FAMILIES) == [
         "naive",
         "snaive",
+        "croston",
+        "tsb",
+        "adida",
+        "imapa",
         "sarima",
         "dhr",
         "theta",

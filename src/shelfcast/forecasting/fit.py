@@ -13,7 +13,7 @@ import pandas as pd
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
-from shelfcast.forecasting import calibration, ensembles, metrics
+from shelfcast.forecasting import calibration, demand, ensembles, metrics
 from shelfcast.forecasting.backtest import (
     Backtest,
     Pools,
@@ -62,11 +62,14 @@ class FitConfig:
         if self.horizon < 1 or self.n_origins < 0 or self.holdout < 0:
             raise ValueError("horizon must be >= 1, n_origins and holdout >= 0")
 
-    def plan(self, n_weeks: int) -> Plan:
-        """The backtest of a title with `n_weeks` weeks of history."""
+    def plan(self, n_weeks: int, intermittent: bool = False) -> Plan:
+        """The backtest of a title with `n_weeks` weeks of history; with `intermittent`
+        (sales in fewer than most weeks: `demand.is_intermittent`), the intermittent-demand
+        families are candidates too."""
+        extra = [n for n in self.candidates if intermittent and "intermittent" in FAMILIES[n].modes]
 
         def of_mode(mode: str, baseline: str) -> tuple[str, ...]:
-            names = [n for n in self.candidates if mode in FAMILIES[n].modes]
+            names = [n for n in self.candidates if mode in FAMILIES[n].modes] + extra
             return (baseline, *[n for n in names if n != baseline])
 
         return plan_backtest(
@@ -163,7 +166,7 @@ def fit_title(series: TitleSeries, config: FitConfig, pools: Pools | None = None
     select one, score it on the holdout, refit it on every week (the last `max_train_weeks`).
     `pools` holds what pooled families trained across titles (`fit_titles` trains them)."""
     started = time.perf_counter()
-    plan = config.plan(len(series))
+    plan = config.plan(len(series), demand.is_intermittent(series.values))
     holdout = plan.holdout
     train = series.head(len(series) - holdout) if holdout else series
     test = series.values[len(train) :]

@@ -12,16 +12,20 @@ from typing import Any
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.forecasting.families import (
+    adida,
     autotheta,
     combo,
+    croston,
     dhr,
     ensemble,
     ets,
     gbm,
+    imapa,
     naive,
     sarima,
     snaive,
     theta,
+    tsb,
 )
 from shelfcast.forecasting.families.base import (
     Family,
@@ -38,6 +42,10 @@ FAMILIES: dict[str, Family[Any]] = register(
     [
         naive.FAMILY,
         snaive.FAMILY,
+        croston.FAMILY,
+        tsb.FAMILY,
+        adida.FAMILY,
+        imapa.FAMILY,
         sarima.FAMILY,
         dhr.FAMILY,
         theta.FAMILY,

@@ -108,7 +108,8 @@ class Family(Protocol[S]):
     requires: tuple[str, ...] = ()  # families whose fits `fit` finds in `context.fitted`
     pooled: bool = False  # trained across titles: `train_pool` runs before any `fit`
     # The backtest modes it is a candidate in: "seasonal" (titles with two seasons or more,
-    # fitted with the season length) and "non-seasonal" (shorter ones, season length 1).
+    # fitted with the season length), "non-seasonal" (shorter ones, season length 1) and
+    # "intermittent" (titles that sell in fewer than most weeks, in either of the others).
     modes: tuple[str, ...] = ("seasonal", "non-seasonal")
 
     def fit(self, history: TitleSeries, context: FitContext, like: S | None = None) -> S:

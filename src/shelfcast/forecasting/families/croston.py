@@ -1,0 +1,48 @@
+"""Croston's method with the Syntetos-Boylan correction (SBA): for titles that sell in some
+weeks and not others, a smoothed sale size over a smoothed interval between sales, times 0.95."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from shelfcast.catalog.series import TitleSeries
+from shelfcast.errors import ForecastError
+from shelfcast.forecasting import intermittent
+from shelfcast.forecasting.families.base import Family, FitContext, Spec
+from shelfcast.forecasting.intervals import PointForecast
+
+NAME = "croston"
+ALPHA = 0.1  # statsforecast's CrostonSBA
+SBA = 0.95  # the Syntetos-Boylan bias correction
+
+
+@dataclass(frozen=True)
+class CrostonSpec(Spec):
+    family: ClassVar[str] = NAME
+
+    sigma2: float  # variance of the weeks around the fitted rate
+
+
+class Croston(Family[CrostonSpec]):
+    name = NAME
+    spec_type = CrostonSpec
+    modes = ("intermittent",)
+
+    def fit(
+        self, history: TitleSeries, context: FitContext, like: CrostonSpec | None = None
+    ) -> CrostonSpec:
+        y = history.values
+        if len(y) < 2:
+            raise ForecastError(f"Croston needs at least 2 weeks, got {len(y)}")
+        return CrostonSpec(intermittent.spread(y, SBA * intermittent.croston(y, ALPHA)))
+
+    def forecast(
+        self, spec: CrostonSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        rate = SBA * intermittent.croston(history.values, ALPHA)
+        return intermittent.flat(rate, spec.sigma2, horizon, levels)
+
+
+FAMILY = Croston()

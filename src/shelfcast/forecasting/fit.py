@@ -48,7 +48,8 @@ class FitConfig:
     season_length: int
     levels: tuple[int, ...]
     holdout: int  # weeks at the end scored after selection; 0 for none
-    candidates: tuple[str, ...] = tuple(FAMILIES)
+    # every family that can be a candidate (an ensemble is built from them, not fitted)
+    candidates: tuple[str, ...] = tuple(n for n, f in FAMILIES.items() if f.modes)
     ensembles: tuple[str, ...] = ensembles.DEFAULT
     max_train_weeks: int | None = None
     forecast_candidates: bool = False  # also refit every candidate on all data and forecast

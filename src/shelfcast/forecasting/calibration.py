@@ -77,8 +77,10 @@ class Calibration:
         rows = np.asarray(self.table)[np.minimum(np.arange(horizon), len(self.table) - 1)]
         width = spread(forecast)
         out = {}
-        for tau in taus:
-            q = np.array([np.interp(tau, TAUS, row) for row in rows])
+        for tau in taus:  # linear between the two kept levels around tau, every step at once
+            j = min(int(np.searchsorted(TAUS, tau, side="right")) - 1, len(TAUS) - 2)
+            w = (tau - TAUS[j]) / (TAUS[j + 1] - TAUS[j])
+            q = rows[:, j] + w * (rows[:, j + 1] - rows[:, j])
             out[tau] = np.maximum(forecast.mean + width * q, 0.0)
         return out
 

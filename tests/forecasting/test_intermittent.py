@@ -6,7 +6,7 @@ import pytest
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
-from shelfcast.forecasting.demand import adi
+from shelfcast.catalog.segments import adi
 from shelfcast.forecasting.families import FAMILIES, FitContext, spec_from_dict
 from shelfcast.forecasting.intermittent import ses
 

@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shelfcast.catalog.segments import segment_of
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
-from shelfcast.forecasting import calibration, demand, ensembles, metrics
+from shelfcast.forecasting import calibration, ensembles, metrics
 from shelfcast.forecasting.backtest import (
     Backtest,
     Pools,
@@ -65,7 +66,7 @@ class FitConfig:
 
     def plan(self, n_weeks: int, intermittent: bool = False) -> Plan:
         """The backtest of a title with `n_weeks` weeks of history; with `intermittent`
-        (sales in fewer than most weeks: `demand.is_intermittent`), the intermittent-demand
+        (sales in fewer than most weeks: `Segment.intermittent`), the intermittent-demand
         families are candidates too."""
         extra = [n for n in self.candidates if intermittent and "intermittent" in FAMILIES[n].modes]
 
@@ -167,7 +168,7 @@ def fit_title(series: TitleSeries, config: FitConfig, pools: Pools | None = None
     select one, score it on the holdout, refit it on every week (the last `max_train_weeks`).
     `pools` holds what pooled families trained across titles (`fit_titles` trains them)."""
     started = time.perf_counter()
-    plan = config.plan(len(series), demand.is_intermittent(series.values))
+    plan = config.plan(len(series), segment_of(series.values).intermittent)
     holdout = plan.holdout
     train = series.head(len(series) - holdout) if holdout else series
     test = series.values[len(train) :]

@@ -168,7 +168,8 @@ def fit_title(series: TitleSeries, config: FitConfig, pools: Pools | None = None
     select one, score it on the holdout, refit it on every week (the last `max_train_weeks`).
     `pools` holds what pooled families trained across titles (`fit_titles` trains them)."""
     started = time.perf_counter()
-    plan = config.plan(len(series), segment_of(series.values).intermittent)
+    segment = segment_of(series.values)
+    plan = config.plan(len(series), segment.intermittent)
     holdout = plan.holdout
     train = series.head(len(series) - holdout) if holdout else series
     test = series.values[len(train) :]
@@ -211,6 +212,7 @@ def fit_title(series: TitleSeries, config: FitConfig, pools: Pools | None = None
     evaluation = {
         "selected": selected,
         "fallback": fallback,
+        "segment": segment.as_dict(),
         "plan": plan.as_dict(),
         "window": {
             "weeks": len(final_history),

@@ -78,6 +78,8 @@ class SalesLike(Protocol):
 
 _COLUMNS = {"bookscan": ("isbn", "week_ending", "volume"), "long": ("unique_id", "ds", "y")}
 _META = ("title", "author", "source")
+# Catalogue metadata kept in `TitleSeries.meta` (BookScan columns, canonical names).
+META_COLUMNS = ("product_class", "binding", "imprint", "publisher_group", "rrp")
 
 
 def weekly_series(
@@ -189,16 +191,29 @@ def _weekly_offset(frame: pd.DataFrame, date_col: str) -> pd.offsets.Week:
     return _to_weekly(str(freq))
 
 
-def _metadata(frame: pd.DataFrame, key_col: str) -> dict[str, dict[str, str | None]]:
-    """Per key, the last non-blank title, author and source in frame order."""
-    cols = [c for c in _META if c in frame.columns]
-    if not cols:
+def _metadata(frame: pd.DataFrame, key_col: str) -> dict[str, dict[str, object]]:
+    """Per key, the last non-blank title, author and source in frame order, and in `meta` the
+    last non-blank product class, binding, imprint, publisher group and RRP (as text): what
+    pooled models group comparable titles by."""
+    fields = [c for c in _META if c in frame.columns]
+    extra = [c for c in META_COLUMNS if c in frame.columns]
+    if not fields and not extra:
         return {}
-    last = frame.groupby(frame[key_col].astype(str), sort=False)[cols].last()
-    return {
-        str(key): {c: None if pd.isna(v) or v == "" else str(v) for c, v in row.items()}
-        for key, row in last.to_dict("index").items()
-    }
+    last = frame.groupby(frame[key_col].astype(str), sort=False)[fields + extra].last()
+    out: dict[str, dict[str, object]] = {}
+    for key, row in last.to_dict("index").items():
+        text = {c: _text(v) for c, v in row.items()}
+        meta = {c: text[c] for c in extra if text[c] is not None}
+        out[str(key)] = {**{c: text[c] for c in fields}, "meta": meta}
+    return out
+
+
+def _text(value: object) -> str | None:
+    if value is None or pd.isna(value) or value == "":  # type: ignore[arg-type]
+        return None
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def split_series(

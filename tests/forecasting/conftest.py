@@ -1,6 +1,7 @@
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from support.synthetic import seasonal_series
 
@@ -29,6 +30,9 @@ def synthetic_catalogue(n: int = 40, weeks: int = 400) -> list[TitleSeries]:
 @pytest.fixture(scope="session")
 def pools() -> dict[str, Any]:
     """A pool for each pooled family, trained on synthetic titles ending no later than
-    `seasonal_series()` (what `FitContext.pool` promises): table-wide tests fit with it."""
-    catalogue = synthetic_catalogue()
+    `seasonal_series()` (what `FitContext.pool` promises), one of them selling a week before
+    it, so that `seasonal_series()` is a launch inside the data: table-wide tests fit with it."""
+    older = seasonal_series(seed=99, key="older")
+    older = older.with_values(older.values[:-1], start=older.start - pd.Timedelta(weeks=1))
+    catalogue = [*synthetic_catalogue(), older]
     return {name: f.train_pool(catalogue, 52) for name, f in FAMILIES.items() if f.pooled}

@@ -83,12 +83,12 @@ def test_a_title_under_two_seasons_is_backtested_with_non_seasonal_candidates():
     assert len(fit.bundle.forecast(32)) == 32
 
 
-def test_a_title_too_short_to_backtest_falls_back_to_naive_and_says_so():
-    short = TitleSeries("9780241003008", "2023-01-07", [3.0, 5.0, 4.0, 6.0, 2.0, 7.0, 5.0, 4.0])
+def test_a_title_too_short_to_backtest_without_launch_curves_falls_back_to_naive_and_says_so():
+    short = TitleSeries("9780241003008", "2023-01-07", [3.0, 5.0, 4.0])
     fit = fit_title(short, fit_config(Settings()))
     assert fit.selected == fit.bundle.family == "naive"
     assert fit.fallback and "no candidate could be backtested" in fit.fallback
-    assert "leave 0" in fit.fallback
+    assert "leave 1" in fit.fallback and "launch failed" in fit.fallback
     assert list(fit.bundle.forecast(3)["mean"]) == [4.0, 4.0, 4.0]
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from shelfcast.catalog.segments import adi
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
-from shelfcast.catalog.segments import adi
 from shelfcast.forecasting.families import FAMILIES, FitContext, spec_from_dict
 from shelfcast.forecasting.intermittent import ses
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shelfcast.catalog.segments import segment_of
+from shelfcast.catalog.segments import Segment, segment_of
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting import calibration, ensembles, metrics
@@ -34,6 +34,8 @@ from shelfcast.forecasting.plan import Plan, plan_backtest
 
 BASELINE = "snaive"  # the baseline of titles with two seasons or more
 NONSEASONAL_BASELINE = "naive"  # of shorter ones
+LAUNCH = "launch"  # a new title's model when it is too young for a backtest
+INACTIVE = "zero"  # the model of a title without a sale in 52 weeks
 WEEK = pd.Timedelta(weeks=1)
 
 
@@ -74,6 +76,7 @@ class FitConfig:
             names = [n for n in self.candidates if mode in FAMILIES[n].modes] + extra
             return (baseline, *[n for n in names if n != baseline])
 
+        new = of_mode("new", NONSEASONAL_BASELINE)
         return plan_backtest(
             n_weeks,
             horizon=self.horizon,
@@ -84,6 +87,8 @@ class FitConfig:
             nonseasonal_candidates=of_mode("non-seasonal", NONSEASONAL_BASELINE),
             seasonal_baseline=BASELINE,
             nonseasonal_baseline=NONSEASONAL_BASELINE,
+            new_candidates=new if len(new) > 1 else (),
+            new_default=LAUNCH if LAUNCH in new else None,
         )
 
 
@@ -169,6 +174,8 @@ def fit_title(series: TitleSeries, config: FitConfig, pools: Pools | None = None
     `pools` holds what pooled families trained across titles (`fit_titles` trains them)."""
     started = time.perf_counter()
     segment = segment_of(series.values)
+    if segment.stage == "inactive" and INACTIVE in config.candidates:
+        return _fit_inactive(series, segment, config, pools, started)
     plan = config.plan(len(series), segment.intermittent)
     holdout = plan.holdout
     train = series.head(len(series) - holdout) if holdout else series
@@ -189,22 +196,18 @@ def fit_title(series: TitleSeries, config: FitConfig, pools: Pools | None = None
     scores = summary["mase"].to_dict() if not summary.empty else {}
     selected = select_candidate(summary)
     fallback = None
+    why = ""
     if selected is None:
-        selected = plan.baseline
-        fallback = (
-            f"{plan.baseline}: no candidate could be backtested ("
-            + (
-                "; ".join(f"{k}: {v}" for k, v in bt.failures.items())
-                or plan.reason
-                or "history too short"
-            )
-            + ")"
-        )
+        selected = plan.default
+        failures = "; ".join(f"{k}: {v}" for k, v in bt.failures.items())
+        why = f"no candidate could be backtested ({failures or plan.reason or 'history too short'})"
+        fallback = f"{selected}: {why}"
     final_history = window(series, config.max_train_weeks)
     final_pool = pools.at(final_history.end) if pools else None
     spec, failure = fit_selected(selected, final_history, bt, plan, pool=final_pool)
     if spec is None:
-        fallback = f"{plan.baseline}: {selected} failed on all data ({failure})"
+        failed = f"{selected} failed on all data ({failure})"
+        fallback = f"{plan.baseline}: " + "; ".join(filter(None, [why, failed]))
         selected = plan.baseline
         spec, failure = fit_selected(selected, final_history, bt, plan)
         if spec is None:
@@ -262,6 +265,48 @@ def fit_title(series: TitleSeries, config: FitConfig, pools: Pools | None = None
         seconds=time.perf_counter() - started,
         candidate_forecasts=candidate_forecasts,
         scores_for_calibration=honest_scores(bt),
+    )
+
+
+def _fit_inactive(
+    series: TitleSeries,
+    segment: Segment,
+    config: FitConfig,
+    pools: Pools | None,
+    started: float,
+) -> TitleFit:
+    """A title without a sale in `INACTIVE_WEEKS` weeks: the zero forecast, no backtest."""
+    history = window(series, config.max_train_weeks)
+    pool = pools.at(history.end) if pools else None
+    specs, failed = fit_candidates(history, [INACTIVE], 1, pool=pool)
+    if INACTIVE not in specs:
+        raise ForecastError(f"{series.key}: the zero forecast failed: {failed.get(INACTIVE)}")
+    last_sale = series.end - segment.weeks_since_sale * WEEK  # type: ignore[operator]
+    reason = (
+        f"inactive: no sale in the last {segment.weeks_since_sale} weeks (last sale "
+        f"{last_sale.date().isoformat()}): a zero forecast, with an interval from how often "
+        "inactive titles sold again"
+    )
+    evaluation = {
+        "selected": INACTIVE,
+        "fallback": None,
+        "segment": segment.as_dict(),
+        "reason": reason,
+        "plan": {"mode": "inactive", "candidates": [INACTIVE], "reason": reason},
+        "window": {
+            "weeks": len(history),
+            "max_weeks": config.max_train_weeks,
+            "history_weeks": len(series),
+        },
+        "baseline": INACTIVE,
+    }
+    return TitleFit(
+        key=series.key,
+        selected=INACTIVE,
+        scores={},
+        backtest=Backtest(pd.DataFrame()),
+        bundle=Bundle(model=specs[INACTIVE], history=history, evaluation=evaluation),
+        seconds=time.perf_counter() - started,
     )
 
 

@@ -18,6 +18,7 @@ from shelfcast.forecasting.families.base import Family, FitContext, Spec
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds
 
 NAME = "theta"
+MIN_WEEKS = 8
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,30 @@ def _fit_ses(z: np.ndarray) -> tuple[float, float, float]:
     return alpha, level0, sse / n
 
 
+def fit_theta(z: np.ndarray) -> tuple[float, float, float, float]:
+    """The standard Theta method on `z`: (alpha, l_0, drift, sigma2)."""
+    alpha, level0, sigma2 = _fit_ses(z)
+    slope = float(np.polyfit(np.arange(len(z)), z, 1)[0])
+    return alpha, level0, slope / 2.0, sigma2
+
+
+def theta_forecast(
+    z: np.ndarray,
+    fitted: tuple[float, float, float, float],
+    horizon: int,
+    levels: Sequence[int],
+) -> PointForecast:
+    """The Theta forecast of the `horizon` weeks after `z` from a fit's (alpha, l_0, drift,
+    sigma2)."""
+    alpha, level0, drift, sigma2 = fitted
+    n = len(z)
+    level = _ses_levels(z, alpha, level0)[-1]
+    h = np.arange(1, horizon + 1)
+    mean = level + drift * (h - 1 + (1 - (1 - alpha) ** n) / alpha)
+    se = np.sqrt(sigma2 * (1 + (h - 1) * alpha**2))
+    return normal_bounds(mean, se, levels)
+
+
 class Theta(Family[ThetaSpec]):
     name = NAME
     spec_type = ThetaSpec
@@ -72,15 +97,14 @@ class Theta(Family[ThetaSpec]):
         self, history: TitleSeries, context: FitContext, like: ThetaSpec | None = None
     ) -> ThetaSpec:
         y, m = history.values, context.season_length
-        if len(y) < 8:
-            raise ForecastError(f"Theta needs at least 8 weeks, got {len(y)}")
+        if len(y) < MIN_WEEKS:
+            raise ForecastError(f"Theta needs at least {MIN_WEEKS} weeks, got {len(y)}")
         indices, z = seasonal_index.deseasonalised(y, m, seasonal_index.significant(y, m))
-        alpha, level0, sigma2 = _fit_ses(z)
-        slope = float(np.polyfit(np.arange(len(z)), z, 1)[0])
+        alpha, level0, drift, sigma2 = fit_theta(z)
         return ThetaSpec(
             alpha=alpha,
             level0=level0,
-            drift=slope / 2.0,
+            drift=drift,
             sigma2=sigma2,
             seasonal_indices=indices,
             time_origin=history.start.date().isoformat(),
@@ -92,12 +116,8 @@ class Theta(Family[ThetaSpec]):
         z, ahead = seasonal_index.adjusted(
             history, spec.seasonal_indices, spec.time_origin, horizon
         )
-        alpha, n = spec.alpha, len(z)
-        level = _ses_levels(z, alpha, spec.level0)[-1]
-        h = np.arange(1, horizon + 1)
-        mean = level + spec.drift * (h - 1 + (1 - (1 - alpha) ** n) / alpha)
-        se = np.sqrt(spec.sigma2 * (1 + (h - 1) * alpha**2))
-        return seasonal_index.reseasoned(normal_bounds(mean, se, levels), ahead)
+        fitted = (spec.alpha, spec.level0, spec.drift, spec.sigma2)
+        return seasonal_index.reseasoned(theta_forecast(z, fitted, horizon, levels), ahead)
 
 
 FAMILY = Theta()

@@ -1,0 +1,172 @@
+"""Launch curves: a new title's sales week by week since its first, pooled across comparable
+titles and scaled by the title's own weeks.
+
+`train_pool` takes every title launched inside the data (its first sale after the data's first
+week) with at least `NORM_WEEKS` weeks, divides its weekly sales by their mean over its first
+`NORM_WEEKS` weeks, and averages these shapes by age over each group of comparable titles
+(`comparables`: category sheet, product class, binding), each group shrunk towards its parent.
+A title's forecast is its group's curve times a scale: its sales over its last (at most
+`SCALE_WEEKS`) weeks over the curve's sum at those ages, recomputed from the history at every
+forecast, so the scale follows each new week. The spread combines the pooled relative error of
+a curve scaled on k weeks (`rel_sd`, k = 1..13) with Poisson noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from shelfcast.catalog.segments import NEW_WEEKS
+from shelfcast.catalog.series import TitleSeries
+from shelfcast.errors import ForecastError
+from shelfcast.forecasting import comparables
+from shelfcast.forecasting.families.base import Family, FitContext, Spec
+from shelfcast.forecasting.intervals import PointForecast, normal_bounds
+
+NAME = "launch"
+CURVE_WEEKS = 104  # ages the curves cover; older ages take the last
+NORM_WEEKS = 26  # a launch's shape is relative to its mean over these first weeks
+SCALE_WEEKS = 26  # a title's scale comes from its last weeks, at most this many
+MIN_LAUNCHES = 5  # fewer launches in the data than this: no pool
+
+
+@dataclass(frozen=True)
+class LaunchSpec(Spec):
+    family: ClassVar[str] = NAME
+
+    launch: str  # ISO date of the title's first week on sale
+    group: str  # the comparable titles the curve comes from
+    curve: tuple[float, ...]  # relative weekly sales by week since launch
+    rel_sd: tuple[float, ...]  # relative error of the curve scaled on k = 1.. weeks
+    pool_hash: str
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "group": self.group, "pool": self.pool_hash}
+
+
+def launched(histories: Sequence[TitleSeries]) -> tuple[pd.Timestamp, list[TitleSeries]]:
+    """The data's first week, and the histories that start after it (launches seen whole)."""
+    first = min(h.start for h in histories)
+    return first, [h for h in histories if h.start > first]
+
+
+def shape(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A launch's weekly sales over their mean in its first `NORM_WEEKS` weeks, on
+    `CURVE_WEEKS` ages, with the ages it has; None when it is too young or never sold then."""
+    if len(values) < NORM_WEEKS:
+        return None
+    norm = values[:NORM_WEEKS].mean()
+    if norm <= 0:
+        return None
+    out = np.zeros(CURVE_WEEKS)
+    seen = np.zeros(CURVE_WEEKS, dtype=bool)
+    n = min(len(values), CURVE_WEEKS)
+    out[:n], seen[:n] = values[:n] / norm, True
+    return out, seen
+
+
+def scaled(curve: np.ndarray, observed: np.ndarray, ages: np.ndarray) -> float:
+    """The scale that makes the curve's sum at `ages` the `observed` total."""
+    expected = float(curve[np.minimum(ages, len(curve) - 1)].sum())
+    return float(observed.sum()) / expected if expected > 0 else 0.0
+
+
+class Launch(Family[LaunchSpec]):
+    name = NAME
+    spec_type = LaunchSpec
+    pooled = True
+    modes = ("new", "non-seasonal")
+
+    def train_pool(self, histories: Sequence[TitleSeries], season_length: int) -> dict[str, Any]:
+        if not histories:
+            raise ForecastError("launch curves need histories")
+        first, launches = launched(histories)
+        members = []
+        for h in launches:
+            found = shape(h.values)
+            if found is not None:
+                members.append((comparables.group_keys(h), *found))
+        if len(members) < MIN_LAUNCHES:
+            raise ForecastError(
+                f"launch curves: {len(members)} launches of {NORM_WEEKS} weeks or more in the "
+                f"data (need {MIN_LAUNCHES})"
+            )
+        groups = comparables.pooled(members)
+        curves = comparables.shrunk(groups)
+        titles = {k: int(count[0]) for k, (_, count) in groups.items()}
+        rel_sd = _relative_errors(members, curves)
+        content = {
+            "first_week": first.date().isoformat(),
+            "curves": {k: [round(float(v), 6) for v in c] for k, c in sorted(curves.items())},
+            "titles": titles,
+            "rel_sd": [round(v, 6) for v in rel_sd],
+        }
+        return {**content, "hash": comparables.digest(content)}
+
+    def fit(
+        self, history: TitleSeries, context: FitContext, like: LaunchSpec | None = None
+    ) -> LaunchSpec:
+        pool: Mapping[str, Any] | None = context.pool.get(NAME)
+        if pool is None:
+            raise ForecastError("launch curves are pooled: the fit context has no launch pool")
+        if history.start <= pd.Timestamp(pool["first_week"]):
+            raise ForecastError(
+                f"{history.key} sold in the data's first week: its launch is not in the data"
+            )
+        group = comparables.best_group(history, pool["titles"])
+        if group is None:
+            raise ForecastError("launch curves: no comparable titles")
+        return LaunchSpec(
+            launch=history.start.date().isoformat(),
+            group=group,
+            curve=tuple(pool["curves"][group]),
+            rel_sd=tuple(pool["rel_sd"]),
+            pool_hash=str(pool["hash"]),
+        )
+
+    def forecast(
+        self, spec: LaunchSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        n = len(history)
+        if n < 1:
+            raise ForecastError("a launch curve needs at least one week on sale")
+        curve = np.asarray(spec.curve)
+        first_age = (history.start - pd.Timestamp(spec.launch)).days // 7
+        ages = first_age + np.arange(n + horizon)
+        if first_age < 0:
+            raise ForecastError(f"history starts before the launch {spec.launch}")
+        recent = slice(max(n - SCALE_WEEKS, 0), n)
+        scale = scaled(curve, history.values[recent], ages[recent])
+        mean = scale * curve[np.minimum(ages[n:], len(curve) - 1)]
+        rel = spec.rel_sd[min(n, len(spec.rel_sd)) - 1]
+        se = np.sqrt((rel * mean) ** 2 + mean)
+        return normal_bounds(mean, se, levels)
+
+
+def _relative_errors(
+    members: Sequence[tuple[tuple[str, ...], np.ndarray, np.ndarray]],
+    curves: Mapping[str, np.ndarray],
+) -> list[float]:
+    """For k = 1..`NEW_WEEKS`: the root mean squared relative error, over the pooled launches'
+    weeks k+1..`NORM_WEEKS`, of their group's curve scaled on their first k weeks."""
+    out = []
+    for k in range(1, NEW_WEEKS + 1):
+        errors = []
+        for keys, values, _ in members:
+            curve = curves[keys[0]]
+            ages = np.arange(k)
+            scale = scaled(curve, values[:k], ages)
+            predicted = scale * curve[k:NORM_WEEKS]
+            ok = predicted > 0
+            errors.append(
+                np.minimum(((values[k:NORM_WEEKS] - predicted)[ok] / predicted[ok]) ** 2, 25.0)
+            )
+        out.append(float(np.sqrt(np.mean(np.concatenate(errors)))) if errors else 1.0)
+    return out
+
+
+FAMILY = Launch()

@@ -37,6 +37,7 @@ from shelfcast.forecasting import families
 from shelfcast.forecasting.calibration import (
     SPREAD_LEVEL,
     Calibration,
+    is_whole,
     level_taus,
     normal_quantiles,
     quantile_column,
@@ -146,11 +147,14 @@ class Bundle:
                 frame[f"lo_{level}"], frame[f"hi_{level}"] = out.lower[level], out.upper[level]
         else:
             taus = sorted({t for lv in levels for t in level_taus(lv)} | set(quantiles))
-            values = self.calibration.quantiles(out, taus)
+            whole = is_whole(history.values)
+            values = self.calibration.quantiles(out, taus, integer=whole)
+            # Intervals hold the mean: for counts, the whole number at or above it.
+            top = np.ceil(out.mean - 1e-9) if whole else out.mean
             for level in sorted(levels):
                 lo, hi = level_taus(level)
                 frame[f"lo_{level}"] = np.minimum(values[lo], out.mean)
-                frame[f"hi_{level}"] = np.maximum(values[hi], out.mean)
+                frame[f"hi_{level}"] = np.maximum(values[hi], top)
         for q in quantiles:
             frame[quantile_column(q)] = values[q]
         return frame

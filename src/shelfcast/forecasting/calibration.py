@@ -67,9 +67,13 @@ class Calibration:
     table: tuple[tuple[float, ...], ...]
     n_scores: int
     n_titles: int
+    group: str = ""  # the titles calibrated together: a segment, a stage or "all"
 
-    def quantiles(self, forecast: PointForecast, taus: Sequence[float]) -> dict[float, np.ndarray]:
-        """The calibrated `taus` quantiles of `forecast`, each never negative."""
+    def quantiles(
+        self, forecast: PointForecast, taus: Sequence[float], integer: bool = False
+    ) -> dict[float, np.ndarray]:
+        """The calibrated `taus` quantiles of `forecast`, each never negative; whole numbers
+        for `integer` series (`whole_quantiles`)."""
         for tau in taus:
             if not TAUS[0] <= tau <= TAUS[-1]:
                 raise ForecastError(f"quantile {tau} is outside [{TAUS[0]}, {TAUS[-1]}]")
@@ -82,7 +86,7 @@ class Calibration:
             w = (tau - TAUS[j]) / (TAUS[j + 1] - TAUS[j])
             q = rows[:, j] + w * (rows[:, j + 1] - rows[:, j])
             out[tau] = np.maximum(forecast.mean + width * q, 0.0)
-        return out
+        return whole_quantiles(out) if integer else out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +95,7 @@ class Calibration:
             "steps": [list(row) for row in self.table],
             "n_scores": self.n_scores,
             "n_titles": self.n_titles,
+            "group": self.group,
         }
 
     @classmethod
@@ -108,7 +113,35 @@ class Calibration:
             if np.any(np.diff(values) < 0):
                 raise ForecastError(f"calibration: step {i} quantiles are not increasing")
             table.append(tuple(float(v) for v in values))
-        return cls(tuple(table), int(data.get("n_scores", 0)), int(data.get("n_titles", 0)))
+        return cls(
+            tuple(table),
+            int(data.get("n_scores", 0)),
+            int(data.get("n_titles", 0)),
+            str(data.get("group", "")),
+        )
+
+
+def whole_quantiles(quantiles: Mapping[float, np.ndarray]) -> dict[float, np.ndarray]:
+    """Quantiles of a count: the upper ones (tau >= 0.5) rounded down, the lower ones up, each
+    lower one at most the next higher. For whole-number actuals y this keeps every event the
+    quantiles are scored on, P(y <= q) and P(y >= q), as it was, while a title that sells
+    0 or 1 copy a week gets quantiles of 0, 1 or 2 copies, not 0.37."""
+    out: dict[float, np.ndarray] = {}
+    higher = None  # the quantile of the next higher tau
+    for tau in sorted(quantiles, reverse=True):
+        q = quantiles[tau]
+        if tau >= 0.5:
+            out[tau] = np.floor(q + 1e-9)
+        else:
+            rounded = np.ceil(q - 1e-9)
+            out[tau] = rounded if higher is None else np.minimum(rounded, higher)
+        higher = out[tau]
+    return {tau: out[tau] for tau in quantiles}
+
+
+def is_whole(values: np.ndarray) -> bool:
+    """True when every value is a whole number (counts of copies, as BookScan reports)."""
+    return bool(np.all(np.asarray(values) == np.round(values)))
 
 
 def normal_quantiles(forecast: PointForecast, taus: Sequence[float]) -> dict[float, np.ndarray]:

@@ -36,6 +36,9 @@ BASELINE = "snaive"  # the baseline of titles with two seasons or more
 NONSEASONAL_BASELINE = "naive"  # of shorter ones
 LAUNCH = "launch"  # a new title's model when it is too young for a backtest
 INACTIVE = "zero"  # the model of a title without a sale in 52 weeks
+ALL_TITLES = "all"  # the calibration group of every title
+# A segment with fewer backtested titles than this is calibrated with its stage, or all titles.
+MIN_CALIBRATION_TITLES = 20
 WEEK = pd.Timedelta(weeks=1)
 
 
@@ -351,25 +354,59 @@ def _evaluate_holdout(
 
 
 def calibrate(fits: Sequence[TitleFit], levels: Sequence[int]) -> Calibration | None:
-    """Pool every title's backtest scores into one calibration, put it in their bundles, and
-    score each holdout forecast's calibrated intervals and quantiles (in place)."""
-    table = calibration.fit_calibration(f.scores_for_calibration for f in fits)
-    if table is None:
-        return None
+    """Calibrate every title's quantiles on the backtest scores of its segment (or a wider
+    group: `calibration_keys`), put them in its bundle, and score each holdout forecast's
+    calibrated intervals and quantiles (in place). Returns the calibration of all titles."""
+    groups: dict[str, list[TitleFit]] = {}
     for fit in fits:
-        fit.bundle = replace(fit.bundle, calibration=table)
+        for key in calibration_keys(fit):
+            groups.setdefault(key, []).append(fit)
+    tables: dict[str, Calibration | None] = {}
+
+    def table_of(key: str) -> Calibration | None:
+        if key not in tables:
+            tables[key] = calibration.fit_calibration(f.scores_for_calibration for f in groups[key])
+        return tables[key]
+
+    overall = table_of(ALL_TITLES) if fits else None
+    for fit in fits:
+        if fit.selected == INACTIVE:
+            continue  # the zero forecast keeps its own bounds
+        key = next(
+            k
+            for k in calibration_keys(fit)
+            if k == ALL_TITLES or _backtested(groups[k]) >= MIN_CALIBRATION_TITLES
+        )
+        table = table_of(key) or overall
+        if table is None:
+            continue
+        fit.bundle = replace(fit.bundle, calibration=replace(table, group=key))
         held = fit.holdout_forecast
         if held is None or fit.selected not in fit.holdout:
             continue
         actual = fit.bundle.history.values[-len(held.mean) :]
-        quantiles = table.quantiles(held, calibration.SCORED + level_bounds(levels))
+        taus = calibration.SCORED + level_bounds(levels)
+        whole = calibration.is_whole(fit.bundle.history.values)
+        quantiles = table.quantiles(held, taus, integer=whole)
         row = fit.holdout[fit.selected]
         for level in levels:
             lo, hi = calibration.level_taus(level)
             row[f"coverage_{level}"] = metrics.coverage(actual, quantiles[lo], quantiles[hi])
         row["wql"] = metrics.wql(actual, {t: quantiles[t] for t in calibration.SCORED})
         fit.bundle.evaluation.setdefault("holdout", {})[fit.selected] = _finite(row)
-    return table
+    return overall
+
+
+def calibration_keys(fit: TitleFit) -> tuple[str, ...]:
+    """The groups a title's quantiles may be calibrated on, narrowest first: its segment, its
+    stage, every title."""
+    segment = fit.bundle.evaluation.get("segment") or {}
+    keys = [segment.get("name"), segment.get("stage")]
+    return (*dict.fromkeys(k for k in keys if k), ALL_TITLES)
+
+
+def _backtested(fits: Sequence[TitleFit]) -> int:
+    return sum(bool(f.scores_for_calibration) for f in fits)
 
 
 def level_bounds(levels: Sequence[int]) -> tuple[float, ...]:

@@ -105,3 +105,33 @@ def test_the_titles_table_and_the_selection_only(sales_file, tmp_path):
     assert "By segment: young/lumpy 1, established/smooth 1, inactive 2" in text
     for header in ("ISBN", "segment", "ADI", "selected", "why"):
         assert header in text
+
+
+def test_a_forecast_result_lists_the_skipped_and_the_segments_at_80_columns(sales_file, tmp_path):
+    from shelfcast.lifecycle.forecast import FitOptions, forecast_titles
+    from shelfcast.views.forecast import print_fits
+
+    options = FitOptions(
+        out=str(tmp_path / "f.parquet"),
+        data=(str(sales_file),),
+        wanted=TitleFilter(segments=("inactive", "young/lumpy")),
+        horizon=4,
+        start=START,
+        workers=1,
+    )
+    result = forecast_titles(Settings(home=tmp_path), options)
+    assert [f.key for f in result.fits] == [LUMPY, FADED]
+    assert [(s.key, s.segment) for s in result.skipped] == [(GONE, "inactive")]
+    assert result.segments == {LUMPY: "young/lumpy", FADED: "inactive", GONE: "inactive"}
+    assert [(s.segment, s.titles, s.forecast) for s in result.by_segment] == [
+        ("young/lumpy", 1, 1),
+        ("inactive", 2, 1),
+    ]
+    assert result.skipped_file == str(tmp_path / "f_skipped.csv")
+
+    console = Console(width=80, record=True, color_system=None)
+    print_fits(result, out=console)
+    text = console.export_text()
+    assert all(len(line) <= 80 for line in text.splitlines()), text
+    assert "1 title(s) not forecast" in text and "no sales on or after 2022-01-01" in text
+    assert "By segment" in text and "models chosen" in text

@@ -43,8 +43,8 @@ def print_fits(result: FitForecastResult, out: Console | None = None) -> None:
     horizon = result.horizon
     columns = [
         Col("ISBN / id"),
-        Col("title", wrap=True, drop=2, max_width=24),
-        Col("segment", drop=3),
+        Col("title", wrap=True, drop=3, max_width=24),
+        Col("segment", drop=2),
         Col("selected"),
         Col("MASE", justify="right"),
         Col("naive", justify="right"),

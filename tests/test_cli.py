@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from support.catalogue import FADED, GONE, LUMPY, START, STEADY, small_catalogue
 from typer.testing import CliRunner
 
 from shelfcast.cli import app
@@ -76,12 +77,14 @@ def test_validate_missing_file_is_a_clear_error(tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_titles_lists_the_selection_with_its_statistics(sample_dir):
+def test_titles_selected_lists_the_selection_with_its_statistics(sample_dir):
     path = str(sample_dir / "bookscan_weekly.parquet")
-    result = runner.invoke(app, ["data", "titles", "--data", path, "--max-titles", "5"])
+    args = ["data", "titles", "--data", path, "--selected", "--max-titles", "5"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "9780722532935" in result.output and "9780241003008" in result.output
     assert "seasonal strength" in result.output
+    assert "5 of 500 titles listed; 5 in the seasonal selection" in result.output
 
 
 def test_forecast_long_format_writes_every_series_plots_and_bundles(tmp_path):
@@ -102,10 +105,12 @@ def test_forecast_long_format_writes_every_series_plots_and_bundles(tmp_path):
         "p50",
         "p75",
         "model",
+        "segment",
     ]
     assert sorted(frame["unique_id"].unique()) == ["store-a", "store-b"]
     assert (frame["week_ending"].dt.dayofweek == 6).all()  # keeps the Sunday anchor
     assert frame.groupby("unique_id").size().tolist() == [10, 10]
+    assert set(frame["segment"]) == {"established/smooth"}
     assert (frame["lo_90"] <= frame["mean"]).all() and (frame["mean"] <= frame["hi_90"]).all()
     assert ((frame["p25"] <= frame["p50"]) & (frame["p50"] <= frame["p75"])).all()
     assert (frame["p25"] >= 0).all() and (frame["p25"] < frame["p75"]).any()
@@ -131,7 +136,8 @@ def test_forecast_defaults_to_the_sample_catalogue(tmp_path, project_home):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--isbn", "9780000000002"], "no sales for 1 key(s): ['9780000000002']"),
+        (["--isbn", "9780000000002"], "not in the sales data: 1 key(s): ['9780000000002']"),
+        (["--segment", "young/bogus"], "unknown segment(s) ['young/bogus']"),
         (["--level", "120"], "--level must be between 1 and 99"),
         (["--level", "high"], "--level takes whole percentages"),
         (["--quantiles", "0.1,1.5"], "--quantiles must be between 0.005 and 0.995"),
@@ -146,6 +152,106 @@ def test_forecast_bad_options_exit_1_with_a_message(sample_dir, tmp_path, args, 
     assert result.exit_code == 1
     assert message in result.output
     assert not (tmp_path / "f.csv").exists()
+
+
+def forecast_args(tmp_path: Path, *more: str) -> list[str]:
+    data = small_catalogue(tmp_path / "sales.csv")
+    args = ["forecast", "--data", str(data), "--start", START, "--out", str(tmp_path / "f.csv")]
+    return [*args, "--horizon", "4", "--workers", "1", *more]
+
+
+def test_forecast_covers_every_title_and_lists_the_skipped_with_why(tmp_path):
+    result = runner.invoke(app, forecast_args(tmp_path), env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(tmp_path / "f.csv", dtype={"isbn": str})
+    segments = frame.groupby("isbn")["segment"].first().to_dict()
+    assert segments == {STEADY: "established/smooth", LUMPY: "young/lumpy", FADED: "inactive"}
+    assert frame["model"].notna().all() and frame.groupby("isbn").size().tolist() == [4, 4, 4]
+    skipped = pd.read_csv(tmp_path / "f_skipped.csv", dtype={"isbn": str})
+    assert skipped.to_dict("records") == [
+        {
+            "isbn": GONE,
+            "title": "Title 040",
+            "segment": "inactive",
+            "reason": f"no sales on or after {START} (last sale 2021-06-26)",
+        }
+    ]
+    out = result.output
+    assert "1 title(s) not forecast" in out and f"no sales on or after {START}" in out
+    assert "By segment" in out and "young/lumpy" in out
+    assert "not forecast: " in out and "f_skipped.csv" in out
+
+
+@pytest.mark.parametrize(
+    ("segment", "forecast", "skipped"),
+    [("inactive", {FADED}, {GONE}), ("young/lumpy", {LUMPY}, set()), ("lumpy", {LUMPY}, set())],
+)
+def test_forecast_segment_narrows_the_catalogue(tmp_path, segment, forecast, skipped):
+    (tmp_path / "f_skipped.csv").write_text("isbn\nleft by an earlier run\n")
+    result = runner.invoke(app, forecast_args(tmp_path, "--segment", segment))
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(tmp_path / "f.csv", dtype={"isbn": str})
+    assert set(frame["isbn"]) == forecast
+    listed = tmp_path / "f_skipped.csv"
+    if skipped:
+        assert set(pd.read_csv(listed, dtype={"isbn": str})["isbn"]) == skipped
+    else:
+        assert not listed.exists()  # an earlier run's list is not left to mislead
+
+
+def test_forecast_fails_clearly_when_no_title_can_be_forecast(tmp_path):
+    result = runner.invoke(app, forecast_args(tmp_path, "--isbn", GONE))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert f"no title could be forecast (1 skipped: {GONE}: no sales on or after" in result.output
+    assert not (tmp_path / "f.csv").exists() and (tmp_path / "f_skipped.csv").exists()
+    none = runner.invoke(app, forecast_args(tmp_path, "--segment", "new"))
+    assert none.exit_code == 1 and "no title of segment new in the data (4 titles)" in none.output
+
+
+def test_forecast_bad_segment_names_the_valid_ones(tmp_path):
+    result = runner.invoke(app, forecast_args(tmp_path, "--segment", "young,slow"))
+    assert result.exit_code == 1
+    assert "unknown segment(s) ['slow']" in result.output
+    assert "young, established, inactive" in result.output and "young/lumpy" in result.output
+
+
+def test_titles_lists_every_title_with_its_segment_and_the_counts(tmp_path):
+    data = str(small_catalogue(tmp_path / "sales.csv"))
+    args = ["data", "titles", "--data", data, "--start", START]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for isbn in (STEADY, LUMPY, FADED, GONE):
+        assert isbn in out
+    assert "4 of 4 titles listed; 0 in the seasonal selection" in out
+    assert "By segment: young/lumpy 1, established/smooth 1, inactive 2" in out
+    assert "segment" in out and "ADI" in out and "selected" in out
+    assert f"no sales on or after {START}" in out
+    lumpy = runner.invoke(app, [*args, "--segment", "lumpy"])
+    assert lumpy.exit_code == 0, lumpy.output
+    assert LUMPY in lumpy.output and STEADY not in lumpy.output
+    assert "1 of 4 titles listed" in lumpy.output
+    top = runner.invoke(app, [*args, "--max-titles", "1", "--isbn", f"{LUMPY},{STEADY}"])
+    assert STEADY in top.output and LUMPY not in top.output  # the best-selling of the two
+    bad = runner.invoke(app, [*args, "--segment", "old"])
+    assert bad.exit_code == 1 and "unknown segment(s) ['old']" in bad.output
+
+
+def test_run_takes_all(monkeypatch):
+    from shelfcast.errors import ShelfcastError
+
+    seen = []
+
+    def stop(settings, options, progress):
+        seen.append(options)
+        raise ShelfcastError("stopped before training")
+
+    monkeypatch.setattr("shelfcast.lifecycle.run.run_lifecycle", stop)
+    assert "--all" in runner.invoke(app, ["run", "--help"], env={"COLUMNS": "100"}).output
+    result = runner.invoke(app, ["run", "--all"])
+    assert result.exit_code == 1 and "stopped before training" in result.output
+    assert seen[0].train.all_titles and seen[0].train.isbns == ()
 
 
 def test_forecast_refuses_an_unknown_output_format(tmp_path):

@@ -1,6 +1,7 @@
 """The application layer's own logic, without ZenML: what a cached rerun reports per title,
 and the tables the command prints at an ordinary terminal width."""
 
+import pytest
 from rich.console import Console
 
 from shelfcast.lifecycle import train as lifecycle_train
@@ -88,3 +89,23 @@ def test_tables_fit_80_columns_with_whole_headers():
     wide.print(make_table(columns, rows, out=wide))
     text = wide.export_text()
     assert "hidden" not in text and uri in text
+
+
+def test_the_vertex_plan_of_a_run_over_every_title_calls_nothing(monkeypatch, tmp_path):
+    """`shelfcast run --all`'s options, planned on Vertex AI: the train stage says every
+    title, and nothing is trained or called."""
+    from support.vertex import FakeSdk, make_settings
+
+    from shelfcast.lifecycle.run import LifecycleOptions, plan_lifecycle
+    from shelfcast.lifecycle.train import TrainOptions
+
+    sdk = FakeSdk(monkeypatch)
+    monkeypatch.setattr(
+        "shelfcast.lifecycle.run.train_titles", lambda *a, **k: pytest.fail("trained")
+    )
+    settings = make_settings(home=tmp_path, artifact_uri="gs://b")
+    every = plan_lifecycle(settings, LifecycleOptions(train=TrainOptions(all_titles=True)))
+    assert "every title with sales" in dict(every.stages)["train"]
+    selection = plan_lifecycle(settings, LifecycleOptions())
+    assert "the seasonal selection" in dict(selection.stages)["train"]
+    assert sdk.sdk_calls() == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
@@ -20,6 +20,9 @@ from shelfcast.views.common import (
     print_facts,
     print_problems,
 )
+
+if TYPE_CHECKING:
+    from shelfcast.lifecycle.catalogue import TitleFilter
 
 __all__ = [
     "App",
@@ -135,6 +138,15 @@ def split_values(values: Sequence[str] | None) -> list[str]:
     return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
+def title_filter(
+    isbn: Sequence[str] | None, segment: Sequence[str] | None, max_titles: int | None
+) -> TitleFilter:
+    """`--isbn`, `--segment` and `--max-titles` as the titles of the catalogue they pick."""
+    from shelfcast.lifecycle.catalogue import TitleFilter
+
+    return TitleFilter(tuple(split_values(isbn)), tuple(split_values(segment)), max_titles)
+
+
 def parse_levels(values: Sequence[str] | None, default: Sequence[int]) -> tuple[int, ...]:
     """`--level` values, else `default` (the settings' `serving.levels`)."""
     levels = split_values(values) or [str(v) for v in default]
@@ -202,8 +214,17 @@ MaxTitlesOption = Annotated[
     typer.Option(
         min=1,
         metavar="N",
-        help="Selected titles at most (default: selection.max_seasonal_books).",
+        help="At most N titles: those that sold the most over the last 104 weeks.",
         show_default=False,
+    ),
+]
+SegmentOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="SEGMENT",
+        help="Titles of these segments (repeat or comma-separate): a stage (new, young, "
+        "established, inactive, pre-publication), a demand class (smooth, erratic, "
+        "intermittent, lumpy) or stage/demand, e.g. young/lumpy.",
     ),
 ]
 IsbnOption = Annotated[

@@ -10,13 +10,15 @@ import typer
 from shelfcast.cli.common import (
     App,
     DataOption,
-    MaxTitlesOption,
+    IsbnOption,
     ProgressDisplay,
+    SegmentOption,
     StartOption,
     console,
     make_table,
     print_problems,
     reports_errors,
+    title_filter,
 )
 from shelfcast.errors import ShelfcastError
 from shelfcast.views.common import Col
@@ -109,50 +111,44 @@ def data_validate(
 @reports_errors
 def data_titles(
     data: DataOption = None,
-    max_titles: MaxTitlesOption = None,
-    start: StartOption = None,
-    show_all: Annotated[
-        bool, typer.Option("--all", help="List every title, not only the selected.")
+    isbn: IsbnOption = None,
+    segment: SegmentOption = None,
+    max_titles: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="N",
+            help="At most N titles: those that sold the most over the last 104 weeks; with "
+            "--selected, the size of the selection (as `train --max-titles`).",
+            show_default=False,
+        ),
+    ] = None,
+    selected: Annotated[
+        bool,
+        typer.Option(
+            "--selected", help="Only the seasonal selection, best first (what `train` fits)."
+        ),
     ] = False,
+    start: StartOption = None,
 ) -> None:
-    """The titles selected for a seasonal model, with the statistics behind the choice.
+    """Every title with its segment (stage and demand class), ADI and CV² and mean weekly
+    sales over the last 104 weeks, its seasonality statistics and whether the seasonal
+    selection (`train`'s default) takes it, and why. Ends with the titles per segment.
 
-    Example: `shelfcast data titles --data exports/bookscan.xlsx --max-titles 20`
+    Example: `shelfcast data titles --segment young/lumpy`;
+    `shelfcast data titles --data exports/bookscan.xlsx --selected --max-titles 20`
     """
-    from shelfcast.catalog.selection import select_titles
-    from shelfcast.catalog.series import weekly_series
-    from shelfcast.lifecycle.data import load_sales
+    from shelfcast.lifecycle.catalogue import TitlesOptions, catalogue_titles
     from shelfcast.settings import load_settings
-    from shelfcast.training.sources import history_start, selection_criteria
+    from shelfcast.views.catalogue import print_titles
 
-    settings = load_settings()
+    options = TitlesOptions(
+        data=tuple(data or ()),
+        start=start,
+        wanted=title_filter(isbn, segment, None if selected else max_titles),
+        selected_only=selected,
+        selection_size=max_titles if selected else None,
+    )
     with ProgressDisplay() as progress:
-        sales = load_sales(settings, tuple(data or ()), progress=progress)
-    series = weekly_series(sales, start=history_start(settings, start))
-    selection = select_titles(series, selection_criteria(settings, max_titles))
-    shown = selection.table if show_all else selection.table[selection.table["selected"]]
-    columns = [
-        Col("ISBN"),
-        Col("title", wrap=True, drop=1, max_width=40),
-        Col("weeks", justify="right", drop=2),
-        Col("mean/wk (2y)", justify="right"),
-        Col("zero weeks", justify="right", drop=3),
-        Col("seasonal strength", justify="right"),
-        Col("ACF lag 52", justify="right"),
-        Col("why", wrap=True),
-    ]
-    rows = [
-        (
-            str(row["key"]),
-            str(row["title"] or ""),
-            f"{row['weeks']:,}",
-            f"{row['mean_volume_recent']:,.0f}",
-            f"{row['zero_share']:.0%}",
-            f"{row['seasonal_strength']:.2f}",
-            f"{row['acf52']:.2f}",
-            str(row["reason"]),
-        )
-        for _, row in shown.iterrows()
-    ]
-    title = f"{len(selection.selected)} of {len(series)} titles selected"
-    console.print(make_table(columns, rows, title=title))
+        result = catalogue_titles(load_settings(), options, progress)
+    print_titles(result)

@@ -16,6 +16,7 @@ from shelfcast.cli.common import (
     MaxTitlesOption,
     ProgressDisplay,
     QuantilesOption,
+    SegmentOption,
     StartOption,
     console,
     parse_levels,
@@ -23,6 +24,7 @@ from shelfcast.cli.common import (
     print_facts,
     reports_errors,
     split_values,
+    title_filter,
 )
 from shelfcast.errors import ShelfcastError
 
@@ -38,8 +40,14 @@ def forecast(
     ],
     data: DataOption = None,
     isbn: IsbnOption = None,
+    segment: SegmentOption = None,
     all_titles: Annotated[
-        bool, typer.Option("--all", help="Every title, not only the selected ones.")
+        bool,
+        typer.Option(
+            "--all",
+            help="With --release: every title of the release. Fitting covers every title "
+            "anyway (accepted for older scripts).",
+        ),
     ] = False,
     horizon: HorizonOption = None,
     level: LevelOption = None,
@@ -76,16 +84,19 @@ def forecast(
     """Fit, backtest and forecast titles without the pipeline, or (`--release`) forecast
     from a release's models without an endpoint.
 
-    With no `--data`, forecasts the selected titles of the built-in sample catalogue. With
-    long-format input (`unique_id, ds, y`) every series in the file is forecast.
-    The output has the mean, the bounds of each `--level` interval and a column per
-    `--quantiles` quantile (`p10` for 0.1). Interactive plots go to a folder beside the
-    output file.
+    Fits every title of the data (BookScan, or long format `unique_id, ds, y`; with no
+    `--data`, the built-in sample catalogue); `--isbn`, `--segment` and `--max-titles` (the
+    best-selling over the last 104 weeks) narrow them. The output has the mean, the bounds of
+    each `--level` interval, a column per `--quantiles` quantile (`p10` for 0.1), the model
+    chosen and the title's segment. A table per segment closes the run. Every title not
+    forecast (no sales from `--start` on, a failed fit) is listed with why, and written to
+    `<out stem>_skipped.csv` beside the output. Interactive plots go to a folder beside it.
 
     With `--release` (`--all`, `--isbn` or `--input`), `--out` may be a local path or a URI
     (`gs://...`): parquet or csv in long format, or JSONL in Vertex AI's batch output format.
 
     Example: `shelfcast forecast --isbn 9780722532935 --horizon 52 --out forecasts.csv`;
+    `shelfcast forecast --segment young/lumpy --segment new --out young.parquet`;
     `shelfcast forecast --release r-20240801-ab12cd34ef --all --out gs://b/forecasts.parquet`
     """
     from shelfcast.lifecycle.forecast import (
@@ -102,8 +113,10 @@ def forecast(
     chosen_quantiles = parse_quantiles(quantiles, settings.serving.quantiles)
     isbns = tuple(split_values(isbn))
     if release is not None:
-        if data or bundles:
-            raise ShelfcastError("--release forecasts from released models: drop --data/--bundles")
+        if data or bundles or segment:
+            raise ShelfcastError(
+                "--release forecasts from released models: drop --data/--bundles/--segment"
+            )
         options = ReleaseForecastOptions(
             release=release,
             out=out,
@@ -138,13 +151,11 @@ def forecast(
     fit_options = FitOptions(
         out=out,
         data=tuple(data or ()),
-        isbns=isbns,
-        all_titles=all_titles,
+        wanted=title_filter(isbns, segment, max_titles),
         horizon=horizon,
         levels=levels,
         quantiles=chosen_quantiles,
         start=start,
-        max_titles=max_titles,
         workers=workers,
         bundles=bundles,
     )
@@ -153,8 +164,7 @@ def forecast(
     print_fits(result)
     console.print(
         f"Forecasts: {result.out}   plots: {result.plots}/"
-        + (f"   bundles: {result.bundles}/" if result.bundles else ""),
+        + (f"   bundles: {result.bundles}/" if result.bundles else "")
+        + (f"   not forecast: {result.skipped_file}" if result.skipped_file else ""),
         soft_wrap=True,
     )
-    if result.errors:
-        raise typer.Exit(1)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 from shelfcast.cli.common import (
     EnvOption,
@@ -20,7 +22,13 @@ if TYPE_CHECKING:
 
 
 @reports_errors
-def run(isbn: IsbnOption = None, env: EnvOption = None) -> None:
+def run(
+    isbn: IsbnOption = None,
+    all_titles: Annotated[
+        bool, typer.Option("--all", help="Every title with sales, not only the seasonal selection.")
+    ] = False,
+    env: EnvOption = None,
+) -> None:
     """Everything on the embedded defaults: the sample catalogue -> train -> register ->
     promote -> package a release -> deploy it to the local endpoint -> smoke test -> a
     sample forecast. Nothing to start by hand, no cloud account.
@@ -28,6 +36,9 @@ def run(isbn: IsbnOption = None, env: EnvOption = None) -> None:
     Rerunning it is safe and fast: training comes from ZenML's cache (no version is
     registered and every champion stays), unchanged champions are the same release, and a
     release that already serves is left as it is.
+
+    Trains the seasonal selection unless `--isbn` names titles or `--all` asks for every
+    title with sales.
 
     Example: `shelfcast run`, or `shelfcast run --isbn 9780722532935` for one title
     """
@@ -39,7 +50,9 @@ def run(isbn: IsbnOption = None, env: EnvOption = None) -> None:
     from shelfcast.views.training import print_training
 
     settings = load_settings(environment=env)
-    options = LifecycleOptions(train=TrainOptions(isbns=tuple(split_values(isbn))))
+    options = LifecycleOptions(
+        train=TrainOptions(isbns=tuple(split_values(isbn)), all_titles=all_titles)
+    )
     with ProgressDisplay() as progress:
         outcome = run_lifecycle(settings, options, progress)
     print_training(outcome.training)

@@ -15,6 +15,8 @@ tests call these, never the command line.
                                                         (lifecycle.retrain)
     forecast_titles / forecast_release                  forecasts without an endpoint
                                                         (lifecycle.forecast, lifecycle.batch)
+    catalogue_titles(settings, TitlesOptions(...))      every title, its segment and the
+                                                        seasonal selection (lifecycle.catalogue)
 
 Layering: this package calls training, packaging, endpoints, monitoring, registry, releases,
 serving, forecasting, catalog and storage; none of those import it.
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "progress": ("Progress", "ProgressEvent", "quiet"),
     "data": ("load_sales",),
+    "catalogue": ("TitleFilter", "TitlesOptions", "TitlesResult", "catalogue_titles"),
     "train": ("TitleOutcome", "TrainOptions", "TrainResult", "train_titles"),
     "models": ("ChampionChange", "promote_model", "rollback_model"),
     "package": ("PackageOptions", "package_release"),
@@ -88,11 +91,15 @@ __all__ = [
     "ReleaseForecastResult",
     "RetrainResult",
     "TitleDeploy",
+    "TitleFilter",
     "TitleOutcome",
+    "TitlesOptions",
+    "TitlesResult",
     "TrainOptions",
     "TrainResult",
     "ask",
     "batch_forecast",
+    "catalogue_titles",
     "check_endpoint",
     "deploy_per_title",
     "deploy_release",
@@ -118,6 +125,12 @@ __all__ = [
 
 if TYPE_CHECKING:
     from shelfcast.lifecycle.batch import BatchError, BatchResult, batch_forecast
+    from shelfcast.lifecycle.catalogue import (
+        TitleFilter,
+        TitlesOptions,
+        TitlesResult,
+        catalogue_titles,
+    )
     from shelfcast.lifecycle.data import load_sales
     from shelfcast.lifecycle.deploy import (
         Answer,

@@ -4,16 +4,24 @@ or from a release's models (`lifecycle.batch`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shelfcast.errors import ShelfcastError
 from shelfcast.lifecycle.batch import BatchResult, batch_forecast, select_models, table_bytes
+from shelfcast.lifecycle.catalogue import (
+    SegmentSummary,
+    SkippedTitle,
+    TitleFilter,
+    read_catalogue,
+    skipped_rows,
+    summarise_segments,
+)
 from shelfcast.lifecycle.data import load_sales
 from shelfcast.lifecycle.progress import Progress, count
 from shelfcast.settings import Settings
-from shelfcast.training.sources import history_start, selection_criteria
+from shelfcast.training.sources import history_start
 
 if TYPE_CHECKING:
     from shelfcast.forecasting import TitleFit
@@ -23,18 +31,16 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 
 @dataclass(frozen=True)
 class FitOptions:
-    """Fit, backtest and forecast: `isbns`, else every title (`all_titles`, and always for
-    long-format data), else the seasonal selection of at most `max_titles`."""
+    """Fit, backtest and forecast every title of the data, or those `wanted` picks (ISBNs,
+    segments, the best-selling `max_titles`: `lifecycle.catalogue.TitleFilter`)."""
 
     out: str  # .csv or .parquet
     data: tuple[str, ...] = ()  # sales files; default: the settings' data, else the sample
-    isbns: tuple[str, ...] = ()
-    all_titles: bool = False
+    wanted: TitleFilter = field(default_factory=TitleFilter)
     horizon: int | None = None  # default: the settings' serving.horizon
     levels: tuple[int, ...] | None = None  # default: serving.levels
     quantiles: tuple[float, ...] | None = None  # default: serving.quantiles
     start: str | None = None  # weeks before are ignored; '' keeps all; default: data.start_date
-    max_titles: int | None = None  # default: selection.max_seasonal_books
     workers: int | None = None
     bundles: Path | None = None  # also write each title's bundle under this folder
 
@@ -45,12 +51,16 @@ class FitOptions:
 
 @dataclass(frozen=True)
 class FitForecastResult:
-    """The fits (in input order), the titles that failed (with why), and the files written."""
+    """The fits (in catalogue order), every title asked for but not forecast (with why), the
+    titles and models per segment, and the files written (`skipped_file` when any)."""
 
     fits: tuple[TitleFit, ...]
-    errors: Mapping[str, str]
+    skipped: tuple[SkippedTitle, ...]
+    segments: Mapping[str, str]  # key -> segment name, of every title asked for
+    by_segment: tuple[SegmentSummary, ...]
     horizon: int
     out: str
+    skipped_file: str | None
     plots: Path  # one interactive chart per title
     bundles: Path | None
 
@@ -86,15 +96,14 @@ class ReleaseForecastResult:
 def forecast_titles(
     settings: Settings, options: FitOptions, progress: Progress | None = None
 ) -> FitForecastResult:
-    """Fit, backtest and forecast titles from sales data; write the forecasts (long format:
-    key, week_ending, mean, lo_L and hi_L per level, pQ per quantile, model), a chart per
-    title beside them and, if asked, the bundles. `ShelfcastError` when no
-    series could be forecast."""
+    """Fit, backtest and forecast the titles asked for; write the forecasts (long format:
+    key, week_ending, mean, lo_L and hi_L per level, pQ per quantile, model, segment), a chart
+    per title beside them and, if asked, the bundles. Every title asked for and not forecast
+    (no sales from the start date on, a failed fit) is in the result and in
+    `<out stem>_skipped.csv` beside the forecasts. `ShelfcastError` when none was forecast."""
     import pandas as pd
 
     from shelfcast.atomic import write_atomic
-    from shelfcast.catalog.selection import select_titles
-    from shelfcast.catalog.series import weekly_series
     from shelfcast.forecasting import fit_titles, write_bundle
     from shelfcast.forecasting.calibration import quantile_column
     from shelfcast.plots import title_figure, write_html
@@ -104,14 +113,14 @@ def forecast_titles(
     levels = options.levels or settings.serving.levels
     quantiles = settings.serving.quantiles if options.quantiles is None else options.quantiles
     sales = load_sales(settings, options.data, progress=progress)
-    keys = list(dict.fromkeys(options.isbns))
-    series = weekly_series(sales, start=history_start(settings, options.start), keys=keys or None)
-    if not keys and sales.kind == "bookscan" and not options.all_titles:
-        criteria = selection_criteria(settings, options.max_titles)
-        chosen = set(select_titles(series, criteria).selected)
-        series = [s for s in series if s.key in chosen]
-    if not series:
-        raise ShelfcastError("no series to forecast")
+    catalogue = read_catalogue(sales, history_start(settings, options.start))
+    keys = catalogue.narrow(options.wanted)
+    if not keys:
+        within = (
+            f" of segment {' or '.join(options.wanted.segments)}" if options.wanted.segments else ""
+        )
+        raise ShelfcastError(f"no title{within} in the data ({len(catalogue.keys)} titles)")
+    series = [catalogue.series[k] for k in keys if k in catalogue.series]
     config = fit_config(settings, horizon=horizon, levels=levels)
     done = 0
 
@@ -122,10 +131,23 @@ def forecast_titles(
 
     count(progress, "forecast.fit", "Fitting titles", 0, len(series))
     fits, errors = fit_titles(series, config, workers=options.workers, progress=advance)
-    if not fits:
-        raise ShelfcastError(f"every series failed: {errors}")
-    key_column = "isbn" if sales.kind == "bookscan" else "unique_id"
+    reasons = {k: catalogue.missing[k] for k in keys if k in catalogue.missing}
+    reasons |= {k: f"fit failed: {why}" for k, why in errors.items()}
+    skipped = tuple(catalogue.skipped(k, reasons[k]) for k in keys if k in reasons)
     out = Path(options.out)
+    skipped_path = out.with_name(out.stem + "_skipped.csv")
+    if skipped:
+        frame = skipped_rows(skipped, catalogue.key_column)
+        write_atomic(skipped_path, frame.to_csv(index=False).encode())
+    else:
+        skipped_path.unlink(missing_ok=True)  # a former run's list would no longer be true
+    if not fits:
+        first = "; ".join(f"{s.key}: {s.reason}" for s in skipped[:3])
+        raise ShelfcastError(
+            f"no title could be forecast ({len(skipped)} skipped: {first}"
+            + (f"; ... all in {skipped_path})" if len(skipped) > 3 else ")")
+        )
+    segments = {k: catalogue.segments[k].name for k in keys}
     plots = out.with_name(out.stem + "_plots")
     frames = []
     for n, fit in enumerate(fits, start=1):
@@ -134,14 +156,32 @@ def forecast_titles(
         write_html(title_figure(fit, frame), plots / f"{fit.key}.html")
         if options.bundles:
             write_bundle(fit.bundle, options.bundles / fit.key)
-        frames.append(frame.assign(**{key_column: fit.key, "model": fit.selected}))
+        frames.append(
+            frame.assign(
+                **{
+                    catalogue.key_column: fit.key,
+                    "model": fit.selected,
+                    "segment": segments[fit.key],
+                }
+            )
+        )
     result = pd.concat(frames, ignore_index=True)
-    columns = [key_column, "week_ending", "mean"]
+    columns = [catalogue.key_column, "week_ending", "mean"]
     columns += [f"{b}_{lv}" for lv in levels for b in ("lo", "hi")]
-    columns += [quantile_column(q) for q in sorted(set(quantiles))] + ["model"]
+    columns += [quantile_column(q) for q in sorted(set(quantiles))] + ["model", "segment"]
     fmt = "parquet" if out.suffix == ".parquet" else "csv"
     write_atomic(out, table_bytes(result[columns], fmt))
-    return FitForecastResult(tuple(fits), dict(errors), horizon, str(out), plots, options.bundles)
+    return FitForecastResult(
+        fits=tuple(fits),
+        skipped=skipped,
+        segments=segments,
+        by_segment=summarise_segments(segments, {f.key: f.selected for f in fits}),
+        horizon=horizon,
+        out=str(out),
+        skipped_file=str(skipped_path) if skipped else None,
+        plots=plots,
+        bundles=options.bundles,
+    )
 
 
 def forecast_release(

@@ -38,11 +38,13 @@ def forecast_table(
 
 
 def print_fits(result: FitForecastResult, out: Console | None = None) -> None:
+    """The titles forecast, those skipped with why, and the titles and models per segment."""
     out = out or console
     horizon = result.horizon
     columns = [
         Col("ISBN / id"),
-        Col("title", wrap=True, drop=2, max_width=24),
+        Col("title", wrap=True, drop=3, max_width=24),
+        Col("segment", drop=2),
         Col("selected"),
         Col("MASE", justify="right"),
         Col("naive", justify="right"),
@@ -57,6 +59,7 @@ def print_fits(result: FitForecastResult, out: Console | None = None) -> None:
             (
                 fit.key,
                 fit.bundle.history.title or "",
+                result.segments[fit.key],
                 fit.selected,
                 f"{fit.selected_mase:.2f}",
                 f"{fit.baseline_mase:.2f}",
@@ -65,11 +68,49 @@ def print_fits(result: FitForecastResult, out: Console | None = None) -> None:
                 fit.fallback or "",
             )
         )
-    for key, reason in result.errors.items():
-        rows.append((key, "", "[red]failed[/red]", "", "", "", "", reason))
     title = f"{len(result.fits)} title(s) forecast {horizon} weeks ahead"
     out.print(make_table(columns, rows, title=title, out=out))
     out.print(
         "MASE: mean backtest MASE of the selected family; naive: the seasonal-naive baseline's; "
         "holdout: the selected family's MASE on the held-out weeks."
     )
+    if result.skipped:
+        print_skipped(result, out)
+    print_segments(result, out)
+
+
+def print_skipped(result: FitForecastResult, out: Console | None = None) -> None:
+    """Every title asked for and not forecast, with why."""
+    out = out or console
+    columns = [
+        Col("ISBN / id"),
+        Col("title", wrap=True, drop=1, max_width=24),
+        Col("segment"),
+        Col("why not forecast", wrap=True),
+    ]
+    rows = [(s.key, s.title or "", s.segment, s.reason) for s in result.skipped]
+    title = f"[yellow]{len(result.skipped)} title(s) not forecast[/yellow]"
+    out.print(make_table(columns, rows, title=title, out=out))
+
+
+def print_segments(result: FitForecastResult, out: Console | None = None) -> None:
+    """Per segment: the titles asked for, forecast and skipped, and the models chosen."""
+    out = out or console
+    columns = [
+        Col("segment"),
+        Col("titles", justify="right"),
+        Col("forecast", justify="right"),
+        Col("skipped", justify="right"),
+        Col("models chosen", wrap=True),
+    ]
+    rows = [
+        (
+            s.segment,
+            f"{s.titles:,}",
+            f"{s.forecast:,}",
+            f"[yellow]{s.skipped:,}[/yellow]" if s.skipped else "0",
+            ", ".join(f"{model} {n}" for model, n in s.models.items()),
+        )
+        for s in result.by_segment
+    ]
+    out.print(make_table(columns, rows, title="By segment", out=out))

@@ -62,7 +62,8 @@ def calendar_indices(history: TitleSeries) -> np.ndarray | None:
     inside = values[offset : offset + len(trend)]
     ok = trend > 0
     ratio = np.log(np.maximum(inside[ok] / trend[ok], seasonal_index.MIN_INDEX))
-    woy = comparables.week_of_year(history.dates[offset : offset + len(trend)])[ok]
+    dates = history.dates[-len(values) :]
+    woy = comparables.week_of_year(dates[offset : offset + len(trend)])[ok]
     counts = np.bincount(woy, minlength=WEEKS)
     if np.any(counts == 0):
         return None

@@ -35,7 +35,7 @@ def write_report_page(report: MonitoringReport, path: Path) -> Path | None:
 
     alerting = list(dict.fromkeys(a.isbn for a in report.alerts))[:MAX_TITLE_CHARTS]
     rows = 2 + len(alerting)
-    table_height = 60 + 24 * len(report.segments)
+    table_height = 100 + 32 * len(report.segments)
     fig = make_subplots(
         rows=rows,
         cols=1,
@@ -50,6 +50,7 @@ def write_report_page(report: MonitoringReport, path: Path) -> Path | None:
     )
     fig.add_trace(
         go.Table(
+            columnwidth=[2.5, *(1 for _ in SEGMENT_COLUMNS[1:])],
             header={"values": [heading for _, heading, _, _ in SEGMENT_COLUMNS]},
             cells={
                 "values": [

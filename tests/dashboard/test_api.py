@@ -314,9 +314,9 @@ def test_endpoints_report_health_traffic_and_model_versions(client, release):
         model["id"],
     )
     assert (model["traffic"], model["release_id"]) == (100, release.release_id)
-    assert {(m["name"], m["version"]) for m in model["models"]} == {
-        (m.name, m.version) for m in release.models
-    }
+    assert {
+        (m["name"], m["version"], m["model_family"], m["segment"]) for m in model["models"]
+    } == {(m.name, m.version, m.model_family, "established/smooth") for m in release.models}
 
 
 def test_page_and_static_files_are_served_without_network(client):

@@ -246,7 +246,15 @@ class DashboardSource:
             release = self._read_release(model.release_uri)
         except DashboardError as exc:
             return {**entry, "models": None, "release_error": exc.reason}
-        versions = [{"name": m.name, "version": m.version} for m in release.models]
+        versions = [
+            {
+                "name": m.name,
+                "version": m.version,
+                "model_family": m.model_family,
+                "segment": m.segment,
+            }
+            for m in release.models
+        ]
         return {**entry, "models": versions}
 
     # ------------------------------------------------------------------ monitoring

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -16,10 +18,19 @@ from support.registry import ISBN_A, ISBN_B, train, with_holdout_mase
 from typer.testing import CliRunner
 
 from shelfcast import registry
+from shelfcast.catalog.segments import segment_of
 from shelfcast.cli import app
 from shelfcast.packaging import PackagingError, package
 from shelfcast.registry.pyfunc import DATA_SUBPATH
-from shelfcast.releases import list_releases, load_bundles, read_release
+from shelfcast.releases import (
+    MANIFEST,
+    ModelFiles,
+    ReleaseError,
+    list_releases,
+    load_bundles,
+    publish,
+    read_release,
+)
 from shelfcast.storage import ArtifactStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +63,7 @@ def test_champions_are_packaged_byte_for_byte(settings, fits):
             f"models/{reg.model_name}/1",
         )
         assert model.model_family == fit.bundle.family
+        assert model.segment == fit.bundle.evaluation["segment"]["name"] == "established/smooth"
         assert model.title == fit.bundle.history.title
         assert model.backtest_mase == pytest.approx(fit.selected_mase, rel=1e-5)
         for name in model.files:  # the files as MLflow holds them, unchanged
@@ -114,6 +126,50 @@ def test_nothing_to_package_and_unknown_models_are_errors(settings, fits, tmp_pa
     assert ArtifactStore(other.store).exists(f"releases/{other.release_id}/manifest.json")
 
 
+def test_releases_record_segments_and_read_manifests_written_before(fits, tmp_path):
+    """A bundle written before segments were recorded is released with its history's
+    segment; a manifest without segments (written before) still reads, without them."""
+    a, b = (fit.bundle for fit in fits)
+    older = dataclasses.replace(
+        b, evaluation={k: v for k, v in b.evaluation.items() if k != "segment"}
+    )
+    recorded = {
+        **a.evaluation,
+        "segment": {
+            **a.evaluation["segment"],
+            "name": "young/lumpy",
+            "stage": "young",
+            "demand": "lumpy",
+        },
+    }
+    models = [
+        ModelFiles(NAME_A, "1", dataclasses.replace(a, evaluation=recorded).to_files()),
+        ModelFiles(NAME_B, "1", older.to_files()),
+    ]
+    store = ArtifactStore(tmp_path / "store")
+    release = publish(store, models).release
+    assert {m.name: m.segment for m in release.models} == {
+        NAME_A: "young/lumpy",
+        NAME_B: segment_of(b.history.values).name,
+    }
+    path = Path(release.uri) / MANIFEST
+    manifest = json.loads(path.read_text())
+    assert [m["segment"] for m in manifest["models"]] == [m.segment for m in release.models]
+    for entry in manifest["models"]:
+        del entry["segment"]
+    path.write_text(json.dumps(manifest))
+    before = read_release(release.uri)
+    assert [m.segment for m in before.models] == [None, None]
+    assert before.release_id == release.release_id
+    assert {k: b.segment.name for k, b in load_bundles(before).items()} == {
+        NAME_A: "young/lumpy",
+        NAME_B: segment_of(b.history.values).name,
+    }
+    broken = dataclasses.replace(a, evaluation={**a.evaluation, "segment": {"weeks": 3}})
+    with pytest.raises(ReleaseError, match=f"{NAME_A} v2: unreadable bundle.*segment"):
+        publish(store, [ModelFiles(NAME_A, "2", broken.to_files())])
+
+
 # ---------------------------------------------------------------------------- command line
 
 
@@ -138,6 +194,7 @@ def test_cli_package_and_releases(cli_home, fits):
     result = runner.invoke(app, ["releases", "show", release.release_id])
     assert result.exit_code == 0, result.output
     assert NAME_A in result.output and NAME_B in result.output and release.uri in result.output
+    assert "segment" in result.output and "established/smooth" in result.output
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,11 @@ Layout under a store root:
 
 The manifest records its format version, the release id, when it was created, the store's
 absolute root URI and, per title: model name, version, ISBN, title, model family, path of
-the model folder (relative to the store root), sha256 of each file, the MLflow run id and
-the backtest MASE. Model paths resolve against the recorded store root, so a copy of the
-release folder alone (Vertex AI copies a Model's artifact URI and serves from the copy)
-still finds its bundles.
+the model folder (relative to the store root), sha256 of each file, the MLflow run id, the
+backtest MASE and the title's demand segment (`young/lumpy`, ...: `Bundle.segment`;
+manifests written before it was recorded have none, and are read as they are). Model paths
+resolve against the recorded store root, so a copy of the release folder alone (Vertex AI
+copies a Model's artifact URI and serves from the copy) still finds its bundles.
 
 The release id is `r-<yyyymmdd>-<digest[:10]>`, where the digest is the sha256 of the sorted
 (name, version, checksums) of its models: publishing the same model versions again finds the
@@ -66,6 +67,7 @@ class ReleaseModel:
     files: dict[str, str]  # file name -> sha256 (bundle.json, history.csv)
     run_id: str | None
     backtest_mase: float | None
+    segment: str | None = None  # the segment's name; None in manifests written before
 
     def file_paths(self) -> dict[str, str]:
         """Each file's path relative to the store root -> its sha256."""
@@ -177,6 +179,7 @@ def _model_from(entry: Mapping) -> ReleaseModel:
         files=files,
         run_id=entry.get("run_id"),
         backtest_mase=None if mase is None else float(mase),
+        segment=None if entry.get("segment") is None else str(entry["segment"]),
     )
 
 
@@ -246,12 +249,13 @@ class ModelFiles:
     backtest_mase: float | None = None
 
     def entry(self) -> ReleaseModel:
-        """The manifest entry, with title and family read from the bundle itself."""
+        """The manifest entry, with title, family and segment read from the bundle itself."""
         missing = [name for name in BUNDLE_FILES if name not in self.files]
         if missing:
             raise ReleaseError(f"{self.name} v{self.version} has no {', '.join(missing)}")
         try:
             bundle = Bundle.from_files(self.files)
+            segment = bundle.segment
         except (BundleError, KeyError, ValueError, TypeError) as exc:
             raise ReleaseError(f"{self.name} v{self.version}: unreadable bundle ({exc})") from None
         return ReleaseModel(
@@ -264,6 +268,7 @@ class ModelFiles:
             files={name: sha256(self.files[name]) for name in BUNDLE_FILES},
             run_id=self.run_id,
             backtest_mase=self.backtest_mase,
+            segment=segment.name,
         )
 
 

@@ -2,20 +2,27 @@
 the endpoint-down message and the token. The endpoint is an in-memory backend serving a
 real release (its forecasts are the backend's, checked to be passed through unchanged)."""
 
+import dataclasses
+import json
+from collections import Counter
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from support.actuals import ingest_after
 from support.memory_backend import MemoryBackend
-from support.releases import ISBN_A, ISBN_B, NAME_A, NAME_B
+from support.releases import ISBN_A, ISBN_B, NAME_A, NAME_B, publish_release
 from typer.testing import CliRunner
 
+from shelfcast.catalog.segments import Segment
 from shelfcast.cli import app as cli
 from shelfcast.dashboard.app import COOKIE, create_app
 from shelfcast.dashboard.server import DashboardConfig, DashboardConfigError
 from shelfcast.dashboard.source import DashboardSource, backtest_summary
 from shelfcast.endpoints.base import PredictionFailed
 from shelfcast.monitoring.report import build_report, latest_report_path, read_report, write_report
+from shelfcast.releases import MANIFEST
 from shelfcast.settings import Settings
 
 ENDPOINT = "book-sales"
@@ -63,6 +70,91 @@ def test_titles_lists_the_serving_release_and_filters(client, release):
     (found,) = client.get("/api/titles", params={"q": ISBN_A[-6:]}).json()["titles"]
     assert found["isbn"] == ISBN_A
     assert client.get("/api/titles", params={"q": "no such title"}).json()["titles"] == []
+
+
+@pytest.fixture(scope="module")
+def segmented(tmp_path_factory, bundles):
+    """A release whose title A's bundle records another segment: young/lumpy."""
+    lumpy = Segment("young", "lumpy", weeks=90, adi=1.8, cv2=0.7, weeks_since_sale=2)
+    a = bundles[NAME_A]
+    evaluation = {**a.evaluation, "segment": lumpy.as_dict()}
+    edited = {**bundles, NAME_A: dataclasses.replace(a, evaluation=evaluation)}
+    return publish_release(tmp_path_factory.mktemp("segmented"), edited)
+
+
+def client_for(release, tmp_path) -> TestClient:
+    settings = Settings(home=tmp_path / "home", artifact_uri=release.store)
+    return TestClient(
+        create_app(DashboardSource(deployed(MemoryBackend(), release), ENDPOINT, settings))
+    )
+
+
+def test_titles_show_their_segment_and_family_filter_by_segment_and_count_them(
+    segmented, bundles, tmp_path
+):
+    family_a, family_b = bundles[NAME_A].family, bundles[NAME_B].family
+    with client_for(segmented, tmp_path) as client:
+        body = client.get("/api/titles").json()
+        by_segment = {
+            wanted: [
+                t["isbn"]
+                for t in client.get("/api/titles", params={"segment": wanted}).json()["titles"]
+            ]
+            for wanted in ("young", "lumpy", "young/lumpy", "established/smooth", "smooth", "new")
+        }
+        error = error_of(client.get("/api/titles", params={"segment": "young/steady"}), 422)
+        page = client.get("/").text
+        title = client.get(f"/api/titles/{ISBN_A}").json()
+    assert {t["isbn"]: (t["segment"], t["model_family"]) for t in body["titles"]} == {
+        ISBN_A: ("young/lumpy", family_a),
+        ISBN_B: ("established/smooth", family_b),
+    }
+    assert by_segment == {
+        "young": [ISBN_A],
+        "lumpy": [ISBN_A],
+        "young/lumpy": [ISBN_A],
+        "established/smooth": [ISBN_B],
+        "smooth": [ISBN_B],
+        "new": [],
+    }
+    assert body["segments"] == [
+        {"segment": "young/lumpy", "titles": 1, "families": {family_a: 1}},
+        {"segment": "established/smooth", "titles": 1, "families": {family_b: 1}},
+    ]
+    assert error["field"] == "segment" and "young/steady" in error["reason"]
+    assert '<option value="young/lumpy">young/lumpy (1)</option>' in page
+    assert f'<option value="{ISBN_A}" data-segment="young/lumpy"' in page
+    assert f"· young/lumpy · {family_a}" in page
+    counts = page[page.index('data-testid="segment-counts"') :]
+    assert '<tr data-segment="established/smooth">' in counts[: counts.index("</table>")]
+    assert (title["segment"], title["model_family"]) == ("young/lumpy", family_a)
+    assert title["segment_detail"] == {
+        "name": "young/lumpy",
+        "stage": "young",
+        "demand": "lumpy",
+        "weeks": 90,
+        "adi": 1.8,
+        "cv2": 0.7,
+        "weeks_since_sale": 2,
+    }
+
+
+def test_a_release_without_recorded_segments_shows_each_titles_from_its_bundle(bundles, tmp_path):
+    release = publish_release(tmp_path / "store", bundles)
+    path = Path(release.uri) / MANIFEST
+    manifest = json.loads(path.read_text())
+    for entry in manifest["models"]:  # as manifests were written before segments
+        del entry["segment"]
+    path.write_text(json.dumps(manifest))
+    with client_for(release, tmp_path) as client:
+        body = client.get("/api/titles").json()
+        page = client.get("/").text
+        title = client.get(f"/api/titles/{ISBN_B}").json()
+    assert [t["segment"] for t in body["titles"]] == [None, None]
+    families = Counter(b.family for b in bundles.values())
+    assert body["segments"] == [{"segment": None, "titles": 2, "families": families}]
+    assert 'id="segment-filter"' not in page and "not recorded in the release" in page
+    assert title["segment"] == bundles[NAME_B].segment.name == "established/smooth"
 
 
 def test_title_shows_history_backtest_and_the_endpoints_forecast(client, backend, bundles):
@@ -167,6 +259,16 @@ def test_the_latest_report_and_its_alerts_are_shown(client, settings, bundles, t
     assert "level_shift" in {a["rule"] for a in report["alerts"] if a["isbn"] == ISBN_B}
     page = client.get("/").text
     assert f'data-testid="alert" data-isbn="{ISBN_B}" data-rule="level_shift"' in page
+    segments = page[page.index('data-testid="report-segments"') :]
+    segments = segments[: segments.index("</table>")]
+    assert '<tr data-segment="established/smooth">' in segments
+    assert '<tr data-segment="all">' in segments
+    assert [s["segment"] for s in report["segments"]] == ["established/smooth", "all"]
+    titles = page[page.index('data-testid="report-titles"') :]
+    row = titles[titles.index(f'<tr data-isbn="{ISBN_B}">') :]
+    row = row[: row.index("</tr>")]
+    assert '<td data-testid="segment">established/smooth</td>' in row
+    assert f"<td>{bundle.family}</td>" in row
     title = client.get(f"/api/titles/{ISBN_B}").json()["accuracy"]["report"]
     assert title["title"]["isbn"] == ISBN_B and title["alerts"]
 
@@ -212,9 +314,9 @@ def test_endpoints_report_health_traffic_and_model_versions(client, release):
         model["id"],
     )
     assert (model["traffic"], model["release_id"]) == (100, release.release_id)
-    assert {(m["name"], m["version"]) for m in model["models"]} == {
-        (m.name, m.version) for m in release.models
-    }
+    assert {
+        (m["name"], m["version"], m["model_family"], m["segment"]) for m in model["models"]
+    } == {(m.name, m.version, m.model_family, "established/smooth") for m in release.models}
 
 
 def test_page_and_static_files_are_served_without_network(client):

@@ -17,6 +17,7 @@ from shelfcast.monitoring.alerts import (
     AlertRules,
     title_alerts,
 )
+from shelfcast.monitoring.segment_accuracy import segment_accuracy, segment_order
 
 ISBN = "9780722532935"
 
@@ -95,6 +96,83 @@ def test_unknown_or_zero_scale_leaves_mase_unknown_and_nothing_sold_leaves_bias_
     assert math.isnan(got["mase"]) and math.isnan(got["bias"])
     assert got["wape"] != got["wape"]  # NaN: nothing sold
     assert accuracy(weeks([], []).iloc[:0]) == {"weeks": 0}
+
+
+def test_accuracy_per_segment_sums_errors_and_weeks_and_averages_titles_mase():
+    """Four titles in two segments, their figures as the report computes them per title."""
+
+    def title(segment, actual, mean, lo_80, hi_80, scale):
+        return {
+            "segment": segment,
+            **accuracy(weeks(actual, mean, lo_80=lo_80, hi_80=hi_80, scale=scale)),
+        }
+
+    titles = [
+        # |errors| 2, 2, 3, 0 (7) over 40 sold; scaled by 2: MASE 0.875; 2 of 4 inside 80%
+        title(
+            "established/smooth", [10, 0, 30, 0], [12, 2, 27, 0], [9, 3, 28, 1], [11, 4, 35, 1], 2.0
+        ),
+        # |errors| 0, 4 (4) over 10 sold; scaled by 4: MASE 0.5; 2 of 2 inside
+        title("young/lumpy", [5, 5], [5, 9], [0, 0], [10, 10], 4.0),
+        # |errors| 2, 2, 0 (4) over 60 sold; scaled by 1: MASE 4/3; 1 of 3 inside
+        title("established/smooth", [20, 20, 20], [22, 18, 20], [21, 21, 19], [23, 23, 21], 1.0),
+        # nothing sold, |errors| 1, 1; a zero scale: no MASE; 0 of 2 inside
+        title("established/smooth", [0, 0], [1, 1], [1, 1], [2, 2], 0.0),
+    ]
+    young, established, every = segment_accuracy(titles)
+    assert [young["segment"], established["segment"], every["segment"]] == [
+        "young/lumpy",
+        "established/smooth",
+        "all",
+    ]
+    assert (young["titles"], young["weeks"], young["actual"]) == (1, 2, 10.0)
+    assert young["wape"] == pytest.approx(40.0)
+    assert young["mase"] == pytest.approx(0.5)
+    assert young["coverage_80"] == pytest.approx(100.0)
+    assert (established["titles"], established["weeks"]) == (3, 9)
+    # (7 + 4 + 2) / (40 + 60 + 0), not the mean of the titles' WAPE (17.5%, 6.7%, none)
+    assert established["wape"] == pytest.approx(13.0)
+    # the mean of the titles' MASE that have one: (0.875 + 4/3) / 2, not the weeks' mean
+    assert established["mase"] == pytest.approx((0.875 + 4 / 3) / 2)
+    # 2 + 1 + 0 of 9 weeks, not the mean of 50%, 33.3% and 0%
+    assert established["coverage_80"] == pytest.approx(100 * 3 / 9)
+    assert (every["titles"], every["weeks"], every["actual"]) == (4, 11, 110.0)
+    assert every["wape"] == pytest.approx(100 * 17 / 110)
+    assert every["mase"] == pytest.approx((0.875 + 0.5 + 4 / 3) / 3)
+    assert every["coverage_80"] == pytest.approx(100 * 5 / 11)
+    assert every["coverage_95"] == pytest.approx(100.0)
+    assert segment_accuracy([]) == [
+        {
+            "segment": "all",
+            "titles": 0,
+            "weeks": 0,
+            "actual": 0.0,
+            **dict.fromkeys(
+                ("wape", "mase", "coverage_80", "coverage_95"), pytest.approx(math.nan, nan_ok=True)
+            ),
+        }
+    ]
+
+
+def test_segments_are_ordered_through_a_titles_life_then_by_demand_class():
+    names = [
+        "inactive",
+        "established/smooth",
+        "young/lumpy",
+        "young/erratic",
+        "new/smooth",
+        "pre-publication",
+        "established/intermittent",
+    ]
+    assert sorted(names, key=segment_order) == [
+        "pre-publication",
+        "new/smooth",
+        "young/erratic",
+        "young/lumpy",
+        "established/smooth",
+        "established/intermittent",
+        "inactive",
+    ]
 
 
 def rules_fired(rows, previous=None, rules=DEFAULT_RULES) -> dict[str, str]:

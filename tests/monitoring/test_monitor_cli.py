@@ -54,6 +54,9 @@ def test_report_exits_3_with_alerts_and_0_without(project, release, catalogue, t
     calm = monitor("report")
     assert calm.exit_code == 0, calm.output
     assert "No alerts." in calm.output
+    assert "Accuracy per segment" in calm.output
+    assert re.search(r"│ established/smooth\s+│\s+3 │\s+36 │", calm.output)  # titles, weeks
+    assert re.search(r"│ all\s+│\s+3 │\s+36 │", calm.output)
     shifted = bookscan_actuals(catalogue, {SHIFTED: 3.0})
     monitor("actuals", write_csv(shifted, tmp_path / "b.csv"), "--replace")
     out = tmp_path / "report.json"

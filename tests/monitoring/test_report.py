@@ -3,6 +3,7 @@ alerts of a title whose sales were shifted on purpose, and the written files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -23,6 +24,7 @@ from support.monitoring import (
     write_csv,
 )
 
+from shelfcast.catalog.segments import Segment, segment_of
 from shelfcast.forecasting import fit_title
 from shelfcast.monitoring.actuals import ingest_actuals
 from shelfcast.monitoring.paths import actuals_path, reports_dir
@@ -32,6 +34,7 @@ from shelfcast.monitoring.report import (
     read_report,
     write_report,
 )
+from shelfcast.monitoring.segment_accuracy import segment_accuracy
 
 
 def ingest(settings, frame, tmp_path, name="actuals.csv"):
@@ -80,6 +83,56 @@ def test_figures_match_a_hand_computation_from_the_bundles(project, release, cat
     weeks = report.weeks[report.weeks["isbn"] == ISBN_A]
     assert weeks["horizon"].tolist() == list(range(1, 13))
     assert report.actuals["not_forecast"] == 0
+
+
+def test_titles_carry_their_bundles_segment_and_accuracy_is_given_per_segment(
+    project, catalogue, tmp_path
+):
+    """A's bundle records another segment, C's was written before segments were recorded."""
+    lumpy = Segment("young", "lumpy", weeks=80, adi=2.0, cv2=0.8, weeks_since_sale=1)
+    a, c = catalogue.bundles[ISBN_A], catalogue.bundles[ISBN_C]
+    older = {k: v for k, v in c.evaluation.items() if k != "segment"}
+    bundles = {
+        **catalogue.bundles,
+        ISBN_A: dataclasses.replace(a, evaluation={**a.evaluation, "segment": lumpy.as_dict()}),
+        ISBN_C: dataclasses.replace(c, evaluation=older),
+    }
+    publish_release(project, bundles)
+    ingest(project, bookscan_actuals(catalogue, {SHIFTED: 3.0}), tmp_path)
+    report = build_report(project)
+    titles = by_isbn(report)
+    recorded = catalogue.bundles[ISBN_B].evaluation["segment"]["name"]
+    computed = segment_of(c.history.values).name
+    assert recorded == computed == "established/smooth"
+    assert {isbn: t["segment"] for isbn, t in titles.items()} == {
+        ISBN_A: "young/lumpy",
+        ISBN_B: recorded,
+        ISBN_C: computed,
+    }
+    assert all(t["model_family"] == bundles[i].family for i, t in titles.items())
+    assert set(report.weeks.loc[report.weeks["isbn"] == ISBN_A, "segment"]) == {"young/lumpy"}
+
+    segments = {s["segment"]: s for s in report.segments}
+    assert list(segments) == ["young/lumpy", "established/smooth", "all"]
+    assert report.segments == segment_accuracy(report.titles)
+    young = segments["young/lumpy"]
+    assert (young["titles"], young["weeks"]) == (1, 12)
+    for key in ("wape", "mase", "coverage_80", "coverage_95"):
+        assert young[key] == pytest.approx(titles[ISBN_A][key])
+    established = segments["established/smooth"]
+    rows = report.weeks[report.weeks["isbn"].isin([ISBN_B, ISBN_C])]
+    errors = (rows["actual"] - rows["mean"]).abs()
+    assert (established["titles"], established["weeks"]) == (2, 24)
+    assert established["wape"] == pytest.approx(100 * errors.sum() / rows["actual"].sum())
+    assert established["mase"] == pytest.approx(
+        (titles[ISBN_B]["mase"] + titles[ISBN_C]["mase"]) / 2
+    )
+    inside = (rows["actual"] >= rows["lo_95"]) & (rows["actual"] <= rows["hi_95"])
+    assert established["coverage_95"] == pytest.approx(100 * inside.mean())
+    every = segments["all"]  # WAPE and coverage as the report's overall figures
+    assert (every["titles"], every["weeks"]) == (3, 36)
+    for key in ("wape", "coverage_80", "coverage_95"):
+        assert every[key] == pytest.approx(report.overall[key])
 
 
 def test_a_shifted_title_raises_level_shift_and_error_alerts_the_others_none(
@@ -162,6 +215,10 @@ def test_the_report_is_written_as_json_with_latest_and_a_chart_page(
     assert len(document["alerts"]) == len(report.alerts) == document["overall"]["alerts"]
     assert len(document["weeks"]) == 36 and document["weeks"][0]["week_ending"].count("-") == 2
     assert {t["isbn"] for t in document["titles"]} == set(ISBNS)
+    assert [s["segment"] for s in document["segments"]] == ["established/smooth", "all"]
+    assert document["segments"][-1]["weeks"] == 36
+    assert all(t["segment"] == "established/smooth" for t in document["titles"])
+    assert "Accuracy per segment" in page.read_text()
     out = tmp_path / "elsewhere" / "report.json"
     written = write_report(report, project, str(out))
     assert written[:2] == [str(out), str(folder / "latest.json")]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,7 +20,6 @@ from shelfcast.cli.common import (
 from shelfcast.views.common import Col
 
 if TYPE_CHECKING:
-    from shelfcast.monitoring.report import MonitoringReport
     from shelfcast.settings import Settings
 
 app = App(
@@ -32,19 +30,12 @@ app = App(
 )
 
 MAX_CONFLICTS_SHOWN = 20
-MAX_TITLES_SHOWN = 30
 
 
 def _settings() -> Settings:
     from shelfcast.settings import load_settings
 
     return load_settings()
-
-
-def _num(value: Any, digits: int = 2, suffix: str = "") -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return f"{value:.{digits}f}{suffix}"
 
 
 @app.command("actuals")
@@ -135,8 +126,9 @@ def report(
     ] = None,
 ) -> None:
     """Compare the released forecasts with the actual sales: WAPE, MASE, bias and interval
-    coverage per title and overall, each title's realised MASE beside its backtest MASE, and
-    alerts with the recommended action.
+    coverage per title (with its demand segment and model family) and overall, each title's
+    realised MASE beside its backtest MASE, WAPE, MASE and coverage per segment, and alerts
+    with the recommended action.
 
     Each week is judged against the newest release trained on data ending before it. The
     report is written as JSON (and a chart page) and copied to `reports/latest.json`.
@@ -146,6 +138,7 @@ def report(
     """
     from shelfcast.lifecycle.progress import count
     from shelfcast.monitoring.report import EXIT_ALERTS, build_report, write_report
+    from shelfcast.views.monitoring import print_report, print_report_summary
 
     settings = _settings()
     with ProgressDisplay() as progress:
@@ -157,122 +150,16 @@ def report(
                 progress, "report.load", "Loading the releases' models", done, total
             ),
         )
-    _print_titles(built.titles)
-    _print_alerts(built)
+    print_report(built)
     written = write_report(built, settings, out)
-    overall, actual = built.overall, built.actuals
-    weeks = f"{actual['first_week']} to {actual['last_week']}" if actual["first_week"] else "-"
-    print_facts(
-        [
-            ("releases", ", ".join(r["release_id"] for r in built.releases)),
-            (
-                "actuals",
-                f"{actual['title_weeks']:,} title-weeks, {actual['titles']:,} titles, {weeks}",
-            ),
-            ("compared", f"{actual['compared']:,} title-weeks, {overall['titles']:,} titles"),
-            ("not forecast", _not_forecast(actual)),
-            ("WAPE", _num(overall.get("wape"), 1, "%")),
-            (
-                "MASE",
-                f"{_num(overall.get('mase'))} (backtest {_num(overall.get('expected_mase'))})",
-            ),
-            ("bias", _num(overall.get("bias"), 3)),
-            (
-                "coverage",
-                f"80%: {_num(overall.get('coverage_80'), 0, '%')}   "
-                f"95%: {_num(overall.get('coverage_95'), 0, '%')}",
-            ),
-            ("alerts", f"{len(built.alerts)}"),
-            ("report", "   ".join(written)),
-        ]
-    )
-    if not actual["compared"]:
+    print_report_summary(built, written)
+    if not built.actuals["compared"]:
         err.print(
             "[yellow]warning:[/yellow] no actual week was forecast by a release "
             "(the actuals end before, or start long after, every release's training data)"
         )
     if built.alerts:
         raise typer.Exit(EXIT_ALERTS)
-
-
-def _not_forecast(actual: dict[str, Any]) -> str:
-    unknown = actual["titles_in_no_release"]
-    text = f"{actual['not_forecast']:,} title-weeks of released titles"
-    if unknown:
-        shown = ", ".join(unknown[:3]) + (" ..." if len(unknown) > 3 else "")
-        text += f"; {len(unknown):,} titles in no release ({shown})"
-    return text
-
-
-def _print_titles(titles: list[dict[str, Any]]) -> None:
-    def worst_first(t: dict[str, Any]) -> tuple[bool, float]:
-        ratio = t.get("mase_ratio")
-        return not t["alerts"], -ratio if ratio is not None and math.isfinite(ratio) else 0.0
-
-    ranked = sorted(titles, key=worst_first)
-    columns = [
-        Col("ISBN"),
-        Col("title", wrap=True, drop=3, max_width=24),
-        Col("model", wrap=True, drop=1),
-        Col("weeks", justify="right", drop=2),
-        Col("WAPE", justify="right"),
-        Col("MASE", justify="right"),
-        Col("backtest", justify="right"),
-        Col("bias", justify="right", drop=4),
-        Col("cov 80", justify="right", drop=5),
-        Col("cov 95", justify="right"),
-        Col("alerts", wrap=True),
-    ]
-    rows = [
-        (
-            t["isbn"],
-            t["title"],
-            f"v{t['model_version']} {t['model_family']}",
-            str(t["weeks"]),
-            _num(t.get("wape"), 1, "%"),
-            _num(t.get("mase")),
-            _num(t.get("expected_mase")),
-            _num(t.get("bias")),
-            _num(t.get("coverage_80"), 0, "%"),
-            _num(t.get("coverage_95"), 0, "%"),
-            f"[red]{', '.join(t['alerts'])}[/red]" if t["alerts"] else "",
-        )
-        for t in ranked[:MAX_TITLES_SHOWN]
-    ]
-    title = f"Accuracy of {len(titles)} title(s) against what sold"
-    console.print(make_table(columns, rows, title=title))
-    if len(ranked) > MAX_TITLES_SHOWN:
-        console.print(f"... and {len(ranked) - MAX_TITLES_SHOWN} more titles in the report")
-    console.print(
-        "WAPE: sum |error| / sum sold; MASE: mean |error| scaled by the title's in-sample "
-        "seasonal-naive error, beside its backtest MASE; bias: mean (forecast - sold) / mean "
-        "sold; cov: share of weeks inside the 80% and 95% intervals."
-    )
-
-
-def _print_alerts(built: MonitoringReport) -> None:
-    if not built.alerts:
-        console.print("[green]No alerts.[/green]")
-        return
-    names = {t["isbn"]: t["title"] for t in built.titles}
-    columns = [
-        Col("ISBN"),
-        Col("title", wrap=True, drop=1, max_width=20),
-        Col("rule"),
-        Col("action"),
-        Col("what was seen", wrap=True),
-    ]
-    rows = [
-        (
-            alert.isbn,
-            names.get(alert.isbn, ""),
-            alert.rule,
-            f"[bold]{alert.action}[/bold]",
-            f"{alert.model_name} v{alert.model_version}: {alert.message}",
-        )
-        for alert in built.alerts
-    ]
-    console.print(make_table(columns, rows, title=f"{len(built.alerts)} alert(s)"))
 
 
 @app.command("retrain-if-needed")

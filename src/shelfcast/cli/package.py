@@ -146,7 +146,7 @@ def show_command(
     store: StoreOption = None,
     env: EnvOption = None,
 ) -> None:
-    """A release's models: version, family, backtest MASE and MLflow run of each title.
+    """A release's models: version, family, segment, backtest MASE and MLflow run of each title.
 
     Example: `shelfcast releases show r-20260105-3f9a1c2b7d`
     """

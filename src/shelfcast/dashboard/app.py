@@ -1,7 +1,8 @@
 """The dashboard's FastAPI app: one HTML page, its static files and the JSON routes it uses.
 
 Routes: `/` (the page; `?isbn=` opens a title), `/api/titles` (`?q=` filters by ISBN or
-title), `/api/titles/{isbn}` (`?horizon=` weeks), `/api/endpoints`, `/api/report`, `/health`
+title, `?segment=` by demand segment, stage or demand class; with counts per segment),
+`/api/titles/{isbn}` (`?horizon=` weeks), `/api/endpoints`, `/api/report`, `/health`
 and `/static/...` (plotly.js comes from the installed plotly package: no network needed).
 Errors are JSON `{"error": {"field", "reason"}}`: 4xx for bad input, 503 when something the
 page needs (the endpoint's release, the report) cannot be read.
@@ -112,8 +113,11 @@ def create_app(source: DashboardSource, token: str | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/api/titles")
-    def titles(q: Annotated[str, Query(max_length=200)] = "") -> dict[str, Any]:
-        return source.titles(q)
+    def titles(
+        q: Annotated[str, Query(max_length=200)] = "",
+        segment: Annotated[str, Query(max_length=64)] = "",
+    ) -> dict[str, Any]:
+        return source.titles(q, segment)
 
     @app.get("/api/titles/{isbn}")
     def title(

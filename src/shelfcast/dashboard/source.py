@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from shelfcast.catalog.isbn import is_valid_isbn13, normalize_isbn
+from shelfcast.catalog.segments import is_segment_name
 from shelfcast.catalog.series import weekly_dates
 from shelfcast.endpoints.base import (
     HEALTHY,
@@ -34,6 +35,7 @@ from shelfcast.monitoring.actuals import read_actuals, weekly_actuals
 from shelfcast.monitoring.comparison import compare, load_judges
 from shelfcast.monitoring.paths import actuals_path
 from shelfcast.monitoring.report import ReportError, latest_report_path, read_report
+from shelfcast.monitoring.segment_accuracy import segment_order
 from shelfcast.releases import Release, ReleaseModel, list_releases, load_bundles, read_release
 from shelfcast.settings import Settings
 
@@ -114,17 +116,30 @@ class DashboardSource:
             )
         return self._read_release(serving.release_uri)
 
-    def titles(self, query: str = "") -> dict[str, Any]:
-        """The serving release's titles, filtered by ISBN or title text (case-insensitive)."""
+    def titles(self, query: str = "", segment: str = "") -> dict[str, Any]:
+        """The serving release's titles, filtered by ISBN or title text (case-insensitive) and
+        by segment (a stage, a demand class or a `stage/demand` name), with the number of the
+        release's titles in each segment and family."""
+        wanted = segment.strip()
+        if wanted and not is_segment_name(wanted):
+            raise DashboardError(
+                422, "segment", f"{segment!r} is not a stage, demand class or stage/demand name"
+            )
         release = self.release()
         needle = query.strip().casefold()
         digits = normalize_isbn(needle) if any(c.isdigit() for c in needle) else ""
         titles = [
             _title_entry(m)
             for m in sorted(release.models, key=lambda m: (m.title.casefold(), m.isbn))
-            if not needle or needle in m.title.casefold() or (digits and digits in m.isbn)
+            if (not needle or needle in m.title.casefold() or (digits and digits in m.isbn))
+            and (not wanted or _in_segment(m.segment, wanted))
         ]
-        return {"endpoint": self.endpoint, "release_id": release.release_id, "titles": titles}
+        return {
+            "endpoint": self.endpoint,
+            "release_id": release.release_id,
+            "titles": titles,
+            "segments": segment_counts(release.models),
+        }
 
     def title(self, isbn: str, horizon: int) -> dict[str, Any]:
         """A title's history, backtest, the endpoint's forecast and its monitored accuracy."""
@@ -139,8 +154,11 @@ class DashboardSource:
             )
         bundle = self._bundle(release, model)
         history = bundle.history
+        segment = bundle.segment
         return {
             **_title_entry(model),
+            "segment": segment.name,  # also for releases whose manifest does not record it
+            "segment_detail": segment.as_dict(),
             "author": history.author,
             "endpoint": self.endpoint,
             "release_id": release.release_id,
@@ -228,7 +246,15 @@ class DashboardSource:
             release = self._read_release(model.release_uri)
         except DashboardError as exc:
             return {**entry, "models": None, "release_error": exc.reason}
-        versions = [{"name": m.name, "version": m.version} for m in release.models]
+        versions = [
+            {
+                "name": m.name,
+                "version": m.version,
+                "model_family": m.model_family,
+                "segment": m.segment,
+            }
+            for m in release.models
+        ]
         return {**entry, "models": versions}
 
     # ------------------------------------------------------------------ monitoring
@@ -328,8 +354,31 @@ def _title_entry(model: ReleaseModel) -> dict[str, Any]:
         "model_name": model.name,
         "model_version": model.version,
         "model_family": model.model_family,
+        "segment": model.segment,
         "backtest_mase": model.backtest_mase,
     }
+
+
+def _in_segment(name: str | None, wanted: str) -> bool:
+    """Whether the segment `name` is, or belongs to, the stage or demand class `wanted`."""
+    return name is not None and wanted in (name, *name.split("/"))
+
+
+def segment_counts(models: tuple[ReleaseModel, ...]) -> list[dict[str, Any]]:
+    """Per segment (in `segment_order`; None, for manifests that record none, last): its
+    number of titles and of titles per model family, the most frequent family first."""
+    groups: dict[str | None, list[ReleaseModel]] = {}
+    for model in models:
+        groups.setdefault(model.segment, []).append(model)
+    ordered = sorted(groups, key=lambda name: (name is None, segment_order(name or "")))
+    return [
+        {
+            "segment": name,
+            "titles": len(groups[name]),
+            "families": dict(Counter(m.model_family for m in groups[name]).most_common()),
+        }
+        for name in ordered
+    ]
 
 
 def backtest_summary(evaluation: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 `bundle.json` carries the format version, the title, the model spec (family, spec version,
 orders and fitted parameters, noise variance included), the training window, the evaluation
-(metrics, and the selected family's backtest and holdout forecasts, rounded) and library versions;
+(metrics, the title's demand segment, and the selected family's backtest and holdout forecasts,
+rounded) and library versions;
 `history.csv` carries the weekly history the model was fitted on. A bundle forecasts any
 horizon without refitting, and takes newer actual weeks (its family updates the spec, with
 the same parameters) so that forecasts start from the latest week.
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shelfcast.catalog.segments import Segment, segment_of
 from shelfcast.catalog.series import TitleSeries, weekly_dates
 from shelfcast.errors import BundleError, ForecastError
 from shelfcast.forecasting import families
@@ -114,6 +116,18 @@ class Bundle:
     @property
     def family(self) -> str:
         return self.model.family
+
+    @property
+    def segment(self) -> Segment:
+        """The title's demand segment as fitting recorded it (`evaluation.segment`); for a
+        bundle written before segments were recorded, the segment of the history it keeps."""
+        recorded = self.evaluation.get("segment")
+        if recorded is None:
+            return segment_of(self.history.values)
+        try:
+            return Segment.from_dict(recorded)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BundleError(f"{self.key}: evaluation.segment is malformed ({exc!r})") from None
 
     def forecast(
         self,

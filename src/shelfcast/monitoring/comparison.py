@@ -8,7 +8,8 @@ When several releases hold the title, each actual week is judged against the **n
 Weeks no release had forecast (inside every model's training data, or more than
 `MAX_HORIZON` weeks after it) are left out and counted as uncovered.
 
-Each compared week carries the error scale of the judging bundle: the in-sample MAE of the
+Each compared week carries the judging bundle's model family and the title's demand segment
+as that bundle records it (`Bundle.segment`), and its error scale: the in-sample MAE of the
 seasonal-naive forecast (period 52) over the bundle's history, the scale of MASE, and the
 bundle's backtest MASE, the error the title was expected to have.
 """
@@ -39,6 +40,7 @@ COLUMNS = [
     "model_name",
     "model_version",
     "model_family",
+    "segment",
     "horizon",
     "actual",
     "mean",
@@ -154,6 +156,7 @@ def _forecast_rows(judge: Judge, weeks: pd.DataFrame) -> pd.DataFrame:
             "model_name": judge.model.name,
             "model_version": judge.model.version,
             "model_family": judge.model.model_family,
+            "segment": judge.bundle.segment.name,
             "horizon": horizons,
             "actual": weeks["volume"].to_numpy(dtype=np.float64),
             **{c: picked[c].to_numpy() for c in ("mean", *BOUNDS)},

@@ -9,12 +9,15 @@ the definitions and rules. `release` restricts the comparison to one release.
 The report is JSON (`format_version` 1): `created`, `since`, `releases` (id, created, uri,
 titles), `actuals` (title-weeks, titles, first and last week, title-weeks no release had
 forecast, titles in no release), `overall` and `titles[]` (figures per title beside its
-backtest MASE, the judging release and model, the rules that fired), `alerts[]` (title,
-rule, action, message, figures) and `weeks[]` (every compared week: actual, forecast,
-interval bounds, horizon, scaled error). It is written atomically to `--out` or to
-`<home>/monitoring/reports/<timestamp>.json`, and always copied to `reports/latest.json`,
-which `shelfcast monitor retrain-if-needed` reads; a Plotly page of realised against expected
-error goes beside a local JSON file when Plotly is installed.
+backtest MASE, the judging release and model, its family and segment, the rules that fired),
+`segments[]` (figures per demand segment, then over all titles: `segment_accuracy`),
+`alerts[]` (title, rule, action, message, figures) and `weeks[]` (every compared week:
+actual, forecast, interval bounds, horizon, segment, scaled error). Reports written before
+segments were recorded have no `segments` and no title `segment`. It is written atomically
+to `--out` or to `<home>/monitoring/reports/<timestamp>.json`, and always copied to
+`reports/latest.json`, which `shelfcast monitor retrain-if-needed` reads; a Plotly page
+(`charts`: accuracy per segment, realised against expected error) goes beside a local JSON
+file when Plotly is installed.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from shelfcast.monitoring.alerts import Alert, AlertRules, title_alerts
 from shelfcast.monitoring.comparison import Judge, compare, load_judges, previous_forecasts
 from shelfcast.monitoring.paths import actuals_path, reports_dir
 from shelfcast.monitoring.report_types import FORMAT_VERSION, MonitoringReport, ReportError
+from shelfcast.monitoring.segment_accuracy import segment_accuracy
 from shelfcast.releases import Release, list_releases, open_release
 from shelfcast.settings import Settings
 
@@ -99,6 +103,7 @@ def build_report(
         },
         overall={"titles": len(titles), **accuracy(weeks), "alerts": len(alerts)},
         titles=titles,
+        segments=segment_accuracy(titles),
         alerts=alerts,
         weeks=weeks,
     )
@@ -146,6 +151,7 @@ def _title_entry(
         "model_name": str(last["model_name"]),
         "model_version": str(last["model_version"]),
         "model_family": str(last["model_family"]),
+        "segment": str(last["segment"]),
         "releases": list(dict.fromkeys(rows["release_id"].astype(str))),
         "first_week": _day(rows["week_ending"].min()),
         "last_week": _day(rows["week_ending"].max()),

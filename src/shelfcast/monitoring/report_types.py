@@ -33,6 +33,7 @@ class MonitoringReport:
     actuals: dict[str, Any]
     overall: dict[str, Any]
     titles: list[dict[str, Any]]
+    segments: list[dict[str, Any]]  # `segment_accuracy` of the titles
     alerts: list[Alert]
     weeks: pd.DataFrame = field(repr=False)
 
@@ -49,6 +50,7 @@ class MonitoringReport:
                 "actuals": self.actuals,
                 "overall": self.overall,
                 "titles": self.titles,
+                "segments": self.segments,
                 "alerts": [a.to_dict() for a in self.alerts],
                 "weeks": weeks.to_dict("records"),
             }

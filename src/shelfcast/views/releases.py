@@ -31,11 +31,20 @@ def models_table(release: Release, out: Console | None = None) -> Table:
         Col("version"),
         Col("title", wrap=True, drop=2, max_width=32),
         Col("family"),
+        Col("segment"),
         Col("backtest MASE", justify="right"),
         Col("MLflow run", drop=1),
     ]
     rows = [
-        (m.name, f"v{m.version}", m.title, m.model_family, num(m.backtest_mase), m.run_id or "-")
+        (
+            m.name,
+            f"v{m.version}",
+            m.title,
+            m.model_family,
+            m.segment or "-",
+            num(m.backtest_mase),
+            m.run_id or "-",
+        )
         for m in release.models
     ]
     return make_table(columns, rows, title=f"Release {release.release_id}", out=out)

@@ -18,11 +18,19 @@
   const HISTORY_SHOWN = 156; // weeks of history in the chart's initial range
   const search = document.getElementById("title-search");
   if (!search) return;
-  const options = [...document.querySelectorAll("#title-options option")].map((o) => ({
-    isbn: o.value,
-    title: o.textContent.trim(),
-  }));
+  const listed = [...document.querySelectorAll("#title-options option")];
+  const options = listed.map((o) => ({ isbn: o.value, title: o.textContent.trim() }));
   const byId = (id) => document.getElementById(id);
+  const segmentFilter = byId("segment-filter");
+
+  // The segment filter narrows the titles offered while typing (a title typed in full, or an
+  // ISBN, is still shown whatever its segment).
+  function filterTitles() {
+    const wanted = segmentFilter.value;
+    byId("title-options").replaceChildren(
+      ...listed.filter((o) => !wanted || o.dataset.segment === wanted),
+    );
+  }
   let latest = 0; // the newest request: answers to older ones are dropped
 
   function isbnFor(text) {
@@ -111,6 +119,7 @@
       ["author", title.author || "–"],
       ["release", `${title.release_id}: ${title.model_name} v${title.model_version}`],
       ["model family", title.model_family],
+      ["segment", segmentText(title.segment_detail)],
       ["forecast by", answered],
       ["history", historySpan(title.history)],
     ]) {
@@ -125,6 +134,16 @@
     renderChart(title);
     renderBacktest(title.backtest);
     renderAccuracy(title.accuracy);
+  }
+
+  function segmentText(segment) {
+    const figures = [`${segment.weeks} weeks since the first sale`];
+    if (segment.weeks_since_sale !== null) {
+      figures.push(`${segment.weeks_since_sale} since the last`);
+    }
+    if (segment.adi !== null) figures.push(`ADI ${format(segment.adi, 2)}`);
+    if (segment.cv2 !== null) figures.push(`CV² ${format(segment.cv2, 2)}`);
+    return `${segment.name} (${figures.join(", ")})`;
   }
 
   function historySpan(history) {
@@ -444,6 +463,7 @@
     box.append(table);
   }
 
+  if (segmentFilter) segmentFilter.addEventListener("change", filterTitles);
   search.addEventListener("change", () => show(search.value));
   byId("title-show").addEventListener("click", () => show(search.value));
   if (search.value) show(search.value);

@@ -85,6 +85,7 @@ def test_an_inactive_title_gets_a_zero_forecast_and_says_why():
     assert fit.selected == fit.bundle.family == "zero" and fit.fallback is None
     assert fit.bundle.evaluation["segment"]["name"] == "inactive"
     assert "no sale in the last 60 weeks" in fit.bundle.evaluation["reason"]
+    assert fit.holdout["zero"]["mase"] == 0.0  # the gate can weigh it against a champion
     frame = fit.bundle.forecast(8, [80, 95], quantiles=[0.1, 0.9])
     assert np.all(frame["mean"] == 0) and np.all(frame["hi_95"] == 0)
 

@@ -303,12 +303,23 @@ def _fit_inactive(
         },
         "baseline": INACTIVE,
     }
+    # Scored on the last weeks as any title is, so that the promotion gate can compare it with
+    # a champion fitted while the title still sold.
+    held: dict[str, dict[str, float]] = {}
+    weeks = min(config.holdout, len(history) - 1)
+    if weeks > 0:
+        train = history.head(len(history) - weeks)
+        out, _ = forecast_candidates(specs, train, weeks, config.levels)
+        test = history.values[len(train) :]
+        held = {INACTIVE: score_forecast(test, out[INACTIVE], train.values, 1, config.levels)}
+        evaluation["holdout"] = {"weeks": weeks, **_finite(held)}
     return TitleFit(
         key=series.key,
         selected=INACTIVE,
         scores={},
         backtest=Backtest(pd.DataFrame()),
         bundle=Bundle(model=specs[INACTIVE], history=history, evaluation=evaluation),
+        holdout=held,
         seconds=time.perf_counter() - started,
     )
 

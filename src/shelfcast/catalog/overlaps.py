@@ -3,20 +3,23 @@
 Exports overlap: a monthly file repeats the weeks of the weekly files, a re-sent file corrects
 a week. So across files the same ISBN-week (or series-week) is never summed; repeats within
 one file are (BookScan can list a title twice in one export; see `reader`). The files are
-ranked by their last week, then by name, and the row of the highest-ranked file, the latest
-export, is kept. Rows of other files with the same volume are dropped silently (counted in each
-file's summary); an ISBN-week whose volumes differ is a warning (an error under `strict`) at
-the kept row, naming the ISBN, the week and every superseded file and row with its volume.
+ranked by their last week, then by name without suffixes (`week-10-corrected.csv` after
+`week-10.csv`), and the row of the highest-ranked file, the latest export, is kept. Rows of
+other files with the same volume are dropped silently (counted in each file's summary); an
+ISBN-week whose volumes differ is a warning (an error under `strict`) at the kept row, naming
+the ISBN, the week and every superseded file and row with its volume.
 """
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from shelfcast.catalog.paths import file_format
 from shelfcast.catalog.validation import ORIGIN, ProblemLog, Table, display
 
 FILE = "_file"  # the column of the input file (its index) each row came from
@@ -32,9 +35,15 @@ class Overlaps:
 
 
 def file_ranks(paths: Sequence[str], last_weeks: Sequence[pd.Timestamp | None]) -> np.ndarray:
-    """Each file's rank, highest the latest: by last week (files without one lowest), then name."""
-    latest = [pd.Timestamp.min if week is None else week for week in last_weeks]
-    order = sorted(range(len(paths)), key=lambda i: (latest[i], paths[i]))
+    """Each file's rank, highest the latest: by last week (files without one lowest), then by
+    name without its suffixes."""
+
+    def order_of(i: int) -> tuple[pd.Timestamp, str, str, str]:
+        week, path = last_weeks[i], paths[i]
+        latest = pd.Timestamp.min if week is None else week
+        return latest, posixpath.dirname(path), file_format(path)[0], path
+
+    order = sorted(range(len(paths)), key=order_of)
     ranks = np.empty(len(paths), dtype=np.int64)
     ranks[order] = np.arange(len(paths))
     return ranks

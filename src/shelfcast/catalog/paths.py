@@ -58,9 +58,9 @@ def expand_paths(
             problems.append(Problem(f"cannot list: {exc}", file=path))
             continue
         if not found:
-            what = "glob matches" if _MAGIC.search(path) else "folder holds"
-            suffixes = ", ".join(FORMATS)
-            problems.append(Problem(f"no sales files: the {what} no {suffixes} file", file=path))
+            where = "match this glob" if _MAGIC.search(path) else "in this folder"
+            message = f"no sales files ({', '.join(FORMATS)}) {where}"
+            problems.append(Problem(message, file=path))
         files.update(dict.fromkeys(found))
     return list(files), problems
 

@@ -91,13 +91,13 @@ def data_validate(
     print_problems(report.problems)
     columns = [
         Col("file", wrap=True),
-        Col("sheets", wrap=True, drop=1),
+        Col("sheets", wrap=True, drop=2),
         Col("rows", justify="right"),
         Col("titles", justify="right"),
         Col("weeks", justify="right"),
-        Col("first week", justify="right", drop=2),
-        Col("last week", justify="right", drop=2),
-        Col("dropped", justify="right", drop=3),
+        Col("first week", justify="right", drop=3),
+        Col("last week", justify="right", drop=3),
+        Col("dropped", justify="right", drop=1),
         Col("errors", justify="right"),
         Col("warns", justify="right"),
     ]
@@ -116,7 +116,8 @@ def data_validate(
         )
         for f in report.files
     ]
-    console.print(make_table(columns, rows, title="Validation"))
+    if rows:
+        console.print(make_table(columns, rows, title="Validation"))
     if report.superseded:
         console.print(
             f"Across files: {report.superseded:,} rows dropped for the same week in a later "

@@ -255,6 +255,13 @@ def test_files_are_named_as_their_folder_was(exports, monkeypatch):
     assert read_sales("exports/week-*.csv").files == files[-WEEKLY:]
 
 
+def test_a_file_named_like_a_glob_is_read_as_a_file(tmp_path):
+    path = tmp_path / "sales [final].csv"
+    path.write_text("ISBN,End Date,Volume\n9780722532935,20/07/2024,2\n")
+
+    assert read_sales(str(path)).files == [str(path)]
+
+
 def test_the_training_fingerprint_hashes_the_files_a_folder_holds(exports, tmp_path):
     files = sales_files(exports)
 

@@ -15,6 +15,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Sequence
 
+from fsspec import AbstractFileSystem
 from fsspec.core import url_to_fs
 from fsspec.utils import infer_compression
 
@@ -68,7 +69,7 @@ def expand_paths(
 def _expand(path: str, skip: set[str]) -> list[str]:
     fs, target = url_to_fs(path)
     magic = _MAGIC.search(path)
-    if magic:
+    if magic and not fs.exists(target):  # `sales [final].csv` is a file, not a pattern
         folder = path[: path.rfind("/", 0, magic.start()) + 1]  # the part before the pattern
         entries: Iterable[dict] = fs.glob(target, detail=True).values()
     elif fs.isdir(target):
@@ -80,7 +81,7 @@ def _expand(path: str, skip: set[str]) -> list[str]:
         for entry in entries
         if entry["type"] == "file" and _is_sales_file(posixpath.basename(entry["name"]), skip)
     )
-    return [_named_from(folder, name) for name in names]
+    return [_named_from(fs, folder, name) for name in names]
 
 
 def _is_sales_file(name: str, skip: set[str]) -> bool:
@@ -88,11 +89,11 @@ def _is_sales_file(name: str, skip: set[str]) -> bool:
     return not hidden and name not in skip and file_format(name)[1] is not None
 
 
-def _named_from(folder: str, name: str) -> str:
-    """`name` (as the filesystem lists it) named from `folder` as given: `exports/a.csv`
-    for `exports`, `gs://bucket/a.csv` for `gs://bucket/*.csv`."""
+def _named_from(fs: AbstractFileSystem, folder: str, name: str) -> str:
+    """`name` (as `fs` lists it) named from `folder` as given: `exports/a.csv` for
+    `exports`, `gs://bucket/a.csv` for `gs://bucket/*.csv`."""
     root = url_to_fs(folder or ".")[1].rstrip("/")
     if not name.startswith(f"{root}/"):
-        return name
+        return fs.unstrip_protocol(name)
     prefix = folder if not folder or folder.endswith("/") else f"{folder}/"
     return prefix + name[len(root) + 1 :]

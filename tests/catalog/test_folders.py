@@ -217,6 +217,24 @@ def test_a_conflict_names_every_superseded_file_and_row(tmp_path):
     assert [(f.superseded, f.conflicting) for f in report.files] == [(1, 1), (1, 0), (0, 0)]
 
 
+def test_long_format_series_overlap_the_same_way(tmp_path):
+    (tmp_path / "a.csv").write_text("unique_id,ds,y\na,2024-07-21,1\na,2024-07-28,2\n")
+    (tmp_path / "b.csv").write_text("unique_id,ds,y\na,2024-07-28,3\n")
+
+    data = read_sales(str(tmp_path))
+
+    assert data.frame["y"].tolist() == [1.0, 3.0]
+    assert [(p.file, p.row, p.column, p.message) for p in data.warnings] == [
+        (
+            f"{tmp_path}/b.csv",
+            2,
+            "y",
+            "unique_id a, week 2024-07-28: y differs across files; the latest file's 3 is kept "
+            f"over {tmp_path}/a.csv, row 3: 2",
+        )
+    ]
+
+
 def test_an_empty_folder_or_glob_is_an_error_naming_it(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

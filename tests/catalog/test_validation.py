@@ -128,14 +128,19 @@ def test_non_numeric_prices_are_warnings_unless_strict(write_text):
     ]
 
 
-def test_duplicate_isbn_weeks_are_summed_with_a_warning(write_text, write_xlsx):
+def test_duplicate_isbn_weeks_within_a_file_are_summed_with_a_warning(write_text, write_xlsx):
     text = write_text(
         "week30.csv",
         f"{HEADER},Value,ASP,Title\n{ALCHEMIST},20/07/2024,2,20,10,\n{JANE_EYRE},20/07/2024,1,9,9,\n"
         f"{ALCHEMIST}.0,2024-07-20,3,45,15,The Alchemist\n",
     )
+    columns = ["ISBN", "End Date", "Volume"]
     workbook = write_xlsx(
-        "week30.xlsx", {"F Adult Fiction": [["ISBN", "End Date", "Volume"], [JANE_EYRE, 45493, 4]]}
+        "week31.xlsx",
+        {
+            "F Adult Fiction": [columns, [GRUFFALO, 45500, 4]],
+            "Y Children's, YA & Educational": [columns, [GRUFFALO, 45500, 6]],
+        },
     )
 
     data = read_sales([text, workbook])
@@ -146,12 +151,12 @@ def test_duplicate_isbn_weeks_are_summed_with_a_warning(write_text, write_xlsx):
             f"{summed} (same as row 2, week 2024-07-20)", text, None, 4, "ISBN", f"{ALCHEMIST}.0"
         ),
         warning(
-            f"{summed} (same as {text}, row 3, week 2024-07-20)",
+            f"{summed} (same as sheet 'F Adult Fiction', row 2, week 2024-07-27)",
             workbook,
-            "F Adult Fiction",
+            "Y Children's, YA & Educational",
             2,
             "ISBN",
-            JANE_EYRE,
+            GRUFFALO,
         ),
     ]
     frame = data.frame.set_index("isbn")
@@ -162,12 +167,13 @@ def test_duplicate_isbn_weeks_are_summed_with_a_warning(write_text, write_xlsx):
         "The Alchemist",
     ]
     assert frame.loc[JANE_EYRE, ["volume", "value", "asp", "source"]].tolist() == [
-        5.0,
+        1.0,
         9.0,
         9.0,
         "week30",
     ]
-    assert len(data.frame) == 2
+    assert frame.loc[GRUFFALO, ["volume", "source"]].tolist() == [10.0, "F Adult Fiction"]
+    assert len(data.frame) == 3
 
 
 def test_duplicate_isbn_weeks_are_errors_when_strict(write_text):
@@ -310,24 +316,31 @@ def test_validation_report_summarises_each_file(write_xlsx, write_text):
 
     report = validate_sales([workbook, text, undated])
 
+    jul20 = pd.Timestamp("2024-07-20")
     assert report.files == [
         FileSummary(
             path=workbook,
             sheets=["F Adult Fiction", "Y Children's, YA & Educational"],
             rows=4,
             titles=3,
+            weeks=3,
             first_week=pd.Timestamp("2024-07-20"),
             last_week=pd.Timestamp("2024-08-03"),
+            superseded=0,
+            conflicting=0,
             errors=1,
             warnings=1,
         ),
-        FileSummary(text, [], 1, 1, pd.Timestamp("2024-07-20"), pd.Timestamp("2024-07-20"), 0, 1),
-        FileSummary(undated, [], 1, 1, None, None, 1, 0),
+        # the Gruffalo's week is also in the workbook, whose data is later: kept from there
+        FileSummary(
+            text, [], 1, 1, 1, jul20, jul20, superseded=1, conflicting=0, errors=0, warnings=0
+        ),
+        FileSummary(undated, [], 1, 1, 0, None, None, 0, 0, errors=1, warnings=0),
     ]
     assert report.problems[0] == warning(
         "no sales columns (ISBN, End Date, Volume); sheet skipped", workbook, "Cover"
     )
-    assert [p.severity for p in report.problems] == ["warning", "error", "warning", "error"]
+    assert [p.severity for p in report.problems] == ["warning", "error", "error"]
     assert not report.ok
 
 

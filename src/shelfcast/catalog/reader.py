@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,8 +17,9 @@ from typing import Literal
 import fsspec
 import numpy as np
 import pandas as pd
-from fsspec.utils import infer_compression
 
+from shelfcast.catalog.overlaps import FILE, Overlaps, file_ranks, resolve_overlaps
+from shelfcast.catalog.paths import FORMATS, expand_paths, file_format
 from shelfcast.catalog.validation import (
     BOOKSCAN_COLUMNS,
     BOOKSCAN_HEADERS,
@@ -55,18 +55,9 @@ __all__ = [
 Kind = Literal["bookscan", "long"]
 
 EXCEL_ENGINE = "calamine" if importlib.util.find_spec("python_calamine") else "openpyxl"
-_FORMATS = {
-    ".xlsx": "excel",
-    ".xlsm": "excel",
-    ".xls": "excel",
-    ".xlsb": "excel",
-    ".ods": "excel",
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
 _KIND_NAMES = {"bookscan": "BookScan", "long": "long-format (unique_id, ds, y)"}
 _KEYS = {"bookscan": ["isbn", "week_ending"], "long": ["unique_id", "ds"]}  # one row per key
+_VALUES = {"bookscan": "volume", "long": "y"}
 
 
 def _key(header: object) -> str:
@@ -96,21 +87,22 @@ class SalesData:
 
 @dataclass
 class _Checked:
-    frame: pd.DataFrame  # parsed rows with their origin columns, duplicates not yet summed
+    frame: pd.DataFrame  # one row per key, with its origin columns
     kind: Kind
-    repeated: np.ndarray  # rows whose key also appears in another row
+    files: list[str]
     report: ValidationReport
 
 
 def read_sales(
-    paths: Sequence[str], *, isbn_list: str | None = None, strict: bool = False
+    paths: str | Sequence[str], *, isbn_list: str | None = None, strict: bool = False
 ) -> SalesData:
     """Read and validate sales files into one frame.
 
-    `isbn_list` (csv or workbook with ISBN, Author and optionally Title) fills blank authors and
-    titles of BookScan rows. Rows repeating an ISBN-week are summed with a warning, or are errors
-    under `strict` (which makes every warning an error). Raises `DataValidationError` listing
-    every error in every file.
+    A path is a file, a folder (its sales files) or a glob (see `paths`). `isbn_list` (csv or
+    workbook with ISBN, Author and optionally Title) fills blank authors and titles of
+    BookScan rows. Rows repeating an ISBN-week within one file are summed with a warning;
+    across files the latest file's row is kept (see `overlaps`). `strict` makes every warning
+    an error. Raises `DataValidationError` listing every error in every file.
     """
     checked = _check(paths, isbn_list, strict)
     if not checked.report.ok:
@@ -119,25 +111,25 @@ def read_sales(
         frame=_finish(checked),
         kind=checked.kind,
         warnings=checked.report.warnings,
-        files=_paths(paths),
+        files=checked.files,
     )
 
 
 def validate_sales(
-    paths: Sequence[str], *, isbn_list: str | None = None, strict: bool = False
+    paths: str | Sequence[str], *, isbn_list: str | None = None, strict: bool = False
 ) -> ValidationReport:
     """Every problem `read_sales` would find in these files, and a summary of each file."""
     return _check(paths, isbn_list, strict).report
 
 
-def _paths(paths: Sequence[str]) -> list[str]:
-    return [paths] if isinstance(paths, str) else list(paths)
-
-
-def _check(paths: Sequence[str], isbn_list: str | None, strict: bool) -> _Checked:
+def _check(paths: str | Sequence[str], isbn_list: str | None, strict: bool) -> _Checked:
     log = ProblemLog(strict)
-    files = [(path, _read_tables(path, log)) for path in _paths(paths)]
-    tables = [table for _, found in files for table in found]
+    given = [paths] if isinstance(paths, str) else list(paths)
+    found, unmatched = expand_paths(given, isbn_list=isbn_list)
+    for problem in unmatched:
+        log.add(problem.message, file=problem.file)
+    files = [(path, _read_tables(path, log)) for path in found]
+    tables = [table for _, file_tables in files for table in file_tables]
     kind: Kind = "long" if tables and tables[0].kind == "long" else "bookscan"
     parse, required, columns = (
         (bookscan_frame, BOOKSCAN_REQUIRED, BOOKSCAN_COLUMNS)
@@ -153,29 +145,34 @@ def _check(paths: Sequence[str], isbn_list: str | None, strict: bool) -> _Checke
             parts.append(parse(table, log, index))
     empty = pd.DataFrame(columns=[*columns, *ORIGIN])
     frame = pd.concat(parts, ignore_index=True) if parts else empty
-    repeated = flag_duplicates(frame, _KEYS[kind], tables, log)
-    frame.attrs["freq"] = "W-SAT" if kind == "bookscan" else flag_weekdays(frame, tables, log)
+    owner = [i for i, (_, file_tables) in enumerate(files) for _ in file_tables]
+    frame[FILE] = np.array(owner, dtype=np.int64)[frame["_table"].to_numpy(np.int64)]
+    keys = _KEYS[kind]
+    repeated = flag_duplicates(frame, [*keys, FILE], tables, log)  # within one file
+    freq = "W-SAT" if kind == "bookscan" else flag_weekdays(frame, tables, log)
+    frame = _sum_repeated(frame, repeated, [*keys, FILE], kind)
+    stats = _file_stats(frame, keys, len(files))
+    ranks = file_ranks(found, stats["last"].tolist())
+    overlaps = resolve_overlaps(frame, keys, _VALUES[kind], ranks, tables, log)
+    frame = frame[overlaps.keep]
+    frame.attrs["freq"] = freq
     if isbn_list is not None and kind == "bookscan":
         _fill_names(frame, isbn_list, log)
-    if not files:
+    if not given:
         log.add("no sales files given")
     elif frame.empty and not any(p.severity == "error" for p in log.problems):
-        log.add(f"no sales rows found in {', '.join(path for path, _ in files)}")
-    order = {path: i for i, (path, _) in enumerate(files)}
+        log.add(f"no sales rows found in {', '.join(found)}")
+    order = {path: i for i, path in enumerate(found)}
     problems = sorted(log.problems, key=lambda p: order.get(p.file, len(order)))  # stable
-    report = ValidationReport(problems, _summaries(files, frame, _KEYS[kind], log))
-    return _Checked(frame, kind, repeated, report)
+    report = ValidationReport(problems, _summaries(files, stats, overlaps, log))
+    return _Checked(frame, kind, found, report)
 
 
 def _read_tables(path: str, log: ProblemLog) -> list[Table]:
     """The sales tables of one file: each sheet of a workbook, or the whole csv/parquet file."""
-    name = posixpath.basename(path.rstrip("/"))
-    if infer_compression(name):
-        name = posixpath.splitext(name)[0]
-    stem, suffix = posixpath.splitext(name)
-    fmt = _FORMATS.get(suffix.lower())
+    stem, fmt = file_format(path)
     if fmt is None:
-        log.add(f"unknown file format; expected one of {', '.join(_FORMATS)}", file=path)
+        log.add(f"unknown file format; expected one of {', '.join(FORMATS)}", file=path)
         return []
     try:
         with fsspec.open(path, "rb", compression="infer") as f:
@@ -270,34 +267,48 @@ def _fill_names(frame: pd.DataFrame, path: str, log: ProblemLog) -> None:
         frame[column] = np.where(pd.isna(current) & pd.notna(listed), listed, current)
 
 
-def _summaries(
-    files: list[tuple[str, list[Table]]], frame: pd.DataFrame, keys: list[str], log: ProblemLog
-) -> list[FileSummary]:
-    owner = np.array([i for i, (_, tables) in enumerate(files) for _ in tables], dtype=np.int64)
+def _file_stats(frame: pd.DataFrame, keys: list[str], count: int) -> pd.DataFrame:
+    """Per file (index 0 to `count` - 1): its titles, weeks, and first and last week."""
     key, date = keys
-    stats = frame.groupby(owner[frame["_table"].to_numpy(np.int64)]).agg(
-        titles=(key, "nunique"), first=(date, "min"), last=(date, "max")
+    stats = frame.groupby(FILE).agg(
+        titles=(key, "nunique"), weeks=(date, "nunique"), first=(date, "min"), last=(date, "max")
     )
-    summaries = []
-    for i, (path, tables) in enumerate(files):
-        titles, first, last = stats.loc[i] if i in stats.index else (0, None, None)
-        summaries.append(
-            FileSummary(
-                path=path,
-                sheets=[t.sheet for t in tables if t.sheet is not None],
-                rows=sum(len(t.rows) for t in tables),
-                titles=int(titles),
-                first_week=None if pd.isna(first) else pd.Timestamp(first),
-                last_week=None if pd.isna(last) else pd.Timestamp(last),
-                errors=log.counts[(path, "error")],
-                warnings=log.counts[(path, "warning")],
-            )
+    stats = stats.reindex(range(count)).astype(object)
+    return stats.where(stats.notna(), None)
+
+
+def _summaries(
+    files: list[tuple[str, list[Table]]],
+    stats: pd.DataFrame,
+    overlaps: Overlaps,
+    log: ProblemLog,
+) -> list[FileSummary]:
+    return [
+        FileSummary(
+            path=path,
+            sheets=[t.sheet for t in tables if t.sheet is not None],
+            rows=sum(len(t.rows) for t in tables),
+            titles=int(stats.at[i, "titles"] or 0),
+            weeks=int(stats.at[i, "weeks"] or 0),
+            first_week=stats.at[i, "first"],
+            last_week=stats.at[i, "last"],
+            superseded=int(overlaps.superseded[i]),
+            conflicting=int(overlaps.conflicting[i]),
+            errors=log.counts[(path, "error")],
+            warnings=log.counts[(path, "warning")],
         )
-    return summaries
+        for i, (path, tables) in enumerate(files)
+    ]
 
 
-def _sum_repeated(rows: pd.DataFrame, keys: list[str], kind: Kind) -> pd.DataFrame:
-    """One row per key: volumes and values summed, ASP weighted by volume, else the first value."""
+def _sum_repeated(
+    frame: pd.DataFrame, repeated: np.ndarray, keys: list[str], kind: Kind
+) -> pd.DataFrame:
+    """`frame` with its `repeated` rows summed into one per key: volumes and values summed,
+    ASP weighted by volume, else the first value."""
+    if not repeated.any():
+        return frame
+    rows = frame[repeated]
     totals = ["y"]
     if kind == "bookscan":
         volume_priced = rows["volume"].where(rows["asp"].notna())
@@ -309,15 +320,13 @@ def _sum_repeated(rows: pd.DataFrame, keys: list[str], kind: Kind) -> pd.DataFra
     if kind == "bookscan":
         asp = summed.pop("_asp_value") / summed.pop("_asp_volume")
         summed["asp"] = asp.where(asp.notna(), summed["asp"])  # all volumes zero: first ASP
-    return summed.reset_index()
+    return pd.concat([frame[~repeated], summed.reset_index()], ignore_index=True)
 
 
 def _finish(checked: _Checked) -> pd.DataFrame:
-    """The checked rows with duplicates summed, sorted by series and week, origin dropped."""
-    frame, kind, keys = checked.frame, checked.kind, _KEYS[checked.kind]
-    if checked.repeated.any():
-        summed = _sum_repeated(frame[checked.repeated], keys, kind)
-        frame = pd.concat([frame[~checked.repeated], summed], ignore_index=True)
-    frame = frame.drop(columns=ORIGIN).sort_values(keys, kind="stable", ignore_index=True)
+    """The checked rows sorted by series and week, origin dropped."""
+    keys = _KEYS[checked.kind]
+    frame = checked.frame.drop(columns=[*ORIGIN, FILE])
+    frame = frame.sort_values(keys, kind="stable", ignore_index=True)
     frame.attrs["freq"] = checked.frame.attrs["freq"]
     return frame

@@ -11,6 +11,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from shelfcast.catalog.isbn import isbn13_check_digit, normalize_isbn
 from shelfcast.errors import DataValidationError, Problem
@@ -49,6 +51,7 @@ _MAX_SERIAL = 2958465  # 9999-12-31
 _SERIAL_TEXT = re.compile(r"^\d+(\.\d+)?$")
 _DATE_FORMATS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d %b %Y", "%d-%b-%Y", "%d %B %Y")
 _NOT_NUMBER = re.compile(r"[,\s£$€]")
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 DATE_FORMS = "dd/mm/yyyy, yyyy-mm-dd or an Excel date"
 
 
@@ -60,8 +63,11 @@ class FileSummary:
     sheets: list[str]
     rows: int  # data rows read, blank rows not counted
     titles: int  # distinct valid ISBNs (or series ids)
+    weeks: int  # distinct valid weeks
     first_week: pd.Timestamp | None
     last_week: pd.Timestamp | None
+    superseded: int  # rows dropped because a later file holds the same ISBN-week
+    conflicting: int  # of those, rows whose volume differed from the kept one
     errors: int  # every error found, including those beyond the listed ones
     warnings: int
 
@@ -84,6 +90,16 @@ class ValidationReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def superseded(self) -> int:
+        """Rows dropped because a later file holds the same ISBN-week."""
+        return sum(f.superseded for f in self.files)
+
+    @property
+    def conflicting(self) -> int:
+        """Rows dropped for a later file's row with another volume."""
+        return sum(f.conflicting for f in self.files)
 
 
 class ProblemLog:
@@ -291,9 +307,26 @@ def parse_numbers(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.is_numeric_dtype(cells) and not pd.api.types.is_bool_dtype(cells):
         numbers = cells.astype(np.float64)
         return numbers, np.isnan(numbers)
-    codes, values = _distinct(cells)
-    numbers = _spread(codes, (_number_value(v) for v in values), np.nan, np.float64)
-    return numbers, _spread(codes, (_is_blank(v) for v in values), True, bool)
+    numbers = np.full(len(cells), np.nan)
+    blank = np.zeros(len(cells), dtype=bool)
+    rest = _plain_numbers(cells, numbers)
+    codes, values = _distinct(cells[rest])
+    numbers[rest] = _spread(codes, (_number_value(v) for v in values), np.nan, np.float64)
+    blank[rest] = _spread(codes, (_is_blank(v) for v in values), True, bool)
+    return numbers, blank
+
+
+def _plain_numbers(cells: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """Parse the cells that are text of plain finite numbers (`12`, `8.99`, `1e3`: most cells of
+    a csv file) into `numbers` at once; the positions of the others are returned."""
+    if pd.api.types.infer_dtype(cells, skipna=True) != "string":
+        return np.arange(len(cells))
+    text = pa.array(cells, type=pa.string(), from_pandas=True)
+    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_NUMBER), False)
+    parsed = pc.cast(pc.filter(text, plain), pa.float64()).to_numpy()  # rounds as float() does
+    is_plain = plain.to_numpy(zero_copy_only=False)
+    numbers[is_plain] = np.where(np.isfinite(parsed), parsed, np.nan)  # 1e999: not a number
+    return np.flatnonzero(~is_plain)
 
 
 def parse_text(cells: np.ndarray) -> np.ndarray:

@@ -188,7 +188,10 @@ EnvOption = Annotated[
 DataOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--data", "-d", metavar="PATH", help="Sales file(s): xlsx, csv or parquet, local or gs://."
+        "--data",
+        "-d",
+        metavar="PATH",
+        help="Sales file(s), folder(s) or quoted glob(s): xlsx, csv or parquet, local or gs://.",
     ),
 ]
 StartOption = Annotated[

@@ -64,16 +64,28 @@ def data_sample(
 @reports_errors
 def data_validate(
     paths: Annotated[
-        list[str], typer.Argument(metavar="PATH", help="Sales files (local paths or URIs).")
+        list[str],
+        typer.Argument(
+            metavar="PATH",
+            help="Sales files, folders or quoted globs (local paths or URIs).",
+        ),
     ],
     isbn_list: Annotated[
         str | None, typer.Option(metavar="PATH", help="ISBN list that fills Author.")
     ] = None,
-    strict: Annotated[bool, typer.Option(help="Treat duplicate ISBN-weeks as errors.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="Treat warnings (repeated ISBN-weeks, volumes differing across files) as errors."
+        ),
+    ] = False,
 ) -> None:
     """Validate sales files; print every problem; exit 1 when there are errors.
 
-    Example: `shelfcast data validate exports/bookscan_2024.xlsx --strict`
+    A folder stands for the sales files in it; an ISBN-week in several files is read once,
+    from the file whose data ends latest.
+
+    Example: `shelfcast data validate exports/ 'gs://bucket/bookscan/2024-*.csv' --strict`
     """
     from shelfcast.catalog.reader import validate_sales
 
@@ -81,11 +93,13 @@ def data_validate(
     print_problems(report.problems)
     columns = [
         Col("file", wrap=True),
-        Col("sheets", wrap=True, drop=1),
+        Col("sheets", wrap=True, drop=2),
         Col("rows", justify="right"),
         Col("titles", justify="right"),
-        Col("first week", justify="right", drop=2),
-        Col("last week", justify="right", drop=2),
+        Col("weeks", justify="right"),
+        Col("first week", justify="right", drop=3),
+        Col("last week", justify="right", drop=3),
+        Col("dropped", justify="right", drop=1),
         Col("errors", justify="right"),
         Col("warns", justify="right"),
     ]
@@ -95,14 +109,23 @@ def data_validate(
             ", ".join(f.sheets),
             f"{f.rows:,}",
             f"{f.titles:,}",
+            f"{f.weeks:,}",
             "" if f.first_week is None else str(f.first_week.date()),
             "" if f.last_week is None else str(f.last_week.date()),
+            f"{f.superseded:,}",
             f"[red]{f.errors}[/red]" if f.errors else "0",
             str(f.warnings),
         )
         for f in report.files
     ]
-    console.print(make_table(columns, rows, title="Validation"))
+    if rows:
+        console.print(make_table(columns, rows, title="Validation"))
+    if report.superseded:
+        console.print(
+            f"Across files: {report.superseded:,} rows dropped for the same week in a later "
+            f"file, {report.conflicting:,} of them with another volume (the later kept).",
+            highlight=False,
+        )
     if not report.ok:
         raise typer.Exit(1)
 

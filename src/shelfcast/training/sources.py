@@ -2,7 +2,8 @@
 titles the settings choose from them.
 
 The fingerprint is a sha256 of the input files' bytes (read through fsspec, so `gs://` and
-other URIs work), in the order given, each prefixed by its role and length: not of their names,
+other URIs work; folders and globs stand for the sales files they hold, as the reader reads
+them), in the order given, each prefixed by its role and length: not of their names,
 paths or modification times. The same bytes under another name give the same fingerprint, so
 a rerun on unchanged data is served from ZenML's cache; one changed byte retrains.
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import fsspec
 
+from shelfcast.errors import DataValidationError
 from shelfcast.settings import Settings
 
 if TYPE_CHECKING:
@@ -61,9 +63,17 @@ def resolve_sources(settings: Settings, *, on_write_sample=None) -> DataSources:
 
 
 def data_fingerprint(sources: DataSources) -> str:
-    """`sha256:<hex>` of the sales files' and ISBN list's bytes (names and paths left out)."""
+    """`sha256:<hex>` of the sales files' and ISBN list's bytes (names and paths left out).
+
+    Raises `DataValidationError` for a folder or glob that holds no sales file.
+    """
+    from shelfcast.catalog.paths import expand_paths
+
+    files, unmatched = expand_paths(sources.sales, isbn_list=sources.isbn_list)
+    if unmatched:
+        raise DataValidationError(unmatched)
     digest = hashlib.sha256()
-    roles = [("sales", path) for path in sources.sales]
+    roles = [("sales", path) for path in files]
     if sources.isbn_list:
         roles.append(("isbn_list", sources.isbn_list))
     for role, path in roles:

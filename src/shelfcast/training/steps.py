@@ -73,7 +73,13 @@ def _code_hash(*patterns: str) -> str:
 
 
 def reader_code() -> str:
-    return _code_hash("catalog/reader.py", "catalog/validation.py", "catalog/isbn.py")
+    return _code_hash(
+        "catalog/reader.py",
+        "catalog/paths.py",
+        "catalog/overlaps.py",
+        "catalog/validation.py",
+        "catalog/isbn.py",
+    )
 
 
 def series_code() -> str:

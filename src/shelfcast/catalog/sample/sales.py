@@ -108,16 +108,20 @@ class Catalogue:
 
     def sales(self, progress: Progress | None = None) -> Iterator[pa.Table]:
         """BookScan rows chunk by chunk: the core titles', then the added titles' (each sorted
-        by sheet and ISBN, a title's rows by week). The same every time it is called."""
+        by sheet and ISBN, a title's rows by week). The same every time it is called.
+
+        Each chunk's sales continue its part's random stream, so the data depend on
+        `CHUNK_TITLES` once a part has more titles than that. The first chunk of a part takes
+        the remainder and the last is whole: the titles lacking authors come from it."""
         weeks = pd.date_range(FIRST_WEEK, LAST_WEEK, freq="W-SAT")
         seasons = season_matrix(weeks)
         parts = [(self.core, self.core_stream, True), (self.added, self.added_stream, False)]
         done, total = 0, len(self.core) + len(self.added)
         for plan, stream, blank_authors in parts:
             rng = copy.deepcopy(stream)
-            for start in range(0, len(plan), CHUNK_TITLES):
-                chunk = plan[start : start + CHUNK_TITLES]
-                last = start + CHUNK_TITLES >= len(plan)
+            for end in range(len(plan), 0, -CHUNK_TITLES)[::-1]:  # the last chunk is whole
+                chunk = plan[max(end - CHUNK_TITLES, 0) : end]
+                last = end == len(plan)
                 yield _simulate(chunk, weeks, seasons, rng, blank_authors=blank_authors and last)
                 done += len(chunk)
                 if progress is not None:

@@ -22,6 +22,7 @@ from shelfcast.catalog.sample import (
     sample_catalogue,
     write_sample,
 )
+from shelfcast.catalog.sample import files as sample_files
 from shelfcast.catalog.selection import SelectionCriteria, acf52, seasonal_strength
 from shelfcast.errors import ShelfcastError
 
@@ -286,6 +287,13 @@ def test_write_xlsx_sheets(tmp_path) -> None:
         expected = small[small["Source"] == name].drop(columns="Source").reset_index(drop=True)
         expected["Author"] = expected["Author"].where(expected["Author"].notna(), np.nan)
         pd.testing.assert_frame_equal(frame, expected, check_dtype=False)
+
+
+def test_xlsx_refuses_more_rows_than_a_sheet_holds(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(sample_files, "XLSX_MAX_ROWS", 1_000)
+    with pytest.raises(ShelfcastError, match=r"more than 1,000 rows.*write csv or parquet"):
+        write_sample(tmp_path, fmt="xlsx", titles=20)
+    assert not list(tmp_path.iterdir())  # the temporary file is gone
 
 
 @pytest.mark.slow

@@ -40,10 +40,11 @@ from shelfcast.catalog.sample.titles import (
 GENERATOR_VERSION = 2
 FIRST_WEEK = pd.Timestamp("2001-01-06")
 LAST_WEEK = pd.Timestamp("2024-07-20")
+WEEKS = pd.date_range(FIRST_WEEK, LAST_WEEK, freq="W-SAT")
 CHUNK_TITLES = 1000  # titles simulated at once: 1,000 x 1,229 weeks is 10 MB a matrix
 _BLANK_AUTHORS = 6  # titles whose sales rows lack the author (the ISBN list has it)
-_PUBLICATION_WEEKDAY = pd.Timedelta(days=2)  # books come out on Thursdays, two days before
-# the week ending
+# Books come out on Thursdays: a publication date is this long before its week ending.
+_THURSDAY = pd.Timedelta(days=2)
 
 Progress = Callable[[int, int], None]  # (titles done, titles in all)
 TEXT = pa.string()
@@ -113,8 +114,7 @@ class Catalogue:
         Each chunk's sales continue its part's random stream, so the data depend on
         `CHUNK_TITLES` once a part has more titles than that. The first chunk of a part takes
         the remainder and the last is whole: the titles lacking authors come from it."""
-        weeks = pd.date_range(FIRST_WEEK, LAST_WEEK, freq="W-SAT")
-        seasons = season_matrix(weeks)
+        seasons = season_matrix(WEEKS)
         parts = [(self.core, self.core_stream, True), (self.added, self.added_stream, False)]
         done, total = 0, len(self.core) + len(self.added)
         for plan, stream, blank_authors in parts:
@@ -122,7 +122,7 @@ class Catalogue:
             for end in range(len(plan), 0, -CHUNK_TITLES)[::-1]:  # the last chunk is whole
                 chunk = plan[max(end - CHUNK_TITLES, 0) : end]
                 last = end == len(plan)
-                yield _simulate(chunk, weeks, seasons, rng, blank_authors=blank_authors and last)
+                yield _simulate(chunk, WEEKS, seasons, rng, blank_authors=blank_authors and last)
                 done += len(chunk)
                 if progress is not None:
                     progress(done, total)
@@ -131,7 +131,7 @@ class Catalogue:
         """Every title's metadata (`METADATA_COLUMNS`), sorted by ISBN."""
         plan = self.titles
         launch = np.ceil(_columns(plan, "launch"))
-        published = FIRST_WEEK + pd.to_timedelta(launch * 7, unit="D") - _PUBLICATION_WEEKDAY
+        published = FIRST_WEEK + pd.to_timedelta(launch * 7, unit="D") - _THURSDAY
         values = [
             [t.isbn for t in plan],
             [t.title for t in plan],
@@ -156,7 +156,7 @@ def plan_catalogue(seed: int = 42, titles: int | None = None) -> Catalogue:
     `default_rng([seed, 1])`, so adding titles leaves the core's sales as they were.
     """
     mix = scaled_mix(titles)
-    n_weeks = len(pd.date_range(FIRST_WEEK, LAST_WEEK, freq="W-SAT"))
+    n_weeks = len(WEEKS)
     seeds = seed_titles()
     rng = np.random.default_rng(seed)
     namer = Namer(

@@ -7,7 +7,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -17,6 +17,10 @@ import pyarrow.parquet as pq
 from shelfcast.catalog.sample.layout import SHEETS
 from shelfcast.catalog.sample.sales import SALES_SCHEMA, Progress, plan_catalogue
 from shelfcast.errors import ShelfcastError
+
+if TYPE_CHECKING:
+    from xlsxwriter.format import Format as CellFormat
+    from xlsxwriter.worksheet import Worksheet
 
 SALES_STEM = "bookscan_weekly"
 ISBN_LIST_FILE = "isbn_list.csv"
@@ -101,7 +105,13 @@ def _write_xlsx(tables: Iterable[pa.Table], path: Path) -> None:
                 _write_rows(sheets[str(name)], first, part[columns], excel_epoch, date_format)
 
 
-def _write_rows(sheet, first: int, part: pd.DataFrame, epoch: pd.Timestamp, date_format) -> None:
+def _write_rows(
+    sheet: Worksheet,
+    first: int,
+    part: pd.DataFrame,
+    epoch: pd.Timestamp,
+    date_format: CellFormat,
+) -> None:
     """`part`'s rows into `sheet` from row `first` on: numbers, dates and text cell by cell."""
     cells = [
         (part[c] - epoch).dt.days.tolist() if c == "End Date" else part[c].tolist()

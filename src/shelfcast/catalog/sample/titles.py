@@ -171,9 +171,14 @@ def seed_titles() -> list[Title]:
     return [alchemist, caterpillar]
 
 
+def is_educational(pc: ProductClass) -> bool:
+    """Primary and secondary educational titles: their imprint is their author."""
+    return pc.words in ("primary", "secondary")
+
+
 def _publisher(rng: np.random.Generator, pc: ProductClass) -> tuple[str, str, str]:
     """(group, imprint, ISBN prefix) for a title of this product class."""
-    if pc.words in ("primary", "secondary"):
+    if is_educational(pc):
         group = _EDUCATION_GROUP
     elif pc.sheet == "S" and rng.random() < 0.7:
         group = _ACADEMIC_GROUP
@@ -185,16 +190,11 @@ def _publisher(rng: np.random.Generator, pc: ProductClass) -> tuple[str, str, st
 
 
 def _rrp(rng: np.random.Generator, pc: ProductClass, binding: str) -> float:
-    if pc.words in ("primary", "secondary"):
+    if is_educational(pc):
         return pick(rng, _EDUCATIONAL_RRP)
     if pc.sheet == "Y" and binding in _CHILDRENS_RRP:
         return pick(rng, _CHILDRENS_RRP[binding])
     return pick(rng, _RRP[binding])
-
-
-def is_educational(pc: ProductClass) -> bool:
-    """Primary and secondary educational titles: their imprint is their author."""
-    return pc.words in ("primary", "secondary")
 
 
 class Drafter:
@@ -217,6 +217,7 @@ class Drafter:
         return start + self.rng.uniform(*years) * WEEKS_PER_YEAR
 
     def title(self, pc: ProductClass, archetype: str, **kw: object) -> Title:
+        """A title of class `pc`; keywords set any of its metadata and parameters."""
         rng, namer = self.rng, self.namer
         binding = str(kw.pop("binding")) if "binding" in kw else _choose(rng, pc.bindings)
         group, imprint, prefix = _publisher(rng, pc)

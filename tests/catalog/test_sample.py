@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,11 +14,15 @@ from shelfcast.catalog.sample import (
     ALCHEMIST,
     CATERPILLAR,
     COLUMNS,
+    FIRST_WEEK,
+    LAST_WEEK,
+    METADATA_COLUMNS,
     SHEETS,
+    plan_catalogue,
     sample_catalogue,
     write_sample,
 )
-from shelfcast.catalog.sample import sales as sample_sales
+from shelfcast.catalog.sample import files as sample_files
 from shelfcast.catalog.selection import SelectionCriteria, acf52, seasonal_strength
 from shelfcast.errors import ShelfcastError
 
@@ -25,6 +30,17 @@ from shelfcast.errors import ShelfcastError
 @pytest.fixture(scope="module")
 def catalogue() -> pd.DataFrame:
     return sample_catalogue()
+
+
+@pytest.fixture(scope="module")
+def csv_files(tmp_path_factory) -> list[Path]:
+    """The default catalogue written as csv: sales, title list."""
+    return write_sample(tmp_path_factory.mktemp("sample"), fmt="csv")
+
+
+@pytest.fixture(scope="module")
+def title_list(csv_files: list[Path]) -> pd.DataFrame:
+    return pd.read_csv(csv_files[1], dtype={"ISBN": str}, parse_dates=["Publication Date"])
 
 
 @pytest.fixture(scope="module")
@@ -41,20 +57,33 @@ def test_same_seed_same_frame_other_seed_other_frame(catalogue: pd.DataFrame) ->
 
 
 # SHA-256 of the seed-42 catalogue: its sales rows as plain CSV (pandas' writer, "\n" line
-# ends) and the ISBN list file as written. A change here changes everyone's sample data, and
-# with it every figure in the docs and benchmarks: refactor the generator without moving them.
-SEED_42_SALES_SHA256 = "eec9c0e08aeb1cc19ef9bbd60e463f20beff584edecbb53459acfdb0c41a9cc0"
-SEED_42_ISBN_LIST_SHA256 = "3902f271a4cfff6a5b64f6859109fc2ddc7e44bbad41c71b8e15b3ffd2e71ad3"
+# ends) and the title list file as written. A change here changes everyone's sample data, and
+# with it every figure in the docs and benchmarks: refactor the generator without moving them
+# (and bump `GENERATOR_VERSION` when the data has to change).
+SEED_42_SALES_SHA256 = "54ae0b6eeb5b775f3948bdde22903e261614a2ffdedef9620b34b8dd2eeeb646"
+SEED_42_ISBN_LIST_SHA256 = "62302a01cf724dbb186b109ad200b4b986983fb7bcee25678bcaa983531d544d"
+# The same of the 500 core titles alone, as the generator wrote them before titles were added
+# (sales rows; ISBN, Title and Author of the ISBN list): adding titles left them as they were.
+SEED_42_CORE_SALES_SHA256 = "eec9c0e08aeb1cc19ef9bbd60e463f20beff584edecbb53459acfdb0c41a9cc0"
+SEED_42_CORE_ISBN_LIST_SHA256 = "3902f271a4cfff6a5b64f6859109fc2ddc7e44bbad41c71b8e15b3ffd2e71ad3"
 
 
 def _sha256(frame: pd.DataFrame) -> str:
     return hashlib.sha256(frame.to_csv(index=False, lineterminator="\n").encode()).hexdigest()
 
 
-def test_seed_42_generates_the_same_data_as_always(catalogue: pd.DataFrame, tmp_path) -> None:
+def test_seed_42_generates_the_same_data_as_always(catalogue: pd.DataFrame, csv_files) -> None:
     assert _sha256(catalogue) == SEED_42_SALES_SHA256
-    isbn_list = write_sample(tmp_path)[1].read_bytes()
-    assert hashlib.sha256(isbn_list).hexdigest() == SEED_42_ISBN_LIST_SHA256
+    isbn_list = csv_files[1]
+    assert hashlib.sha256(isbn_list.read_bytes()).hexdigest() == SEED_42_ISBN_LIST_SHA256
+
+    core = {t.isbn for t in plan_catalogue(42).core}
+    assert len(core) == 500
+    in_core = catalogue[catalogue["ISBN"].isin(core)].reset_index(drop=True)
+    assert _sha256(in_core) == SEED_42_CORE_SALES_SHA256
+    names = pd.read_csv(isbn_list, dtype=str, keep_default_na=False)
+    names = names.loc[names["ISBN"].isin(core), ["ISBN", "Title", "Author"]]
+    assert _sha256(names) == SEED_42_CORE_ISBN_LIST_SHA256
 
 
 def test_layout(catalogue: pd.DataFrame) -> None:
@@ -64,9 +93,11 @@ def test_layout(catalogue: pd.DataFrame) -> None:
     assert catalogue["Volume"].dtype == np.int64
 
 
-def test_500_valid_isbns(catalogue: pd.DataFrame) -> None:
+def test_597_valid_isbns_572_with_sales(catalogue: pd.DataFrame, title_list) -> None:
+    assert title_list["ISBN"].is_unique and len(title_list) == 597
     isbns = catalogue["ISBN"].unique()
-    assert len(isbns) == 500
+    assert len(isbns) == 572  # the other 25 are not published yet
+    assert set(isbns) <= set(title_list["ISBN"])
     assert all(is_valid_isbn13(i) and i.startswith("978") for i in isbns)
     assert {ALCHEMIST, CATERPILLAR} <= set(isbns)
     assert (catalogue.groupby("ISBN")["Source"].nunique() == 1).all()
@@ -82,8 +113,8 @@ def test_weeks_are_saturdays_over_the_whole_range(catalogue: pd.DataFrame) -> No
     assert not catalogue.duplicated(["ISBN", "End Date"]).any()
 
 
-def test_row_count_about_380k(catalogue: pd.DataFrame) -> None:
-    assert 0.85 * 380_000 <= len(catalogue) <= 1.15 * 380_000
+def test_row_count_about_390k(catalogue: pd.DataFrame) -> None:
+    assert 0.85 * 390_000 <= len(catalogue) <= 1.15 * 390_000
 
 
 def test_volumes_and_prices(catalogue: pd.DataFrame) -> None:
@@ -198,8 +229,32 @@ def test_titles_launch_stop_and_sell_sparsely(catalogue: pd.DataFrame) -> None:
     assert (life["rows"] / weeks < 0.6).sum() >= 20  # low sellers: many zero weeks
 
 
-def test_write_csv_and_parquet(tmp_path, catalogue: pd.DataFrame) -> None:
-    paths = write_sample(tmp_path / "csv", fmt="csv")
+def test_title_list_dates_every_title(catalogue: pd.DataFrame, title_list) -> None:
+    """A title is published on the Thursday of its first week on sale, before the first week
+    of the catalogue for the backlist, after its last week for the titles not out yet."""
+    published = title_list.set_index("ISBN")["Publication Date"]
+    assert (published.dt.dayofweek == 3).all()
+    first_sale = catalogue.groupby("ISBN")["End Date"].min()
+    week_of = published + pd.Timedelta(days=2)  # its week ending
+
+    inside = week_of[(week_of > FIRST_WEEK) & (week_of <= LAST_WEEK)]
+    assert len(inside) >= 150
+    assert (first_sale[inside.index] >= inside).all()
+    assert (first_sale[inside.index] == inside).mean() > 0.9  # low sellers may wait a week
+
+    before = week_of[week_of <= FIRST_WEEK]
+    assert len(before) >= 250 and {ALCHEMIST, CATERPILLAR} <= set(before.index)
+    assert before.min() > pd.Timestamp("1960-01-01")
+
+    forthcoming = week_of[week_of > LAST_WEEK]
+    assert len(forthcoming) == 25
+    assert not set(forthcoming.index) & set(catalogue["ISBN"])
+    assert forthcoming.max() <= LAST_WEEK + pd.Timedelta(weeks=26)
+    assert set(published.index) == set(first_sale.index) | set(forthcoming.index)
+
+
+def test_write_csv_and_parquet(tmp_path, catalogue: pd.DataFrame, csv_files) -> None:
+    paths = csv_files
     assert [p.name for p in paths] == ["bookscan_weekly.csv", "isbn_list.csv"]
     back = pd.read_csv(paths[0], dtype={"ISBN": str}, parse_dates=["End Date"])
     assert list(back.columns) == COLUMNS
@@ -207,9 +262,9 @@ def test_write_csv_and_parquet(tmp_path, catalogue: pd.DataFrame) -> None:
     assert back["Volume"].sum() == catalogue["Volume"].sum()
     assert back["Author"].isna().sum() == catalogue["Author"].isna().sum()
     isbn_list = pd.read_csv(paths[1], dtype={"ISBN": str})
-    assert list(isbn_list.columns) == ["ISBN", "Title", "Author"]
-    assert set(isbn_list["ISBN"]) == set(catalogue["ISBN"])
-    assert isbn_list["Author"].notna().all()
+    assert list(isbn_list.columns) == METADATA_COLUMNS
+    assert set(isbn_list["ISBN"]) >= set(catalogue["ISBN"])
+    assert isbn_list.notna().all().all()
 
     paths = write_sample(tmp_path / "parquet", fmt="parquet")
     assert [p.name for p in paths] == ["bookscan_weekly.parquet", "isbn_list.csv"]
@@ -220,20 +275,25 @@ def test_write_csv_and_parquet(tmp_path, catalogue: pd.DataFrame) -> None:
     ]
 
 
-def test_write_xlsx_sheets(tmp_path, monkeypatch, catalogue: pd.DataFrame) -> None:
-    small = catalogue.groupby("Source", group_keys=False).head(50).reset_index(drop=True)
-    small.loc[0, "Author"] = None
-    isbn_list = pd.DataFrame({"ISBN": ["9780722532935"], "Title": ["x"], "Author": ["y"]})
-    monkeypatch.setattr(sample_sales, "build", lambda seed: (small, isbn_list))
-    paths = write_sample(tmp_path, fmt="xlsx")
+def test_write_xlsx_sheets(tmp_path) -> None:
+    small = sample_catalogue(titles=20)
+    paths = write_sample(tmp_path, fmt="xlsx", titles=20)
     assert [p.name for p in paths] == ["bookscan_weekly.xlsx", "isbn_list.csv"]
     sheets = pd.read_excel(paths[0], sheet_name=None, dtype={"ISBN": str}, engine="calamine")
     assert list(sheets) == list(SHEETS.values())
+    assert small["Author"].isna().any()
     for name, frame in sheets.items():
         assert list(frame.columns) == COLUMNS[:-1]
         expected = small[small["Source"] == name].drop(columns="Source").reset_index(drop=True)
         expected["Author"] = expected["Author"].where(expected["Author"].notna(), np.nan)
         pd.testing.assert_frame_equal(frame, expected, check_dtype=False)
+
+
+def test_xlsx_refuses_more_rows_than_a_sheet_holds(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(sample_files, "XLSX_MAX_ROWS", 1_000)
+    with pytest.raises(ShelfcastError, match=r"more than 1,000 rows.*write csv or parquet"):
+        write_sample(tmp_path, fmt="xlsx", titles=20)
+    assert not list(tmp_path.iterdir())  # the temporary file is gone
 
 
 @pytest.mark.slow

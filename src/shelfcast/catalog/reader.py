@@ -24,9 +24,11 @@ from shelfcast.catalog.validation import (
     BOOKSCAN_COLUMNS,
     BOOKSCAN_HEADERS,
     BOOKSCAN_REQUIRED,
+    HEADER_ALIASES,
     LONG_COLUMNS,
     LONG_HEADERS,
     LONG_REQUIRED,
+    METADATA_HEADERS,
     ORIGIN,
     FileSummary,
     ProblemLog,
@@ -66,9 +68,9 @@ def _key(header: object) -> str:
 
 _CANONICAL = {
     _key(name): canonical
-    for canonical, shown in {**BOOKSCAN_HEADERS, **LONG_HEADERS}.items()
+    for canonical, shown in {**BOOKSCAN_HEADERS, **LONG_HEADERS, **METADATA_HEADERS}.items()
     for name in (canonical, shown)
-}
+} | {_key(alias): canonical for alias, canonical in HEADER_ALIASES.items()}
 
 
 @dataclass

@@ -36,6 +36,8 @@ BOOKSCAN_HEADERS = {
     "source": "Source",
 }
 LONG_HEADERS = {"unique_id": "unique_id", "ds": "ds", "y": "y"}
+METADATA_HEADERS = {"publication_date": "Publication Date"}  # title metadata, beyond BookScan's
+HEADER_ALIASES = {"Pub Date": "publication_date"}  # other headers of a canonical column
 BOOKSCAN_REQUIRED = ("isbn", "week_ending", "volume")
 LONG_REQUIRED = ("unique_id", "ds", "y")
 BOOKSCAN_COLUMNS = list(BOOKSCAN_HEADERS)  # the canonical frame's columns, in order

@@ -41,23 +41,41 @@ def data_sample(
     fmt: Annotated[
         str, typer.Option("--format", metavar="FORMAT", help="csv, parquet or xlsx.")
     ] = "csv",
+    titles: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Number of titles, in the default catalogue's mix (default: 597; at most "
+            "200,000).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Write the built-in sample catalogue in BookScan layout.
+    """Write the built-in sample catalogue in BookScan layout, and its title list.
 
-    Example: `shelfcast data sample --out data/ --format xlsx`
+    Example: `shelfcast data sample --out data/ --format parquet --titles 10000`
     """
-    from shelfcast.catalog.sample import write_sample
+    from shelfcast.catalog.sample import scaled_mix, write_sample
+    from shelfcast.lifecycle.progress import count
     from shelfcast.settings import load_settings
 
     if seed is None:
         seed = load_settings().data.sample_seed
     if fmt not in ("csv", "parquet", "xlsx"):
         raise ShelfcastError(f"--format must be csv, parquet or xlsx, got {fmt!r}")
-    with console.status(f"Generating the sample catalogue (seed {seed})"):
-        paths = write_sample(out, fmt=fmt, seed=seed)  # type: ignore[arg-type]
+    n_titles = scaled_mix(titles).titles
+    label = f"Generating the sample catalogue (seed {seed})"
+    with ProgressDisplay() as progress:
+        paths = write_sample(
+            out,
+            fmt=fmt,  # type: ignore[arg-type]
+            seed=seed,
+            titles=titles,
+            progress=lambda done, total: count(progress, "sample", label, done, total),
+        )
     rows = [(str(path), f"{path.stat().st_size / 1e6:.1f} MB") for path in paths]
     columns = [Col("file", wrap=True), Col("size", justify="right")]
-    console.print(make_table(columns, rows, title="Sample catalogue"))
+    console.print(make_table(columns, rows, title=f"Sample catalogue: {n_titles:,} titles"))
 
 
 @app.command("validate")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import fsspec
 
+from shelfcast.atomic import write_atomic
 from shelfcast.errors import DataValidationError
 from shelfcast.settings import Settings
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from shelfcast.catalog.selection import SelectionCriteria
 
 CHUNK = 1 << 20
+# Beside a cached sample catalogue: the generator version that wrote it. Written last, so a
+# sample cached by another version (or half written) is written again.
+SAMPLE_MARKER = "generator-version"
 
 
 @dataclass(frozen=True)
@@ -44,21 +48,25 @@ class DataSources:
 
 def resolve_sources(settings: Settings, *, on_write_sample=None) -> DataSources:
     """`settings.data.paths`, or the sample catalogue of seed `data.sample_seed` under the
-    project folder (written on first use).
+    project folder (written on first use, and again once the generator has changed).
 
     `on_write_sample(path)` is called before the sample catalogue is generated.
     """
     if settings.data.paths:
         return DataSources(sales=tuple(settings.data.paths))
+    from shelfcast.catalog.sample import GENERATOR_VERSION, ISBN_LIST_FILE, write_sample
+
     seed = settings.data.sample_seed
     path = settings.sample_path(seed)
-    isbn_list = path.parent / "isbn_list.csv"
-    if not path.exists() or not isbn_list.exists():
-        from shelfcast.catalog.sample import write_sample
-
+    isbn_list = path.parent / ISBN_LIST_FILE
+    marker = path.parent / SAMPLE_MARKER
+    version = f"{GENERATOR_VERSION}\n"
+    current = marker.is_file() and marker.read_text() == version
+    if not (current and path.exists() and isbn_list.exists()):
         if on_write_sample is not None:
             on_write_sample(path)
         write_sample(path.parent, fmt="parquet", seed=seed)
+        write_atomic(marker, version.encode())
     return DataSources(sales=(str(path),), isbn_list=str(isbn_list), sample_seed=seed)
 
 

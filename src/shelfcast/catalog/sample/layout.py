@@ -1,5 +1,5 @@
-"""BookScan's export layout, as the sample catalogue writes it: the category sheets and the
-columns of a weekly sales row (`Source` names the sheet)."""
+"""BookScan's export layout, as the sample catalogue writes it: the category sheets, the
+columns of a weekly sales row (`Source` names the sheet) and of the title list."""
 
 from __future__ import annotations
 
@@ -24,4 +24,15 @@ COLUMNS = [
     "Publisher Group",
     "Product Class",
     "Source",
+]
+METADATA_COLUMNS = [
+    "ISBN",
+    "Title",
+    "Author",
+    "Binding",
+    "Imprint",
+    "Publisher Group",
+    "Product Class",
+    "RRP",
+    "Publication Date",
 ]

@@ -84,7 +84,27 @@ def test_titles_selected_lists_the_selection_with_its_statistics(sample_dir):
     assert result.exit_code == 0, result.output
     assert "9780722532935" in result.output and "9780241003008" in result.output
     assert "seasonal strength" in result.output
-    assert "5 of 500 titles listed; 5 in the seasonal selection" in result.output
+    assert "5 of 572 titles listed; 5 in the seasonal selection" in result.output
+
+
+def test_titles_and_forecasts_cover_titles_not_yet_published(sample_dir, tmp_path):
+    """The title list announces 25 titles without sales: listed, and forecast from metadata."""
+    data = ["--data", str(sample_dir / "bookscan_weekly.parquet")]
+    listed = ["--isbn-list", str(sample_dir / "isbn_list.csv")]
+    args = ["data", "titles", *data, *listed, "--segment", "pre-publication"]
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "25 of 597 titles listed" in result.output and "not yet on sale" in result.output
+    out = tmp_path / "f.csv"
+    args = ["forecast", *data, *listed, "--segment", "pre-publication", "--horizon", "30"]
+    result = runner.invoke(app, [*args, "--out", str(out)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert frame["isbn"].nunique() == 25 and set(frame["model"]) == {"prepublication"}
+    assert (frame["mean"] >= 0).all() and (frame["hi_95"] >= frame["mean"]).all()
+    first_sales = frame[frame["mean"] > 0].groupby("isbn")["week_ending"].min()
+    assert len(first_sales) == 25  # each is published within the 30 weeks (1 to 26 ahead)
+    assert "comparable titles" in result.output
 
 
 def test_forecast_long_format_writes_every_series_plots_and_bundles(tmp_path):

@@ -230,6 +230,17 @@ SegmentOption = Annotated[
         "intermittent, lumpy) or stage/demand, e.g. young/lumpy.",
     ),
 ]
+IsbnListOption = Annotated[
+    str | None,
+    typer.Option(
+        "--isbn-list",
+        metavar="PATH",
+        help="Title list (ISBN, Title, Author, Binding, Product Class, RRP, Publication Date): "
+        "fills blank names and announces titles not yet on sale (default: data.isbn_list, or "
+        "the sample catalogue's).",
+        show_default=False,
+    ),
+]
 IsbnOption = Annotated[
     list[str] | None,
     typer.Option("--isbn", metavar="ISBN", help="Titles (repeat or comma-separate)."),

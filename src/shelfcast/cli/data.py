@@ -10,6 +10,7 @@ import typer
 from shelfcast.cli.common import (
     App,
     DataOption,
+    IsbnListOption,
     IsbnOption,
     ProgressDisplay,
     SegmentOption,
@@ -88,9 +89,7 @@ def data_validate(
             help="Sales files, folders or quoted globs (local paths or URIs).",
         ),
     ],
-    isbn_list: Annotated[
-        str | None, typer.Option(metavar="PATH", help="ISBN list that fills Author.")
-    ] = None,
+    isbn_list: IsbnListOption = None,
     strict: Annotated[
         bool,
         typer.Option(
@@ -152,6 +151,7 @@ def data_validate(
 @reports_errors
 def data_titles(
     data: DataOption = None,
+    isbn_list: IsbnListOption = None,
     isbn: IsbnOption = None,
     segment: SegmentOption = None,
     max_titles: Annotated[
@@ -187,6 +187,7 @@ def data_titles(
         data=tuple(data or ()),
         start=start,
         wanted=title_filter(isbn, segment, None if selected else max_titles),
+        isbn_list=isbn_list,
         selected_only=selected,
         selection_size=max_titles if selected else None,
     )

@@ -11,6 +11,7 @@ import typer
 from shelfcast.cli.common import (
     DataOption,
     HorizonOption,
+    IsbnListOption,
     IsbnOption,
     LevelOption,
     MaxTitlesOption,
@@ -39,6 +40,7 @@ def forecast(
         ),
     ],
     data: DataOption = None,
+    isbn_list: IsbnListOption = None,
     isbn: IsbnOption = None,
     segment: SegmentOption = None,
     all_titles: Annotated[
@@ -113,9 +115,10 @@ def forecast(
     chosen_quantiles = parse_quantiles(quantiles, settings.serving.quantiles)
     isbns = tuple(split_values(isbn))
     if release is not None:
-        if data or bundles or segment:
+        if data or bundles or segment or isbn_list:
             raise ShelfcastError(
-                "--release forecasts from released models: drop --data/--bundles/--segment"
+                "--release forecasts from released models: drop "
+                "--data/--bundles/--segment/--isbn-list"
             )
         options = ReleaseForecastOptions(
             release=release,
@@ -152,6 +155,7 @@ def forecast(
         out=out,
         data=tuple(data or ()),
         wanted=title_filter(isbns, segment, max_titles),
+        isbn_list=isbn_list,
         horizon=horizon,
         levels=levels,
         quantiles=chosen_quantiles,

@@ -43,6 +43,7 @@ from shelfcast.forecasting.calibration import (
     level_taus,
     normal_quantiles,
     quantile_column,
+    whole_ceiling,
 )
 from shelfcast.forecasting.families import Spec, SpecError
 from shelfcast.forecasting.intervals import PointForecast
@@ -164,7 +165,7 @@ class Bundle:
             whole = is_whole(history.values)
             values = self.calibration.quantiles(out, taus, integer=whole)
             # Intervals hold the mean: for counts, the whole number at or above it.
-            top = np.ceil(out.mean - 1e-9) if whole else out.mean
+            top = whole_ceiling(out.mean) if whole else out.mean
             for level in sorted(levels):
                 lo, hi = level_taus(level)
                 frame[f"lo_{level}"] = np.minimum(values[lo], out.mean)

@@ -139,6 +139,11 @@ def whole_quantiles(quantiles: Mapping[float, np.ndarray]) -> dict[float, np.nda
     return {tau: out[tau] for tau in quantiles}
 
 
+def whole_ceiling(mean: np.ndarray) -> np.ndarray:
+    """The smallest whole number at or above each mean (never -0)."""
+    return np.maximum(np.ceil(np.asarray(mean) - 1e-9), 0.0)
+
+
 def is_whole(values: np.ndarray) -> bool:
     """True when every value is a whole number (counts of copies, as BookScan reports)."""
     return bool(np.all(np.asarray(values) == np.round(values)))

@@ -27,7 +27,12 @@ import pandas as pd
 from shelfcast.catalog.series import TitleSeries, weekly_dates
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting import comparables
-from shelfcast.forecasting.calibration import level_taus, quantile_column, whole_quantiles
+from shelfcast.forecasting.calibration import (
+    level_taus,
+    quantile_column,
+    whole_ceiling,
+    whole_quantiles,
+)
 from shelfcast.forecasting.families.launch import NORM_WEEKS, launched, shape
 
 NAME = "prepublication"
@@ -61,6 +66,7 @@ class Prediction:
     """A title's forecast and what it rests on."""
 
     isbn: str
+    title: str | None
     frame: pd.DataFrame  # week_ending, mean, lo_L/hi_L, pQ
     group: str
     comparables: int
@@ -157,7 +163,7 @@ class Launches:
         frame = pd.DataFrame({"week_ending": dates, "mean": scale.mean() * shape_ahead})
         taus = sorted({t for lv in levels for t in level_taus(lv)} | set(quantiles))
         values = whole_quantiles({t: np.quantile(scale, t) * shape_ahead for t in taus})
-        top = np.ceil(frame["mean"].to_numpy() - 1e-9)
+        top = whole_ceiling(frame["mean"].to_numpy())
         for level in sorted(levels):
             lo, hi = level_taus(level)
             frame[f"lo_{level}"] = np.minimum(values[lo], frame["mean"])
@@ -170,7 +176,9 @@ class Launches:
             + (f", the author's {n_author} earlier launch(es)" if n_author else "")
             + f", imprint and price band; spread from {len(self.errors)} launches"
         )
-        return Prediction(title.isbn, frame, group, self.titles.get(group, 0), n_author, reason)
+        return Prediction(
+            title.isbn, title.title, frame, group, self.titles.get(group, 0), n_author, reason
+        )
 
 
 _SHRINK = {"author": AUTHOR_SHRINK, "imprint": IMPRINT_SHRINK, "price": PRICE_SHRINK}

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shelfcast.catalog.segments import (
     DEMAND_CLASSES,
@@ -28,7 +28,7 @@ from shelfcast.catalog.segments import (
     segment_of,
 )
 from shelfcast.errors import ShelfcastError
-from shelfcast.lifecycle.data import load_sales
+from shelfcast.lifecycle.data import load_sales, load_titles
 from shelfcast.lifecycle.progress import Progress, step
 from shelfcast.settings import Settings
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from shelfcast.catalog.reader import SalesData
     from shelfcast.catalog.series import TitleSeries
+    from shelfcast.forecasting.prepublication import Announced
 
 KEY_COLUMNS = {"bookscan": "isbn", "long": "unique_id"}
 TITLE_COLUMNS = [
@@ -111,6 +112,8 @@ class Catalogue:
     segments: Mapping[str, Segment]
     titles: Mapping[str, str | None]
     missing: Mapping[str, str]  # key -> why it has no series
+    # titles of the title list without sales, known from their metadata alone
+    announced: Mapping[str, Announced] = field(default_factory=dict)
 
     @property
     def key_column(self) -> str:
@@ -144,9 +147,13 @@ class Catalogue:
         return SkippedTitle(key, self.titles.get(key), self.segments[key].name, reason)
 
 
-def read_catalogue(sales: SalesData, start: str | None = None) -> Catalogue:
+def read_catalogue(
+    sales: SalesData, start: str | None = None, listed: pd.DataFrame | None = None
+) -> Catalogue:
     """Every title of `sales`: series from `start` on ('' or None keeps all), segments, titles,
-    and why a title has no series."""
+    and why a title has no series; and the titles of the title list `listed`
+    (`catalog.metadata`) without any sales, announced (pre-publication) when it gives their
+    publication date."""
     import pandas as pd
 
     from shelfcast.catalog.series import weekly_series
@@ -175,7 +182,37 @@ def read_catalogue(sales: SalesData, start: str | None = None) -> Catalogue:
         rows = frame[frame[key_column].astype(str).isin(absent)]
         named = rows.groupby(rows[key_column].astype(str))["title"].last()
         titles |= {str(k): None if not isinstance(v, str) or not v else v for k, v in named.items()}
-    return Catalogue(sales.kind, keys, series, segments, titles, missing)
+    announced: dict[str, Announced] = {}
+    if listed is not None and sales.kind == "bookscan":
+        for row in listed[~listed["isbn"].isin(keys)].itertuples(index=False):
+            isbn = str(row.isbn)
+            segments[isbn], titles[isbn] = prepublication(), row.title
+            if pd.isna(row.publication_date):
+                missing[isbn] = "no sales, and the title list gives no publication date"
+            else:
+                announced[isbn] = announced_title(row)
+        keys = tuple(sorted({*keys, *segments}))
+    return Catalogue(sales.kind, keys, series, segments, titles, missing, announced)
+
+
+def announced_title(row: Any) -> Announced:
+    """A title list row (`catalog.metadata.TITLE_COLUMNS`) as a title to come."""
+    import pandas as pd
+
+    from shelfcast.forecasting.prepublication import Announced
+
+    meta = {
+        c: str(getattr(row, c)) if c != "rrp" else f"{row.rrp:g}"
+        for c in ("product_class", "binding", "imprint", "publisher_group", "rrp")
+        if not pd.isna(getattr(row, c))
+    }
+    return Announced(
+        isbn=str(row.isbn),
+        publication_date=pd.Timestamp(row.publication_date),
+        title=row.title,
+        author=row.author,
+        meta=meta,
+    )
 
 
 def segment_order(name: str) -> tuple[int, int]:
@@ -213,6 +250,7 @@ class TitlesOptions:
     data: tuple[str, ...] = ()  # sales files; default: the settings' data, else the sample
     start: str | None = None  # weeks before are ignored; '' keeps all; default: data.start_date
     wanted: TitleFilter = field(default_factory=TitleFilter)
+    isbn_list: str | None = None  # the title list; default: the settings' or the sample's
     selected_only: bool = False
     selection_size: int | None = None  # default: selection.max_seasonal_books
 
@@ -243,8 +281,9 @@ def catalogue_titles(
     from shelfcast.catalog.selection import select_titles
     from shelfcast.training.sources import history_start, selection_criteria
 
-    sales = load_sales(settings, options.data, progress=progress)
-    catalogue = read_catalogue(sales, history_start(settings, options.start))
+    sales = load_sales(settings, options.data, isbn_list=options.isbn_list, progress=progress)
+    listed = load_titles(settings, options.data, options.isbn_list)
+    catalogue = read_catalogue(sales, history_start(settings, options.start), listed)
     step(progress, "titles", "Measuring seasonality and selecting titles")
     selection = select_titles(
         list(catalogue.series.values()), selection_criteria(settings, options.selection_size)
@@ -271,6 +310,9 @@ def catalogue_titles(
             for column in ("mean_volume_recent", "zero_share", "seasonal_strength", "acf52"):
                 row[column] = found[column]
             row |= {"selected": bool(found["selected"]), "reason": str(found["reason"])}
+        elif key in catalogue.announced:
+            published = catalogue.announced[key].publication_date.date().isoformat()
+            row |= {"selected": False, "reason": f"not yet on sale: published {published}"}
         else:
             row |= {"selected": False, "reason": catalogue.missing[key]}
         rows.append(row)

@@ -9,6 +9,8 @@ from shelfcast.lifecycle.progress import Progress, step
 from shelfcast.settings import Settings
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from shelfcast.catalog.reader import SalesData
 
 
@@ -33,4 +35,16 @@ def load_sales(
             progress, "sample", f"Writing the sample catalogue to {path.parent} (first use)"
         ),
     )
-    return read_sales(list(sources.sales), isbn_list=sources.isbn_list or isbn_list, strict=strict)
+    return read_sales(list(sources.sales), isbn_list=isbn_list or sources.isbn_list, strict=strict)
+
+
+def load_titles(
+    settings: Settings, data: Sequence[str] = (), isbn_list: str | None = None
+) -> pd.DataFrame | None:
+    """The title list's metadata (`catalog.metadata`): `isbn_list`, else, when `data` is not
+    given, the settings' (`data.isbn_list`) or the sample catalogue's; None without one."""
+    from shelfcast.catalog.metadata import read_metadata
+    from shelfcast.training.sources import resolve_sources
+
+    path = isbn_list or (None if data else resolve_sources(settings).isbn_list)
+    return None if path is None else read_metadata(path)

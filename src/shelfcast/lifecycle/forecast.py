@@ -3,14 +3,15 @@ or from a release's models (`lifecycle.batch`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shelfcast.errors import ShelfcastError
+from shelfcast.errors import ForecastError, ShelfcastError
 from shelfcast.lifecycle.batch import BatchResult, batch_forecast, select_models, table_bytes
 from shelfcast.lifecycle.catalogue import (
+    Catalogue,
     SegmentSummary,
     SkippedTitle,
     TitleFilter,
@@ -18,13 +19,16 @@ from shelfcast.lifecycle.catalogue import (
     skipped_rows,
     summarise_segments,
 )
-from shelfcast.lifecycle.data import load_sales
+from shelfcast.lifecycle.data import load_sales, load_titles
 from shelfcast.lifecycle.progress import Progress, count
 from shelfcast.settings import Settings
 from shelfcast.training.sources import history_start
 
 if TYPE_CHECKING:
     from shelfcast.forecasting import TitleFit
+    from shelfcast.forecasting.prepublication import Announced, Prediction
+
+PREPUBLICATION = "prepublication"  # the model column of titles forecast from metadata
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -37,6 +41,7 @@ class FitOptions:
     out: str  # .csv or .parquet
     data: tuple[str, ...] = ()  # sales files; default: the settings' data, else the sample
     wanted: TitleFilter = field(default_factory=TitleFilter)
+    isbn_list: str | None = None  # the title list; default: the settings' or the sample's
     horizon: int | None = None  # default: the settings' serving.horizon
     levels: tuple[int, ...] | None = None  # default: serving.levels
     quantiles: tuple[float, ...] | None = None  # default: serving.quantiles
@@ -55,6 +60,7 @@ class FitForecastResult:
     titles and models per segment, and the files written (`skipped_file` when any)."""
 
     fits: tuple[TitleFit, ...]
+    announced: tuple[Prediction, ...]  # titles not yet on sale, forecast from their metadata
     skipped: tuple[SkippedTitle, ...]
     segments: Mapping[str, str]  # key -> segment name, of every title asked for
     by_segment: tuple[SegmentSummary, ...]
@@ -112,8 +118,9 @@ def forecast_titles(
     horizon = options.horizon or settings.serving.horizon
     levels = options.levels or settings.serving.levels
     quantiles = settings.serving.quantiles if options.quantiles is None else options.quantiles
-    sales = load_sales(settings, options.data, progress=progress)
-    catalogue = read_catalogue(sales, history_start(settings, options.start))
+    sales = load_sales(settings, options.data, isbn_list=options.isbn_list, progress=progress)
+    listed = load_titles(settings, options.data, options.isbn_list)
+    catalogue = read_catalogue(sales, history_start(settings, options.start), listed)
     keys = catalogue.narrow(options.wanted)
     if not keys:
         within = (
@@ -133,6 +140,9 @@ def forecast_titles(
     fits, errors = fit_titles(series, config, workers=options.workers, progress=advance)
     reasons = {k: catalogue.missing[k] for k in keys if k in catalogue.missing}
     reasons |= {k: f"fit failed: {why}" for k, why in errors.items()}
+    coming = [catalogue.announced[k] for k in keys if k in catalogue.announced]
+    announced, failed = forecast_announced(catalogue, coming, horizon, levels, quantiles)
+    reasons |= failed
     skipped = tuple(catalogue.skipped(k, reasons[k]) for k in keys if k in reasons)
     out = Path(options.out)
     skipped_path = out.with_name(out.stem + "_skipped.csv")
@@ -141,7 +151,7 @@ def forecast_titles(
         write_atomic(skipped_path, frame.to_csv(index=False).encode())
     else:
         skipped_path.unlink(missing_ok=True)  # a former run's list would no longer be true
-    if not fits:
+    if not fits and not announced:
         first = "; ".join(f"{s.key}: {s.reason}" for s in skipped[:3])
         raise ShelfcastError(
             f"no title could be forecast ({len(skipped)} skipped: {first}"
@@ -165,23 +175,56 @@ def forecast_titles(
                 }
             )
         )
+    for prediction in announced:
+        frames.append(
+            prediction.frame.assign(
+                **{
+                    catalogue.key_column: prediction.isbn,
+                    "model": PREPUBLICATION,
+                    "segment": segments[prediction.isbn],
+                }
+            )
+        )
     result = pd.concat(frames, ignore_index=True)
     columns = [catalogue.key_column, "week_ending", "mean"]
     columns += [f"{b}_{lv}" for lv in levels for b in ("lo", "hi")]
     columns += [quantile_column(q) for q in sorted(set(quantiles))] + ["model", "segment"]
     fmt = "parquet" if out.suffix == ".parquet" else "csv"
     write_atomic(out, table_bytes(result[columns], fmt))
+    models = {f.key: f.selected for f in fits} | {p.isbn: PREPUBLICATION for p in announced}
     return FitForecastResult(
         fits=tuple(fits),
+        announced=tuple(announced),
         skipped=skipped,
         segments=segments,
-        by_segment=summarise_segments(segments, {f.key: f.selected for f in fits}),
+        by_segment=summarise_segments(segments, models),
         horizon=horizon,
         out=str(out),
         skipped_file=str(skipped_path) if skipped else None,
         plots=plots,
         bundles=options.bundles,
     )
+
+
+def forecast_announced(
+    catalogue: Catalogue,
+    coming: Sequence[Announced],
+    horizon: int,
+    levels: Sequence[int],
+    quantiles: Sequence[float],
+) -> tuple[list[Prediction], dict[str, str]]:
+    """Forecasts of titles not yet on sale from the launches in the catalogue's series
+    (`forecasting.prepublication`), and why any could not be made."""
+    from shelfcast.forecasting.prepublication import Launches
+
+    if not coming:
+        return [], {}
+    try:
+        launches = Launches(list(catalogue.series.values()))
+    except ForecastError as exc:
+        return [], {a.isbn: f"pre-publication: {exc}" for a in coming}
+    last_week = max(s.end for s in catalogue.series.values())
+    return [launches.predict(a, last_week, horizon, levels, quantiles) for a in coming], {}
 
 
 def forecast_release(

@@ -102,6 +102,10 @@ class DataSettings(Section):
     # weeks before this date are left out; '' (the default) keeps all history
     start_date: Annotated[str, Flat()] = ""
     sample_seed: int = 42  # the built-in sample catalogue's random seed
+    # the title list beside the sales files (ISBN, Title, Author, Binding, Imprint, Product
+    # Class, RRP, Publication Date): fills blank names and announces titles not yet on sale;
+    # '' none (the sample catalogue has its own)
+    isbn_list: str = ""
 
 
 class SelectionSettings(Section):

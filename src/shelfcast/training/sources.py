@@ -53,7 +53,9 @@ def resolve_sources(settings: Settings, *, on_write_sample=None) -> DataSources:
     `on_write_sample(path)` is called before the sample catalogue is generated.
     """
     if settings.data.paths:
-        return DataSources(sales=tuple(settings.data.paths))
+        return DataSources(
+            sales=tuple(settings.data.paths), isbn_list=settings.data.isbn_list or None
+        )
     from shelfcast.catalog.sample import GENERATOR_VERSION, ISBN_LIST_FILE, write_sample
 
     seed = settings.data.sample_seed

@@ -68,7 +68,22 @@ def print_fits(result: FitForecastResult, out: Console | None = None) -> None:
                 fit.fallback or "",
             )
         )
-    title = f"{len(result.fits)} title(s) forecast {horizon} weeks ahead"
+    for prediction in result.announced:
+        rows.append(
+            (
+                prediction.isbn,
+                prediction.title or "",
+                result.segments[prediction.isbn],
+                "prepublication",
+                "-",
+                "-",
+                "-",
+                f"{prediction.frame['mean'].sum():,.0f}",
+                prediction.reason,
+            )
+        )
+    forecast = len(result.fits) + len(result.announced)
+    title = f"{forecast} title(s) forecast {horizon} weeks ahead"
     out.print(make_table(columns, rows, title=title, out=out))
     out.print(
         "MASE: mean backtest MASE of the selected family; naive: the seasonal-naive baseline's; "

@@ -240,6 +240,8 @@ def backtest(
     last_fit, last_titles = np.nan, 0
     for origin in origins:
         at = cases_at(cat.series, origin, horizon)
+        if not at:
+            continue  # no title sold by then (a --limit run with many origins)
         cases += at
         print(f"origin {origin:%Y-%m-%d}: {len(at)} titles", flush=True)
         print(f"  {SHELFCAST}: fit_titles, {workers} workers", flush=True)
@@ -276,9 +278,10 @@ class Scores:
 
 
 def score(cases: Sequence[Case], run: MethodRun, horizon: int) -> Scores:
-    errors = np.concatenate([np.abs(c.actual - run.forecasts[c.key].mean) for c in cases])
+    per_case = [np.abs(c.actual - run.forecasts[c.key].mean) for c in cases]
+    errors = np.concatenate(per_case)
     actual = float(sum(c.actual.sum() for c in cases))
-    mase = [np.mean(np.abs(c.actual - run.forecasts[c.key].mean)) / c.scale for c in cases]
+    mase = [e.mean() / c.scale for e, c in zip(per_case, cases, strict=True)]
     scored = [c for c in cases if run.forecasts[c.key].bounds]
     prob = probabilistic(
         [c.actual for c in scored], [run.forecasts[c.key] for c in scored], horizon
@@ -305,9 +308,13 @@ def segment_rows(cases: Sequence[Case]) -> list[tuple[str, list[Case]]]:
     return [(label, group) for label, group in rows if group]
 
 
+def pct(x: float) -> str:
+    return f"{fmt(x, 1)}%" if x == x else "n/a"
+
+
 def error_cell(s: Scores) -> str:
     """WAPE, or the MAE where the actuals sum to zero (WAPE undefined)."""
-    return f"{fmt(s.wape, 1)}%" if s.wape == s.wape else f"MAE {fmt(s.mae, 3)}"
+    return pct(s.wape) if s.wape == s.wape else f"MAE {fmt(s.mae, 3)}"
 
 
 def error_value(s: Scores) -> float:
@@ -628,7 +635,7 @@ def new_titles(cat: Catalogue, config: Any, workers: int) -> tuple[list[LaunchRo
     the same curve scaled to the title's own first k weeks."""
     found = launches(cat)
     rows = []
-    for k in LAUNCH_ORIGINS:
+    for k in LAUNCH_ORIGINS if found else ():
         print(f"new titles, {k} week(s) after launch: {len(found)} titles", flush=True)
         cut = [x.series.head(k) for x in found]
         own, _, _, _, fits = fit_shelfcast(cut, config, workers, LAUNCH_WEEKS - k)
@@ -678,10 +685,10 @@ def new_titles_table(rows: list[LaunchRow], n_launches: int, workers: int) -> Ta
         table.add(
             r.label,
             r.titles,
-            f"{fmt(r.wape(OWN), 1)}%",
-            f"{fmt(r.wape(CURVE), 1)}%",
-            f"{fmt(reduction, 1)}%",
-            f"{fmt(r.wape(SCALED), 1)}%",
+            pct(r.wape(OWN)),
+            pct(r.wape(CURVE)),
+            pct(reduction),
+            pct(r.wape(SCALED)),
             r.own_failed,
             " / ".join(str(r.curves[w]) for w in ("category", "sheet", "all")),
         )

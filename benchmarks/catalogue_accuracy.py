@@ -10,7 +10,7 @@ with a verdict per segment against the peers; then new titles over their first 1
 against the category-average launch curve; and the time of the whole-catalogue fit.
 
 Example:
-    .venv/bin/python benchmarks/catalogue_accuracy.py                 # in full, about 5 min
+    .venv/bin/python benchmarks/catalogue_accuracy.py                 # in full, about 6 min
     .venv/bin/python benchmarks/catalogue_accuracy.py --limit 40 --origins 1
 """
 

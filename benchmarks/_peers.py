@@ -145,6 +145,37 @@ class Forecast:
     quantiles: dict[float, np.ndarray] = field(default_factory=dict)
 
 
+def arrays(f: Forecast) -> list[np.ndarray]:
+    """Every array of a forecast: mean, bounds, quantiles."""
+    return [f.mean, *(b for pair in f.bounds.values() for b in pair), *f.quantiles.values()]
+
+
+def fill_missing(
+    keys: Sequence[str], forecasts: dict[str, Forecast], fallback: dict[str, Forecast]
+) -> tuple[dict[str, Forecast], int]:
+    """`forecasts` with the `fallback` forecast where a series has none, or a non-finite mean,
+    bound or quantile."""
+    out, filled = {}, 0
+    for key in keys:
+        f = forecasts.get(key)
+        if f is None or not all(np.all(np.isfinite(v)) for v in arrays(f)):
+            f, filled = fallback[key], filled + 1
+        out[key] = f
+    return out, filled
+
+
+def fill_from_naive(
+    keys: Sequence[str],
+    forecasts: dict[str, Forecast],
+    naive: dict[str, Forecast],
+    with_intervals: bool,
+) -> tuple[dict[str, Forecast], int]:
+    """`fill_missing` from Naive's forecasts: with their intervals for a method that has
+    intervals of its own, their means alone for the others."""
+    fallback = naive if with_intervals else {k: Forecast(f.mean) for k, f in naive.items()}
+    return fill_missing(keys, forecasts, fallback)
+
+
 def peer_quantiles(
     mean: np.ndarray, bounds: dict[int, tuple[np.ndarray, np.ndarray]]
 ) -> dict[float, np.ndarray]:
@@ -159,19 +190,20 @@ def window_frames(
     series: Sequence[tuple[str, pd.Timestamp, np.ndarray]],
     weeks: int | None,
     freq: str,
-    season: int,
+    min_weeks: int,
 ) -> list[tuple[pd.DataFrame, bool]]:
     """Long frames (`unique_id`, `ds`, `y`) of each (key, first week ending, values) series'
-    last `weeks` weeks (all when None): one of the series with at least two seasons in that
-    window (True: seasonal models fit), one of the others (False), the empty ones left out."""
+    last `weeks` weeks (all when None): one of the series with at least `min_weeks` weeks in
+    that window (True: for example two seasons, so seasonal models fit), one of the others
+    (False), the empty ones left out."""
     parts: dict[bool, list[pd.DataFrame]] = {True: [], False: []}
     for key, start, values in series:
         ds = pd.date_range(start, periods=len(values), freq=freq)
         y = np.asarray(values, dtype=float)
         if weeks is not None:
             ds, y = ds[-weeks:], y[-weeks:]
-        parts[len(y) >= 2 * season].append(pd.DataFrame({"unique_id": key, "ds": ds, "y": y}))
-    return [(pd.concat(p, ignore_index=True), seasonal) for seasonal, p in parts.items() if p]
+        parts[len(y) >= min_weeks].append(pd.DataFrame({"unique_id": key, "ds": ds, "y": y}))
+    return [(pd.concat(p, ignore_index=True), long) for long, p in parts.items() if p]
 
 
 def statsforecast_forecasts(
@@ -207,3 +239,50 @@ def statsforecast_forecasts(
             }
             out[str(key)] = Forecast(mean, bounds, peer_quantiles(mean, bounds))
     return out
+
+
+NAIVE = "Naive"
+# statsforecast models with prediction intervals of their own (the others get no `level`,
+# unless they are given conformal intervals).
+WITH_INTERVALS = {
+    "SeasonalNaive(52)",
+    NAIVE,
+    "AutoETS",
+    "AutoTheta",
+    "AutoARIMA (non-seasonal)",
+    "HistoricAverage",
+}
+
+
+def statsforecast_models(conformal: Any = None) -> dict[str, Callable[[int], object]]:
+    """statsforecast's models by row name, made from the season length a series' window
+    allows (52 or 1). `conformal` (a `ConformalIntervals`) gives the models without
+    intervals of their own conformal ones."""
+    from statsforecast.models import (
+        ADIDA,
+        IMAPA,
+        TSB,
+        AutoARIMA,
+        AutoETS,
+        AutoTheta,
+        CrostonSBA,
+        HistoricAverage,
+        Naive,
+        SeasonalNaive,
+        WindowAverage,
+    )
+
+    pi = {"prediction_intervals": conformal}
+    return {
+        "SeasonalNaive(52)": lambda m: SeasonalNaive(season_length=52),
+        NAIVE: lambda m: Naive(),
+        "AutoETS": lambda m: AutoETS(season_length=m),
+        "AutoTheta": lambda m: AutoTheta(season_length=m),
+        "AutoARIMA (non-seasonal)": lambda m: AutoARIMA(season_length=1, seasonal=False),
+        "CrostonSBA": lambda m: CrostonSBA(**pi),
+        "TSB(0.1, 0.1)": lambda m: TSB(alpha_d=0.1, alpha_p=0.1, **pi),
+        "ADIDA": lambda m: ADIDA(**pi),
+        "IMAPA": lambda m: IMAPA(**pi),
+        "HistoricAverage": lambda m: HistoricAverage(),
+        "WindowAverage(8)": lambda m: WindowAverage(window_size=8, **pi),
+    }

@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,13 +32,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _common import Table, fmt, fmt_seconds, load_note, machine_line
-from _peers import Forecast, statsforecast_forecasts, window_frames
+from _peers import (
+    NAIVE,
+    WITH_INTERVALS,
+    Forecast,
+    fill_from_naive,
+    fill_missing,
+    statsforecast_forecasts,
+    statsforecast_models,
+    window_frames,
+)
 from m4_weekly import (
     LAST_TRAIN_WEEK,
     LEVELS,
     QUANTILES,
     Score,
-    fill_missing,
     load_m4_weekly,
     m4_mase,
     m4_smape,
@@ -55,16 +62,6 @@ SEASON = 52
 ESTABLISHED_WEEKS = 104  # two seasons: the seasonal statsforecast variants need them
 SLOW_RATE = 1.0  # copies a week, mean over the last 52 training weeks
 SHELFCAST = "Shelfcast default"
-NAIVE = "Naive"
-# statsforecast models with prediction intervals of their own (the others get no `level`).
-WITH_INTERVALS = {
-    "SeasonalNaive(52)",
-    NAIVE,
-    "AutoETS",
-    "AutoTheta",
-    "AutoARIMA (non-seasonal)",
-    "HistoricAverage",
-}
 
 
 @dataclass
@@ -220,41 +217,12 @@ def run_shelfcast(ds: Dataset, config: Any, workers: int) -> ShelfcastRun:
     return ShelfcastRun(run, config, fits, mean_fit)
 
 
-def statsforecast_models() -> dict[str, Callable[[int], object]]:
-    """The peers by row name, from the season length a series' window allows (52 or 1)."""
-    from statsforecast.models import (
-        ADIDA,
-        IMAPA,
-        TSB,
-        AutoARIMA,
-        AutoETS,
-        AutoTheta,
-        CrostonSBA,
-        HistoricAverage,
-        Naive,
-        SeasonalNaive,
-        WindowAverage,
-    )
-
-    return {
-        "SeasonalNaive(52)": lambda m: SeasonalNaive(season_length=SEASON),
-        NAIVE: lambda m: Naive(),
-        "AutoETS": lambda m: AutoETS(season_length=m),
-        "AutoTheta": lambda m: AutoTheta(season_length=m),
-        "AutoARIMA (non-seasonal)": lambda m: AutoARIMA(season_length=1, seasonal=False),
-        "CrostonSBA": lambda m: CrostonSBA(),
-        "TSB(0.1, 0.1)": lambda m: TSB(alpha_d=0.1, alpha_p=0.1),
-        "ADIDA": lambda m: ADIDA(),
-        "IMAPA": lambda m: IMAPA(),
-        "HistoricAverage": lambda m: HistoricAverage(),
-        "WindowAverage(8)": lambda m: WindowAverage(window_size=8),
-    }
-
-
 def run_statsforecast(ds: Dataset, weeks: int | None, workers: int) -> list[MethodRun]:
     """Every peer on each series' last `weeks` training weeks; a series a model gives no
     (finite) forecast gets Naive's (without intervals if the model has none)."""
-    frames = window_frames([(s.key, s.start, s.train) for s in ds.series], weeks, ds.freq, SEASON)
+    frames = window_frames(
+        [(s.key, s.start, s.train) for s in ds.series], weeks, ds.freq, 2 * SEASON
+    )
     runs = []
     for name, make in statsforecast_models().items():
         print(f"  {name}", flush=True)
@@ -264,10 +232,9 @@ def run_statsforecast(ds: Dataset, weeks: int | None, workers: int) -> list[Meth
         forecasts = statsforecast_forecasts(groups, HORIZON, levels, ds.freq, workers)
         runs.append(MethodRun(name, forecasts, time.perf_counter() - t0))
     naive = next(r for r in runs if r.name == NAIVE).forecasts
-    point_naive = {k: Forecast(f.mean) for k, f in naive.items()}
+    keys = [s.key for s in ds.series]
     for r in runs:
-        fallback = naive if r.name in WITH_INTERVALS else point_naive
-        r.forecasts, r.failed = fill_missing([s.key for s in ds.series], r.forecasts, fallback)
+        r.forecasts, r.failed = fill_from_naive(keys, r.forecasts, naive, r.name in WITH_INTERVALS)
     return runs
 
 

@@ -24,7 +24,7 @@ import argparse
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from _common import Table, fmt, fmt_seconds, load_note, machine_line
-from _peers import Forecast, statsforecast_forecasts, window_frames
+from _peers import Forecast, fill_missing, statsforecast_forecasts, window_frames
 
 DEFAULT_DATA = _common.SHARED / "data" / "m4_weekly"
 HORIZON = 13
@@ -101,25 +101,6 @@ def shelfcast_forecast(fit: Any, horizon: int = HORIZON) -> Forecast:
     )
 
 
-def arrays(f: Forecast) -> list[np.ndarray]:
-    """Every array of a forecast: mean, bounds, quantiles."""
-    return [f.mean, *(b for pair in f.bounds.values() for b in pair), *f.quantiles.values()]
-
-
-def fill_missing(
-    keys: Sequence[str], forecasts: dict[str, Forecast], fallback: dict[str, Forecast]
-) -> tuple[dict[str, Forecast], int]:
-    """`forecasts` with the `fallback` forecast where a series has none, or a non-finite mean,
-    bound or quantile."""
-    out, filled = {}, 0
-    for key in keys:
-        f = forecasts.get(key)
-        if f is None or not all(np.all(np.isfinite(v)) for v in arrays(f)):
-            f, filled = fallback[key], filled + 1
-        out[key] = f
-    return out, filled
-
-
 # ---------------------------------------------------------------------------- M4 scoring
 
 
@@ -170,17 +151,19 @@ class Probabilistic:
     coverage: dict[int, float]  # level -> percent of actuals inside the interval
 
 
-def probabilistic(actuals: list[np.ndarray], forecasts: list[Forecast]) -> Probabilistic | None:
-    """Pooled over the series and weeks: `metrics.wql` of the 0.1/0.5/0.9 quantiles (summed
-    pinball losses over summed actuals) and `metrics.coverage` of the 80/95% intervals. None
-    when a forecast has no quantiles or intervals."""
+def probabilistic(
+    actuals: list[np.ndarray], forecasts: list[Forecast], horizon: int = HORIZON
+) -> Probabilistic | None:
+    """Pooled over the series and their first `horizon` weeks: `metrics.wql` of the
+    0.1/0.5/0.9 quantiles (summed pinball losses over summed actuals) and `metrics.coverage`
+    of the 80/95% intervals. None when a forecast has no quantiles or intervals."""
     from shelfcast.forecasting import metrics
 
     if not forecasts or any(not f.quantiles or not f.bounds for f in forecasts):
         return None
 
     def joined(parts: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate([np.asarray(p, dtype=float)[:HORIZON] for p in parts])
+        return np.concatenate([np.asarray(p, dtype=float)[:horizon] for p in parts])
 
     a = joined(actuals)
     return Probabilistic(
@@ -227,7 +210,7 @@ class Run:
 
 def run_peers(series: list[M4Series], weeks: int | None, workers: int) -> list[Run]:
     """Each peer on every series' last `weeks` training weeks, with 80/95% intervals."""
-    frames = window_frames([(x.key, x.start, x.train) for x in series], weeks, "W-SAT", SEASON)
+    frames = window_frames([(x.key, x.start, x.train) for x in series], weeks, "W-SAT", 2 * SEASON)
     runs = []
     for name, make in peer_models().items():
         print(f"  {name}", flush=True)

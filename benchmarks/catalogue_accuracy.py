@@ -22,6 +22,7 @@ import _common  # first: pins BLAS threads to one before numpy is imported
 # isort: on
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
@@ -630,17 +631,43 @@ class LaunchRow:
         return 100 * self.errors[method] / self.actual if self.actual else np.nan
 
 
-def new_titles(cat: Catalogue, config: Any, workers: int) -> tuple[list[LaunchRow], int]:
-    """Per k: `fit_titles` on every launch cut k weeks after it, against the launch curve and
-    the same curve scaled to the title's own first k weeks."""
+def pools_by_quarter(cat: Catalogue, config: Any, cuts: Sequence[pd.Timestamp]) -> Any:
+    """What the pooled families a new title can use are trained to, at every 13th week of the
+    catalogue up to the last of `cuts`, each on the weeks up to it alone: `fit_title` then takes
+    the latest trained no later than the title's own cut (`Pools.at`), as `fit_titles` does."""
+    from shelfcast.forecasting.backtest import Pools
+    from shelfcast.forecasting.families import FAMILIES
+
+    pooled = [FAMILIES[n] for n in config.candidates if FAMILIES[n].pooled]
+    new = [f for f in pooled if "new" in f.modes]
+    first = min(s.start for s in cat.series)
+    grid = pd.date_range(first + pd.Timedelta(weeks=LAUNCH_WEEKS), max(cuts), freq="91D")
+    trained = {}
+    for cut in grid:
+        histories = [s.head((cut - s.start).days // 7 + 1) for s in cat.series if s.start <= cut]
+        found = {}
+        for family in new:
+            with contextlib.suppress(ValueError, ArithmeticError):
+                found[family.name] = family.train_pool(histories, config.season_length)
+        trained[cut] = found
+    return Pools(trained)
+
+
+def new_titles(cat: Catalogue, config: Any) -> tuple[list[LaunchRow], int]:
+    """Per k: each launch cut k weeks after it, fitted by `fit_title` with the pools trained up
+    to its cut, against the launch curve and the same curve scaled to the title's first k
+    weeks."""
+    from shelfcast.forecasting import fit_title
+
     found = launches(cat)
+    if not found:
+        return [], 0
+    cuts = [x.series.start + pd.Timedelta(weeks=k - 1) for x in found for k in LAUNCH_ORIGINS]
+    pools = pools_by_quarter(cat, config, cuts)
     rows = []
-    for k in LAUNCH_ORIGINS if found else ():
+    for k in LAUNCH_ORIGINS:
         print(f"new titles, {k} week(s) after launch: {len(found)} titles", flush=True)
-        cut = [x.series.head(k) for x in found]
-        own, _, _, _, fits = fit_shelfcast(cut, config, workers, LAUNCH_WEEKS - k)
         row = LaunchRow(f"k = {k}: weeks {k + 1}-{LAUNCH_WEEKS}", k)
-        row.selected.update(f.selected for f in fits)
         for x in found:
             base = launch_curve(x, x.series.start + pd.Timedelta(weeks=k - 1), found)
             if base is None:
@@ -648,9 +675,12 @@ def new_titles(cat: Catalogue, config: Any, workers: int) -> tuple[list[LaunchRo
                 continue
             curve, which = base
             seen, actual = x.series.values[:k], x.series.values[k:LAUNCH_WEEKS]
-            if x.series.key in own:
-                mean = own[x.series.key].mean
-            else:  # Naive's forecast: the last week repeated
+            try:
+                fit = fit_title(x.series.head(k), config, pools)
+                mean = shelfcast_forecast(fit, len(actual)).mean
+                row.selected[fit.selected] += 1
+            except (ValueError, ArithmeticError) as exc:  # ForecastError is a ValueError
+                print(f"  {x.series.key}: {exc}", flush=True)
                 mean, row.own_failed = naive_forecast(seen, len(actual)), row.own_failed + 1
             level = seen.sum() / curve[:k].sum() if curve[:k].sum() > 0 else 1.0
             row.titles += 1
@@ -662,7 +692,7 @@ def new_titles(cat: Catalogue, config: Any, workers: int) -> tuple[list[LaunchRo
     return rows, len(found)
 
 
-def new_titles_table(rows: list[LaunchRow], n_launches: int, workers: int) -> Table:
+def new_titles_table(rows: list[LaunchRow], n_launches: int) -> Table:
     table = Table(
         title=f"New titles: their first {LAUNCH_WEEKS} weeks, Shelfcast against the category"
         " launch curve",
@@ -699,11 +729,11 @@ def new_titles_table(rows: list[LaunchRow], n_launches: int, workers: int) -> Ta
         f" start may have been on sale before) with {LAUNCH_WEEKS} weeks of data; at origin k"
         f" each has its first k weeks, weeks k+1 to {LAUNCH_WEEKS} are scored; WAPE pooled over"
         " the titles and weeks of the row",
-        "Shelfcast: one `fit_titles(the launches cut k weeks after their own launch, the same"
-        f" configuration, workers={workers})` per k, `bundle.forecast({LAUNCH_WEEKS} - k)`; its"
-        " pooled families are trained within that call and never on weeks after a title's own"
-        " cut (`Pools.at`); a title it cannot fit (fewer weeks than any family needs) gets"
-        " Naive's forecast, its last week repeated; selected: "
+        "Shelfcast: `fit_title(the launch cut k weeks after its launch, the default"
+        " configuration, pools)`, `bundle.forecast(13 - k)`; the pools (the launch curves) are"
+        " trained on the whole catalogue every 13 weeks, each on the weeks up to then alone, and"
+        " a title takes the latest no later than its own cut (`Pools.at`): no look-ahead; a"
+        " title it cannot fit gets Naive's forecast, its last week repeated; selected: "
         + "; ".join(
             f"k = {r.k}: " + ", ".join(f"{n} {c}" for n, c in r.selected.most_common(3))
             for r in rows
@@ -766,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
     origins = origin_weeks(last_week, args.origins, args.horizon)
     load = load_note()
     bt = backtest(cat, origins, config, args.horizon, args.workers)
-    launch_rows, n_launches = new_titles(cat, config, args.workers)
+    launch_rows, n_launches = new_titles(cat, config)
 
     scores: dict[str, dict[str, Scores]] = defaultdict(dict)
     for label, group in segment_rows(bt.cases):
@@ -777,7 +807,7 @@ def main(argv: list[str] | None = None) -> int:
     tables += [
         summary_table(bt, scores),
         methods_table(bt, config, origins, args.workers, load),
-        new_titles_table(launch_rows, n_launches, args.workers),
+        new_titles_table(launch_rows, n_launches),
     ]
     for table in tables:
         table.print()

@@ -635,6 +635,7 @@ def pools_by_quarter(cat: Catalogue, config: Any, cuts: Sequence[pd.Timestamp]) 
     """What the pooled families a new title can use are trained to, at every 13th week of the
     catalogue up to the last of `cuts`, each on the weeks up to it alone: `fit_title` then takes
     the latest trained no later than the title's own cut (`Pools.at`), as `fit_titles` does."""
+    from shelfcast.errors import ForecastError
     from shelfcast.forecasting.backtest import Pools
     from shelfcast.forecasting.families import FAMILIES
 
@@ -647,7 +648,7 @@ def pools_by_quarter(cat: Catalogue, config: Any, cuts: Sequence[pd.Timestamp]) 
         histories = [s.head((cut - s.start).days // 7 + 1) for s in cat.series if s.start <= cut]
         found = {}
         for family in new:
-            with contextlib.suppress(ValueError, ArithmeticError):
+            with contextlib.suppress(ForecastError, ValueError, ArithmeticError):
                 found[family.name] = family.train_pool(histories, config.season_length)
         trained[cut] = found
     return Pools(trained)
@@ -657,6 +658,7 @@ def new_titles(cat: Catalogue, config: Any) -> tuple[list[LaunchRow], int]:
     """Per k: each launch cut k weeks after it, fitted by `fit_title` with the pools trained up
     to its cut, against the launch curve and the same curve scaled to the title's first k
     weeks."""
+    from shelfcast.errors import ForecastError
     from shelfcast.forecasting import fit_title
 
     found = launches(cat)
@@ -679,7 +681,7 @@ def new_titles(cat: Catalogue, config: Any) -> tuple[list[LaunchRow], int]:
                 fit = fit_title(x.series.head(k), config, pools)
                 mean = shelfcast_forecast(fit, len(actual)).mean
                 row.selected[fit.selected] += 1
-            except (ValueError, ArithmeticError) as exc:  # ForecastError is a ValueError
+            except (ForecastError, ValueError, ArithmeticError) as exc:
                 print(f"  {x.series.key}: {exc}", flush=True)
                 mean, row.own_failed = naive_forecast(seen, len(actual)), row.own_failed + 1
             level = seen.sum() / curve[:k].sum() if curve[:k].sum() > 0 else 1.0

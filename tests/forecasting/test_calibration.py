@@ -127,20 +127,21 @@ def _fit_in(segment: str, spread: float, seed: int):
     )
 
 
-def test_titles_are_calibrated_with_their_segment_or_a_wider_group():
+def test_titles_are_calibrated_with_their_stage_or_every_title():
     from shelfcast.forecasting.fit import calibrate
 
-    smooth = [_fit_in("established/smooth", 1.0, i) for i in range(20)]
-    lumpy = [_fit_in("established/lumpy", 4.0, 100 + i) for i in range(20)]
-    few = [_fit_in("young/erratic", 2.0, 200 + i) for i in range(5)]
+    smooth = [_fit_in("established/smooth", 1.0, i) for i in range(12)]
+    lumpy = [_fit_in("established/lumpy", 1.0, 50 + i) for i in range(8)]
+    lumpy = [*lumpy, *(_fit_in("young/lumpy", 4.0, 100 + i) for i in range(20))]
+    few = [_fit_in("new/erratic", 2.0, 200 + i) for i in range(5)]
     calibrate([*smooth, *lumpy, *few], [80, 95])
-    assert {f.bundle.calibration.group for f in smooth} == {"established/smooth"}
-    assert {f.bundle.calibration.group for f in lumpy} == {"established/lumpy"}
-    assert {f.bundle.calibration.group for f in few} == {"all"}  # 5 young titles: too few
+    assert {f.bundle.calibration.group for f in smooth} == {"established"}
+    assert {f.bundle.calibration.group for f in lumpy[8:]} == {"young"}
+    assert {f.bundle.calibration.group for f in few} == {"all"}  # 5 new titles: too few
     width = {
         name: np.subtract(*np.array(f.bundle.calibration.table)[0, [-2, 1]])
-        for name, f in (("smooth", smooth[0]), ("lumpy", lumpy[0]))
+        for name, f in (("smooth", smooth[0]), ("lumpy", lumpy[-1]))
     }
     assert width["lumpy"] > 3 * width["smooth"]
     again = Calibration.from_dict(smooth[0].bundle.calibration.to_dict())
-    assert again.group == "established/smooth"
+    assert again.group == "established"

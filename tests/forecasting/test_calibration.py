@@ -1,7 +1,6 @@
 """Conformal quantiles: pooled by horizon step, monotone, never negative, nominal coverage."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy.stats import norm
 from support.synthetic import seasonal_series
@@ -103,45 +102,3 @@ def test_fit_titles_calibrates_every_bundle_and_scores_the_holdout():
     held = fits[0].holdout[fits[0].selected]
     assert {"wql", "coverage_80", "coverage_95"} <= set(held)
     assert fits[0].bundle.evaluation["holdout"][fits[0].selected]["wql"] == held["wql"]
-
-
-def _fit_in(segment: str, spread: float, seed: int):
-    """A title of `segment` whose backtest errors are `spread` times its model's own spread."""
-    from shelfcast.catalog.series import TitleSeries
-    from shelfcast.forecasting.backtest import Backtest
-    from shelfcast.forecasting.bundle import Bundle
-    from shelfcast.forecasting.families.naive import NaiveSpec
-    from shelfcast.forecasting.fit import TitleFit
-
-    stage = segment.split("/")[0]
-    history = TitleSeries(f"{segment}-{seed}", "2020-01-04", np.full(60, 10.0))
-    evaluation = {"segment": {"name": segment, "stage": stage}}
-    scores = np.random.default_rng(seed).normal(0.0, spread, (3, 13))
-    return TitleFit(
-        key=history.key,
-        selected="naive",
-        scores={},
-        backtest=Backtest(pd.DataFrame()),
-        bundle=Bundle(model=NaiveSpec(1.0), history=history, evaluation=evaluation),
-        scores_for_calibration=list(scores),
-    )
-
-
-def test_titles_are_calibrated_with_their_stage_or_every_title():
-    from shelfcast.forecasting.fit import calibrate
-
-    smooth = [_fit_in("established/smooth", 1.0, i) for i in range(12)]
-    lumpy = [_fit_in("established/lumpy", 1.0, 50 + i) for i in range(8)]
-    lumpy = [*lumpy, *(_fit_in("young/lumpy", 4.0, 100 + i) for i in range(20))]
-    few = [_fit_in("new/erratic", 2.0, 200 + i) for i in range(5)]
-    calibrate([*smooth, *lumpy, *few], [80, 95])
-    assert {f.bundle.calibration.group for f in smooth} == {"established"}
-    assert {f.bundle.calibration.group for f in lumpy[8:]} == {"young"}
-    assert {f.bundle.calibration.group for f in few} == {"all"}  # 5 new titles: too few
-    width = {
-        name: np.subtract(*np.array(f.bundle.calibration.table)[0, [-2, 1]])
-        for name, f in (("smooth", smooth[0]), ("lumpy", lumpy[-1]))
-    }
-    assert width["lumpy"] > 3 * width["smooth"]
-    again = Calibration.from_dict(smooth[0].bundle.calibration.to_dict())
-    assert again.group == "established"

@@ -67,7 +67,6 @@ class Calibration:
     table: tuple[tuple[float, ...], ...]
     n_scores: int
     n_titles: int
-    group: str = ""  # the titles calibrated together: a segment, a stage or "all"
 
     def quantiles(
         self, forecast: PointForecast, taus: Sequence[float], integer: bool = False
@@ -95,7 +94,6 @@ class Calibration:
             "steps": [list(row) for row in self.table],
             "n_scores": self.n_scores,
             "n_titles": self.n_titles,
-            "group": self.group,
         }
 
     @classmethod
@@ -113,12 +111,7 @@ class Calibration:
             if np.any(np.diff(values) < 0):
                 raise ForecastError(f"calibration: step {i} quantiles are not increasing")
             table.append(tuple(float(v) for v in values))
-        return cls(
-            tuple(table),
-            int(data.get("n_scores", 0)),
-            int(data.get("n_titles", 0)),
-            str(data.get("group", "")),
-        )
+        return cls(tuple(table), int(data.get("n_scores", 0)), int(data.get("n_titles", 0)))
 
 
 def whole_quantiles(quantiles: Mapping[float, np.ndarray]) -> dict[float, np.ndarray]:

@@ -36,9 +36,6 @@ BASELINE = "snaive"  # the baseline of titles with two seasons or more
 NONSEASONAL_BASELINE = "naive"  # of shorter ones
 LAUNCH = "launch"  # a new title's model when it is too young for a backtest
 INACTIVE = "zero"  # the model of a title without a sale in 52 weeks
-ALL_TITLES = "all"  # the calibration group of every title
-# A stage with fewer backtested titles than this is calibrated with every title.
-MIN_CALIBRATION_TITLES = 20
 WEEK = pd.Timedelta(weeks=1)
 
 
@@ -365,33 +362,22 @@ def _evaluate_holdout(
 
 
 def calibrate(fits: Sequence[TitleFit], levels: Sequence[int]) -> Calibration | None:
-    """Calibrate every title's quantiles on the backtest scores of its stage (or of every title:
-    `calibration_keys`), put them in its bundle, and score each holdout forecast's calibrated
-    intervals and quantiles (in place). Returns the calibration of all titles."""
-    groups: dict[str, list[TitleFit]] = {}
-    for fit in fits:
-        for key in calibration_keys(fit):
-            groups.setdefault(key, []).append(fit)
-    tables: dict[str, Calibration | None] = {}
+    """Pool every title's backtest scores into one calibration, put it in their bundles (an
+    inactive title's zero forecast keeps its own bounds), and score each holdout forecast's
+    calibrated intervals and quantiles (in place).
 
-    def table_of(key: str) -> Calibration | None:
-        if key not in tables:
-            tables[key] = calibration.fit_calibration(f.scores_for_calibration for f in groups[key])
-        return tables[key]
-
-    overall = table_of(ALL_TITLES) if fits else None
+    One calibration for all titles, not one per stage or demand class: at rolling origins
+    before the evaluated weeks, calibrating each stage on its own scores made M4 Weekly's
+    young series' wQL 15.6 instead of 11.5 (80% coverage 64% instead of 73%), their backtests
+    being kinder than their future; on the sample catalogue it changed the overall wQL by less
+    than 0.1."""
+    table = calibration.fit_calibration(f.scores_for_calibration for f in fits)
+    if table is None:
+        return None
     for fit in fits:
         if fit.selected == INACTIVE:
-            continue  # the zero forecast keeps its own bounds
-        key = next(
-            k
-            for k in calibration_keys(fit)
-            if k == ALL_TITLES or _backtested(groups[k]) >= MIN_CALIBRATION_TITLES
-        )
-        table = table_of(key) or overall
-        if table is None:
             continue
-        fit.bundle = replace(fit.bundle, calibration=replace(table, group=key))
+        fit.bundle = replace(fit.bundle, calibration=table)
         held = fit.holdout_forecast
         if held is None or fit.selected not in fit.holdout:
             continue
@@ -405,22 +391,7 @@ def calibrate(fits: Sequence[TitleFit], levels: Sequence[int]) -> Calibration | 
             row[f"coverage_{level}"] = metrics.coverage(actual, quantiles[lo], quantiles[hi])
         row["wql"] = metrics.wql(actual, {t: quantiles[t] for t in calibration.SCORED})
         fit.bundle.evaluation.setdefault("holdout", {})[fit.selected] = _finite(row)
-    return overall
-
-
-def calibration_keys(fit: TitleFit) -> tuple[str, ...]:
-    """The groups a title's quantiles may be calibrated on, narrowest first: its stage (new,
-    young, established), then every title. By stage, not by demand class: at rolling origins of
-    the sample catalogue before its last 39 weeks, calibrating young titles on their own brought
-    their 80% coverage from 94.6% to 90.9% (wQL 27.9 to 26.5), while splitting established
-    titles by demand class moved lumpy titles' 80% coverage from 85.6% to 77.7% and M4 Weekly's
-    wQL from 3.44 to 3.71."""
-    stage = (fit.bundle.evaluation.get("segment") or {}).get("stage")
-    return (stage, ALL_TITLES) if stage else (ALL_TITLES,)
-
-
-def _backtested(fits: Sequence[TitleFit]) -> int:
-    return sum(bool(f.scores_for_calibration) for f in fits)
+    return table
 
 
 def level_bounds(levels: Sequence[int]) -> tuple[float, ...]:

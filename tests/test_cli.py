@@ -217,6 +217,9 @@ def test_forecast_segment_narrows_the_catalogue(tmp_path, segment, forecast, ski
         assert set(pd.read_csv(listed, dtype={"isbn": str})["isbn"]) == skipped
     else:
         assert not listed.exists()  # an earlier run's list is not left to mislead
+    if segment == "inactive":  # a zero forecast, and the output says why
+        assert set(frame["model"]) == {"zero"} and (frame["mean"] == 0).all()
+        assert "no sale in the last" in " ".join(result.output.split())
 
 
 def test_forecast_fails_clearly_when_no_title_can_be_forecast(tmp_path):

@@ -65,7 +65,7 @@ def print_fits(result: FitForecastResult, out: Console | None = None) -> None:
                 f"{fit.baseline_mase:.2f}",
                 f"{holdout:.2f}",
                 f"{fit.bundle.forecast(horizon)['mean'].sum():,.0f}",
-                fit.fallback or "",
+                fit.fallback or fit.bundle.evaluation.get("reason") or "",
             )
         )
     for prediction in result.announced:

@@ -282,6 +282,7 @@ def _fit_inactive(
     if INACTIVE not in specs:
         raise ForecastError(f"{series.key}: the zero forecast failed: {failed.get(INACTIVE)}")
     last_sale = series.end - segment.weeks_since_sale * WEEK  # type: ignore[operator]
+    weeks = min(config.holdout, len(history) - 1)  # scored like any title's holdout
     reason = (
         f"inactive: no sale in the last {segment.weeks_since_sale} weeks (last sale "
         f"{last_sale.date().isoformat()}): a zero forecast, with an interval from how often "
@@ -292,7 +293,16 @@ def _fit_inactive(
         "fallback": None,
         "segment": segment.as_dict(),
         "reason": reason,
-        "plan": {"mode": "inactive", "candidates": [INACTIVE], "reason": reason},
+        "plan": {
+            "mode": "inactive",
+            "season_length": 1,
+            "candidates": [INACTIVE],
+            "baseline": INACTIVE,
+            "horizon": 0,
+            "origins": 0,
+            "holdout": weeks,
+            "reason": reason,
+        },
         "window": {
             "weeks": len(history),
             "max_weeks": config.max_train_weeks,
@@ -303,7 +313,6 @@ def _fit_inactive(
     # Scored on the last weeks as any title is, so that the promotion gate can compare it with
     # a champion fitted while the title still sold.
     held: dict[str, dict[str, float]] = {}
-    weeks = min(config.holdout, len(history) - 1)
     if weeks > 0:
         train = history.head(len(history) - weeks)
         out, _ = forecast_candidates(specs, train, weeks, config.levels)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from shelfcast.catalog.series import TitleSeries
+from shelfcast.errors import ForecastError
 
 ALL = "all"
 SEP = "/"
@@ -98,6 +99,20 @@ def best_group(series: TitleSeries, titles: Mapping[str, int]) -> str | None:
         if titles.get(key, 0) >= (1 if key == ALL else MIN_GROUP_TITLES):
             return key
     return None
+
+
+def pooled_group(
+    pools: Mapping[str, Any], name: str, series: TitleSeries, what: str
+) -> tuple[Mapping[str, Any], str]:
+    """The pool family `name` trained (from `FitContext.pool`) and the series' best group in
+    it; ForecastError naming `what` the family pools when there is none of either."""
+    pool = pools.get(name)
+    if pool is None:
+        raise ForecastError(f"{what} are pooled: the fit context has no {name} pool")
+    group = best_group(series, pool["titles"])
+    if group is None:
+        raise ForecastError(f"{what}: no comparable titles")
+    return pool, group
 
 
 def week_of_year(dates: pd.DatetimeIndex) -> np.ndarray:

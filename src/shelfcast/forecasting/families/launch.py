@@ -110,16 +110,11 @@ class Launch(Family[LaunchSpec]):
     def fit(
         self, history: TitleSeries, context: FitContext, like: LaunchSpec | None = None
     ) -> LaunchSpec:
-        pool: Mapping[str, Any] | None = context.pool.get(NAME)
-        if pool is None:
-            raise ForecastError("launch curves are pooled: the fit context has no launch pool")
+        pool, group = comparables.pooled_group(context.pool, NAME, history, "launch curves")
         if history.start <= pd.Timestamp(pool["first_week"]):
             raise ForecastError(
                 f"{history.key} sold in the data's first week: its launch is not in the data"
             )
-        group = comparables.best_group(history, pool["titles"])
-        if group is None:
-            raise ForecastError("launch curves: no comparable titles")
         return LaunchSpec(
             launch=history.start.date().isoformat(),
             group=group,

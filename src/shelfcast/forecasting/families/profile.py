@@ -12,7 +12,7 @@ multiplies the forecast back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -23,7 +23,7 @@ from shelfcast.errors import ForecastError
 from shelfcast.forecasting import comparables, seasonal_index
 from shelfcast.forecasting.families.base import Family, FitContext, Spec
 from shelfcast.forecasting.families.theta import MIN_WEEKS as THETA_WEEKS
-from shelfcast.forecasting.families.theta import fit_theta, theta_forecast
+from shelfcast.forecasting.families.theta import fit_theta, theta_reseasoned
 from shelfcast.forecasting.intervals import PointForecast
 
 NAME = "profile"
@@ -99,14 +99,9 @@ class Profile(Family[ProfileSpec]):
     def fit(
         self, history: TitleSeries, context: FitContext, like: ProfileSpec | None = None
     ) -> ProfileSpec:
-        pool: Mapping[str, Any] | None = context.pool.get(NAME)
-        if pool is None:
-            raise ForecastError("seasonal profiles are pooled: the fit context has no profile pool")
         if len(history) < THETA_WEEKS:
             raise ForecastError(f"profile needs at least {THETA_WEEKS} weeks, got {len(history)}")
-        group = comparables.best_group(history, pool["titles"])
-        if group is None:
-            raise ForecastError("seasonal profiles: no comparable titles")
+        pool, group = comparables.pooled_group(context.pool, NAME, history, "seasonal profiles")
         profile = np.asarray(pool["profiles"][group])
         z = history.values / profile[comparables.week_of_year(history.dates)]
         alpha, level0, drift, sigma2 = fit_theta(z)
@@ -127,9 +122,7 @@ class Profile(Family[ProfileSpec]):
         dates = history.dates
         future = weekly_dates(history.end, horizon + 1)[1:]
         z = history.values / profile[comparables.week_of_year(dates)]
-        fitted = (spec.alpha, spec.level0, spec.drift, spec.sigma2)
-        out = theta_forecast(z, fitted, horizon, levels)
-        return seasonal_index.reseasoned(out, profile[comparables.week_of_year(future)])
+        return theta_reseasoned(spec, z, profile[comparables.week_of_year(future)], horizon, levels)
 
 
 FAMILY = Profile()

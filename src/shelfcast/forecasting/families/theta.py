@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -89,6 +89,24 @@ def theta_forecast(
     return normal_bounds(mean, se, levels)
 
 
+class ThetaFit(Protocol):
+    """What a Theta forecast reads of a spec (`ThetaSpec`, the `profile` family's)."""
+
+    alpha: float
+    level0: float
+    drift: float
+    sigma2: float
+
+
+def theta_reseasoned(
+    spec: ThetaFit, z: np.ndarray, ahead: np.ndarray, horizon: int, levels: Sequence[int]
+) -> PointForecast:
+    """The forecast of a Theta fit on the deseasonalised `z`, times the seasonal indices of
+    the weeks `ahead`."""
+    fitted = (spec.alpha, spec.level0, spec.drift, spec.sigma2)
+    return seasonal_index.reseasoned(theta_forecast(z, fitted, horizon, levels), ahead)
+
+
 class Theta(Family[ThetaSpec]):
     name = NAME
     spec_type = ThetaSpec
@@ -116,8 +134,7 @@ class Theta(Family[ThetaSpec]):
         z, ahead = seasonal_index.adjusted(
             history, spec.seasonal_indices, spec.time_origin, horizon
         )
-        fitted = (spec.alpha, spec.level0, spec.drift, spec.sigma2)
-        return seasonal_index.reseasoned(theta_forecast(z, fitted, horizon, levels), ahead)
+        return theta_reseasoned(spec, z, ahead, horizon, levels)
 
 
 FAMILY = Theta()

@@ -7,8 +7,11 @@ week) with at least `NORM_WEEKS` weeks, divides its weekly sales by their mean o
 (`comparables`: category sheet, product class, binding), each group shrunk towards its parent.
 A title's forecast is its group's curve times a scale: its sales over its last (at most
 `SCALE_WEEKS`) weeks over the curve's sum at those ages, recomputed from the history at every
-forecast, so the scale follows each new week. The spread combines the pooled relative error of
-a curve scaled on k weeks (`rel_sd`, k = 1..13) with Poisson noise.
+forecast, so the scale follows each new week. The spread is the pooled relative error of a
+curve scaled on k weeks (`rel_sd`, k = 1..13), which holds the weekly noise too: at launches
+of the sample catalogue after 2012, 2016 and 2020 (each pool trained before them), the 80%
+intervals held 73-84% of weeks 2-13 for k = 1-8 (88-95% with Poisson noise added and a root
+mean square spread).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting import comparables
 from shelfcast.forecasting.families.base import Family, FitContext, Spec
-from shelfcast.forecasting.intervals import PointForecast, normal_bounds
+from shelfcast.forecasting.intervals import PointForecast, normal_bounds, z
 
 NAME = "launch"
 CURVE_WEEKS = 104  # ages the curves cover; older ages take the last
@@ -138,7 +141,7 @@ class Launch(Family[LaunchSpec]):
         scale = scaled(curve, history.values[recent], ages[recent])
         mean = scale * curve[np.minimum(ages[n:], len(curve) - 1)]
         rel = spec.rel_sd[min(n, len(spec.rel_sd)) - 1]
-        se = np.sqrt((rel * mean) ** 2 + mean)
+        se = rel * mean  # the pooled relative errors hold the weekly noise already
         return normal_bounds(mean, se, levels)
 
 
@@ -146,21 +149,20 @@ def _relative_errors(
     members: Sequence[tuple[tuple[str, ...], np.ndarray, np.ndarray]],
     curves: Mapping[str, np.ndarray],
 ) -> list[float]:
-    """For k = 1..`NEW_WEEKS`: the root mean squared relative error, over the pooled launches'
-    weeks k+1..`NORM_WEEKS`, of their group's curve scaled on their first k weeks."""
+    """For k = 1..`NEW_WEEKS`: the spread of the relative errors, over the pooled launches'
+    weeks k+1..`NORM_WEEKS`, of their group's curve scaled on their first k weeks: the 80th
+    percentile of their size over the normal's (1.28), so that the 80% interval holds 80% of
+    them (a root mean square is swollen by the few launches that took off)."""
     out = []
     for k in range(1, NEW_WEEKS + 1):
         errors = []
         for keys, values, _ in members:
             curve = curves[keys[0]]
-            ages = np.arange(k)
-            scale = scaled(curve, values[:k], ages)
-            predicted = scale * curve[k:NORM_WEEKS]
+            predicted = scaled(curve, values[:k], np.arange(k)) * curve[k:NORM_WEEKS]
             ok = predicted > 0
-            errors.append(
-                np.minimum(((values[k:NORM_WEEKS] - predicted)[ok] / predicted[ok]) ** 2, 25.0)
-            )
-        out.append(float(np.sqrt(np.mean(np.concatenate(errors)))) if errors else 1.0)
+            errors.append(np.abs(values[k:NORM_WEEKS] - predicted)[ok] / predicted[ok])
+        found = np.concatenate(errors) if errors else np.zeros(0)
+        out.append(float(np.quantile(found, 0.8) / z(80)) if found.size else 1.0)
     return out
 
 

@@ -80,6 +80,15 @@ def shrunk(groups: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.
     return out
 
 
+def group_means(
+    members: Sequence[tuple[tuple[str, ...], np.ndarray, np.ndarray]],
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Per group of `members` (`pooled`'s): the mean shrunk towards its parent's (`shrunk`),
+    and how many titles are behind it."""
+    groups = pooled(members)
+    return shrunk(groups), {k: int(count[0]) for k, (_, count) in groups.items()}
+
+
 def _parent(key: str, groups: Mapping[str, Any]) -> str | None:
     """The next wider group present: the path without its last part, else `ALL`."""
     if key == ALL:

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from shelfcast.catalog.series import TitleSeries, weekly_dates
-from shelfcast.errors import ForecastError
 from shelfcast.forecasting import comparables
 from shelfcast.forecasting.calibration import (
     level_taus,
@@ -33,7 +32,7 @@ from shelfcast.forecasting.calibration import (
     whole_ceiling,
     whole_quantiles,
 )
-from shelfcast.forecasting.families.launch import NORM_WEEKS, launched, shape
+from shelfcast.forecasting.families.launch import NORM_WEEKS, launch_shapes
 
 NAME = "prepublication"
 AUTHOR_SHRINK = 2.0  # earlier launches that weigh as much as the group's mean
@@ -80,30 +79,20 @@ class Launches:
     to come."""
 
     def __init__(self, histories: Sequence[TitleSeries]):
-        if not histories:
-            raise ForecastError("no sales history to learn launches from")
-        _, found = launched(histories)
-        rows = [(h, got) for h in found if (got := shape(h.values)) is not None]
-        if len(rows) < MIN_LAUNCHES:
-            raise ForecastError(
-                f"{len(rows)} launches with {NORM_WEEKS} weeks on sale in the data: "
-                f"pre-publication forecasts need {MIN_LAUNCHES}"
-            )
-        keys = [comparables.group_keys(h) for h, _ in rows]
-        groups = comparables.pooled([(k, *got) for k, (_, got) in zip(keys, rows, strict=True)])
-        self.curves = comparables.shrunk(groups)
-        self.titles = {k: int(count[0]) for k, (_, count) in groups.items()}
+        _, launches, members = launch_shapes(histories, "pre-publication forecasts", MIN_LAUNCHES)
+        keys = [groups for groups, _, _ in members]
+        self.curves, self.titles = comparables.group_means(members)
         self.sources = {
             str(h.meta["product_class"]): str(h.source)
-            for h, _ in rows
+            for h in launches
             if h.source and h.meta.get("product_class")
         }
-        levels = np.array([np.log(h.values[:NORM_WEEKS].mean()) for h, _ in rows])
+        levels = np.array([np.log(h.values[:NORM_WEEKS].mean()) for h in launches])
         self._groups = _Sums()
         for k, level in zip(keys, levels, strict=True):
             self._groups.add(k, level)
         residuals = levels - np.array([self._group_level(k) for k in keys])
-        labels = [_labels(h.author, h.meta) for h, _ in rows]
+        labels = [_labels(h.author, h.meta) for h in launches]
         self._effects = _Sums()
         for lab, r in zip(labels, residuals, strict=True):
             self._effects.add(lab, r)

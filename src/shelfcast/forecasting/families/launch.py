@@ -51,12 +51,6 @@ class LaunchSpec(Spec):
         return {**super().params(), "group": self.group, "pool": self.pool_hash}
 
 
-def launched(histories: Sequence[TitleSeries]) -> tuple[pd.Timestamp, list[TitleSeries]]:
-    """The data's first week, and the histories that start after it (launches seen whole)."""
-    first = min(h.start for h in histories)
-    return first, [h for h in histories if h.start > first]
-
-
 def shape(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """A launch's weekly sales over their mean in its first `NORM_WEEKS` weeks, on
     `CURVE_WEEKS` ages, with the ages it has; None when it is too young or never sold then."""
@@ -72,6 +66,29 @@ def shape(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return out, seen
 
 
+def launch_shapes(
+    histories: Sequence[TitleSeries], what: str, at_least: int
+) -> tuple[pd.Timestamp, list[TitleSeries], list[tuple[tuple[str, ...], np.ndarray, np.ndarray]]]:
+    """The data's first week, the launches seen for `NORM_WEEKS` weeks or more, and each one's
+    (groups, `shape`) for `comparables`; ForecastError naming `what` needs them when there
+    are fewer than `at_least`."""
+    if not histories:
+        raise ForecastError(f"{what} need sales histories")
+    first = min(h.start for h in histories)
+    launches, members = [], []
+    for h in (h for h in histories if h.start > first):  # launches seen from their first week
+        got = shape(h.values)
+        if got is not None:
+            launches.append(h)
+            members.append((comparables.group_keys(h), *got))
+    if len(members) < at_least:
+        raise ForecastError(
+            f"{what}: {len(members)} launches of {NORM_WEEKS} weeks or more in the data "
+            f"(need {at_least})"
+        )
+    return first, launches, members
+
+
 def scaled(curve: np.ndarray, observed: np.ndarray, ages: np.ndarray) -> float:
     """The scale that makes the curve's sum at `ages` the `observed` total."""
     expected = float(curve[np.minimum(ages, len(curve) - 1)].sum())
@@ -85,22 +102,8 @@ class Launch(Family[LaunchSpec]):
     modes = ("new", "non-seasonal")
 
     def train_pool(self, histories: Sequence[TitleSeries], season_length: int) -> dict[str, Any]:
-        if not histories:
-            raise ForecastError("launch curves need histories")
-        first, launches = launched(histories)
-        members = []
-        for h in launches:
-            found = shape(h.values)
-            if found is not None:
-                members.append((comparables.group_keys(h), *found))
-        if len(members) < MIN_LAUNCHES:
-            raise ForecastError(
-                f"launch curves: {len(members)} launches of {NORM_WEEKS} weeks or more in the "
-                f"data (need {MIN_LAUNCHES})"
-            )
-        groups = comparables.pooled(members)
-        curves = comparables.shrunk(groups)
-        titles = {k: int(count[0]) for k, (_, count) in groups.items()}
+        first, _, members = launch_shapes(histories, "launch curves", MIN_LAUNCHES)
+        curves, titles = comparables.group_means(members)
         rel_sd = _relative_errors(members, curves)
         content = {
             "first_week": first.date().isoformat(),

@@ -88,11 +88,11 @@ class Profile(Family[ProfileSpec]):
                 f"seasonal profiles: {len(members)} titles with {MIN_WEEKS} weeks and "
                 f"{MIN_MEAN:g} a week (need {MIN_TITLES})"
             )
-        groups = comparables.pooled(members)
-        profiles = {k: np.exp(v - v.mean()) for k, v in comparables.shrunk(groups).items()}
+        log_profiles, titles = comparables.group_means(members)
+        profiles = {k: np.exp(v - v.mean()) for k, v in log_profiles.items()}
         content = {
             "profiles": {k: [round(float(x), 6) for x in p] for k, p in sorted(profiles.items())},
-            "titles": {k: int(count[0]) for k, (_, count) in groups.items()},
+            "titles": titles,
         }
         return {**content, "hash": comparables.digest(content)}
 

@@ -39,11 +39,11 @@ from shelfcast.forecasting import families
 from shelfcast.forecasting.calibration import (
     SPREAD_LEVEL,
     Calibration,
+    interval_bounds,
     is_whole,
-    level_taus,
+    needed_taus,
     normal_quantiles,
     quantile_column,
-    whole_ceiling,
 )
 from shelfcast.forecasting.families import Spec, SpecError
 from shelfcast.forecasting.intervals import PointForecast
@@ -161,15 +161,9 @@ class Bundle:
             for level in sorted(levels):
                 frame[f"lo_{level}"], frame[f"hi_{level}"] = out.lower[level], out.upper[level]
         else:
-            taus = sorted({t for lv in levels for t in level_taus(lv)} | set(quantiles))
             whole = is_whole(history.values)
-            values = self.calibration.quantiles(out, taus, integer=whole)
-            # Intervals hold the mean: for counts, the whole number at or above it.
-            top = whole_ceiling(out.mean) if whole else out.mean
-            for level in sorted(levels):
-                lo, hi = level_taus(level)
-                frame[f"lo_{level}"] = np.minimum(values[lo], out.mean)
-                frame[f"hi_{level}"] = np.maximum(values[hi], top)
+            values = self.calibration.quantiles(out, needed_taus(levels, quantiles), whole)
+            frame = frame.assign(**interval_bounds(out.mean, values, levels, whole))
         for q in quantiles:
             frame[quantile_column(q)] = values[q]
         return frame

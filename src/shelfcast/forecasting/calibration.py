@@ -132,6 +132,25 @@ def whole_quantiles(quantiles: Mapping[float, np.ndarray]) -> dict[float, np.nda
     return {tau: out[tau] for tau in quantiles}
 
 
+def needed_taus(levels: Sequence[int], quantiles: Sequence[float]) -> list[float]:
+    """The quantile levels that `levels`' interval bounds and `quantiles` need, sorted."""
+    return sorted({t for lv in levels for t in level_taus(lv)} | set(quantiles))
+
+
+def interval_bounds(
+    mean: np.ndarray, values: Mapping[float, np.ndarray], levels: Sequence[int], whole: bool
+) -> dict[str, np.ndarray]:
+    """`lo_L` and `hi_L` per level from quantile `values`, each interval holding the mean (for
+    counts, the whole number at or above it)."""
+    top = whole_ceiling(mean) if whole else mean
+    out = {}
+    for level in sorted(levels):
+        lo, hi = level_taus(level)
+        out[f"lo_{level}"] = np.minimum(values[lo], mean)
+        out[f"hi_{level}"] = np.maximum(values[hi], top)
+    return out
+
+
 def whole_ceiling(mean: np.ndarray) -> np.ndarray:
     """The smallest whole number at or above each mean (never -0)."""
     return np.maximum(np.ceil(np.asarray(mean) - 1e-9), 0.0)

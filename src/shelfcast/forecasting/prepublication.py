@@ -19,7 +19,7 @@ times these errors, times the curve, with whole-number quantiles for counts.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -27,9 +27,9 @@ import pandas as pd
 from shelfcast.catalog.series import TitleSeries, weekly_dates
 from shelfcast.forecasting import comparables
 from shelfcast.forecasting.calibration import (
-    level_taus,
+    interval_bounds,
+    needed_taus,
     quantile_column,
-    whole_ceiling,
     whole_quantiles,
 )
 from shelfcast.forecasting.families.launch import NORM_WEEKS, launch_shapes
@@ -137,9 +137,9 @@ class Launches:
         zero before the publication week, the launch curve from it on."""
         meta = dict(title.meta)
         source = title.source or self.sources.get(meta.get("product_class", ""))
-        series = Announced(title.isbn, title.publication_date, source=source, meta=meta)
-        keys = comparables.group_keys(series.as_series())
-        group = comparables.best_group(series.as_series(), self.titles) or comparables.ALL
+        series = replace(title, source=source).as_series()
+        keys = comparables.group_keys(series)
+        group = comparables.best_group(series, self.titles) or comparables.ALL
         labels = _labels(title.author, meta)
         log_level = self._level(keys, labels)
         n_author = self._effects.total(labels[0], None)[1] if title.author else 0
@@ -149,14 +149,11 @@ class Launches:
         on_sale = age >= 0
         shape_ahead = np.where(on_sale, curve[np.clip(age, 0, len(curve) - 1)], 0.0)
         scale = np.exp(log_level + self.errors)  # the levels launches like it turned out at
-        frame = pd.DataFrame({"week_ending": dates, "mean": scale.mean() * shape_ahead})
-        taus = sorted({t for lv in levels for t in level_taus(lv)} | set(quantiles))
+        mean = scale.mean() * shape_ahead
+        taus = needed_taus(levels, quantiles)
         values = whole_quantiles({t: np.quantile(scale, t) * shape_ahead for t in taus})
-        top = whole_ceiling(frame["mean"].to_numpy())
-        for level in sorted(levels):
-            lo, hi = level_taus(level)
-            frame[f"lo_{level}"] = np.minimum(values[lo], frame["mean"])
-            frame[f"hi_{level}"] = np.maximum(values[hi], top)
+        bounds = interval_bounds(mean, values, levels, whole=True)
+        frame = pd.DataFrame({"week_ending": dates, "mean": mean, **bounds})
         for q in quantiles:
             frame[quantile_column(q)] = values[q]
         reason = (

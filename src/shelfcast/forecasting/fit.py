@@ -217,11 +217,7 @@ def fit_title(series: TitleSeries, config: FitConfig, pools: Pools | None = None
         "fallback": fallback,
         "segment": segment.as_dict(),
         "plan": plan.as_dict(),
-        "window": {
-            "weeks": len(final_history),
-            "max_weeks": config.max_train_weeks,
-            "history_weeks": len(series),
-        },
+        "window": _window_record(final_history, series, config),
         "backtest": {
             "horizon": plan.horizon,
             "origins": [d.date().isoformat() for d in sorted(bt.actuals)],
@@ -288,26 +284,25 @@ def _fit_inactive(
         f"{last_sale.date().isoformat()}): a zero forecast, with an interval from how often "
         "inactive titles sold again"
     )
+    plan = Plan(
+        mode="inactive",
+        season_length=1,
+        candidates=(INACTIVE,),
+        baseline=INACTIVE,
+        horizon=0,
+        n_origins=0,
+        holdout=weeks,
+        min_train=0,
+        reason=reason,
+        default=INACTIVE,
+    )
     evaluation = {
         "selected": INACTIVE,
         "fallback": None,
         "segment": segment.as_dict(),
         "reason": reason,
-        "plan": {
-            "mode": "inactive",
-            "season_length": 1,
-            "candidates": [INACTIVE],
-            "baseline": INACTIVE,
-            "horizon": 0,
-            "origins": 0,
-            "holdout": weeks,
-            "reason": reason,
-        },
-        "window": {
-            "weeks": len(history),
-            "max_weeks": config.max_train_weeks,
-            "history_weeks": len(series),
-        },
+        "plan": plan.as_dict(),
+        "window": _window_record(history, series, config),
         "baseline": INACTIVE,
     }
     # Scored on the last weeks as any title is, so that the promotion gate can compare it with
@@ -328,6 +323,15 @@ def _fit_inactive(
         holdout=held,
         seconds=time.perf_counter() - started,
     )
+
+
+def _window_record(history: TitleSeries, series: TitleSeries, config: FitConfig) -> dict:
+    """What the bundle records of the weeks its model was fitted on."""
+    return {
+        "weeks": len(history),
+        "max_weeks": config.max_train_weeks,
+        "history_weeks": len(series),
+    }
 
 
 def honest_scores(bt: Backtest) -> list[np.ndarray]:

@@ -27,8 +27,8 @@ SEASONS_FOR_SEASONAL = 2  # seasons of history before seasonal candidates are tr
 class Plan:
     """One title's backtest: its mode, candidates and baseline, horizon, origins, holdout."""
 
-    seasonal: bool
-    season_length: int  # 1 in the non-seasonal and new modes
+    mode: str  # "seasonal", "non-seasonal", "new" or "inactive" (not backtested)
+    season_length: int  # 1 but in the seasonal mode
     candidates: tuple[str, ...]
     baseline: str
     horizon: int
@@ -36,8 +36,11 @@ class Plan:
     holdout: int
     min_train: int  # the fewest weeks any origin fits on
     reason: str  # what was changed from the request, and why; "" when nothing
-    mode: str = ""  # "seasonal", "non-seasonal" or "new"
-    default: str = ""  # fitted when no candidate can be backtested: the baseline, or launch
+    default: str  # fitted when no candidate can be backtested: the baseline, or launch
+
+    @property
+    def seasonal(self) -> bool:
+        return self.mode == "seasonal"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -108,7 +111,7 @@ def plan_backtest(
     )
     baseline = seasonal_baseline if seasonal else nonseasonal_baseline
     return Plan(
-        seasonal=seasonal,
+        mode=mode,
         season_length=season_length if seasonal else 1,
         candidates=tuple(candidates),
         baseline=baseline,
@@ -117,6 +120,5 @@ def plan_backtest(
         holdout=hold,
         min_train=min_train,
         reason="; ".join(notes),
-        mode=mode,
         default=(new_default or baseline) if new else baseline,
     )

@@ -11,17 +11,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from shelfcast.catalog.reader import _read_tables
+from shelfcast.catalog.reader import read_tables
 from shelfcast.catalog.validation import (
     DATE_FORMS,
     ORIGIN,
     ProblemLog,
     Table,
-    _optional_text,
-    _with_origin,
     check_isbns,
+    optional_text,
     parse_dates,
     parse_numbers,
+    with_origin,
 )
 from shelfcast.errors import DataValidationError
 
@@ -47,7 +47,7 @@ def read_metadata(path: str) -> pd.DataFrame:
     invalid ISBN, RRP or date, an ISBN listed twice, or no titles at all.
     """
     log = ProblemLog(strict=False)
-    tables = _read_tables(path, log)
+    tables = read_tables(path, log)
     parts = [
         _titles(table, log, index)
         for index, table in enumerate(tables)
@@ -73,7 +73,7 @@ def read_metadata(path: str) -> pd.DataFrame:
 def _titles(table: Table, log: ProblemLog, index: int) -> pd.DataFrame:
     """The table's rows in `TITLE_COLUMNS`, each bad cell reported."""
     columns = {"isbn": check_isbns(table, log)}
-    columns.update({c: _optional_text(table, c) for c in _TEXT})
+    columns.update({c: optional_text(table, c) for c in _TEXT})
     columns["rrp"] = np.full(len(table.rows), np.nan)
     if "rrp" in table.cells:
         rrp, blank = parse_numbers(table.cells["rrp"])
@@ -86,7 +86,7 @@ def _titles(table: Table, log: ProblemLog, index: int) -> pd.DataFrame:
         bad = np.flatnonzero(np.isnat(dates) & ~blank)
         table.flag(log, bad, "publication_date", f"not a date ({DATE_FORMS})")
         columns["publication_date"] = dates
-    return _with_origin(pd.DataFrame(columns, columns=TITLE_COLUMNS), index)
+    return with_origin(pd.DataFrame(columns, columns=TITLE_COLUMNS), index)
 
 
 def _flag_repeated(frame: pd.DataFrame, tables: list[Table], log: ProblemLog) -> None:

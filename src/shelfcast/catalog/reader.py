@@ -130,7 +130,7 @@ def _check(paths: str | Sequence[str], isbn_list: str | None, strict: bool) -> _
     found, unmatched = expand_paths(given, isbn_list=isbn_list)
     for problem in unmatched:
         log.add(problem.message, file=problem.file)
-    files = [(path, _read_tables(path, log)) for path in found]
+    files = [(path, read_tables(path, log)) for path in found]
     tables = [table for _, file_tables in files for table in file_tables]
     kind: Kind = "long" if tables and tables[0].kind == "long" else "bookscan"
     parse, required, columns = (
@@ -170,7 +170,7 @@ def _check(paths: str | Sequence[str], isbn_list: str | None, strict: bool) -> _
     return _Checked(frame, kind, found, report)
 
 
-def _read_tables(path: str, log: ProblemLog) -> list[Table]:
+def read_tables(path: str, log: ProblemLog) -> list[Table]:
     """The sales tables of one file: each sheet of a workbook, or the whole csv/parquet file."""
     stem, fmt = file_format(path)
     if fmt is None:
@@ -250,7 +250,7 @@ def _blank_rows(raw: pd.DataFrame) -> np.ndarray:
 def _fill_names(frame: pd.DataFrame, path: str, log: ProblemLog) -> None:
     """Fill blank authors and titles of `frame` from the ISBN list at `path`."""
     known = []
-    for table in _read_tables(path, log):
+    for table in read_tables(path, log):
         if table.missing(("isbn", "author"), log):
             continue
         blank = np.full(len(table.rows), None, dtype=object)

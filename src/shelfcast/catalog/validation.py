@@ -392,7 +392,7 @@ def _optional_numbers(table: Table, log: ProblemLog, column: str) -> np.ndarray:
     return numbers
 
 
-def _optional_text(table: Table, column: str) -> np.ndarray:
+def optional_text(table: Table, column: str) -> np.ndarray:
     if column not in table.cells:
         return np.full(len(table.rows), None, dtype=object)
     return parse_text(table.cells[column])
@@ -413,10 +413,10 @@ def bookscan_frame(table: Table, log: ProblemLog, index: int) -> pd.DataFrame:
     )
     columns["volume"] = _check_amounts(table, log, "volume")
     columns.update({c: _optional_numbers(table, log, c) for c in ("value", "asp", "rrp")})
-    columns.update({c: _optional_text(table, c) for c in (*_TEXT_COLUMNS, "product_class")})
-    source = _optional_text(table, "source")
+    columns.update({c: optional_text(table, c) for c in (*_TEXT_COLUMNS, "product_class")})
+    source = optional_text(table, "source")
     columns["source"] = np.where(pd.isna(source), table.default_source, source)
-    return _with_origin(pd.DataFrame({c: columns[c] for c in BOOKSCAN_COLUMNS}), index)
+    return with_origin(pd.DataFrame({c: columns[c] for c in BOOKSCAN_COLUMNS}), index)
 
 
 def long_frame(table: Table, log: ProblemLog, index: int) -> pd.DataFrame:
@@ -425,10 +425,10 @@ def long_frame(table: Table, log: ProblemLog, index: int) -> pd.DataFrame:
     table.flag(log, np.flatnonzero(pd.isna(ids)), "unique_id", "blank unique_id")
     ds = _check_dates(table, log, "ds")
     frame = pd.DataFrame({"unique_id": ids, "ds": ds, "y": _check_amounts(table, log, "y")})
-    return _with_origin(frame, index)
+    return with_origin(frame, index)
 
 
-def _with_origin(frame: pd.DataFrame, index: int) -> pd.DataFrame:
+def with_origin(frame: pd.DataFrame, index: int) -> pd.DataFrame:
     return frame.assign(_table=np.int32(index), _pos=np.arange(len(frame), dtype=np.int64))
 
 

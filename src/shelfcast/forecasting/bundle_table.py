@@ -1,0 +1,385 @@
+"""Many bundles as one columnar table: how a whole catalogue's models are stored.
+
+A `BundleTable` holds one row per title (Arrow; Parquet on disk) and, once, what many titles
+share. The row's columns:
+
+    key, title, author, source            the title
+    family, selected, segment             what fitting chose (`Bundle.segment`'s name)
+    start, freq, values                   the training window and its weekly history
+    model                                 the spec (`Spec.to_dict`) as JSON, shared arrays
+                                          replaced by {"$shared": digest}
+    calibration                           the digest of its calibration, or null
+    evaluation, library_versions, meta    JSON, as in bundle.json (meta: catalogue metadata)
+    created_at, content_hash              when it was fitted; the hash of its series and
+                                          settings (null when not given)
+
+Arrays of `SHARED_MIN` numbers or more inside a spec (a pooled family's forest) and whole
+calibrations are stored once, in the shared table (`digest`, `json`), whatever the number of
+titles that use them. Reading needs nothing but pyarrow and json; `bundle(key)` gives back the
+exact `Bundle` (so `Bundle.to_files` makes the title's bundle folder), and no file is unpickled.
+
+On disk a table is `titles-00000.parquet`... (`PART_ROWS` titles each, in key order) and
+`shared.parquet`; `write` returns each file's sha256, and `read` verifies them when given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from shelfcast.errors import BundleError
+from shelfcast.forecasting.bundle import FORMAT_VERSION, Bundle
+
+TABLE_VERSION = 1
+SHARED_MIN = 64  # numbers in an array stored once in the shared table
+PART_ROWS = 25_000  # titles per Parquet file
+SHARED_FILE = "shared.parquet"
+PART_PREFIX = "titles-"
+REF = "$shared"
+COMPRESSION = "zstd"
+
+SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("title", pa.string()),
+        ("author", pa.string()),
+        ("source", pa.string()),
+        ("family", pa.string()),
+        ("selected", pa.string()),
+        ("segment", pa.string()),
+        ("start", pa.date32()),
+        ("freq", pa.string()),
+        ("values", pa.list_(pa.float64())),
+        ("model", pa.string()),
+        ("calibration", pa.string()),
+        ("evaluation", pa.string()),
+        ("library_versions", pa.string()),
+        ("meta", pa.string()),
+        ("created_at", pa.string()),
+        ("content_hash", pa.string()),
+    ],
+    metadata={b"shelfcast.bundle_table": str(TABLE_VERSION).encode()},
+)
+SHARED_SCHEMA = pa.schema([("digest", pa.string()), ("json", pa.string())])
+SERVING_COLUMNS = tuple(n for n in SCHEMA.names if n != "evaluation")  # what forecasts read
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _text(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+class _Shared:
+    """Collects shared values by digest while rows are built; equal arrays are hashed once."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}  # digest -> JSON
+        self._seen: dict[Any, str] = {}  # tuple of numbers, or id of a calibration -> digest
+
+    def add(self, text: str) -> str:
+        digest = _digest(text)
+        self.values.setdefault(digest, text)
+        return digest
+
+    def array(self, values: Sequence[Any]) -> dict[str, str]:
+        key = tuple(values)
+        digest = self._seen.get(key)
+        if digest is None:
+            digest = self._seen[key] = self.add(_text(list(values)))
+        return {REF: digest}
+
+    def calibration(self, bundle: Bundle) -> str | None:
+        if bundle.calibration is None:
+            return None
+        key = ("calibration", id(bundle.calibration))
+        digest = self._seen.get(key)
+        if digest is None:
+            digest = self._seen[key] = self.add(_text(bundle.calibration.to_dict()))
+        return digest
+
+
+def _factored(value: Any, shared: _Shared) -> Any:
+    """`value` (a spec dict) with every long numeric array replaced by a shared reference."""
+    if isinstance(value, dict):
+        return {k: _factored(v, shared) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if len(value) >= SHARED_MIN and all(isinstance(v, int | float) for v in value):
+            return shared.array(value)
+        return [_factored(v, shared) for v in value]
+    return value
+
+
+def _resolved(value: Any, shared: Callable[[str], Any]) -> Any:
+    """`value` with each shared reference replaced by the value `shared(digest)` gives."""
+    if isinstance(value, dict):
+        if set(value) == {REF}:
+            return shared(value[REF])
+        return {k: _resolved(v, shared) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolved(v, shared) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class BundleTable:
+    """Bundles as rows (`titles`, in key order) and what they share (`shared`: digest -> JSON)."""
+
+    titles: pa.Table
+    shared: Mapping[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.titles.num_rows
+
+    @cached_property
+    def keys(self) -> list[str]:
+        return [str(k) for k in self.titles.column("key").to_pylist()]
+
+    @cached_property
+    def _rows(self) -> dict[str, int]:
+        return {k: i for i, k in enumerate(self.keys)}
+
+    @cached_property
+    def _parsed(self) -> dict[str, Any]:
+        return {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._rows
+
+    def row(self, key: str) -> int:
+        try:
+            return self._rows[key]
+        except KeyError:
+            raise KeyError(key) from None
+
+    def column(self, name: str) -> list[Any]:
+        return self.titles.column(name).to_pylist()
+
+    def _shared(self, digest: str) -> Any:
+        value = self._parsed.get(digest)
+        if value is None:
+            try:
+                value = self._parsed[digest] = json.loads(self.shared[digest])
+            except KeyError:
+                raise BundleError(f"shared value {digest!r} is missing from the table") from None
+        return value
+
+    def bundle(self, key: str) -> Bundle:
+        """The title's bundle, exactly as it was fitted. KeyError for an unknown key."""
+        i = self.row(key)
+        row = {name: self.titles.column(name)[i].as_py() for name in self.titles.column_names}
+        return _bundle(row, self._shared)
+
+    def select(self, keys: Iterable[str]) -> BundleTable:
+        """The rows of `keys` (in key order) with the shared values they use."""
+        rows = sorted({self.row(k) for k in keys}, key=lambda i: self.keys[i])
+        titles = self.titles.take(pa.array(rows, type=pa.int64()))
+        return BundleTable(titles, _used(titles, self.shared))
+
+    def write(self, directory: str | Path) -> dict[str, str]:
+        """Write the Parquet files into `directory` (each atomically); file name -> sha256."""
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        out = {}
+        for n, start in enumerate(range(0, max(len(self), 1), PART_ROWS)):
+            part = self.titles.slice(start, PART_ROWS)
+            out[f"{PART_PREFIX}{n:05d}.parquet"] = _write(part, folder / f"{PART_PREFIX}{n:05d}")
+        shared = pa.table(
+            {"digest": list(self.shared), "json": list(self.shared.values())},
+            schema=SHARED_SCHEMA,
+        )
+        out[SHARED_FILE] = _write(shared, folder / Path(SHARED_FILE).stem)
+        return out
+
+
+def _write(table: pa.Table, stem: Path) -> str:
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem.name}.", dir=stem.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression=COMPRESSION)
+        digest = file_sha256(tmp)
+        os.replace(tmp, stem.with_suffix(".parquet"))
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return digest
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _used(titles: pa.Table, shared: Mapping[str, str]) -> dict[str, str]:
+    """The shared values that `titles` refer to."""
+    text = "\n".join(
+        s
+        for s in [*titles.column("model").to_pylist(), *titles.column("calibration").to_pylist()]
+        if s
+    )
+    return {d: v for d, v in shared.items() if d in text}
+
+
+def _bundle(row: Mapping[str, Any], shared: Callable[[str], Any]) -> Bundle:
+    key = str(row["key"])
+    where = f"catalogue row {key}"
+    try:
+        values = np.asarray(row["values"], dtype=np.float64)
+        start = pd.Timestamp(row["start"])
+        model = _resolved(json.loads(row["model"]), shared)
+        calibration = shared(row["calibration"]) if row["calibration"] else None
+        info = {
+            "format_version": FORMAT_VERSION,
+            "key": key,
+            "title": row["title"],
+            "author": row["author"],
+            "source": row["source"],
+            "model": model,
+            "training_window": {
+                "start": start.date().isoformat(),
+                "end": (start + pd.Timedelta(weeks=len(values) - 1)).date().isoformat(),
+                "weeks": len(values),
+                "freq": row["freq"],
+            },
+            "evaluation": json.loads(row["evaluation"]) if row.get("evaluation") else {},
+            "calibration": calibration,
+            "library_versions": json.loads(row["library_versions"] or "{}"),
+            "created_at": row["created_at"] or "",
+        }
+        meta = json.loads(row["meta"]) if row.get("meta") else None
+    except (TypeError, ValueError) as exc:
+        raise BundleError(f"{where} is malformed: {exc}") from None
+    return Bundle.from_info(info, values, meta=meta, where=where)
+
+
+def from_bundles(
+    bundles: Iterable[Bundle], content_hashes: Mapping[str, str] | None = None
+) -> BundleTable:
+    """The table of `bundles` (one per key; in key order). `content_hashes`: key -> hash."""
+    shared = _Shared()
+    columns: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
+    hashes = content_hashes or {}
+    for bundle in sorted(bundles, key=lambda b: b.key):
+        h = bundle.history
+        row = {
+            "key": h.key,
+            "title": h.title,
+            "author": h.author,
+            "source": h.source,
+            "family": bundle.family,
+            "selected": bundle.evaluation.get("selected"),
+            "segment": bundle.segment.name,
+            "start": h.start.date(),
+            "freq": h.freq,
+            "values": np.asarray(h.values, dtype=np.float64),
+            "model": _text(_factored(bundle.model.to_dict(), shared)),
+            "calibration": shared.calibration(bundle),
+            "evaluation": _text(bundle.evaluation),
+            "library_versions": _text(bundle.library_versions),
+            "meta": _text(dict(h.meta)) if h.meta else None,
+            "created_at": bundle.created_at,
+            "content_hash": hashes.get(h.key),
+        }
+        for name, value in row.items():
+            columns[name].append(value)
+    keys = columns["key"]
+    if len(set(keys)) != len(keys):
+        raise BundleError("a catalogue table holds one bundle per title; keys repeat")
+    titles = pa.table(columns, schema=SCHEMA)
+    return BundleTable(titles, shared.values)
+
+
+def concat(tables: Sequence[BundleTable]) -> BundleTable:
+    """One table of the rows of `tables`; a key in several keeps the row of the last one."""
+    chosen: dict[str, tuple[int, int]] = {}
+    for t, table in enumerate(tables):
+        for i, key in enumerate(table.keys):
+            chosen[key] = (t, i)
+    parts = []
+    for t, table in enumerate(tables):
+        rows = sorted(i for (tt, i) in chosen.values() if tt == t)
+        if rows:
+            parts.append(table.titles.take(pa.array(rows, type=pa.int64())))
+    titles = (
+        pa.concat_tables(parts).sort_by("key") if parts else SCHEMA.empty_table()
+    ).replace_schema_metadata(SCHEMA.metadata)
+    shared: dict[str, str] = {}
+    for table in tables:
+        shared.update(table.shared)
+    return BundleTable(titles, _used(titles, shared))
+
+
+def read(
+    directory: str | Path,
+    checksums: Mapping[str, str] | None = None,
+    columns: Sequence[str] | None = None,
+) -> BundleTable:
+    """The table written into `directory`, memory-mapped; with `checksums` (file name ->
+    sha256, as `write` returned) every file is verified first and no other file is read.
+    `columns` narrows what is read (SERVING_COLUMNS leaves out the evaluations)."""
+    folder = Path(directory)
+    if checksums is not None:
+        names = sorted(checksums)
+        for name in names:
+            path = folder / name
+            if not path.is_file():
+                raise BundleError(f"{path} is missing")
+            actual = file_sha256(path)
+            if actual != checksums[name]:
+                raise BundleError(
+                    f"{path}: checksum {actual[:12]}... does not match the recorded "
+                    f"{checksums[name][:12]}..."
+                )
+    else:
+        names = sorted(p.name for p in folder.glob("*.parquet"))
+    parts = sorted(n for n in names if n.startswith(PART_PREFIX))
+    if SHARED_FILE not in names or not parts:
+        raise BundleError(f"{folder} holds no catalogue table ({SHARED_FILE}, {PART_PREFIX}*)")
+    try:
+        read_columns = None if columns is None else list(dict.fromkeys(["key", *columns]))
+        tables = [pq.read_table(folder / n, columns=read_columns, memory_map=True) for n in parts]
+        titles = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+        shared_table = pq.read_table(folder / SHARED_FILE, memory_map=True)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise BundleError(f"{folder}: not a readable catalogue table ({exc})") from None
+    _check(titles, folder)
+    shared = dict(
+        zip(
+            shared_table.column("digest").to_pylist(),
+            shared_table.column("json").to_pylist(),
+            strict=True,
+        )
+    )
+    return BundleTable(titles, shared)
+
+
+def _check(titles: pa.Table, folder: Path) -> None:
+    version = (titles.schema.metadata or {}).get(b"shelfcast.bundle_table")
+    if version != str(TABLE_VERSION).encode():
+        raise BundleError(
+            f"{folder}: catalogue table version {version!r} is not one this Shelfcast reads "
+            f"({TABLE_VERSION})"
+        )
+    for name in titles.column_names:
+        expected = SCHEMA.field(name).type if name in SCHEMA.names else None
+        if expected is None or titles.schema.field(name).type != expected:
+            raise BundleError(f"{folder}: column {name!r} is not in the catalogue table's schema")
+    if "key" in titles.column_names and titles.column("key").null_count:
+        raise BundleError(f"{folder}: a row has no key")

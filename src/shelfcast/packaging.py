@@ -5,6 +5,9 @@ without a champion; `names` picks models (their `version`, else champion, else l
 bundle files are copied byte-for-byte from MLflow to `models/<name>/<version>/`, verified,
 and pinned by a release manifest (see `shelfcast.releases`). Packaging the same versions
 again writes nothing and returns the existing release.
+
+`package_catalogue` releases the catalogue model instead: the champion row of every title
+(`registry.catalogue.champion_table`) as one table of a few files.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ from dataclasses import dataclass
 
 from shelfcast import registry
 from shelfcast.errors import ShelfcastError
-from shelfcast.releases import ModelFiles, Release, publish
+from shelfcast.releases import (
+    CatalogueSource,
+    ModelFiles,
+    Release,
+    catalogue_files,
+    publish,
+    publish_catalogue,
+)
 from shelfcast.settings import Settings
 from shelfcast.storage import ArtifactStore
 
@@ -77,6 +87,43 @@ def package(
                 progress("fetching", len(models), total)
     result = publish(
         store, models, None if progress is None else lambda done: progress("writing", done, total)
+    )
+    return PackageResult(
+        result.release,
+        result.created,
+        result.written,
+        result.unchanged,
+        time.perf_counter() - started,
+    )
+
+
+def package_catalogue(
+    settings: Settings,
+    to: str | None = None,
+    version: str | None = None,
+    progress: Progress | None = None,
+) -> PackageResult:
+    """Release the champion table of the catalogue model's `version` (default: its latest)
+    into the store at `to` (default: the settings' store): the table's files verified, then
+    the manifest. The same table again gives the same release."""
+    from shelfcast.registry.catalogue import champion_table
+
+    started = time.perf_counter()
+    if progress is not None:
+        progress("fetching", 0, 1)
+    champion = champion_table(settings, version)
+    if progress is not None:
+        progress("fetching", 1, 1)
+    store = ArtifactStore(to or settings.artifact_root, project=settings.gcp.project)
+    source = CatalogueSource(
+        champion.model_name, champion.version, champion.run_id, champion.versions
+    )
+    files = catalogue_files(len(champion.table))
+    result = publish_catalogue(
+        store,
+        champion.table,
+        source,
+        None if progress is None else lambda done: progress("writing", done, files),
     )
     return PackageResult(
         result.release,

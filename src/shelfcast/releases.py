@@ -4,6 +4,8 @@ Layout under a store root:
 
     models/<name>/<version>/bundle.json, history.csv    the registered bundle files, unchanged
     releases/<release-id>/manifest.json                 the release
+    catalogues/<digest>/titles-*.parquet, shared.parquet, versions.parquet
+                                                        a catalogue release's table
 
 The manifest records its format version, the release id, when it was created, the store's
 absolute root URI and, per title: model name, version, ISBN, title, model family, path of
@@ -13,28 +15,59 @@ manifests written before it was recorded have none, and are read as they are). M
 resolve against the recorded store root, so a copy of the release folder alone (Vertex AI
 copies a Model's artifact URI and serves from the copy) still finds its bundles.
 
+A catalogue release (manifest format 2, `kind: "catalogue"`) holds no folder per title but
+the few Parquet files of a `BundleTable` (`forecasting.bundle_table`) and `versions.parquet`
+(each title's catalogue version, in the table's key order) under
+`catalogues/<digest[:20]>/`; its manifest records their sha256, the catalogue model name and
+version, the number of titles, the count per family and a few titles for smoke tests, so
+that listing or describing it reads nothing of the 100,000 rows. Per-title manifests stay
+format 1.
+
 The release id is `r-<yyyymmdd>-<digest[:10]>`, where the digest is the sha256 of the sorted
-(name, version, checksums) of its models: publishing the same model versions again finds the
-existing release instead of making a new one. The manifest is written last, after every
-model file is written and verified; a release folder without one is not a release.
+(name, version, checksums) of its models (of a catalogue: all the manifest says of it):
+publishing the same model versions, or the same table, again finds the existing release
+instead of making a new one. The manifest is written last, after every model file is
+written and verified; a release folder without one is not a release. A catalogue served
+from an object store is fetched once into a local cache folder (`catalogue_folder`), each
+file verified, so that it can be memory-mapped.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import tempfile
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from shelfcast.errors import BundleError, ShelfcastError
+from shelfcast.forecasting import bundle_table
 from shelfcast.forecasting.bundle import BUNDLE_FILE, HISTORY_FILE, Bundle
-from shelfcast.storage import ArtifactNotFound, ArtifactStore, WriteConflict, sha256
+from shelfcast.forecasting.bundle_table import BundleTable
+from shelfcast.storage import (
+    ArtifactNotFound,
+    ArtifactStore,
+    WriteConflict,
+    replace_file,
+    sha256,
+)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # manifests of per-title releases
+CATALOGUE_FORMAT_VERSION = 2  # manifests with a `kind`: a catalogue release
+CATALOGUE = "catalogue"
 MANIFEST = "manifest.json"
 MODELS = "models"
 RELEASES = "releases"
+CATALOGUES = "catalogues"
+VERSIONS_FILE = "versions.parquet"
+CATALOGUE_DIGITS = 20  # digest characters in a catalogue's folder name
+SAMPLE_TITLES = 20  # titles a catalogue manifest names for smoke tests
 BUNDLE_FILES = (BUNDLE_FILE, HISTORY_FILE)
 ID_DIGITS = 10  # digest characters in a release id
 CHUNK = 100  # models read or written per batched store call
@@ -75,14 +108,64 @@ class ReleaseModel:
 
 
 @dataclass(frozen=True)
+class SampleTitle:
+    """A title of a catalogue release and the model version that must answer for it."""
+
+    isbn: str
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class CatalogueFiles:
+    """What a catalogue release pins: the table's files and what they hold, in brief."""
+
+    model_name: str  # the catalogue's registered model
+    version: str  # the catalogue version whose champion map this is
+    run_id: str | None
+    titles: int
+    path: str  # relative to the store root: catalogues/<digest>
+    files: dict[str, str]  # file name -> sha256 (titles-*.parquet, shared.parquet, versions)
+    families: dict[str, int]  # model family -> titles
+    sample: tuple[SampleTitle, ...]  # a few titles, spread over the key order
+
+    def file_paths(self) -> dict[str, str]:
+        """Each file's path relative to the store root -> its sha256."""
+        return {f"{self.path}/{name}": sha for name, sha in self.files.items()}
+
+
+@dataclass(frozen=True)
 class Release:
-    """A published release: where it is, where its models are, and which they are."""
+    """A published release: where it is, where its models are, and which they are.
+    A catalogue release has no `models` but its `catalogue`."""
 
     release_id: str
     created: str  # ISO UTC
     store: str  # root URI of the artifact store holding models/
     uri: str  # URI of the release folder <store>/releases/<release_id>
     models: tuple[ReleaseModel, ...]
+    catalogue: CatalogueFiles | None = None
+
+    @property
+    def kind(self) -> str:
+        return CATALOGUE if self.catalogue is not None else "titles"
+
+    @property
+    def titles(self) -> int:
+        """How many titles the release serves (without reading a catalogue's table)."""
+        return self.catalogue.titles if self.catalogue is not None else len(self.models)
+
+    @property
+    def families(self) -> Counter[str]:
+        """Titles per model family."""
+        if self.catalogue is not None:
+            return Counter(self.catalogue.families)
+        return Counter(m.model_family for m in self.models)
+
+    @property
+    def smoke_titles(self) -> tuple[ReleaseModel | SampleTitle, ...]:
+        """The titles a smoke test asks for: every title, or a catalogue's sample."""
+        return self.catalogue.sample if self.catalogue is not None else self.models
 
     @functools.cached_property
     def _index(self) -> dict[str, ReleaseModel]:
@@ -101,15 +184,28 @@ class Release:
             )
         return found
 
+    @property
+    def digest(self) -> str:
+        if self.catalogue is not None:
+            return catalogue_digest(self.catalogue)
+        return content_digest(self.models)
+
     def manifest(self) -> dict:
         """The contents of manifest.json."""
+        head = {"release_id": self.release_id, "digest": self.digest, "created": self.created}
+        if self.catalogue is None:
+            return {
+                "format_version": FORMAT_VERSION,
+                **head,
+                "store": self.store,
+                "models": [asdict(m) for m in self.models],
+            }
         return {
-            "format_version": FORMAT_VERSION,
-            "release_id": self.release_id,
-            "digest": content_digest(self.models),
-            "created": self.created,
+            "format_version": CATALOGUE_FORMAT_VERSION,
+            "kind": CATALOGUE,
+            **head,
             "store": self.store,
-            "models": [asdict(m) for m in self.models],
+            "catalogue": asdict(self.catalogue),
         }
 
 
@@ -117,6 +213,13 @@ def content_digest(models: Sequence[ReleaseModel]) -> str:
     """sha256 of the sorted (name, version, checksums) of a release's models."""
     key = sorted([m.name, m.version, sorted(m.files.items())] for m in models)
     return sha256(json.dumps(key, separators=(",", ":")).encode())
+
+
+def catalogue_digest(catalogue: CatalogueFiles) -> str:
+    """sha256 of everything a catalogue release's manifest says of its catalogue: the model
+    name and version, the file checksums, the counts and the sample."""
+    key = [CATALOGUE, asdict(catalogue)]
+    return sha256(json.dumps(key, separators=(",", ":"), sort_keys=True).encode())
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -144,23 +247,52 @@ def parse_manifest(data: bytes, source: str) -> Release:
     """A release from manifest bytes; `source` names the file in errors."""
     try:
         doc = json.loads(data)
-        if doc.get("format_version") != FORMAT_VERSION:
+        version = doc.get("format_version")
+        if version not in (FORMAT_VERSION, CATALOGUE_FORMAT_VERSION):
             raise ReleaseError(
-                f"{source}: unsupported manifest format version {doc.get('format_version')!r} "
-                f"(this Shelfcast reads {FORMAT_VERSION})"
+                f"{source}: unsupported manifest format version {version!r} "
+                f"(this Shelfcast reads {FORMAT_VERSION} and {CATALOGUE_FORMAT_VERSION})"
             )
-        models = tuple(_model_from(entry) for entry in doc["models"])
+        catalogue = None
+        if version == CATALOGUE_FORMAT_VERSION:
+            if doc.get("kind") != CATALOGUE:
+                raise ReleaseError(f"{source}: unknown release kind {doc.get('kind')!r}")
+            catalogue, models = _catalogue_from(doc[CATALOGUE]), ()
+        else:
+            models = tuple(_model_from(entry) for entry in doc["models"])
         release_id, store, digest = str(doc["release_id"]), str(doc["store"]), doc["digest"]
         created = str(doc["created"])
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ReleaseError(f"{source}: not a valid release manifest ({exc!r})") from None
-    if content_digest(models) != digest or not release_id.endswith(digest[:ID_DIGITS]):
+    uri = f"{store.rstrip('/')}/{RELEASES}/{release_id}"
+    release = Release(release_id, created, store, uri, models, catalogue)
+    if release.digest != digest or not release_id.endswith(digest[:ID_DIGITS]):
+        what = "catalogue files" if catalogue is not None else "models"
         raise ReleaseError(
-            f"{source}: its models do not match its digest and release id {release_id} "
+            f"{source}: its {what} do not match its digest and release id {release_id} "
             "(the manifest was edited or is corrupt)"
         )
-    uri = f"{store.rstrip('/')}/{RELEASES}/{release_id}"
-    return Release(release_id, created, store, uri, models)
+    return release
+
+
+def _catalogue_from(entry: Mapping) -> CatalogueFiles:
+    files = {str(k): str(v) for k, v in entry["files"].items()}
+    needed = [bundle_table.SHARED_FILE, VERSIONS_FILE]
+    missing = [name for name in needed if name not in files]
+    if missing or not any(n.startswith(bundle_table.PART_PREFIX) for n in files):
+        raise KeyError(f"the catalogue lists no {', '.join(missing) or 'titles part'}")
+    return CatalogueFiles(
+        model_name=str(entry["model_name"]),
+        version=str(entry["version"]),
+        run_id=entry.get("run_id"),
+        titles=int(entry["titles"]),
+        path=str(entry["path"]).strip("/"),
+        files=files,
+        families={str(k): int(v) for k, v in entry["families"].items()},
+        sample=tuple(
+            SampleTitle(str(t["isbn"]), str(t["name"]), str(t["version"])) for t in entry["sample"]
+        ),
+    )
 
 
 def _model_from(entry: Mapping) -> ReleaseModel:
@@ -309,7 +441,17 @@ def publish(
         if progress is not None:
             progress(len(written) + len(unchanged))
     done = (tuple(written), tuple(unchanged))
-    digest = content_digest(entries)
+    return _finish(store, content_digest(entries), tuple(entries), None, done)
+
+
+def _finish(
+    store: ArtifactStore,
+    digest: str,
+    models: tuple[ReleaseModel, ...],
+    catalogue: CatalogueFiles | None,
+    done: tuple[tuple[str, ...], tuple[str, ...]],
+) -> PublishResult:
+    """Write the manifest, last, unless the release of the same content exists."""
     existing = find_release(store, digest)
     if existing is not None:
         return PublishResult(existing, False, *done)
@@ -320,7 +462,8 @@ def publish(
         created=now.isoformat(timespec="seconds"),
         store=store.root,
         uri=store.uri(f"{RELEASES}/{release_id}"),
-        models=tuple(entries),
+        models=models,
+        catalogue=catalogue,
     )
     manifest = json.dumps(release.manifest(), indent=2).encode()
     try:
@@ -334,13 +477,148 @@ def publish(
 
 
 def find_release(store: ArtifactStore, digest: str) -> Release | None:
-    """The store's release whose models have this `content_digest`, if there is one."""
+    """The store's release whose content has this digest (`Release.digest`), if any."""
     for release_id in store.list(RELEASES):
         if release_id.endswith(f"-{digest[:ID_DIGITS]}"):
             try:
                 release = read_release(store.uri(f"{RELEASES}/{release_id}"))
             except ReleaseNotFound:  # an unfinished publish
                 continue
-            if content_digest(release.models) == digest:
+            if release.digest == digest:
                 return release
     return None
+
+
+# ---------------------------------------------------------------------------------- catalogues
+
+
+@dataclass(frozen=True)
+class CatalogueSource:
+    """Where a catalogue table comes from: the registered catalogue model and version, and
+    each title's catalogue version (the version holding its row; default `version`)."""
+
+    model_name: str
+    version: str
+    run_id: str | None = None
+    versions: Mapping[str, str] = field(default_factory=dict)
+
+
+def publish_catalogue(
+    store: ArtifactStore,
+    table: BundleTable,
+    source: CatalogueSource,
+    progress: Progress | None = None,
+) -> PublishResult:
+    """Write the table's files (each verified, never overwritten), then the release manifest.
+
+    The release of the same files, when it exists, is returned instead of a new one.
+    `progress` hears of the files written so far.
+    """
+    if not len(table):
+        raise ReleaseError("nothing to release: the catalogue table has no titles")
+    versions = [str(source.versions.get(k, source.version)) for k in table.keys]
+    written: list[str] = []
+    unchanged: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="shelfcast-catalogue-") as tmp:
+        files = table.write(tmp)
+        files[VERSIONS_FILE] = _write_versions(Path(tmp, VERSIONS_FILE), table.keys, versions)
+        key = json.dumps(sorted(files.items()), separators=(",", ":")).encode()
+        folder = f"{CATALOGUES}/{sha256(key)[:CATALOGUE_DIGITS]}"
+        for name in sorted(files):
+            result = store.write({f"{folder}/{name}": Path(tmp, name).read_bytes()})
+            (written if result.written else unchanged).append(name)
+            if progress is not None:
+                progress(len(written) + len(unchanged))
+    families = Counter(str(f) for f in table.column("family"))
+    step = max(1, len(table) // SAMPLE_TITLES)
+    catalogue = CatalogueFiles(
+        model_name=source.model_name,
+        version=str(source.version),
+        run_id=source.run_id,
+        titles=len(table),
+        path=folder,
+        files=files,
+        families=dict(families.most_common()),
+        sample=tuple(
+            SampleTitle(table.keys[i], source.model_name, versions[i])
+            for i in range(0, len(table), step)
+        )[:SAMPLE_TITLES],
+    )
+    done = (tuple(written), tuple(unchanged))
+    return _finish(store, catalogue_digest(catalogue), (), catalogue, done)
+
+
+def catalogue_files(titles: int) -> int:
+    """How many files a catalogue release of `titles` titles has."""
+    return -(-titles // bundle_table.PART_ROWS) + 2  # the parts, shared, versions
+
+
+def _write_versions(path: Path, keys: Sequence[str], versions: Sequence[str]) -> str:
+    table = pa.table({"key": list(keys), "version": list(versions)})
+    pq.write_table(table, path, compression=bundle_table.COMPRESSION)
+    return bundle_table.file_sha256(path)
+
+
+@dataclass(frozen=True)
+class CatalogueRows:
+    """A catalogue release's table, verified and memory-mapped, and each row's version."""
+
+    release: Release
+    table: BundleTable
+    versions: list[str]  # in the table's key order
+
+    @property
+    def model_name(self) -> str:
+        return self.release.catalogue.model_name if self.release.catalogue else ""
+
+
+def catalogue_folder(release: Release, cache: str | Path | None) -> Path:
+    """The local folder of a catalogue release's files: the store's own on a local store,
+    else `<cache>/catalogues/<digest>`, where each file is downloaded once, verified, and
+    renamed into place (a file already there with the right sha256 is kept)."""
+    catalogue = _catalogue(release)
+    store = ArtifactStore(release.store)
+    if store.local:
+        return Path(store.uri(catalogue.path))
+    if cache is None:
+        raise ReleaseError(f"{release.uri}: a catalogue in {store.root} needs a local cache folder")
+    folder = Path(cache, catalogue.path)
+    for name, sha in sorted(catalogue.files.items()):
+        target = folder / name
+        if target.is_file() and bundle_table.file_sha256(target) == sha:
+            continue
+        replace_file(target, store.read(f"{catalogue.path}/{name}", sha))
+    return folder
+
+
+def read_catalogue(
+    release: Release,
+    cache: str | Path | None = None,
+    columns: Sequence[str] | None = bundle_table.SERVING_COLUMNS,
+) -> CatalogueRows:
+    """A catalogue release's table, every file checked against the manifest's sha256 (a
+    damaged file is a ReleaseError naming it), memory-mapped; by default without the
+    evaluations, which forecasts do not read."""
+    catalogue = _catalogue(release)
+    folder = catalogue_folder(release, cache)
+    try:
+        table = bundle_table.read(folder, catalogue.files, columns)
+        stored = pq.read_table(folder / VERSIONS_FILE)
+    except (BundleError, pa.ArrowInvalid, OSError) as exc:
+        raise ReleaseError(f"release {release.release_id}: {exc}") from None
+    if stored.column("key").to_pylist() != table.keys or len(table) != catalogue.titles:
+        raise ReleaseError(
+            f"{folder / VERSIONS_FILE}: its titles are not those of the catalogue table"
+        )
+    return CatalogueRows(release, table, [str(v) for v in stored.column("version").to_pylist()])
+
+
+def _catalogue(release: Release) -> CatalogueFiles:
+    if release.catalogue is None:
+        raise ReleaseError(f"release {release.release_id} is not a catalogue release")
+    return release.catalogue
+
+
+def release_cache(home: Path) -> Path:
+    """Where catalogue releases read from an object store are kept locally."""
+    return home / "cache" / "releases"

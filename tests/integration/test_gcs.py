@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from support.catalogue_release import MODEL, catalogue_table, publish_table
 from support.servers import call, health_until, running
 
 from shelfcast import registry
@@ -51,6 +52,9 @@ REPO = Path(__file__).resolve().parents[2]
 SNAIVE = SnaiveSpec(season_length=52, sigma2=90.0)
 
 
+EMULATORS: dict[str, subprocess.Popen] = {}  # host -> process, for tests that pause it
+
+
 @pytest.fixture(scope="session")
 def gcs_emulator(tmp_path_factory) -> Iterator[str]:
     """`gcp-storage-emulator` in memory on a free port; STORAGE_EMULATOR_HOST points at it."""
@@ -73,6 +77,7 @@ def gcs_emulator(tmp_path_factory) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the GCS emulator did not start:\n{log_path.read_text()}")
             time.sleep(0.1)
+        EMULATORS[host] = process
         yield host
     finally:
         if previous is None:
@@ -254,3 +259,33 @@ def test_the_server_serves_every_title_of_a_gs_release_and_of_a_copy_of_it(bucke
                 assert [w["mean"] for w in p["weeks"]] == pytest.approx(
                     expected["mean"].tolist(), abs=1e-3
                 )
+
+
+def test_a_gs_catalogue_release_is_fetched_once_verified_and_healthy_only_when_ready(
+    bucket, gcs_emulator, tmp_path
+):
+    """The server answers health (503, loading) while the store does not answer, fetches
+    the table into its cache folder, and is healthy once the files are verified."""
+    table = catalogue_table(30)
+    release = publish_table(f"gs://{bucket.name}/shelfcast", table).release
+    stored = objects(bucket, f"shelfcast/{release.catalogue.path}/")
+    assert {k.rsplit("/", 1)[1] for k in stored} == set(release.catalogue.files)
+    emulator = EMULATORS[gcs_emulator]
+    emulator.send_signal(signal.SIGSTOP)
+    try:
+        with running(release.uri, tmp_path) as server:
+            status, body, _ = health_until(server, lambda status, body: True)
+            assert status == 503 and body["status"] == "loading"
+            emulator.send_signal(signal.SIGCONT)
+            status, body, _ = health_until(server, lambda status, body: status == 200)
+            assert body["total"] == 30 and body["release"] == release.release_id
+            cached = tmp_path / "home" / "cache" / "releases" / release.catalogue.path
+            assert sorted(p.name for p in cached.iterdir()) == sorted(release.catalogue.files)
+            request = {"instances": [{"isbn": k} for k in table.keys]}
+            status, answer = call(f"{server.url}/predict", json.dumps(request).encode())
+            assert status == 200
+            predictions = json.loads(answer)["predictions"]
+            assert [p["isbn"] for p in predictions] == table.keys
+            assert {p["model_name"] for p in predictions} == {MODEL}
+    finally:
+        emulator.send_signal(signal.SIGCONT)

@@ -59,7 +59,7 @@ def test_forecasts_without_actuals_are_cached_per_horizon_levels_and_quantiles(p
 
 
 def test_the_cache_is_bounded(bundles):
-    pool = ModelPool(ModelPool.from_bundles(bundles).models.values(), cache_size=2)
+    pool = ModelPool(ModelPool.from_bundles(bundles).titles, cache_size=2)
     model = pool.get(NAME_A)
     for horizon in (1, 2, 3):
         pool.prediction_json(model, horizon, (80,))

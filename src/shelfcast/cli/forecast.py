@@ -144,6 +144,13 @@ def forecast(
                 ("output", batch.out),
             ]
         )
+        if batch.failed:
+            shown = "; ".join(f"{isbn}: {why}" for isbn, why in batch.failed[:3])
+            more = f" (and {len(batch.failed) - 3} more)" if len(batch.failed) > 3 else ""
+            raise ShelfcastError(
+                f"{len(batch.failed)} title(s) could not be forecast, the others are written: "
+                f"{shown}{more}"
+            )
         if batch.errors:
             raise ShelfcastError(
                 f"{batch.errors} instance(s) answered with an error (see the output)"

@@ -42,6 +42,14 @@ def package_command(
         bool,
         typer.Option("--all", help="Every model: its champion, else its latest version."),
     ] = False,
+    catalogue: Annotated[
+        bool,
+        typer.Option(
+            "--catalogue",
+            help="The catalogue model: every title's champion row, as one release of a few "
+            "files (--model-version: the catalogue version; default its latest).",
+        ),
+    ] = False,
     model_name: Annotated[
         list[str] | None,
         typer.Option(
@@ -55,7 +63,8 @@ def package_command(
         typer.Option(
             "--model-version",
             metavar="VERSION",
-            help="Version (or alias) of --model-name; default: champion, else latest.",
+            help="Version (or alias) of --model-name, or of --catalogue; default: champion, "
+            "else latest.",
         ),
     ] = None,
     to: Annotated[
@@ -76,6 +85,8 @@ def package_command(
     Default: every model's `champion`. Bundle files are copied unchanged to
     `models/<name>/<version>/`, verified, and pinned by `releases/<id>/manifest.json`.
     Packaging the same versions again writes nothing and reports the existing release.
+    With `--catalogue`, the catalogue model's champion table is released instead: its
+    Parquet files under `catalogues/<digest>/`, one manifest, whatever the number of titles.
 
     Example: `shelfcast package --model-name 9780722532935 --to gs://my-bucket/shelfcast`
     """
@@ -88,6 +99,7 @@ def package_command(
         every=every,
         to=to,
         project=project_id,
+        catalogue=catalogue,
     )
     settings = settings_for(env, tracking_uri)
     with ProgressDisplay() as progress:
@@ -106,9 +118,8 @@ def list_command(store: StoreOption = None, env: EnvOption = None) -> None:
 
     Example: `shelfcast releases list --store gs://my-bucket/shelfcast`
     """
-    from collections import Counter
-
     from shelfcast.releases import list_releases
+    from shelfcast.views.releases import families_text
 
     root = _store(store, env)
     releases = list_releases(root)
@@ -121,13 +132,12 @@ def list_command(store: StoreOption = None, env: EnvOption = None) -> None:
     ]
     rows = []
     for r in releases:
-        families = Counter(m.model_family for m in r.models)
         rows.append(
             (
                 r.release_id,
                 r.created.replace("T", " ")[:16],
-                str(len(r.models)),
-                ", ".join(f"{f} {n}" for f, n in families.most_common()),
+                f"{r.titles:,}",
+                families_text(r),
                 r.uri,
             )
         )
@@ -151,16 +161,8 @@ def show_command(
     Example: `shelfcast releases show r-20260105-3f9a1c2b7d`
     """
     from shelfcast.releases import open_release
-    from shelfcast.views.releases import models_table
+    from shelfcast.views.releases import models_table, release_facts
 
     release = open_release(_store(store, env), release_id)
     console.print(models_table(release))
-    print_facts(
-        [
-            ("release", release.release_id),
-            ("created", release.created),
-            ("titles", str(len(release.models))),
-            ("store", release.store),
-            ("release URI", release.uri),
-        ]
-    )
+    print_facts(release_facts(release))

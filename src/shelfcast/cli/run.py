@@ -74,7 +74,7 @@ def print_overview(outcome: LifecycleResult) -> None:
     for t in trained:
         families[t.family or "?"] = families.get(t.family or "?", 0) + 1
     rows = [
-        ("titles", f"{len(trained)} trained, {len(release.models)} in the release"),
+        ("titles", f"{len(trained)} trained, {release.titles:,} in the release"),
         ("selected families", ", ".join(f"{k} {v}" for k, v in sorted(families.items()))),
         ("champion aliases", _aliases(outcome)),
     ]

@@ -102,7 +102,7 @@ def deploy_release(
     try:
         checks.append(wait_healthy(backend, endpoint_name, new.id, health_timeout, progress))
         if backend.targets_deployed_models:
-            progress(f"Smoke test: {len(release.models)} title(s)")
+            progress(f"Smoke test: {len(release.smoke_titles)} title(s)")
             checks.append(smoke_test(backend, endpoint_name, release, new.id))
     except DeploymentFailed:
         _discard(backend, endpoint_name, new.id, progress)
@@ -216,9 +216,10 @@ def wait_healthy(
 
 
 def smoke_instances(release: Release, horizon: int | None = None) -> list[dict[str, Any]]:
-    """One forecast request per title of `release`."""
+    """One forecast request per title of `release` (of a catalogue release, its sample)."""
     weeks = horizon or SMOKE_HORIZON
-    return [{"isbn": m.isbn, "horizon": weeks, "level": list(SMOKE_LEVELS)} for m in release.models]
+    level = list(SMOKE_LEVELS)
+    return [{"isbn": m.isbn, "horizon": weeks, "level": level} for m in release.smoke_titles]
 
 
 def smoke_test(
@@ -238,7 +239,7 @@ def smoke_test(
     horizon = horizon or SMOKE_HORIZON
     instances = smoke_instances(release, horizon)
     expected: dict[str, list[Any]] = {}
-    for model in (m for r in (release, *also) for m in r.models):
+    for model in (m for r in (release, *also) for m in r.smoke_titles):
         expected.setdefault(model.isbn, []).append(model)
     problems: list[str] = []
     for start in range(0, len(instances), SMOKE_BATCH):
@@ -337,7 +338,7 @@ def _staged_smoke_test(
         checks = [wait_healthy(backend, staging, model.id, health_timeout, progress)]
         if backend.describe(staging).traffic.get(model.id) != 100:
             backend.set_traffic(staging, {model.id: 100}, note="smoke test")
-        progress(f"Smoke test on {staging}: {len(release.models)} title(s)")
+        progress(f"Smoke test on {staging}: {len(release.smoke_titles)} title(s)")
         checks.append(smoke_test(backend, staging, release))
     finally:
         _discard(backend, staging, model.id, progress)

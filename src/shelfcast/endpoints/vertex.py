@@ -371,7 +371,7 @@ class VertexBackend(EndpointBackend):
             version_aliases=[alias],
             is_default_version=False,
             version_description=f"Shelfcast release {release.release_id}: "
-            f"{len(release.models)} title(s)",
+            f"{release.titles:,} title(s)",
             labels={MANAGED_LABEL: "shelfcast", RELEASE_LABEL: label_value(release.release_id)},
             sync=True,
         )

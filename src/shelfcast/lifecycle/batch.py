@@ -13,6 +13,10 @@ Two kinds of output, written whole to a local path or any fsspec URI (`gs://...`
   `{"isbn": "9780722532935", "horizon": 32}`), or are every title of the release. They are
   answered by the prediction server's own request handling (`shelfcast.serving.app`), so a
   Vertex AI batch prediction job of the serving image, given the same file, predicts the same.
+
+A catalogue release is read as its table (fetched once into the cache folder from an object
+store, verified, memory-mapped) and its titles forecast by `forecast_catalogue`, the one place
+that says how a table of bundles is forecast; the table is written as one file.
 """
 
 from __future__ import annotations
@@ -23,17 +27,21 @@ import json
 import posixpath
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import fsspec
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from shelfcast.atomic import write_atomic
-from shelfcast.errors import ShelfcastError
+from shelfcast.errors import ForecastError, ShelfcastError
 from shelfcast.forecasting.bundle import Bundle
+from shelfcast.forecasting.bundle_table import BundleTable
 from shelfcast.lifecycle.progress import Progress as LifecycleProgress
 from shelfcast.lifecycle.progress import count
-from shelfcast.releases import Release, load_bundles
+from shelfcast.releases import CatalogueRows, Release, load_bundles, read_catalogue
 from shelfcast.storage import storage_options
 
 FORMATS = ("parquet", "csv", "jsonl")
@@ -56,7 +64,8 @@ class BatchResult:
     format: str
     titles: int  # titles of the release (loaded)
     rows: int  # table rows, or JSONL lines
-    errors: int  # instances answered with an error (JSONL only)
+    errors: int  # instances answered with an error, or titles that could not be forecast
+    failed: tuple[tuple[str, str], ...] = ()  # of a catalogue's table: (ISBN, why)
 
 
 def output_format(out: str, fmt: str | None) -> str:
@@ -106,8 +115,72 @@ def forecast_table(
     return pd.concat(frames, ignore_index=True)
 
 
-def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+def forecast_catalogue(
+    table: BundleTable,
+    horizon: int,
+    levels: Sequence[int],
+    quantiles: Sequence[float],
+    progress: Progress | None = None,
+) -> tuple[pa.Table, dict[str, str]]:
+    """Every title of `table` forecast, in long format: `isbn`, `week_ending`, `mean`, then
+    the bounds and quantiles as `Bundle.forecast` names them, titles in key order; and the
+    titles that could not be forecast, with why (they do not stop the others)."""
+    parts, failed = [], {}
+    for start in range(0, len(table), CHUNK):
+        keys = table.keys[start : start + CHUNK]
+        frames = []
+        for key in keys:
+            try:
+                frame = table.bundle(key).forecast(horizon, levels, quantiles=quantiles)
+            except ForecastError as exc:
+                failed[key] = str(exc)
+                continue
+            frames.append(frame.assign(isbn=key))
+        if frames:
+            frame = pd.concat(frames, ignore_index=True)
+            frame = frame[["isbn", *frame.columns[:-1]]]
+            parts.append(pa.Table.from_pandas(frame, preserve_index=False))
+        if progress is not None:
+            progress(start + len(keys), len(table))
+    if not parts:
+        raise BatchError(f"no title of the catalogue table could be forecast ({len(failed)})")
+    return pa.concat_tables(parts), failed
+
+
+def catalogue_table(
+    rows: CatalogueRows,
+    isbns: Sequence[str],
+    horizon: int,
+    levels: Sequence[int],
+    quantiles: Sequence[float],
+    progress: Progress | None = None,
+) -> tuple[pa.Table, dict[str, str]]:
+    """The forecasts of a catalogue release's titles (or of `isbns`), with the model name and
+    version of each, in the per-title table's layout (see the module docstring); and the
+    titles that could not be forecast, with why."""
+    table = rows.table
+    if isbns:
+        unknown = [k for k in isbns if k not in table]
+        if unknown:
+            raise BatchError(
+                f"release {rows.release.release_id} has no title {unknown[0]!r}"
+                + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
+            )
+        table = table.select(isbns)
+    forecasts, failed = forecast_catalogue(table, horizon, levels, quantiles, progress)
+    keys = forecasts.column("isbn").to_pylist()
+    versions = [rows.versions[rows.table.row(k)] for k in keys]
+    forecasts = forecasts.add_column(1, "model_name", pa.array([rows.model_name] * len(keys)))
+    return forecasts.add_column(2, "model_version", pa.array(versions)), failed
+
+
+def table_bytes(frame: pd.DataFrame | pa.Table, fmt: str) -> bytes:
     buffer = io.BytesIO()
+    if isinstance(frame, pa.Table):
+        if fmt == "parquet":
+            pq.write_table(frame, buffer)
+            return buffer.getvalue()
+        frame = frame.to_pandas()
     if fmt == "parquet":
         frame.to_parquet(buffer, index=False)
     else:
@@ -211,11 +284,15 @@ def batch_forecast(
     quantiles: Sequence[float],
     fmt: str | None = None,
     input_uri: str | None = None,
+    isbns: Sequence[str] = (),
+    cache: str | Path | None = None,
     progress: LifecycleProgress | None = None,
 ) -> BatchResult:
-    """Forecast the release's titles (or the instances of `input_uri`) and write `out`.
-    `progress` hears of the models loaded ("batch.loading") and the titles or instances
-    forecast ("batch.forecasting")."""
+    """Forecast the release's titles (or `isbns`, or the instances of `input_uri`) and write
+    `out`. `progress` hears of the models loaded ("batch.loading") and the titles or
+    instances forecast ("batch.forecasting"). `cache`: where a catalogue release from an
+    object store is kept locally."""
+    from shelfcast.serving.catalogue import CatalogueTitles
     from shelfcast.serving.pool import ModelPool
 
     fmt = output_format(out, fmt)
@@ -228,6 +305,29 @@ def batch_forecast(
             return None
         return lambda done, total: count(progress, f"batch.{name}", STAGES[name], done, total)
 
+    if release.catalogue is not None:
+        rows = read_catalogue(release, cache)
+        if fmt != "jsonl":
+            table, failed = catalogue_table(
+                rows, isbns, horizon, levels, quantiles, stage("forecasting")
+            )
+            written = write_atomic(out, table_bytes(table, fmt))
+            titles = len(set(isbns)) or release.titles
+            return BatchResult(
+                written, fmt, titles, table.num_rows, len(failed), tuple(failed.items())
+            )
+        pool = ModelPool(CatalogueTitles(rows), release.release_id)
+        keys = list(isbns) or rows.table.keys
+        chosen = {"horizon": horizon, "level": list(levels), "quantiles": list(quantiles)}
+        return _answer_file(
+            pool,
+            release,
+            out,
+            instances or [{"isbn": k, **chosen} for k in keys],
+            (horizon, levels, quantiles),
+            stage("forecasting"),
+        )
+    release = select_models(release, isbns)
     loading = stage("loading")
     total = len(release.models)
     bundles = load_bundles(release, None if loading is None else lambda n: loading(n, total))
@@ -240,8 +340,19 @@ def batch_forecast(
     pool = ModelPool.from_release(release, bundles)
     if instances is None:
         instances = release_instances(release, horizon, levels, quantiles)
-    lines, errors = answer_instances(
-        pool, instances, horizon, levels, quantiles, progress=stage("forecasting")
+    return _answer_file(
+        pool, release, out, instances, (horizon, levels, quantiles), stage("forecasting")
     )
+
+
+def _answer_file(
+    pool: Any,
+    release: Release,
+    out: str,
+    instances: Sequence[Any],
+    parameters: tuple[int, Sequence[int], Sequence[float]],
+    progress: Progress | None,
+) -> BatchResult:
+    lines, errors = answer_instances(pool, instances, *parameters, progress=progress)
     written = write_atomic(out, b"\n".join(lines) + b"\n")
-    return BatchResult(written, fmt, len(release.models), len(lines), errors)
+    return BatchResult(written, "jsonl", release.titles, len(lines), errors)

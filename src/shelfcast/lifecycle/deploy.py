@@ -150,6 +150,11 @@ def deploy_per_title(
 
     base_name = endpoint or settings.endpoints.name
     settings = settings.replace(endpoints={"name": base_name})
+    if release.catalogue is not None:
+        raise ShelfcastError(
+            f"release {release.release_id} is a catalogue release: it is served by one "
+            "endpoint (`shelfcast deploy`), not one endpoint per title"
+        )
     models = [release.model(n) for n in names] if names else list(release.models)
     outcomes: list[TitleDeploy] = []
     for model in models:
@@ -215,15 +220,15 @@ def check_endpoint(
         if chosen.targets_deployed_models:
             lines = []
             for m in targets:
-                step(
-                    progress, "test", f"Smoke test of {m.id}: {len(releases[m.id].models)} title(s)"
-                )
+                titles = len(releases[m.id].smoke_titles)
+                step(progress, "test", f"Smoke test of {m.id}: {titles} title(s)")
                 lines.append(f"{m.id}: " + smoke_test(chosen, name, releases[m.id], m.id, horizon))
             return tuple(lines)
         serving = state.serving()
         assert serving is not None
         others = [r for k, r in releases.items() if k != serving.id]
-        step(progress, "test", f"Smoke test of {name}: {len(releases[serving.id].models)} title(s)")
+        titles = len(releases[serving.id].smoke_titles)
+        step(progress, "test", f"Smoke test of {name}: {titles} title(s)")
         return (smoke_test(chosen, name, releases[serving.id], None, horizon, also=others),)
     except DeploymentFailed as exc:
         raise EndpointError(f"{name} failed the {exc.check} check: {exc.reason}") from None

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shelfcast.errors import ForecastError, ShelfcastError
-from shelfcast.lifecycle.batch import BatchResult, batch_forecast, select_models, table_bytes
+from shelfcast.lifecycle.batch import BatchResult, batch_forecast, table_bytes
 from shelfcast.lifecycle.catalogue import (
     Catalogue,
     SegmentSummary,
@@ -232,18 +232,19 @@ def forecast_release(
 ) -> ReleaseForecastResult:
     """Batch forecasts from the release's models into `options.out` (see `lifecycle.batch`).
     Instances answered with an error are counted in the result (JSONL only)."""
-    from shelfcast.releases import open_release
+    from shelfcast.releases import open_release, release_cache
 
     release = open_release(settings.artifact_root, options.release)
-    chosen = select_models(release, list(options.isbns))
     result = batch_forecast(
-        chosen,
+        release,
         options.out,
         fmt=options.fmt,
         horizon=options.horizon or settings.serving.horizon,
         levels=options.levels or settings.serving.levels,
         quantiles=settings.serving.quantiles if options.quantiles is None else options.quantiles,
         input_uri=options.input_uri,
+        isbns=options.isbns,
+        cache=release_cache(settings.home),
         progress=progress,
     )
-    return ReleaseForecastResult(chosen.release_id, result)
+    return ReleaseForecastResult(release.release_id, result)

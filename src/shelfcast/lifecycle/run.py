@@ -105,11 +105,11 @@ def run_lifecycle(
         tests = check_endpoint(settings, name, progress=progress)
         seconds["test"] = time.perf_counter() - started
 
-    isbns = {m.isbn for m in release.models}
+    isbns = {m.isbn for m in release.smoke_titles}
     wanted = [
         i for i in (*options.train.isbns, *settings.selection.default_test_isbns) if i in isbns
     ]
-    isbn = wanted[0] if wanted else release.models[0].isbn
+    isbn = wanted[0] if wanted else release.smoke_titles[0].isbn
     step(progress, "sample", f"Asking {name} for a {SAMPLE_HORIZON}-week forecast of {isbn}")
     instance = {"isbn": isbn, "horizon": SAMPLE_HORIZON, "level": list(settings.serving.levels)}
     sample = backend(settings).predict(name, [instance]).predictions[0]

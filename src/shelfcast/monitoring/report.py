@@ -88,7 +88,7 @@ def build_report(
                 "release_id": r.release_id,
                 "created": r.created,
                 "uri": r.uri,
-                "titles": len(r.models),
+                "titles": r.titles,
             }
             for r in releases
         ],

@@ -103,7 +103,7 @@ def create_app(source: str | ModelPool, config: ServerConfig | None = None) -> F
     if isinstance(source, ModelPool):
         loader = PoolLoader(pool=source)
     else:
-        loader = PoolLoader(release=source)
+        loader = PoolLoader(release=source, cache=config.cache_dir)
     loader.on_change = lambda state: _update_gauges(metrics, state)
     _update_gauges(metrics, loader)
 

@@ -47,6 +47,7 @@ class ServerConfig:
     max_body_bytes: int = MAX_BODY_BYTES
     max_response_bytes: int = MAX_BODY_BYTES
     prediction_log: str | None = None  # folder of the prediction log; None: no log
+    cache_dir: str | None = None  # where catalogue releases from an object store are kept
     prediction_log_sample_rate: float = _DEFAULTS.prediction_log_sample_rate
     horizon: int = _DEFAULTS.horizon  # of an instance that does not say
     levels: tuple[int, ...] = _DEFAULTS.levels
@@ -55,6 +56,7 @@ class ServerConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerConfig:
         """Vertex AI's variables, the `serving` settings, then `overrides` (not None)."""
+        from shelfcast.releases import release_cache
         from shelfcast.serving.prediction_log import prediction_log_path
         from shelfcast.settings import load_settings
 
@@ -71,6 +73,7 @@ class ServerConfig:
             # On Vertex AI the endpoint's request-response logging to BigQuery takes its place.
             "prediction_log": None if on_vertex else str(prediction_log_path(settings)),
             "prediction_log_sample_rate": settings.serving.prediction_log_sample_rate,
+            "cache_dir": str(release_cache(settings.home)),
             "horizon": settings.serving.horizon,
             "levels": settings.serving.levels,
             "quantiles": settings.serving.quantiles,

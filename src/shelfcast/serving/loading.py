@@ -1,5 +1,9 @@
 """Loading a release in the background, so that the port opens at once and health reports
-progress: `loading` (bundles loaded so far), then `ready`, or `failed` with the reason."""
+progress: `loading` (bundles loaded so far), then `ready`, or `failed` with the reason.
+
+A per-title release is loaded whole; of a catalogue release only its files are fetched
+(into the cache folder, from an object store) and verified, and the table memory-mapped:
+its bundles are built on first use (`serving.catalogue`)."""
 
 from __future__ import annotations
 
@@ -18,7 +22,13 @@ LOADING, READY, FAILED = "loading", "ready", "failed"
 class PoolLoader:
     """The server's model pool and how far its loading has got. Thread-safe to read."""
 
-    def __init__(self, release: str | None = None, pool: ModelPool | None = None):
+    def __init__(
+        self,
+        release: str | None = None,
+        pool: ModelPool | None = None,
+        cache: str | None = None,
+    ):
+        self.cache = cache  # where a catalogue release from an object store is kept locally
         self.release = release if pool is None else (pool.release_id or release)
         self.pool = pool
         self.status = READY if pool is not None else LOADING
@@ -56,15 +66,19 @@ class PoolLoader:
 
     def _load(self, uri: str) -> None:
         from shelfcast.releases import load_bundles, read_release
+        from shelfcast.serving.catalogue import catalogue_pool
 
         started = time.perf_counter()
         log.info("loading release %s", uri)
         try:
             release = read_release(uri)
-            self.release, self.total = release.release_id, len(release.models)
+            self.release, self.total = release.release_id, release.titles
             self._changed()
-            bundles = load_bundles(release, progress=self._progress)
-            pool = ModelPool.from_release(release, bundles)
+            if release.catalogue is not None:
+                pool = catalogue_pool(release, self.cache)
+            else:
+                bundles = load_bundles(release, progress=self._progress)
+                pool = ModelPool.from_release(release, bundles)
         except Exception as exc:  # any failure leaves the server unhealthy, and says why
             self.reason = f"{type(exc).__name__}: {exc}"
             self.status = FAILED

@@ -1,9 +1,11 @@
 """The models a server holds: one release's bundles, found by model name or ISBN.
 
-Bundles are immutable, so a forecast without actual weeks is computed once per
-(model, horizon, levels, quantiles) and kept as its JSON bytes in a bounded LRU cache; with
-actual weeks the bundle is updated (re-filtered with the same parameters, no refit) for that
-request only.
+The titles are `Titles`: every bundle of a per-title release held in memory (`KeptTitles`),
+or a catalogue release's table, whose bundles are built on first use
+(`serving.catalogue.CatalogueTitles`). Bundles are immutable, so a forecast without actual
+weeks is computed once per (model, ISBN, horizon, levels, quantiles) and kept as its JSON
+bytes in a bounded LRU cache; with actual weeks the bundle is updated (re-filtered with the
+same parameters, no refit) for that request only.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,7 @@ CACHE_SIZE = 8192
 QUANTILE_DIGITS = 5  # as their columns name them: p12.345 for 0.12345
 DECIMALS = 3  # unit sales: a thousandth of a copy is plenty, and it keeps responses small
 
-CacheKey = tuple[str, int, tuple[int, ...], tuple[float, ...]]
+CacheKey = tuple[str, str, int, tuple[int, ...], tuple[float, ...]]
 
 
 class InstanceProblem(ShelfcastError):
@@ -57,18 +59,40 @@ class ServedModel:
     bundle: Bundle
 
 
+@runtime_checkable
+class Titles(Protocol):
+    """The titles a pool serves: how many, and each one's model by model name or ISBN."""
+
+    def __len__(self) -> int: ...
+
+    def find(self, name_or_isbn: str) -> ServedModel | None: ...
+
+
+class KeptTitles:
+    """Every title's model, held in memory (a per-title release)."""
+
+    def __init__(self, models: Iterable[ServedModel]):
+        self.models = {m.name: m for m in models}
+        self._by_isbn = {m.isbn: m for m in self.models.values()}
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def find(self, name_or_isbn: str) -> ServedModel | None:
+        return self.models.get(name_or_isbn) or self._by_isbn.get(normalize_isbn(name_or_isbn))
+
+
 class ModelPool:
     """Every title of a release, ready to forecast. Safe to use from several threads."""
 
     def __init__(
         self,
-        models: Iterable[ServedModel],
+        models: Iterable[ServedModel] | Titles,
         release_id: str | None = None,
         cache_size: int = CACHE_SIZE,
     ):
         self.release_id = release_id
-        self.models = {m.name: m for m in models}
-        self._by_isbn = {m.isbn: m for m in self.models.values()}
+        self.titles = models if isinstance(models, Titles) else KeptTitles(models)
         self._cache: OrderedDict[CacheKey, bytes] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -114,11 +138,11 @@ class ModelPool:
         )
 
     def __len__(self) -> int:
-        return len(self.models)
+        return len(self.titles)
 
     def get(self, name_or_isbn: str, field: str = "isbn") -> ServedModel:
         """The model named `name_or_isbn`, or whose ISBN it is (hyphens allowed)."""
-        model = self.models.get(name_or_isbn) or self._by_isbn.get(normalize_isbn(name_or_isbn))
+        model = self.titles.find(name_or_isbn)
         if model is None:
             where = f" in release {self.release_id}" if self.release_id else ""
             raise UnknownTitle(field, f"no model for {field} {name_or_isbn!r}{where}")
@@ -132,7 +156,8 @@ class ModelPool:
         quantiles: Sequence[float] = (),
     ) -> bool:
         """Whether a forecast without actuals would be answered from the cache."""
-        return (model.name, horizon, level_key(levels), quantile_key(quantiles)) in self._cache
+        key = (model.name, model.isbn, horizon, level_key(levels), quantile_key(quantiles))
+        return key in self._cache
 
     def prediction_json(
         self,
@@ -153,7 +178,7 @@ class ModelPool:
             check_actuals(model.bundle, actuals)
             updated = model.bundle.updated(actuals)
             return _prediction_json(model, updated, horizon, levels, quantiles)
-        key = (model.name, horizon, levels, quantiles)
+        key = (model.name, model.isbn, horizon, levels, quantiles)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:

@@ -54,7 +54,7 @@ def print_deploy(result: DeployResult, out: Console | None = None) -> None:
     print_facts(
         [
             ("endpoint", f"{endpoint.name} ({endpoint.backend})"),
-            ("release", f"{release.release_id}: {len(release.models)} title(s)"),
+            ("release", f"{release.release_id}: {release.titles:,} title(s)"),
             ("outcome", rollout.action),
             ("deployed model", new.id if new else "-"),
             ("traffic", split_text(endpoint)),

@@ -106,9 +106,7 @@ def test_an_edited_manifest_is_refused(published, tmp_path):
 
 def test_a_batch_forecast_writes_every_title_to_one_parquet_file(published, tmp_path, table):
     out = tmp_path / "out" / "forecasts.parquet"
-    result = batch_forecast(
-        published.release, str(out), horizon=8, levels=(80,), quantiles=(0.5,)
-    )
+    result = batch_forecast(published.release, str(out), horizon=8, levels=(80,), quantiles=(0.5,))
     assert result.titles == TITLES and result.rows == TITLES * 8
     assert [p.name for p in out.parent.iterdir()] == ["forecasts.parquet"]
     frame = pq.read_table(out).to_pandas()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support.catalogue_release import catalogue_table, publish_table
 from support.releases import ISBN_A, ISBN_B
 from typer.testing import CliRunner
 
@@ -285,3 +286,18 @@ def test_a_deploy_killed_half_way_leaves_the_endpoint_serving_and_the_next_deplo
         "3",
         "3",
     ]
+
+
+def test_a_catalogue_release_deploys_smoke_tested_on_its_sample(backend, tmp_path, client):
+    table = catalogue_table(30)
+    release = publish_table(tmp_path / "store", table).release
+    result = deploy_release(backend, "catalogue", release)
+    assert result.action == "deployed"
+    assert f"smoke: {len(release.catalogue.sample)} title(s) x 32 weeks passed" in result.checks
+    endpoint = LocalBackend(backend.settings).describe("catalogue")
+    assert endpoint.serving().release_id == release.release_id
+    response = client.post(
+        f"{endpoint.url}/predict", json={"instances": [{"isbn": k} for k in table.keys]}
+    )
+    assert response.status_code == 200, response.text
+    assert [p["isbn"] for p in response.json()["predictions"]] == table.keys

@@ -167,3 +167,20 @@ def test_releases_list_and_show_describe_a_catalogue_release(published, tmp_path
     shown = run("show", release.release_id)
     assert "titles-00000.parquet" in shown and release.catalogue.files["shared.parquet"] in shown
     assert f"{MODEL} v3" in shown and "catalogue" in shown
+
+
+def test_shelfcast_forecast_writes_a_catalogue_releases_forecasts(published, tmp_path, table):
+    out = tmp_path / "forecasts.parquet"
+    command = [SHELFCAST, "forecast", "--release", published.release.uri, "--all"]
+    done = subprocess.run(
+        [*command, "--out", str(out), "--horizon", "6"],
+        env=environment(SHELFCAST_HOME=str(tmp_path / "home"), COLUMNS="250"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{TITLES * 6:,} rows" in done.stdout
+    assert sorted(set(pq.read_table(out, columns=["isbn"]).column("isbn").to_pylist())) == (
+        table.keys
+    )

@@ -17,7 +17,7 @@ from shelfcast.registry.catalogue_titles import (
     title_history,
     title_record,
 )
-from shelfcast.training.catalogue import plan_refit, summary_metrics
+from shelfcast.training.catalogue import plan_refit
 from tests.support.registry import CONFIG, weekly, with_holdout_mase
 
 ISBNS = ["9780000000002", "9780000000019", "9780000000026"]
@@ -43,7 +43,6 @@ def second():
     return [fit_title(series_of(n, bump=30.0), CONFIG) for n in range(2)]
 
 
-
 def plan_refit_hashes(series):
     from shelfcast.forecasting.content_hash import content_hash, settings_digest
 
@@ -56,7 +55,6 @@ def register(settings, fits, series, **kwargs):
         settings,
         fits,
         content_hashes=plan_refit_hashes(series),
-        summarise=summary_metrics,
         **kwargs,
     )
 
@@ -137,7 +135,12 @@ def test_rollback_of_a_title_and_of_a_version(settings, first, second):
     assert promote_title(settings, ISBNS[1], "1", reason="holiday model") == "2"
     assert versions_of(settings)[ISBNS[1]] == "1"
     history = title_history(settings, ISBNS[1])
-    assert [h["decision"] for h in history] == ["promoted by hand", "unchanged", "promoted", "promoted"]
+    assert [h["decision"] for h in history] == [
+        "promoted by hand",
+        "unchanged",
+        "promoted",
+        "promoted",
+    ]
 
 
 def test_incremental_retrain_refits_only_changed_titles(settings, first):

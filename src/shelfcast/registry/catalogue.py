@@ -17,7 +17,7 @@ that hold them: what a release of the catalogue is made of.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from shelfcast.forecasting import bundle_table
 from shelfcast.forecasting.bundle_table import BundleTable
 from shelfcast.forecasting.fit import TitleFit
 from shelfcast.registry import catalogue_files as files
+from shelfcast.registry.catalogue_metrics import metrics_frame, summary_metrics, title_metrics
 from shelfcast.registry.catalogue_versions import (
     CatalogueVersion,
     champion_map,
@@ -38,10 +39,8 @@ from shelfcast.registry.catalogue_versions import (
 from shelfcast.registry.challenge import decide
 from shelfcast.registry.connection import client_for
 from shelfcast.registry.models import CHAMPION
-from shelfcast.registry.values import number, now_iso
+from shelfcast.registry.values import now_iso, number
 from shelfcast.settings import Settings
-
-Summarise = Callable[[pd.DataFrame], Mapping[str, float]]  # metrics table -> run metrics
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ def gather(
         tables.append(files.read_table(at.folder, isbns))
         metrics.append(files.read_parquet(at.folder, files.METRICS, isbns).to_pandas())
     table = bundle_table.concat(tables) if tables else bundle_table.from_bundles([])
-    frame = pd.concat(metrics, ignore_index=True) if metrics else files.metrics_frame([])
+    frame = pd.concat(metrics, ignore_index=True) if metrics else metrics_frame([])
     return table, frame
 
 
@@ -119,7 +118,6 @@ def register_catalogue(
     fingerprint: str = "",
     settings_digest: str = "",
     data_source: str = "",
-    summarise: Summarise | None = None,
     pipeline_run: str | None = None,
 ) -> CatalogueRegistration:
     """Register a catalogue version from `fits` (the titles refitted), carrying every other
@@ -139,7 +137,9 @@ def register_catalogue(
         counts["failed"] = len(failures)
         return CatalogueRegistration(name, None, None, base.version, decisions, counts)
     # The champion rows: carried titles' to copy, refitted titles' for the gate.
-    holding = {k: str(m["champion_version"]) for k, m in mapping.items() if k in fitted or k in carried}
+    holding = {
+        k: str(m["champion_version"]) for k, m in mapping.items() if k in fitted or k in carried
+    }
     old, old_metrics = gather(client, settings, holding, base)
     timings["read"] = time.perf_counter() - started
     tags = {"data_fingerprint": fingerprint, "dataset_source": data_source[:500]}
@@ -158,7 +158,7 @@ def register_catalogue(
         metrics = pd.concat(
             [
                 old_metrics[old_metrics["isbn"].isin(set(carried))],
-                files.metrics_frame(files.title_metrics(f.bundle, version) for f in fits),
+                metrics_frame(title_metrics(f.bundle, version) for f in fits),
             ],
             ignore_index=True,
         )
@@ -166,7 +166,7 @@ def register_catalogue(
         frame = decisions.to_pandas()
         counts = _counts(frame, failures, mapping)
         run_metrics = {f"counts/{k}": float(v) for k, v in counts.items()}
-        run_metrics.update(summarise(metrics) if summarise else {})
+        run_metrics.update(summary_metrics(metrics))
         info = {
             "kind": "catalogue",
             "model_name": name,

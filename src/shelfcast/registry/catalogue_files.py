@@ -3,7 +3,8 @@
     titles-00000.parquet ... shared.parquet   the BundleTable of the titles the version
                                                fitted or carried over (`bundle_table`)
     metrics.parquet                            per title of that table: segment, family,
-                                               backtest and holdout scores (`METRIC_COLUMNS`)
+                                               backtest and holdout scores
+                                               (`catalogue_metrics.METRIC_COLUMNS`)
     decisions.parquet                          per title of the catalogue: the gate's
                                                decision and where its champion row is
                                                (`DECISION_SCHEMA`): the champion map
@@ -19,7 +20,6 @@ in place when the artifact store is a local folder, else downloaded once into
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,7 +33,6 @@ import pyarrow.parquet as pq
 from shelfcast.atomic import write_atomic
 from shelfcast.errors import BundleError
 from shelfcast.forecasting import bundle_table
-from shelfcast.forecasting.bundle import Bundle
 from shelfcast.forecasting.bundle_table import BundleTable
 from shelfcast.registry.artifacts import local_folder
 from shelfcast.settings import Settings
@@ -65,56 +64,6 @@ DECISION_SCHEMA = pa.schema(
         ("content_hash", pa.string()),  # what the title was last fitted on
     ]
 )
-METRIC_COLUMNS = [
-    "isbn",
-    "segment",
-    "family",
-    "selected",
-    "backtest_mase",
-    "baseline_mase",
-    "weeks",  # holdout weeks
-    "actual",  # units sold in them
-    "mae",
-    "mase",
-    "wape",
-    "wql",
-    "coverage_80",
-    "coverage_95",
-    "version",  # the version that fitted the row
-]
-
-
-def title_metrics(bundle: Bundle, version: str) -> dict[str, Any]:
-    """A fitted bundle's row of `metrics.parquet`: its backtest and holdout scores."""
-    ev = bundle.evaluation
-    selected = ev.get("selected")
-    means = ev.get("backtest", {}).get("mean", {})
-    holdout = ev.get("holdout", {})
-    held = holdout.get(selected, {}) if selected else {}
-    weeks = int(holdout.get("weeks", 0) or 0)
-    values = bundle.history.values
-    row = {
-        "isbn": bundle.key,
-        "segment": bundle.segment.name,
-        "family": bundle.family,
-        "selected": selected,
-        "backtest_mase": means.get(selected, {}).get("mase"),
-        "baseline_mase": means.get(ev.get("baseline"), {}).get("mase"),
-        "weeks": weeks,
-        "actual": float(values[-weeks:].sum()) if 0 < weeks <= len(values) else 0.0,
-        **{name: held.get(name) for name in ("mae", "mase", "wape", "wql")},
-        "coverage_80": held.get("coverage_80"),
-        "coverage_95": held.get("coverage_95"),
-        "version": version,
-    }
-    return {k: (math.nan if v is None else v) for k, v in row.items()}
-
-
-def metrics_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(list(rows), columns=METRIC_COLUMNS)
-    for column in METRIC_COLUMNS[4:-1]:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    return frame
 
 
 def decisions_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
@@ -198,7 +147,10 @@ def read_table(folder: Path, keys: Sequence[str] | None = None) -> BundleTable:
 
 
 def read_parquet(
-    folder: Path, name: str, isbns: Sequence[str] | None = None, columns: Sequence[str] | None = None
+    folder: Path,
+    name: str,
+    isbns: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> pa.Table:
     """`metrics.parquet` or `decisions.parquet` of a version, whole or for `isbns` (reading
     only the row groups that may hold them)."""

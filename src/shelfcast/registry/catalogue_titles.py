@@ -19,6 +19,7 @@ from shelfcast.errors import ShelfcastError
 from shelfcast.forecasting import bundle_table
 from shelfcast.forecasting.bundle import write_bundle
 from shelfcast.registry import catalogue_files as files
+from shelfcast.registry.catalogue_metrics import metrics_frame
 from shelfcast.registry.catalogue_versions import (
     CatalogueVersion,
     champion_map,
@@ -169,5 +170,5 @@ def _change(
             "counts": counts,
         }
         empty = bundle_table.from_bundles([])
-        made.publish(empty, files.metrics_frame([]), decisions, info, {}, why)
+        made.publish(empty, metrics_frame([]), decisions, info, {}, why)
     return made.version

@@ -138,7 +138,9 @@ class NewVersion:
             manifest = catalogue_files.write_version(
                 staging / catalogue_files.FOLDER, table, metrics, decisions, info
             )
-            artifacts.upload(self.source, staging / catalogue_files.FOLDER, self.settings.tracking_uri)
+            artifacts.upload(
+                self.source, staging / catalogue_files.FOLDER, self.settings.tracking_uri
+            )
         stamp = now_ms()
         log_batch(
             client,

@@ -1,4 +1,4 @@
-"""Training the whole catalogue: which titles to refit, and the version's summary metrics.
+"""Training the whole catalogue: which titles to refit.
 
 Incremental training. Each title's series and fit settings are hashed
 (`forecasting.content_hash`); a title is refitted when its hash differs from the one the
@@ -16,16 +16,12 @@ settings change, or a full refit.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-import pandas as pd
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.forecasting.content_hash import content_hash, settings_digest
 from shelfcast.forecasting.fit import FitConfig
-from shelfcast.monitoring.segment_accuracy import ALL, segment_accuracy
 from shelfcast.settings import Settings
 
 
@@ -50,38 +46,3 @@ def plan_refit(
     base, fitted = fitted_hashes(settings)
     refit = [k for k, h in hashes.items() if full or fitted.get(k) != h]
     return RefitPlan(base, refit, hashes, digest)
-
-
-def summary_metrics(metrics: pd.DataFrame) -> dict[str, float]:
-    """Run-level metrics of a catalogue version from its per-title metrics: per segment and
-    over all titles, MASE, WAPE, wQL, interval coverage and title counts, on the holdout weeks
-    of the titles scored there (`monitoring.segment_accuracy`'s aggregation; wQL as a ratio
-    of sums like WAPE)."""
-    scored = metrics[metrics["weeks"] > 0].dropna(subset=["mae", "coverage_80", "coverage_95"])
-    titles = scored.to_dict("records")
-    out: dict[str, float] = {}
-    if not titles:
-        return out
-    wql = _weighted_wql(scored)
-    for row in segment_accuracy(titles):
-        name = str(row["segment"])
-        for key in ("titles", "mase", "wape", "coverage_80", "coverage_95"):
-            value = float(row[key])
-            if math.isfinite(value):
-                out[f"{name}/{key}"] = value
-        if name in wql:
-            out[f"{name}/wql"] = wql[name]
-    return out
-
-
-def _weighted_wql(scored: pd.DataFrame) -> Mapping[str, float]:
-    """wQL per segment and over all: each title's wQL weighted by its units sold."""
-    has = scored[scored["wql"].notna() & (scored["actual"] > 0)]
-    loss = has["wql"] * has["actual"]
-    out = {
-        str(segment): float(loss[group.index].sum() / group["actual"].sum())
-        for segment, group in has.groupby("segment")
-    }
-    if len(has):
-        out[ALL] = float(loss.sum() / has["actual"].sum())
-    return out

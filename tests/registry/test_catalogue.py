@@ -4,8 +4,11 @@ champion map, rollback of a title and of a version, incremental refits, extracti
 import dataclasses
 
 import pytest
+from support.registry import CONFIG, weekly, with_holdout_mase
+from typer.testing import CliRunner
 
 from shelfcast import registry
+from shelfcast.cli import app
 from shelfcast.forecasting import bundle_table, fit_title
 from shelfcast.forecasting.bundle import read_bundle
 from shelfcast.registry import catalogue_files
@@ -18,7 +21,6 @@ from shelfcast.registry.catalogue_titles import (
     title_record,
 )
 from shelfcast.training.catalogue import plan_refit
-from tests.support.registry import CONFIG, weekly, with_holdout_mase
 
 ISBNS = ["9780000000002", "9780000000019", "9780000000026"]
 
@@ -194,3 +196,33 @@ def test_a_row_is_read_from_its_row_group_alone(tmp_path, first):
     found = bundle_table.read_keys(tmp_path, ["k01234", "missing"])
     assert found.keys == ["k01234"]
     assert found.bundle("k01234").to_files() == table.bundle("k01234").to_files()
+
+
+def test_cli_show_extract_and_roll_back_a_catalogue_title(cli_home, first, second, tmp_path):
+    register(cli_home, first, [series_of(n) for n in range(3)])
+    register(cli_home, [with_holdout_mase(second[0], 1e-6)], [series_of(0, 30.0)])
+    runner = CliRunner()
+
+    result = runner.invoke(app, ["models", "show", ISBNS[0], "--history"])
+    assert result.exit_code == 0, result.output
+    assert "book_sales_catalogue v2" in result.output and "promoted" in result.output
+    assert "in every catalogue version" in result.output
+
+    out = tmp_path / "extracted"
+    result = runner.invoke(app, ["models", "extract", ISBNS[0], "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert read_bundle(out).to_files() == second[0].bundle.to_files()
+
+    result = runner.invoke(app, ["models", "rollback", ISBNS[0], "--catalogue"])
+    assert result.exit_code == 0, result.output
+    assert "v2 -> v1" in result.output
+    result = runner.invoke(app, ["models", "show", "book_sales_catalogue"])
+    assert result.exit_code == 0, result.output
+    assert "moved by hand" in result.output and "1 promoted, 0 kept, 2 carried" in result.output
+    result = runner.invoke(app, ["models", "rollback", "book_sales_catalogue"])
+    assert result.exit_code == 0, result.output
+    assert "v3 -> v2" in result.output
+
+    result = runner.invoke(app, ["models", "show", "9780000000033"])
+    assert result.exit_code == 1
+    assert "holds no title 9780000000033" in result.output and "Traceback" not in result.output

@@ -102,18 +102,18 @@ def show_command(
         return
     from shelfcast.lifecycle.models import catalogue_title
 
-    found = False
+    missing = ""
     try:
         _print_catalogue_title(catalogue_title(settings, text, version, history))
-        found = True
-    except (registry.ModelNotFound, registry.VersionNotFound):
+    except (registry.ModelNotFound, registry.VersionNotFound) as exc:
         if version is not None:
             raise
+        missing = str(exc)
     try:
         _print_model(registry.show_model(settings, text), settings)
-    except registry.ModelNotFound:
-        if not found:
-            raise
+    except registry.ModelNotFound as exc:
+        if missing:
+            raise registry.ModelNotFound(f"{missing}; and {exc}") from None
 
 
 def _print_catalogue_title(record: dict) -> None:

@@ -1,5 +1,7 @@
 """The whole lifecycle in one call: train, register and gate -> package the champions ->
-deploy the release to an endpoint -> test it -> ask it for a sample forecast.
+deploy the release to an endpoint -> test it -> ask it for a sample forecast. With every
+title (`--all`) the catalogue model's champion table is the release
+(`lifecycle.package.package_catalogue`).
 
 `shelfcast run` and the seed's `deploy/01_train_pipeline_and_create_endpoints.py` are this.
 Rerunning it on unchanged data is quick and changes nothing: training comes from ZenML's
@@ -90,7 +92,14 @@ def run_lifecycle(
     seconds["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    packaged = package_release(settings, progress=progress)
+    if options.train.all_titles:
+        # The catalogue's release: the champion table of the catalogue model's champion
+        # version as a few checksummed files.
+        from shelfcast.lifecycle.package import package_catalogue
+
+        packaged = package_catalogue(settings, progress=progress)
+    else:
+        packaged = package_release(settings, progress=progress)
     seconds["package"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -105,17 +114,23 @@ def run_lifecycle(
         tests = check_endpoint(settings, name, progress=progress)
         seconds["test"] = time.perf_counter() - started
 
-    isbns = {m.isbn for m in release.models}
-    wanted = [
-        i for i in (*options.train.isbns, *settings.selection.default_test_isbns) if i in isbns
-    ]
-    isbn = wanted[0] if wanted else release.models[0].isbn
+    isbn = _sample_isbn(settings, options, release, training)
     step(progress, "sample", f"Asking {name} for a {SAMPLE_HORIZON}-week forecast of {isbn}")
     instance = {"isbn": isbn, "horizon": SAMPLE_HORIZON, "level": list(settings.serving.levels)}
     sample = backend(settings).predict(name, [instance]).predictions[0]
     if "error" in sample:
         raise ShelfcastError(f"the endpoint refused the sample forecast: {sample['error']}")
     return LifecycleResult(training, packaged, deployed, tests, sample, seconds)
+
+
+def _sample_isbn(
+    settings: Settings, options: LifecycleOptions, release: Release, training: TrainResult
+) -> str:
+    """The title to ask for: one asked for, else a test ISBN, in the release (a catalogue
+    release lists no models: then among the titles trained, else the first test ISBN)."""
+    preferred = [*options.train.isbns, *settings.selection.default_test_isbns]
+    isbns = [m.isbn for m in release.models] or sorted(t.isbn for t in training.trained)
+    return ([i for i in preferred if i in isbns] or isbns or preferred)[0]
 
 
 def plan_lifecycle(

@@ -45,6 +45,7 @@ import pyarrow.parquet as pq
 
 from shelfcast.errors import BundleError
 from shelfcast.forecasting.bundle import FORMAT_VERSION, Bundle
+from shelfcast.forecasting.families import Spec, SpecError, spec_from_dict
 
 TABLE_VERSION = 1
 SHARED_MIN = 64  # numbers in an array stored once in the shared table
@@ -188,6 +189,14 @@ class BundleTable:
         i = self.row(key)
         row = {name: self.titles.column(name)[i].as_py() for name in self.titles.column_names}
         return _bundle(row, self._shared)
+
+    def model(self, key: str) -> Spec:
+        """The title's model spec alone (what the promotion gate needs of a champion)."""
+        text = self.titles.column("model")[self.row(key)].as_py()
+        try:
+            return spec_from_dict(_resolved(json.loads(text), self._shared))
+        except (SpecError, TypeError, ValueError) as exc:
+            raise BundleError(f"catalogue row {key}: model is malformed: {exc}") from None
 
     def select(self, keys: Iterable[str]) -> BundleTable:
         """The rows of `keys` (in key order) with the shared values they use."""

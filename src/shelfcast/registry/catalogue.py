@@ -220,7 +220,7 @@ def _gate(
         incumbent = str(current["champion_version"]) if current else None
         decision = decide(
             fit,
-            (lambda key=key: old.bundle(key).model) if incumbent else None,
+            (lambda key=key: old.model(key)) if incumbent else None,
             incumbent,
             settings.registry.promotion_min_improvement,
             lambda key=key: number(backtest.get(key)),

@@ -131,11 +131,12 @@ def register_catalogue(
     failures = dict(failures or {})
     fitted = {f.key: f for f in fits}
     carried = sorted(k for k in mapping if k not in fitted)
-    if base is not None and not fitted:
+    if not fitted:  # nothing new: the version in force stays
         decisions = _failed_rows(failures, mapping)
         counts = {"titles": len(mapping), "fitted": 0, "carried": len(carried)}
         counts["failed"] = len(failures)
-        return CatalogueRegistration(name, None, None, base.version, decisions, counts)
+        at = base.version if base else None
+        return CatalogueRegistration(name, None, None, at, decisions, counts)
     # The champion rows: carried titles' to copy, refitted titles' for the gate.
     holding = {
         k: str(m["champion_version"]) for k, m in mapping.items() if k in fitted or k in carried

@@ -11,6 +11,7 @@ are under its artifacts' `catalogue/` (`catalogue_files`).
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from shelfcast.registry.connection import (
     already_exists,
     experiment_id,
     log_batch,
+    not_found,
     registry_error,
     staging_parent,
 )
@@ -72,8 +74,10 @@ def champion_version(client: MlflowClient, settings: Settings) -> CatalogueVersi
     name = catalogue_name(settings)
     try:
         model = client.get_registered_model(name)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if not_found(exc):
+            return None
+        raise registry_error(exc, settings, f"reading {name}") from None
     current = aliases(model).get(CHAMPION)
     return locate(client, settings, current) if current else None
 
@@ -198,7 +202,8 @@ def new_version(
     except BaseException as exc:
         with contextlib.suppress(MlflowException):
             client.set_terminated(run_id, "FAILED")
-            if made is not None:
+        if made is not None:
+            with contextlib.suppress(MlflowException):
                 client.delete_model_version(model.name, made)
         if isinstance(exc, MlflowException):
             raise registry_error(exc, settings, f"registering a {model.name} version") from None
@@ -207,8 +212,6 @@ def new_version(
 
 @contextmanager
 def _staging(settings: Settings) -> Iterator[Path]:
-    import tempfile
-
     with tempfile.TemporaryDirectory(
         prefix=".shelfcast-catalogue-", dir=staging_parent(settings)
     ) as tmp:

@@ -12,6 +12,7 @@ and measures on a fresh MLflow SQLite store, per catalogue size N:
   champion table     every title's champion row gathered from v1..v3 and verified
   title lookup       `title_record` (what `shelfcast models show ISBN` reads), mean of 20
   extract            one title's bundle folder from its verified table
+  models show        `shelfcast models show ISBN` in a new process (Python start-up included)
 
 Beside them, the per-title path (`log_training_run`: a run and a registered model per title)
 on `--per-title` titles. Timings are wall seconds on a shared machine: compare ratios.
@@ -30,7 +31,10 @@ import _common  # noqa: F401  (first: pins BLAS threads to one before numpy is i
 
 import argparse
 import dataclasses
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -52,6 +56,7 @@ from shelfcast.training.catalogue import plan_refit
 from shelfcast.training.run import fit_config
 
 CONFIG = fit_config(Settings())
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def rekeyed(fit: TitleFit, key: str) -> TitleFit:
@@ -114,7 +119,17 @@ def measure(base: list[TitleFit], n: int, home: Path, gated: bool) -> list[tuple
     rows.append(("title lookup (mean of 20)", statistics.mean(lookups), f"max {max(lookups):.3f}"))
     _, seconds = timed(lambda: extract_title(settings, first[n // 2].key, home / "extracted"))
     rows.append(("extract one title", seconds, ""))
+    _, seconds = timed(lambda: show_command(home, first[n // 3].key))
+    rows.append(("`shelfcast models show ISBN`", seconds, "a new process: imports included"))
     return rows
+
+
+def show_command(home: Path, isbn: str) -> None:
+    """`shelfcast models show ISBN` in a new process, as a user runs it."""
+    env = {**os.environ, "SHELFCAST_HOME": str(home), "PYTHONPATH": str(SRC)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [sys.executable, "-c", "from shelfcast.cli import app; app()", "models", "show", isbn]
+    subprocess.run(command, env=env, check=True, capture_output=True, cwd=home)
 
 
 def phases(timings: dict[str, float]) -> str:
@@ -163,9 +178,8 @@ def main() -> None:
     for n in [int(x) for x in args.titles.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
             for stage, seconds, note in measure(base, n, Path(tmp), n <= args.gated_max):
-                per = (
-                    1000 * seconds / n if "lookup" not in stage and "extract" not in stage else None
-                )
+                whole = stage.startswith(("register", "plan", "champion"))
+                per = 1000 * seconds / n if whole else None
                 table.add(f"{n:,}", stage, fmt(seconds, 2), fmt(per, 2, ""), note)
     if args.per_title:
         with tempfile.TemporaryDirectory() as tmp:

@@ -137,10 +137,8 @@ def register_catalogue(
         counts["failed"] = len(failures)
         at = base.version if base else None
         return CatalogueRegistration(name, None, None, at, decisions, counts)
-    # The champion rows: carried titles' to copy, refitted titles' for the gate.
-    holding = {
-        k: str(m["champion_version"]) for k, m in mapping.items() if k in fitted or k in carried
-    }
+    # Every champion row: carried titles' to copy, refitted titles' for the gate.
+    holding = {k: str(m["champion_version"]) for k, m in mapping.items()}
     old, old_metrics = gather(client, settings, holding, base)
     timings["read"] = time.perf_counter() - started
     tags = {"data_fingerprint": fingerprint, "dataset_source": data_source[:500]}

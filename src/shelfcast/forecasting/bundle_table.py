@@ -124,10 +124,22 @@ def _factored(value: Any, shared: _Shared) -> Any:
     if isinstance(value, dict):
         return {k: _factored(v, shared) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        if len(value) >= SHARED_MIN and all(isinstance(v, int | float) for v in value):
+        if _numbers(value):
             return shared.array(value)
         return [_factored(v, shared) for v in value]
     return value
+
+
+def _numbers(value: Sequence[Any]) -> bool:
+    """Whether `value` is a flat list of `SHARED_MIN` numbers or more (checked in numpy: a
+    pooled forest has hundreds of thousands)."""
+    if len(value) < SHARED_MIN or not isinstance(value[0], int | float):
+        return False
+    try:
+        kind = np.asarray(value).dtype.kind
+    except (ValueError, OverflowError):  # ragged, or an int beyond 64 bits
+        return all(isinstance(v, int | float) for v in value)
+    return kind in "biuf" or (kind == "O" and all(isinstance(v, int | float) for v in value))
 
 
 def _resolved(value: Any, shared: Callable[[str], Any]) -> Any:

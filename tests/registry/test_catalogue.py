@@ -223,6 +223,10 @@ def test_cli_show_extract_and_roll_back_a_catalogue_title(cli_home, first, secon
     assert result.exit_code == 0, result.output
     assert "v3 -> v2" in result.output
 
+    result = runner.invoke(app, ["models", "list"])
+    assert result.exit_code == 0, result.output
+    assert "book_sales_catalogue: champion v2, 3 titles" in result.output
+
     result = runner.invoke(app, ["models", "show", "9780000000033"])
     assert result.exit_code == 1
     assert "holds no title 9780000000033" in result.output and "Traceback" not in result.output

@@ -66,15 +66,17 @@ def settings_for(env: str | None, tracking_uri: str | None):
 @app.command("list")
 @reports_errors
 def list_command(env: EnvOption = None, tracking_uri: TrackingOption = None) -> None:
-    """Every registered title model with its latest version, aliases and champion's MASE.
+    """Every registered title model with its latest version, aliases and champion's MASE, and
+    the catalogue model's champion version.
 
     Example: `shelfcast models list --env production`
     """
     from shelfcast import registry
+    from shelfcast.registry.catalogue import catalogue_summary
     from shelfcast.views.models import print_models
 
     settings = settings_for(env, tracking_uri)
-    print_models(registry.list_models(settings), settings)
+    print_models(registry.list_models(settings), settings, catalogue=catalogue_summary(settings))
 
 
 @app.command("show")

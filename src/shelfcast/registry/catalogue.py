@@ -102,6 +102,21 @@ def gather(
     return table, frame
 
 
+def catalogue_summary(settings: Settings) -> dict[str, str | None] | None:
+    """The catalogue model's name, champion version and its count of titles; None when the
+    catalogue model has no version in force."""
+    client = client_for(settings)
+    at = champion_version(client, settings)
+    if at is None:
+        return None
+    found = client.get_model_version(at.model_name, at.version)
+    return {
+        "model": at.model_name,
+        "champion": at.version,
+        "titles": found.tags.get("count_titles"),
+    }
+
+
 def fitted_hashes(settings: Settings) -> tuple[str | None, dict[str, str]]:
     """The champion version and, per title, the content hash it was last fitted on."""
     at = champion_version(client_for(settings), settings)

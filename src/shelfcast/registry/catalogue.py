@@ -164,7 +164,7 @@ def register_catalogue(
         version = made.version
         mark = time.perf_counter()
         rows = _gate(settings, fits, old, old_metrics, mapping, content_hashes, version)
-        rows += _carried_rows(carried, mapping, failures, fitted, version)
+        rows += _carried_rows(carried, mapping, failures, content_hashes, version)
         timings["gate"] = time.perf_counter() - mark
         mark = time.perf_counter()
         fresh = bundle_table.from_bundles((f.bundle for f in fits), content_hashes)
@@ -265,7 +265,7 @@ def _carried_rows(
     carried: Iterable[str],
     mapping: Mapping[str, Mapping[str, Any]],
     failures: Mapping[str, str],
-    fitted: Mapping[str, TitleFit],
+    content_hashes: Mapping[str, str],
     version: str,
 ) -> list[dict[str, Any]]:
     """Titles not refitted: the champion row copied into `version`, as it was."""
@@ -275,6 +275,8 @@ def _carried_rows(
         held = f"champion row of v{current['champion_version']}"
         if key in failures:
             reason = f"refit failed ({failures[key]}); {held} carried over"
+        elif key not in content_hashes:
+            reason = f"not in this run's data; {held} carried over"
         else:
             reason = f"unchanged; {held} carried over"
         rows.append(

@@ -345,3 +345,43 @@ def test_artifacts_round_trip_every_field(project):
                 assert np.array_equal(fc.upper[95], b.backtest.forecasts[name][origin].upper[95])
         assert np.array_equal(a.holdout_forecast.mean, b.holdout_forecast.mean)
         assert a.candidate_forecasts.keys() == b.candidate_forecasts.keys()
+
+
+def sales_of(project, folder: str, isbns, tripled: str | None = None) -> Path:
+    """The sample's rows of `isbns` in a file of their own; `tripled`: that title's last week
+    sold three times as much."""
+    sales = pd.read_parquet(project.sample)
+    sales = sales[sales["ISBN"].isin(isbns)].reset_index(drop=True)
+    if tripled:
+        last = (sales["ISBN"] == tripled) & (sales["End Date"] == sales["End Date"].max())
+        sales.loc[last, "Volume"] *= 3
+    path = project.root / folder / "bookscan_weekly.parquet"
+    path.parent.mkdir()
+    sales.to_parquet(path, index=False)
+    return path
+
+
+def test_every_title_is_one_catalogue_version_and_a_retrain_refits_what_changed(project):
+    from shelfcast.registry.catalogue import champion_table
+
+    others = sorted(set(pd.read_parquet(project.sample)["ISBN"].astype(str)) - set(ISBNS))
+    titles = (*ISBNS, others[0])
+    first = run_training(
+        project.settings(sales_of(project, "catalogue-1", titles)),
+        all_titles=True,
+        catalogue=True,
+        config=CONFIG,
+    )
+    assert "register_catalogue" in {s.name for s in first.steps}
+    assert first.catalogue["version"] == "1"
+    assert first.catalogue["counts"]["promoted"] == 3
+    assert {t.model_name for t in first.trained} == {"book_sales_catalogue"}
+
+    changed = sales_of(project, "catalogue-2", titles, tripled=ISBNS[0])
+    second = run_training(project.settings(changed), all_titles=True, catalogue=True, config=CONFIG)
+    assert [t.isbn for t in second.titles] == [ISBNS[0]]  # the only title refitted
+    assert second.catalogue["version"] == "2" and second.catalogue["base_version"] == "1"
+    assert second.catalogue["counts"]["carried"] == 2
+    champions = champion_table(project.settings())
+    assert sorted(champions.table.keys) == sorted(titles)
+    assert champions.versions[others[0]] == "2"  # carried over: its row copied into v2

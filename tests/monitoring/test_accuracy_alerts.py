@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from shelfcast.forecasting.segment_accuracy import segment_accuracy, segment_order
 from shelfcast.monitoring.accuracy import accuracy, scaled_errors
 from shelfcast.monitoring.alerts import (
     DEFAULT_RULES,
@@ -17,7 +18,6 @@ from shelfcast.monitoring.alerts import (
     AlertRules,
     title_alerts,
 )
-from shelfcast.monitoring.segment_accuracy import segment_accuracy, segment_order
 
 ISBN = "9780722532935"
 

@@ -26,6 +26,7 @@ from support.monitoring import (
 
 from shelfcast.catalog.segments import Segment, segment_of
 from shelfcast.forecasting import fit_title
+from shelfcast.forecasting.segment_accuracy import segment_accuracy
 from shelfcast.monitoring.actuals import ingest_actuals
 from shelfcast.monitoring.paths import actuals_path, reports_dir
 from shelfcast.monitoring.report import (
@@ -34,7 +35,6 @@ from shelfcast.monitoring.report import (
     read_report,
     write_report,
 )
-from shelfcast.monitoring.segment_accuracy import segment_accuracy
 
 
 def ingest(settings, frame, tmp_path, name="actuals.csv"):

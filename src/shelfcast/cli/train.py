@@ -25,7 +25,15 @@ def train(
         typer.Option(min=1, help="Selected titles at most (default: the setting, 15)."),
     ] = None,
     all_titles: Annotated[
-        bool, typer.Option("--all", help="Every title with sales, not only the selected ones.")
+        bool,
+        typer.Option(
+            "--all",
+            help="Every title with sales, registered as one version of the catalogue model "
+            "(registry.catalogue_model); only titles whose data or settings changed are refitted.",
+        ),
+    ] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="With --all: refit every title, changed or not.")
     ] = False,
     env: EnvOption = None,
     workers: Annotated[
@@ -49,7 +57,8 @@ def train(
 
     Runs on the active ZenML stack of the project folder (the default local stack, set up on
     first use). A rerun on unchanged data is served from ZenML's cache, registers nothing new
-    and says so: each title's champion stays where it is.
+    and says so: each title's champion stays where it is. With `--all` the whole catalogue is
+    one version of the catalogue model, gated title by title (see `shelfcast models show`).
 
     Example: `shelfcast train --isbn 9780722532935 --isbn 9780241003008 --env testing`
     """
@@ -66,6 +75,7 @@ def train(
         isbns=tuple(split_values(isbn)),
         max_titles=max_titles,
         all_titles=all_titles,
+        full=full,
         verbose=verbose,
         use_cache=cache,
     )

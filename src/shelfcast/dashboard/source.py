@@ -30,12 +30,12 @@ from shelfcast.endpoints.base import (
 )
 from shelfcast.errors import ShelfcastError
 from shelfcast.forecasting.bundle import Bundle, selected_family
+from shelfcast.forecasting.segment_accuracy import segment_order
 from shelfcast.monitoring.accuracy import accuracy
 from shelfcast.monitoring.actuals import read_actuals, weekly_actuals
 from shelfcast.monitoring.comparison import compare, load_judges
 from shelfcast.monitoring.paths import actuals_path
 from shelfcast.monitoring.report import ReportError, latest_report_path, read_report
-from shelfcast.monitoring.segment_accuracy import segment_order
 from shelfcast.releases import Release, ReleaseModel, list_releases, load_bundles, read_release
 from shelfcast.settings import Settings
 

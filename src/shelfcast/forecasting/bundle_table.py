@@ -20,10 +20,13 @@ exact `Bundle` (so `Bundle.to_files` makes the title's bundle folder), and no fi
 
 On disk a table is `titles-00000.parquet`... (`PART_ROWS` titles each, in key order) and
 `shared.parquet`; `write` returns each file's sha256, and `read` verifies them when given.
+Row groups of `GROUP_ROWS` titles in key order let `read_keys` read a few titles' rows alone
+(the groups whose key range holds them), whatever the size of the table.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -37,14 +40,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shelfcast.errors import BundleError
 from shelfcast.forecasting.bundle import FORMAT_VERSION, Bundle
+from shelfcast.forecasting.families import Spec, SpecError, spec_from_dict
 
 TABLE_VERSION = 1
 SHARED_MIN = 64  # numbers in an array stored once in the shared table
 PART_ROWS = 25_000  # titles per Parquet file
+GROUP_ROWS = 1_000  # titles per row group: what reading one title's row costs at least
 SHARED_FILE = "shared.parquet"
 PART_PREFIX = "titles-"
 REF = "$shared"
@@ -118,10 +124,22 @@ def _factored(value: Any, shared: _Shared) -> Any:
     if isinstance(value, dict):
         return {k: _factored(v, shared) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        if len(value) >= SHARED_MIN and all(isinstance(v, int | float) for v in value):
+        if _numbers(value):
             return shared.array(value)
         return [_factored(v, shared) for v in value]
     return value
+
+
+def _numbers(value: Sequence[Any]) -> bool:
+    """Whether `value` is a flat list of `SHARED_MIN` numbers or more (checked in numpy: a
+    pooled forest has hundreds of thousands)."""
+    if len(value) < SHARED_MIN or not isinstance(value[0], int | float):
+        return False
+    try:
+        kind = np.asarray(value).dtype.kind
+    except (ValueError, OverflowError):  # ragged, or an int beyond 64 bits
+        return all(isinstance(v, int | float) for v in value)
+    return kind in "biuf" or (kind == "O" and all(isinstance(v, int | float) for v in value))
 
 
 def _resolved(value: Any, shared: Callable[[str], Any]) -> Any:
@@ -184,6 +202,14 @@ class BundleTable:
         row = {name: self.titles.column(name)[i].as_py() for name in self.titles.column_names}
         return _bundle(row, self._shared)
 
+    def model(self, key: str) -> Spec:
+        """The title's model spec alone (what the promotion gate needs of a champion)."""
+        text = self.titles.column("model")[self.row(key)].as_py()
+        try:
+            return spec_from_dict(_resolved(json.loads(text), self._shared))
+        except (SpecError, TypeError, ValueError) as exc:
+            raise BundleError(f"catalogue row {key}: model is malformed: {exc}") from None
+
     def select(self, keys: Iterable[str]) -> BundleTable:
         """The rows of `keys` (in key order) with the shared values they use."""
         rows = sorted({self.row(k) for k in keys}, key=lambda i: self.keys[i])
@@ -197,22 +223,25 @@ class BundleTable:
         out = {}
         for n, start in enumerate(range(0, max(len(self), 1), PART_ROWS)):
             part = self.titles.slice(start, PART_ROWS)
-            out[f"{PART_PREFIX}{n:05d}.parquet"] = _write(part, folder / f"{PART_PREFIX}{n:05d}")
+            name = f"{PART_PREFIX}{n:05d}.parquet"
+            out[name] = write_file(part, folder / name)
         shared = pa.table(
             {"digest": list(self.shared), "json": list(self.shared.values())},
             schema=SHARED_SCHEMA,
         )
-        out[SHARED_FILE] = _write(shared, folder / Path(SHARED_FILE).stem)
+        out[SHARED_FILE] = write_file(shared, folder / SHARED_FILE)
         return out
 
 
-def _write(table: pa.Table, stem: Path) -> str:
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem.name}.", dir=stem.parent)
+def write_file(table: pa.Table, path: Path) -> str:
+    """Write `table` to the Parquet file `path` atomically (row groups of `GROUP_ROWS` rows,
+    so that a sorted key column lets readers skip groups); returns the file's sha256."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", dir=path.parent)
     os.close(fd)
     try:
-        pq.write_table(table, tmp, compression=COMPRESSION)
+        pq.write_table(table, tmp, compression=COMPRESSION, row_group_size=GROUP_ROWS)
         digest = file_sha256(tmp)
-        os.replace(tmp, stem.with_suffix(".parquet"))
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -368,6 +397,55 @@ def read(
         )
     )
     return BundleTable(titles, shared)
+
+
+def read_keys(
+    directory: str | Path, keys: Iterable[str], columns: Sequence[str] | None = None
+) -> BundleTable:
+    """The rows of `keys` found in the table in `directory`, reading only the row groups
+    whose key range holds one of them (and the shared values those rows use); keys absent
+    from the table are left out. Files are not verified: `read` with checksums does that."""
+    folder = Path(directory)
+    wanted = sorted(set(keys))
+    read_columns = None if columns is None else list(dict.fromkeys(["key", *columns]))
+    pieces = []
+    try:
+        for path in sorted(folder.glob(f"{PART_PREFIX}*.parquet")):
+            part = pq.ParquetFile(path, memory_map=True)
+            groups = [g for g in range(part.num_row_groups) if _holds(part, g, wanted)]
+            if groups:
+                pieces.append(part.read_row_groups(groups, columns=read_columns))
+        shared_table = pq.read_table(folder / SHARED_FILE, memory_map=True)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise BundleError(f"{folder}: not a readable catalogue table ({exc})") from None
+    if not pieces:
+        titles = SCHEMA.empty_table()
+        if read_columns is not None:
+            titles = titles.select(read_columns)
+    else:
+        titles = pa.concat_tables(pieces)
+        titles = titles.filter(pc.is_in(titles.column("key"), pa.array(wanted)))
+    _check(titles, folder)
+    shared = dict(
+        zip(
+            shared_table.column("digest").to_pylist(),
+            shared_table.column("json").to_pylist(),
+            strict=True,
+        )
+    )
+    if "model" in titles.column_names and "calibration" in titles.column_names:
+        shared = _used(titles, shared)
+    return BundleTable(titles, shared)
+
+
+def _holds(part: pq.ParquetFile, group: int, keys: Sequence[str]) -> bool:
+    """Whether row group `group` of `part` may hold one of `keys` (sorted), by its statistics."""
+    column = part.schema_arrow.get_field_index("key")
+    stats = part.metadata.row_group(group).column(column).statistics
+    if stats is None or not stats.has_min_max:
+        return True
+    low = bisect.bisect_left(keys, stats.min)
+    return low < len(keys) and keys[low] <= stats.max
 
 
 def _check(titles: pa.Table, folder: Path) -> None:

@@ -77,14 +77,17 @@ def fit_titles(
     workers: int | None = None,
     executor: Executor | None = None,
     progress: Progress | None = None,
+    pool_series: Sequence[TitleSeries] | None = None,
 ) -> tuple[list[TitleFit], dict[str, str]]:
     """Fit every series; returns the fits in input order and the titles that failed, with why.
 
     Runs on `executor` when given (any concurrent.futures executor), else on a process pool of
     `workers` processes (default: all cores); `workers=1` runs in this process. Pooled
-    families are trained first, in this process; the fits' quantiles are calibrated together.
+    families are trained first, in this process, across `pool_series` (default: `series`;
+    a catalogue refitting some titles trains them on all); the fits' quantiles are calibrated
+    together.
     """
-    pools = train_pools(series, config)
+    pools = train_pools(series if pool_series is None else pool_series, config)
     results: dict[int, TitleFit | str] = {}
     if executor is None and (workers == 1 or len(series) <= 1):
         limit_blas_threads()

@@ -1,5 +1,7 @@
 """The whole lifecycle in one call: train, register and gate -> package the champions ->
-deploy the release to an endpoint -> test it -> ask it for a sample forecast.
+deploy the release to an endpoint -> test it -> ask it for a sample forecast. With every
+title (`--all`) the catalogue model's champion table is the release
+(`lifecycle.package.package_catalogue`).
 
 `shelfcast run` and the seed's `deploy/01_train_pipeline_and_create_endpoints.py` are this.
 Rerunning it on unchanged data is quick and changes nothing: training comes from ZenML's
@@ -23,7 +25,7 @@ from shelfcast.lifecycle.deploy import (
     deploy_release,
     plan_of,
 )
-from shelfcast.lifecycle.package import package_release
+from shelfcast.lifecycle.package import PackageOptions, package_release
 from shelfcast.lifecycle.progress import Progress, step
 from shelfcast.lifecycle.train import TrainOptions, TrainResult, train_titles
 from shelfcast.settings import Settings
@@ -90,7 +92,10 @@ def run_lifecycle(
     seconds["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    packaged = package_release(settings, progress=progress)
+    # --all: the catalogue model's champion table as one release of a few checksummed files
+    packaged = package_release(
+        settings, PackageOptions(catalogue=options.train.all_titles), progress=progress
+    )
     seconds["package"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -105,17 +110,21 @@ def run_lifecycle(
         tests = check_endpoint(settings, name, progress=progress)
         seconds["test"] = time.perf_counter() - started
 
-    isbns = {m.isbn for m in release.smoke_titles}
-    wanted = [
-        i for i in (*options.train.isbns, *settings.selection.default_test_isbns) if i in isbns
-    ]
-    isbn = wanted[0] if wanted else release.smoke_titles[0].isbn
+    isbn = _sample_isbn(settings, options, release)
     step(progress, "sample", f"Asking {name} for a {SAMPLE_HORIZON}-week forecast of {isbn}")
     instance = {"isbn": isbn, "horizon": SAMPLE_HORIZON, "level": list(settings.serving.levels)}
     sample = backend(settings).predict(name, [instance]).predictions[0]
     if "error" in sample:
         raise ShelfcastError(f"the endpoint refused the sample forecast: {sample['error']}")
     return LifecycleResult(training, packaged, deployed, tests, sample, seconds)
+
+
+def _sample_isbn(settings: Settings, options: LifecycleOptions, release: Release) -> str:
+    """The title to ask for: one asked for, else a test ISBN, among the release's smoke-test
+    titles (a catalogue release's sample), else the first of those."""
+    preferred = [*options.train.isbns, *settings.selection.default_test_isbns]
+    isbns = [m.isbn for m in release.smoke_titles]
+    return ([i for i in preferred if i in isbns] or isbns)[0]
 
 
 def plan_lifecycle(

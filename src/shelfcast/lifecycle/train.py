@@ -33,6 +33,11 @@ STEP_LABELS = {
     "evaluate": "evaluating",
     "register": "registering in MLflow",
 }
+# The catalogue model's steps: the place in STEP_LABELS each takes, and what it does.
+CATALOGUE_STEPS = {
+    "plan_catalogue": ("select_titles", "finding the titles whose data or settings changed"),
+    "register_catalogue": ("register", "registering the catalogue version in MLflow"),
+}
 
 # What the promotion gate did to a title in this run.
 PROMOTED = "promoted"  # a new version was registered and took `champion`
@@ -45,11 +50,14 @@ FAILED = "failed"  # the title could not be trained
 @dataclass(frozen=True)
 class TrainOptions:
     """Which titles to train and how. Titles: `isbns`, else every title (`all_titles`), else
-    the seasonal selection of at most `max_titles` (default: the setting) with the test ISBNs."""
+    the seasonal selection of at most `max_titles` (default: the setting) with the test ISBNs.
+    Every title registers into the catalogue model, refitting only the titles whose data or
+    settings changed (`full`: all of them); a selection registers a model per title."""
 
     isbns: tuple[str, ...] = ()
     max_titles: int | None = None
     all_titles: bool = False
+    full: bool = False  # refit every title of the catalogue, changed or not
     use_cache: bool = True  # False runs every step again (e.g. after the MLflow store was replaced)
     verbose: bool = False  # ZenML's own log lines
     config: FitConfig | None = field(default=None, compare=False)  # overrides the settings' fits
@@ -109,7 +117,14 @@ class TrainResult:
     @property
     def registered_versions(self) -> int:
         """New model versions registered by this run."""
+        if self.catalogue is not None:
+            return int(self.summary.registered and self.catalogue.get("version") is not None)
         return self.summary.registered_versions
+
+    @property
+    def catalogue(self) -> dict | None:
+        """The catalogue version registered (`TrainingSummary.catalogue`); None per title."""
+        return self.summary.catalogue
 
     @property
     def aliases_moved(self) -> int:
@@ -151,16 +166,10 @@ def train_titles(
                 f"writing the sample catalogue to {current}",
             )
         elif stage == "step":
-            if current in STEP_LABELS:
-                done = list(STEP_LABELS).index(current)
-                count(
-                    progress,
-                    "train.pipeline",
-                    "Training pipeline",
-                    done,
-                    steps,
-                    STEP_LABELS[current],
-                )
+            place, label = CATALOGUE_STEPS.get(current, (current, STEP_LABELS.get(current)))
+            if label is not None:
+                done = list(STEP_LABELS).index(place)
+                count(progress, "train.pipeline", "Training pipeline", done, steps, label)
         elif stage == "train":
             count(progress, "train.titles", "Training titles", done, total, current)
         else:
@@ -175,13 +184,15 @@ def train_titles(
         progress=hook,
         verbose=options.verbose,
         use_cache=options.use_cache,
+        catalogue=options.all_titles,
+        full=options.full,
     )
     count(progress, "train.pipeline", "Training pipeline", steps, steps, "done")
     return TrainResult(summary, _outcomes(settings, summary))
 
 
 def _outcomes(settings: Settings, summary: TrainingSummary) -> tuple[TitleOutcome, ...]:
-    if summary.registered:
+    if summary.registered or summary.catalogue is not None:
         return tuple(_outcome(t) for t in summary.titles)
     # The register step came from ZenML's cache: its registrations are the earlier run's, and
     # the gate decided nothing now. Say where `champion` is, as the registry has it now.

@@ -31,13 +31,13 @@ from typing import Any
 import pandas as pd
 
 from shelfcast.atomic import write_atomic
+from shelfcast.forecasting.segment_accuracy import segment_accuracy
 from shelfcast.monitoring.accuracy import accuracy, scaled_errors
 from shelfcast.monitoring.actuals import read_actuals, weekly_actuals
 from shelfcast.monitoring.alerts import Alert, AlertRules, title_alerts
 from shelfcast.monitoring.comparison import Judge, compare, load_judges, previous_forecasts
 from shelfcast.monitoring.paths import actuals_path, reports_dir
 from shelfcast.monitoring.report_types import FORMAT_VERSION, MonitoringReport, ReportError
-from shelfcast.monitoring.segment_accuracy import segment_accuracy
 from shelfcast.releases import Release, list_releases, open_release
 from shelfcast.settings import Settings
 

@@ -34,6 +34,10 @@ Modules, by what they do:
 - `title_run`: one title's nested run, upload, gate and registration.
 - `models`: registered models, versions and aliases: names, lookups, list and show,
   bundles, the versions to package.
+- `catalogue`: the catalogue model (`registry.catalogue_model`): one version per training
+  run holding every title, gated title by title; `champion_table`. Beside it
+  `catalogue_versions` (its versions, files and champion map), `catalogue_files` (the files
+  of a version) and `catalogue_titles` (one title: look up, extract, promote, roll back).
 - `gate`: the promotion gate, a pure function of the two versions' scores.
 - `challenge`: the evidence the gate decides on (the champion scored on the newest window).
 - `history`: the champions' succession (the `champion_history` tag).
@@ -66,6 +70,7 @@ from shelfcast.registry.models import (
     list_models,
     load_bundle,
     model_name,
+    registered_name,
     resolve_name,
     select_versions,
     show_model,
@@ -100,6 +105,7 @@ __all__ = [
     "log_training_run",
     "model_name",
     "promote",
+    "registered_name",
     "resolve_name",
     "rollback",
     "score_on_newest_window",

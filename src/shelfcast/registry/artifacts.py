@@ -26,7 +26,7 @@ from shelfcast.registry.connection import not_found
 from shelfcast.registry.pyfunc import DATA_SUBPATH
 
 
-def _local_path(uri: str) -> Path | None:
+def local_folder(uri: str) -> Path | None:
     """The folder of a local artifact URI (`file:` or a bare path), else None."""
     parsed = urllib.parse.urlparse(uri)
     return Path(urllib.parse.unquote(parsed.path)) if parsed.scheme in ("", "file") else None
@@ -35,7 +35,7 @@ def _local_path(uri: str) -> Path | None:
 def read_files(source: str, paths: Sequence[str], tracking_uri: str) -> dict[str, bytes]:
     """Files under an artifact location, as bytes by file name (downloaded to a temporary
     folder unless the location is a local folder)."""
-    local = _local_path(source)
+    local = local_folder(source)
     if local is not None and local.is_dir():
         return {Path(p).name: (local / p).read_bytes() for p in paths}
     out = {}
@@ -85,7 +85,7 @@ def model_spec(source: str, tracking_uri: str) -> Spec:
 def upload(artifact_uri: str, folder: Path, tracking_uri: str) -> None:
     """A run's files into its artifacts at `artifact_uri`: for a local artifact folder a
     rename of `folder` into place (no copy, no clean-up), else one `log_artifacts` call."""
-    target = _local_path(artifact_uri)
+    target = local_folder(artifact_uri)
     if target is not None and not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         try:

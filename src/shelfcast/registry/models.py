@@ -56,6 +56,12 @@ def resolve_name(name_or_isbn: str) -> str:
     return text if text.startswith(MODEL_PREFIX) else model_name(text)
 
 
+def registered_name(settings: Settings, name_or_isbn: str) -> str:
+    """`resolve_name`, but the catalogue model's name stays as it is."""
+    text = name_or_isbn.strip()
+    return text if text == settings.registry.catalogue_model else resolve_name(text)
+
+
 def aliases(model: RegisteredModel) -> dict[str, str]:
     """Alias -> version, versions as strings (stores differ: SQLite gives ints)."""
     return {str(alias): str(version) for alias, version in (model.aliases or {}).items()}
@@ -248,7 +254,7 @@ def show_model(settings: Settings, name: str) -> dict:
     """A registered model: its tags, aliases, every version (tags, aliases, run) and the
     champions' succession (oldest first)."""
     client = client_for(settings)
-    name = resolve_name(name)
+    name = registered_name(settings, name)
     model = get_model(client, settings, name)
     try:
         versions = all_versions(client, f"name = '{name}'")

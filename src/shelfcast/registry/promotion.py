@@ -13,7 +13,7 @@ from mlflow.exceptions import MlflowException
 from shelfcast.registry import history
 from shelfcast.registry.connection import client_for, not_found, registry_error
 from shelfcast.registry.errors import NoPreviousChampion
-from shelfcast.registry.models import CHAMPION, aliases, get_model, get_version, resolve_name
+from shelfcast.registry.models import CHAMPION, aliases, get_model, get_version, registered_name
 from shelfcast.registry.values import MAX_TAG, now_iso
 from shelfcast.settings import Settings
 
@@ -42,7 +42,7 @@ def move_champion(
 def promote(settings: Settings, name: str, version: str, reason: str = "manual") -> None:
     """Move `champion` to `version` by hand; recorded like a gate decision."""
     client = client_for(settings)
-    name = resolve_name(name)
+    name = registered_name(settings, name)
     model = get_model(client, settings, name)
     target = get_version(client, settings, name, str(version).removeprefix("v"))
     current = aliases(model).get(CHAMPION)
@@ -64,7 +64,7 @@ def promote(settings: Settings, name: str, version: str, reason: str = "manual")
 def rollback(settings: Settings, name: str) -> str:
     """Move `champion` back to the previous champion; returns that version."""
     client = client_for(settings)
-    name = resolve_name(name)
+    name = registered_name(settings, name)
     model = get_model(client, settings, name)
     current = aliases(model).get(CHAMPION)
     entries = history.popped(history.parse(model.tags), current)

@@ -139,6 +139,8 @@ class RegistrySettings(Section):
     mlflow_tracking_uri: Annotated[str | None, Flat()] = None  # None: SQLite in the project
     experiment_prefix: Annotated[str, Flat()] = "book_sales"  # + "_<environment>"
     promotion_min_improvement: Annotated[float, Flat()] = 0.0  # relative MASE gain needed
+    # the registered model whose versions hold the whole catalogue (`train --all`)
+    catalogue_model: Annotated[str, Field(min_length=1)] = "book_sales_catalogue"
 
 
 class ServingSettings(Section):

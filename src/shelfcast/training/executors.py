@@ -75,11 +75,18 @@ def fit_on(
     series: Sequence[TitleSeries],
     config: FitConfig,
     progress: Progress | None = None,
+    pool_series: Sequence[TitleSeries] | None = None,
 ) -> tuple[list[TitleFit], dict[str, str]]:
-    """`fit_titles` on the chosen engine: the fits in input order, and the failed titles."""
+    """`fit_titles` on the chosen engine: the fits in input order, and the failed titles
+    (pooled families trained across `pool_series`, default `series`)."""
     from shelfcast.forecasting.parallel import fit_titles
 
     with open_executor(choice) as executor:
         return fit_titles(
-            series, config, workers=choice.workers, executor=executor, progress=progress
+            series,
+            config,
+            workers=choice.workers,
+            executor=executor,
+            progress=progress,
+            pool_series=pool_series,
         )

@@ -3,6 +3,10 @@
     load_data -> validate_data -> build_series -> select_titles -> train_titles -> evaluate
               -> register -> link_mlflow_run
 
+For the catalogue model (`catalogue`), `plan_catalogue` picks the titles to refit after
+`select_titles`, and `register_catalogue` registers one catalogue version in place of
+`register`.
+
 Importing this module imports ZenML: call `shelfcast.training.zenml_env.setup_zenml` first
 (`shelfcast.training.run.run_training` does). The orchestrator is the stack's; on the default
 local stack steps run one after another in this process, as the SQLite store wants.
@@ -17,7 +21,9 @@ from shelfcast.training.steps import (
     evaluate,
     link_mlflow_run,
     load_data,
+    plan_catalogue,
     register,
+    register_catalogue,
     remember_failure,
     select_titles,
     train_titles,
@@ -37,6 +43,8 @@ def book_sales_training(
     fit_config: dict[str, Any] | None = None,
     executor: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
+    catalogue: bool = False,
+    full: bool = False,
 ) -> None:
     """Train, evaluate and register a forecasting model per selected title.
 
@@ -45,6 +53,8 @@ def book_sales_training(
     `fit_config` holds `FitConfig` fields; `executor` is `{"workers": N}` or
     `{"dask_scheduler": ADDRESS}` (not part of any cache key); `settings` are the Shelfcast
     settings the registry uses (`steps.registry_settings`), None to load them in the step.
+    `catalogue` registers one version of the catalogue model, refitting only the titles
+    whose content hash changed (every title with `full`), in place of a model per title.
     """
     fingerprint, sources = load_data(sales_files=sales_files, isbn_list=isbn_list)
     sales, _validation = validate_data(fingerprint=fingerprint, sources=sources)
@@ -56,9 +66,29 @@ def book_sales_training(
         always_include=always_include,
         all_titles=all_titles,
     )
-    training = train_titles.with_options(extra={"executor": executor or {}})(
-        series=series, selected=selected, fit_config=fit_config or {}
-    )
+    fitting = train_titles.with_options(extra={"executor": executor or {}})
+    if catalogue:
+        refit, plan = plan_catalogue(
+            series=series,
+            selected=selected,
+            fit_config=fit_config or {},
+            full=full,
+            settings=settings,
+        )
+        training = fitting(
+            series=series, selected=refit, fit_config=fit_config or {}, pooled_over=selected
+        )
+        evaluate(training=training)
+        registration = register_catalogue(
+            training=training,
+            plan=plan,
+            fingerprint=fingerprint,
+            sources=sources,
+            settings=settings,
+        )
+        link_mlflow_run(registration=registration, fingerprint=fingerprint)
+        return
+    training = fitting(series=series, selected=selected, fit_config=fit_config or {})
     evaluate(training=training)
     registration = register(
         training=training,

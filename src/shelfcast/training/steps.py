@@ -242,16 +242,22 @@ def select_titles(
     output_materializers={"training": TrainingResultMaterializer},
 )
 def train_titles(
-    series: SeriesSet, selected: list[str], fit_config: dict[str, Any] | None = None
+    series: SeriesSet,
+    selected: list[str],
+    fit_config: dict[str, Any] | None = None,
+    pooled_over: list[str] | None = None,
 ) -> Annotated[TrainingResult, "training"]:
     """Backtest every candidate per title, select a family, score it on the holdout and
     refit it on all weeks; titles in parallel on the configured engine (step `extra`:
-    `{"executor": {"workers": N, "dask_scheduler": ADDRESS}}`, outside the cache key)."""
+    `{"executor": {"workers": N, "dask_scheduler": ADDRESS}}`, outside the cache key).
+    Pooled families train across the `pooled_over` titles (default: the selected ones);
+    no title selected (a catalogue where nothing changed) is an empty result."""
     started = _started("train_titles")
     config = artifacts.config_from_dict(fit_config or {})
     extra = get_step_context().step_run.config.extra or {}
     choice = ExecutorChoice(**extra.get("executor", {}))
     chosen = series.pick(selected)
+    pool_series = series.pick(pooled_over) if pooled_over else None
     done = 0
 
     def advance(s: Any, _fit: Any) -> None:
@@ -261,9 +267,12 @@ def train_titles(
 
     _report("train", 0, len(chosen), "")
     fit_started = time.perf_counter()
-    fits, errors = fit_on(choice, chosen, config, progress=advance)
+    fits: list[Any] = []
+    errors: dict[str, str] = {}
+    if chosen:
+        fits, errors = fit_on(choice, chosen, config, progress=advance, pool_series=pool_series)
     seconds = time.perf_counter() - fit_started
-    if not fits:
+    if chosen and not fits:
         shown = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:5])
         raise ShelfcastError(f"every title failed to fit: {shown}")
     result = TrainingResult(
@@ -415,6 +424,90 @@ def register(
         promoted=sum(bool(r.get("promoted")) for r in registrations),
         parent_run_id=outcome["parent_run_id"],
     )
+    return outcome
+
+
+@step(enable_cache=False)
+def plan_catalogue(
+    series: SeriesSet,
+    selected: list[str],
+    fit_config: dict[str, Any] | None = None,
+    full: bool = False,
+    settings: dict[str, Any] | None = None,
+) -> tuple[Annotated[list[str], "refit"], Annotated[dict[str, Any], "catalogue_plan"]]:
+    """The titles to refit: those whose content hash differs from the champion catalogue
+    version's (all with `full`); never cached, since it reads the registry as it is now."""
+    from shelfcast.training.catalogue import plan_refit
+
+    started = _started("plan_catalogue")
+    config = artifacts.config_from_dict(fit_config or {})
+    plan = plan_refit(settings_from_dict(settings), series.pick(selected), config, full)
+    _finished(started, titles=len(selected), refit=len(plan.refit), base=plan.base_version)
+    return plan.refit, {
+        "base_version": plan.base_version,
+        "hashes": plan.hashes,
+        "settings_digest": plan.settings_digest,
+    }
+
+
+@step(cache_policy=CachePolicy(ignored_inputs=["sources"]))
+def register_catalogue(
+    training: TrainingResult,
+    plan: dict[str, Any],
+    fingerprint: str,
+    sources: dict[str, Any],
+    settings: dict[str, Any] | None = None,
+) -> Annotated[dict[str, Any], "registration"]:
+    """Register the refitted titles as one version of the catalogue model, carrying the
+    others over; the gate decides title by title. Keyed by the fits and the plan (which names
+    the version it builds on), so a rerun on what was registered already is served cached."""
+    from shelfcast import registry
+    from shelfcast.registry.catalogue import register_catalogue as register_version
+
+    started = _started("register_catalogue")
+    resolved = settings_from_dict(settings)
+    _report("register", 0, len(training.fits), "")
+    done = register_version(
+        resolved,
+        training.fits,
+        content_hashes=plan["hashes"],
+        failures=training.errors,
+        fingerprint=fingerprint,
+        settings_digest=plan["settings_digest"],
+        data_source=", ".join(sources.get("sales", [])),
+        pipeline_run=get_step_context().pipeline_run.name,
+    )
+    _report("register", len(training.fits), len(training.fits), "")
+    registrations = [
+        {
+            "isbn": row["isbn"],
+            "model_name": done.model_name,
+            "version": done.version or done.base_version,
+            "promoted": row["decision"] == "promoted",
+            "reason": row["reason"],
+            "champion_version": row["champion_version"],
+        }
+        for row in done.decisions.to_dict("records")
+        if row["decision"] != "failed"
+    ]
+    experiment = registry.experiment_id(registry.client_for(resolved), resolved)
+    outcome = {
+        "tracking_uri": public_uri(resolved.tracking_uri),
+        "experiment_name": resolved.experiment_name,
+        "experiment_id": str(experiment),
+        "parent_run_id": str(done.run_id or ""),
+        "registrations": registrations,
+        "failures": {},
+        "catalogue": {
+            "model_name": done.model_name,
+            "version": done.version,
+            "base_version": done.base_version,
+            "counts": done.counts,
+            "seconds": round(done.seconds, 3),
+            "timings": {k: round(v, 3) for k, v in done.timings.items()},
+        },
+    }
+    _finished(started, version=done.version, **{f"titles_{k}": v for k, v in done.counts.items()})
     return outcome
 
 

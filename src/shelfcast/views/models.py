@@ -20,8 +20,14 @@ def version(value: object) -> str:
     return f"v{value}" if value not in (None, "", "none") and value == value else "-"
 
 
-def print_models(frame: pd.DataFrame, settings: Settings, out: Console | None = None) -> None:
-    """`registry.list_models`' frame as a table, and how many beat seasonal naive."""
+def print_models(
+    frame: pd.DataFrame,
+    settings: Settings,
+    out: Console | None = None,
+    catalogue: dict | None = None,
+) -> None:
+    """`registry.list_models`' frame as a table, how many beat seasonal naive, and the
+    catalogue model's champion version (`catalogue`: `registry.catalogue.catalogue_summary`)."""
     out = out or console
     columns = [
         Col("model"),
@@ -57,6 +63,17 @@ def print_models(frame: pd.DataFrame, settings: Settings, out: Console | None = 
             ("models", str(len(frame))),
             ("with a champion", str(int(frame["champion"].notna().sum()) if len(frame) else 0)),
             ("beating seasonal naive", str(int(beats))),
+            *(
+                [
+                    (
+                        "catalogue model",
+                        f"{catalogue['model']}: champion v{catalogue['champion']}, "
+                        f"{catalogue['titles'] or '?'} titles (shelfcast models show ISBN)",
+                    )
+                ]
+                if catalogue
+                else []
+            ),
             ("tracking URI", settings.tracking_uri),
         ],
         out,

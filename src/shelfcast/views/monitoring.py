@@ -83,7 +83,7 @@ def print_titles(titles: Sequence[dict[str, Any]], out: Console | None = None) -
 
 
 def print_segments(segments: Sequence[dict[str, Any]], out: Console | None = None) -> None:
-    """Accuracy per demand segment, then over all titles (`monitoring.segment_accuracy`)."""
+    """Accuracy per demand segment, then over all titles (`forecasting.segment_accuracy`)."""
     out = out or console
     columns = [
         Col("segment"),

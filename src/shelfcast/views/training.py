@@ -69,6 +69,8 @@ def print_training(result: TrainResult, out: Console | None = None, log: Console
         f"Registered versions: {result.registered_versions}   "
         f"champion aliases moved: {result.aliases_moved}{new}"
     )
+    if result.catalogue is not None:
+        out.print(catalogue_line(result.catalogue))
     out.print(
         f"ZenML run: {summary.run_name}"
         + (f"   cached steps: {', '.join(summary.cached_steps)}" if summary.cached_steps else "")
@@ -88,6 +90,23 @@ def print_training(result: TrainResult, out: Console | None = None, log: Console
     env = " ".join(f"{k}={v}" for k, v in summary.zenml_environment.items())
     log.print(
         f"[dim]See the runs: {env} {zenml_command()} pipeline runs list[/dim]", soft_wrap=True
+    )
+
+
+def catalogue_line(catalogue: dict) -> str:
+    """What a catalogue registration did, in one line."""
+    counts = catalogue.get("counts", {})
+    version = catalogue.get("version")
+    made = (
+        f"v{version}"
+        if version
+        else f"no new version (nothing refitted; v{catalogue.get('base_version')} stays)"
+    )
+    return (
+        f"Catalogue {catalogue.get('model_name')}: {made}   titles {counts.get('titles', 0)}, "
+        f"refitted {counts.get('fitted', 0)} (promoted {counts.get('promoted', 0)}, kept "
+        f"{counts.get('kept', 0)}), carried over {counts.get('carried', 0)}, failed "
+        f"{counts.get('failed', 0)}"
     )
 
 

@@ -1,0 +1,200 @@
+"""The catalogue model's registry costs at 1,000 to 100,000 titles, beside a model per title.
+
+Fits `--base` titles of the sample catalogue for real, then re-keys copies of those fits onto
+N made-up ISBNs (a copy is the fit's bundle under another key: realistic rows, not refitted),
+and measures on a fresh MLflow SQLite store, per catalogue size N:
+
+  register v1        the first version: every title new (no champion, no gate)
+  register v2 full   every title refitted (another base fit per title): the gate scores each
+                     champion on the new fit's newest weeks (up to `--gated-max` titles)
+  plan 1%            content hashes of all N series and the champion's hashes read back
+  register 1%        1% of the titles changed and refitted, the rest carried over
+  champion table     every title's champion row gathered from v1..v3 and verified
+  title lookup       `title_record` (what `shelfcast models show ISBN` reads), mean of 20
+  extract            one title's bundle folder from its verified table
+  models show        `shelfcast models show ISBN` in a new process (Python start-up included)
+
+Beside them, the per-title path (`log_training_run`: a run and a registered model per title)
+on `--per-title` titles. Timings are wall seconds on a shared machine: compare ratios.
+
+Examples:
+    .venv/bin/python benchmarks/catalogue_registry.py                  # 1,000 and 10,000
+    .venv/bin/python benchmarks/catalogue_registry.py --titles 100000 --per-title 0
+"""
+
+from __future__ import annotations
+
+# isort: off
+import _common  # noqa: F401  (first: pins BLAS threads to one before numpy is imported)
+
+# isort: on
+
+import argparse
+import dataclasses
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from _common import Table, fmt, load_note, machine_line
+
+from shelfcast import registry
+from shelfcast.catalog.reader import read_sales
+from shelfcast.catalog.sample import write_sample
+from shelfcast.catalog.series import weekly_series
+from shelfcast.forecasting.fit import TitleFit
+from shelfcast.forecasting.parallel import fit_titles
+from shelfcast.registry.catalogue import champion_table, register_catalogue
+from shelfcast.registry.catalogue_titles import extract_title, title_record
+from shelfcast.settings import Settings
+from shelfcast.training.catalogue import plan_refit
+from shelfcast.training.run import fit_config
+
+CONFIG = fit_config(Settings())
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def rekeyed(fit: TitleFit, key: str) -> TitleFit:
+    history = dataclasses.replace(fit.bundle.history, key=key)
+    return dataclasses.replace(
+        fit, key=key, bundle=dataclasses.replace(fit.bundle, history=history)
+    )
+
+
+def catalogue(base: list[TitleFit], n: int, shift: int = 0) -> list[TitleFit]:
+    return [rekeyed(base[(i + shift) % len(base)], f"97{i:011d}") for i in range(n)]
+
+
+def timed(what: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    out = what()
+    return out, time.perf_counter() - started
+
+
+def base_fits(count: int, workers: int) -> list[TitleFit]:
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_sample(tmp, fmt="parquet")
+        data = read_sales([str(p) for p in paths if p.suffix == ".parquet"])
+        series = weekly_series(data)
+    chosen = sorted(series, key=lambda s: -s.values.sum())[:count]
+    fits, _ = fit_titles(chosen, CONFIG, workers=workers)
+    return fits
+
+
+def measure(base: list[TitleFit], n: int, home: Path, gated: bool) -> list[tuple[str, float, str]]:
+    settings = Settings(home=home)
+    registry.client_for(settings).search_experiments()  # the store's tables, made once
+    rows = []
+    first = catalogue(base, n)
+    hashes = plan_refit(settings, [f.bundle.history for f in first], CONFIG).hashes
+    done, seconds = timed(lambda: register_catalogue(settings, first, content_hashes=hashes))
+    rows.append(("register v1 (all new)", seconds, phases(done.timings)))
+    latest = first
+    if gated:
+        latest = catalogue(base, n, shift=1)
+        hashes = plan_refit(settings, [f.bundle.history for f in latest], CONFIG).hashes
+        done, seconds = timed(lambda: register_catalogue(settings, latest, content_hashes=hashes))
+        rows.append(("register v2 (all refitted, gated)", seconds, phases(done.timings)))
+
+    changed = set(range(0, n, 100))  # 1% of the titles' series changed
+    other = catalogue(base, n, shift=2)
+    series = [(other if i in changed else latest)[i].bundle.history for i in range(n)]
+    plan, seconds = timed(lambda: plan_refit(settings, series, CONFIG))
+    rows.append((f"plan 1% ({len(plan.refit)} to refit)", seconds, ""))
+    refits = [other[i] for i in sorted(changed)]
+    done, seconds = timed(lambda: register_catalogue(settings, refits, content_hashes=plan.hashes))
+    rows.append(("register 1% refitted, rest carried", seconds, phases(done.timings)))
+
+    table, seconds = timed(lambda: champion_table(settings))
+    rows.append((f"champion table ({len(table.table)} rows)", seconds, ""))
+    lookups = []
+    for i in range(20):
+        _, s = timed(lambda i=i: title_record(settings, first[(i * 7919) % n].key))
+        lookups.append(s)
+    rows.append(("title lookup (mean of 20)", statistics.mean(lookups), f"max {max(lookups):.3f}"))
+    _, seconds = timed(lambda: extract_title(settings, first[n // 2].key, home / "extracted"))
+    rows.append(("extract one title", seconds, ""))
+    _, seconds = timed(lambda: show_command(home, first[n // 3].key))
+    rows.append(("`shelfcast models show ISBN`", seconds, "a new process: imports included"))
+    return rows
+
+
+def show_command(home: Path, isbn: str) -> None:
+    """`shelfcast models show ISBN` in a new process, as a user runs it."""
+    env = {**os.environ, "SHELFCAST_HOME": str(home), "PYTHONPATH": str(SRC)}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [sys.executable, "-c", "from shelfcast.cli import app; app()", "models", "show", isbn]
+    subprocess.run(command, env=env, check=True, capture_output=True, cwd=home)
+
+
+def phases(timings: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in timings.items())
+
+
+def per_title(base: list[TitleFit], n: int, home: Path) -> float:
+    import pandas as pd
+
+    settings = Settings(home=home)
+    fits = catalogue(base, n)
+    frame = pd.DataFrame({"isbn": [f.key for f in fits]})
+    _, seconds = timed(
+        lambda: registry.log_training_run(
+            settings,
+            fits,
+            fingerprint="f" * 64,
+            dataset=frame,
+            dataset_source="benchmark",
+            counts={"titles": n},
+        )
+    )
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--titles", default="1000,10000", help="catalogue sizes (1000,10000)")
+    parser.add_argument("--base", type=int, default=24, help="titles fitted for real (24)")
+    parser.add_argument("--per-title", type=int, default=50, help="per-title path titles (50)")
+    parser.add_argument("--workers", type=int, default=2, help="fitting processes (2)")
+    parser.add_argument(
+        "--gated-max",
+        type=int,
+        default=10_000,
+        help="largest catalogue that also registers a full, gated refit (10000)",
+    )
+    parser.add_argument("--markdown", type=Path, help="also write the tables here")
+    args = parser.parse_args()
+    base = base_fits(args.base, args.workers)
+    table = Table(
+        "Catalogue model: registry costs",
+        ["titles", "stage", "seconds", "ms per title", "phases (s)"],
+        right_align_from=2,
+    )
+    for n in [int(x) for x in args.titles.split(",")]:
+        with tempfile.TemporaryDirectory() as tmp:
+            for stage, seconds, note in measure(base, n, Path(tmp), n <= args.gated_max):
+                whole = stage.startswith(("register", "plan", "champion"))
+                per = 1000 * seconds / n if whole else None
+                table.add(f"{n:,}", stage, fmt(seconds, 2), fmt(per, 2, ""), note)
+    if args.per_title:
+        with tempfile.TemporaryDirectory() as tmp:
+            seconds = per_title(base, args.per_title, Path(tmp))
+        n = args.per_title
+        table.add(
+            f"{n:,}",
+            "per-title models (log_training_run)",
+            fmt(seconds, 2),
+            fmt(1000 * seconds / n, 1),
+            "",
+        )
+    table.notes += [machine_line("mlflow", "pyarrow"), load_note()]
+    table.print(args.markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -76,7 +76,7 @@ def print_overview(outcome: LifecycleResult) -> None:
     rows = [
         ("titles", f"{len(trained)} trained, {release.titles:,} in the release"),
         ("selected families", ", ".join(f"{k} {v}" for k, v in sorted(families.items()))),
-        ("champion aliases", _aliases(outcome)),
+        ("champions", _aliases(outcome)),
     ]
     means = mean_mase(trained)
     if means:
@@ -108,7 +108,6 @@ def _aliases(outcome: LifecycleResult) -> str:
     training = outcome.training
     if training.registered_versions == 0:
         return "unchanged (nothing new registered: training came from ZenML's cache)"
-    return (
-        f"{training.aliases_moved} moved, "
-        f"{training.registered_versions - training.aliases_moved} kept on their champion"
-    )
+    kept = len(training.trained) - training.aliases_moved
+    moved = "titles promoted" if training.catalogue is not None else "moved"
+    return f"{training.aliases_moved} {moved}, {kept} kept on their champion"

@@ -29,7 +29,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -39,8 +39,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from shelfcast.errors import BundleError
+from shelfcast.errors import BundleError, ForecastError
 from shelfcast.forecasting.bundle import FORMAT_VERSION, Bundle
+from shelfcast.forecasting.calibration import Calibration
 
 TABLE_VERSION = 1
 SHARED_MIN = 64  # numbers in an array stored once in the shared table
@@ -170,19 +171,36 @@ class BundleTable:
         return self.titles.column(name).to_pylist()
 
     def _shared(self, digest: str) -> Any:
+        """A shared value, parsed once: arrays as tuples, which every spec that uses them
+        then shares."""
         value = self._parsed.get(digest)
         if value is None:
             try:
-                value = self._parsed[digest] = json.loads(self.shared[digest])
+                value = json.loads(self.shared[digest])
             except KeyError:
                 raise BundleError(f"shared value {digest!r} is missing from the table") from None
+            value = self._parsed[digest] = tuple(value) if isinstance(value, list) else value
+        return value
+
+    def _calibration(self, digest: str) -> Calibration:
+        """A shared calibration, read once."""
+        key = f"calibration:{digest}"
+        value = self._parsed.get(key)
+        if value is None:
+            try:
+                value = self._parsed[key] = Calibration.from_dict(self._shared(digest))
+            except ForecastError as exc:
+                raise BundleError(f"calibration {digest}: {exc}") from None
         return value
 
     def bundle(self, key: str) -> Bundle:
         """The title's bundle, exactly as it was fitted. KeyError for an unknown key."""
         i = self.row(key)
         row = {name: self.titles.column(name)[i].as_py() for name in self.titles.column_names}
-        return _bundle(row, self._shared)
+        bundle = _bundle({**row, "calibration": None}, self._shared)
+        if row["calibration"]:
+            return replace(bundle, calibration=self._calibration(row["calibration"]))
+        return bundle
 
     def select(self, keys: Iterable[str]) -> BundleTable:
         """The rows of `keys` (in key order) with the shared values they use."""

@@ -43,6 +43,7 @@ from shelfcast.forecasting.intervals import (
 from shelfcast.forecasting.panel import Panel
 
 Actuals = Mapping[str, Sequence[tuple[date, float]]]
+CHUNK_TITLES = 4096  # titles whose arrays are computed together
 
 
 def forecast_table(
@@ -58,7 +59,20 @@ def forecast_table(
     `keys`. KeyError for a key the table does not hold."""
     check_request(horizon, levels, quantiles)
     chosen = table.keys if keys is None else list(keys)
-    return forecast_bundles([table.bundle(k) for k in chosen], horizon, levels, quantiles, actuals)
+    missing = [k for k in chosen if k not in table]
+    if missing:
+        raise KeyError(missing[0])
+    parts = [  # read and forecast `CHUNK_TITLES` at a time: only those bundles are in memory
+        forecast_bundles(
+            [table.bundle(k) for k in chosen[i : i + CHUNK_TITLES]],
+            horizon,
+            levels,
+            quantiles,
+            actuals,
+        )
+        for i in range(0, max(len(chosen), 1), CHUNK_TITLES)
+    ]
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
 def forecast_bundles(
@@ -68,8 +82,15 @@ def forecast_bundles(
     quantiles: Sequence[float] = (),
     actuals: Actuals | None = None,
 ) -> pd.DataFrame:
-    """`forecast_table` of bundles already loaded (a server's): `actuals` by bundle key."""
+    """`forecast_table` of bundles already loaded (a server's): `actuals` by bundle key.
+    Computed `CHUNK_TITLES` titles at a time, which bounds the arrays' memory."""
     check_request(horizon, levels, quantiles)
+    if len(bundles) > CHUNK_TITLES:
+        parts = [
+            forecast_bundles(bundles[i : i + CHUNK_TITLES], horizon, levels, quantiles, actuals)
+            for i in range(0, len(bundles), CHUNK_TITLES)
+        ]
+        return pd.concat(parts, ignore_index=True)
     bundles = [_updated(b, actuals[b.key]) if actuals and b.key in actuals else b for b in bundles]
     panel = Panel(tuple(b.history for b in bundles))
     own_levels = sorted(set(levels) | {SPREAD_LEVEL})  # where calibrations read the spread
@@ -139,7 +160,7 @@ def _model_forecasts(
     for b in bundles:
         model = b.model
         members.append(model.members if model.family == ENSEMBLE else (model,))  # type: ignore[attr-defined]
-    slots = max(len(m) for m in members)
+    slots = max((len(m) for m in members), default=1)
     n = len(bundles)
     parts = [
         PointForecast(

@@ -108,13 +108,20 @@ def from_lightgbm(dump: Mapping[str, Any]) -> Forest:
 
 
 BLOCK_ROWS = 2048  # rows evaluated together
+# Forests as numpy arrays, by the ids of their tuples (held, so that the ids stay theirs): a
+# catalogue's titles share one pooled forest's tuples.
+_ARRAYS: dict[tuple[int, ...], tuple[Forest, tuple[np.ndarray, ...]]] = {}
+ARRAYS_SIZE = 16
 
 
-def predict(forest: Forest, x: np.ndarray) -> np.ndarray:
-    """The forest's prediction for each row of `x` (rows x n_features; NaN is missing)."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != forest.n_features:
-        raise ValueError(f"expected rows of {forest.n_features} features, got shape {x.shape}")
+def _arrays(forest: Forest) -> tuple[np.ndarray, ...]:
+    """The forest's arrays for `predict`, built once per forest."""
+    key = tuple(id(getattr(forest, f.name)) for f in dataclasses.fields(forest))
+    found = _ARRAYS.get(key)
+    if found is not None and all(
+        getattr(found[0], f.name) is getattr(forest, f.name) for f in dataclasses.fields(forest)
+    ):
+        return found[1]
     sizes = np.asarray(forest.sizes, dtype=np.int64)
     node_start = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
     leaf_start = node_start + np.arange(len(sizes))
@@ -132,6 +139,31 @@ def predict(forest: Forest, x: np.ndarray) -> np.ndarray:
 
     left, right = globalise(forest.left), globalise(forest.right)
     values = np.asarray(forest.leaf_value, dtype=np.float64)
+    arrays = (sizes, node_start, leaf_start, feature, threshold, missing, default_left)
+    arrays += (left, right, values)
+    if len(_ARRAYS) >= ARRAYS_SIZE:
+        _ARRAYS.clear()
+    _ARRAYS[key] = (forest, arrays)
+    return arrays
+
+
+def predict(forest: Forest, x: np.ndarray) -> np.ndarray:
+    """The forest's prediction for each row of `x` (rows x n_features; NaN is missing)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != forest.n_features:
+        raise ValueError(f"expected rows of {forest.n_features} features, got shape {x.shape}")
+    (
+        sizes,
+        node_start,
+        leaf_start,
+        feature,
+        threshold,
+        missing,
+        default_left,
+        left,
+        right,
+        values,
+    ) = _arrays(forest)
     roots = np.where(sizes > 0, node_start, ~leaf_start)
     out = np.empty(x.shape[0])
     for begin in range(0, x.shape[0], BLOCK_ROWS):  # blocks that stay in the CPU's caches

@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -99,7 +100,7 @@ class GbmSpec(Spec):
     leaf_value: tuple[float, ...]
     n_features: int
 
-    @property
+    @cached_property
     def forest(self) -> trees.Forest:
         return trees.Forest(
             self.sizes,

@@ -64,7 +64,7 @@ def forecast_table(
         raise KeyError(missing[0])
     parts = [  # read and forecast `CHUNK_TITLES` at a time: only those bundles are in memory
         forecast_bundles(
-            [table.bundle(k) for k in chosen[i : i + CHUNK_TITLES]],
+            table.bundles(chosen[i : i + CHUNK_TITLES]),
             horizon,
             levels,
             quantiles,

@@ -197,6 +197,14 @@ class BundleTable:
         """The title's bundle, exactly as it was fitted. KeyError for an unknown key."""
         i = self.row(key)
         row = {name: self.titles.column(name)[i].as_py() for name in self.titles.column_names}
+        return self._bundle(row)
+
+    def bundles(self, keys: Sequence[str]) -> list[Bundle]:
+        """The bundles of `keys`, in that order: `bundle` of each, their rows read together."""
+        rows = pa.array([self.row(k) for k in keys], type=pa.int64())
+        return [self._bundle(row) for row in self.titles.take(rows).to_pylist()]
+
+    def _bundle(self, row: Mapping[str, Any]) -> Bundle:
         bundle = _bundle({**row, "calibration": None}, self._shared)
         if row["calibration"]:
             return replace(bundle, calibration=self._calibration(row["calibration"]))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -75,6 +76,30 @@ def forecast_table(
     return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
+@dataclass(frozen=True)
+class Forecasts:
+    """Forecasts of many titles as arrays: title i's row of `week_endings` (days since 1970)
+    and of each column (`mean`, `lo_L`, `hi_L`, `pNN`, in `forecast_table`'s order)."""
+
+    keys: list[str]
+    week_endings: np.ndarray  # titles x horizon
+    columns: dict[str, np.ndarray]  # name -> titles x horizon
+
+    def frame(self) -> pd.DataFrame:
+        """The long table: a row per title and week, titles in order."""
+        horizon = self.week_endings.shape[1]
+        days = self.week_endings.ravel().astype("datetime64[D]").astype("datetime64[ns]")
+        frame = pd.DataFrame(
+            {
+                "key": np.repeat(np.array(self.keys, dtype=object), horizon),
+                "week_ending": pd.DatetimeIndex(days),
+            }
+        )
+        for name, value in self.columns.items():
+            frame[name] = value.ravel()
+        return frame
+
+
 def forecast_bundles(
     bundles: Sequence[Bundle],
     horizon: int,
@@ -85,17 +110,27 @@ def forecast_bundles(
     """`forecast_table` of bundles already loaded (a server's): `actuals` by bundle key.
     Computed `CHUNK_TITLES` titles at a time, which bounds the arrays' memory."""
     check_request(horizon, levels, quantiles)
-    if len(bundles) > CHUNK_TITLES:
-        parts = [
-            forecast_bundles(bundles[i : i + CHUNK_TITLES], horizon, levels, quantiles, actuals)
-            for i in range(0, len(bundles), CHUNK_TITLES)
-        ]
-        return pd.concat(parts, ignore_index=True)
+    parts = [
+        forecast_arrays(bundles[i : i + CHUNK_TITLES], horizon, levels, quantiles, actuals).frame()
+        for i in range(0, max(len(bundles), 1), CHUNK_TITLES)
+    ]
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def forecast_arrays(
+    bundles: Sequence[Bundle],
+    horizon: int,
+    levels: Sequence[int] = (),
+    quantiles: Sequence[float] = (),
+    actuals: Actuals | None = None,
+) -> Forecasts:
+    """`forecast_bundles` as arrays (no table built: what a server answering many titles in
+    one request needs)."""
+    check_request(horizon, levels, quantiles)
     bundles = [_updated(b, actuals[b.key]) if actuals and b.key in actuals else b for b in bundles]
     panel = Panel(tuple(b.history for b in bundles))
     own_levels = sorted(set(levels) | {SPREAD_LEVEL})  # where calibrations read the spread
     out = _model_forecasts(bundles, panel, horizon, own_levels)
-    keys = [b.key for b in bundles]
     columns: dict[str, np.ndarray] = {"mean": out.mean}
     whole = np.all(panel.values == np.round(panel.values), axis=1)
     by_calibration: dict[tuple[Calibration | None, bool], list[int]] = defaultdict(list)
@@ -119,19 +154,7 @@ def forecast_bundles(
             bounds[quantile_column(q)] = values[q]
         for name, value in bounds.items():
             columns[name][rows] = value
-    days = panel.future_days(horizon)
-    frame = pd.DataFrame(
-        {
-            "key": np.repeat(np.array(keys, dtype=object), horizon),
-            "week_ending": pd.to_datetime(
-                (days.ravel() * np.timedelta64(1, "D")).astype("timedelta64[ns]")
-                + np.datetime64("1970-01-01", "ns")
-            ),
-        }
-    )
-    for name, value in columns.items():
-        frame[name] = value.ravel()
-    return frame
+    return Forecasts([b.key for b in bundles], panel.future_days(horizon), columns)
 
 
 def _updated(bundle: Bundle, actuals: Sequence[tuple[date, float]]) -> Bundle:

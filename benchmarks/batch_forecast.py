@@ -8,13 +8,14 @@
    per title is that of the sample catalogue).
 3. Per N, each a 32-week forecast with 80 and 95% intervals and the p10, p50 and p90
    quantiles, without actuals and with 4 new actual weeks per title (which every title then
-   re-filters): the per-title loop (`Bundle.forecast` on each loaded bundle; on at most
-   `--loop-limit` titles, the rest projected from its rate), `forecast_bundles` on the same
-   loaded bundles, and `forecast_table` from the table (parsing each title's bundle included).
+   re-filters): the per-title loop (`Bundle.forecast` on each loaded bundle) and
+   `forecast_bundles` on the same first `--loop-limit` titles (best of `--repeat` interleaved
+   runs: the ratio), then `forecast_bundles` on every loaded bundle and `forecast_table` from
+   the table (reading each title's bundle included).
 4. Single titles and 1,000 titles in one call, with 4 actual weeks: latency percentiles of
    `Bundle.forecast` and of `forecast_bundles`, what one server request computes.
 
-Results are checked to agree with the loop to 1e-9 (relative) on the titles the loop ran.
+The largest relative difference from the loop, over the titles it ran, is printed.
 
 Examples:
     .venv/bin/python benchmarks/batch_forecast.py --table .shelfcast/bench/sample-table
@@ -37,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from _common import Table, fmt, fmt_seconds, machine_line
+from _common import Table, fmt, fmt_seconds, load_note, machine_line
 
 from shelfcast.forecasting import bundle_table
 from shelfcast.forecasting.batch import forecast_bundles, forecast_table
@@ -147,50 +148,56 @@ def main() -> None:
         "--loop-limit", type=int, default=2000, help="titles the per-title loop runs (2000)"
     )
     parser.add_argument("--requests", type=int, default=300, help="single-title requests (300)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of loop and batch (3)")
     args = parser.parse_args()
     sample = fitted_table(args.table)
     results = Table(
-        "Batch forecasts: per-title loop vs forecast_table (32 weeks, 80/95%, p10/p50/p90)",
+        "Batch forecasts: per-title loop vs forecast_bundles and forecast_table"
+        " (32 weeks, 80/95%, p10/p50/p90)",
         [
             "titles",
             "actuals",
             "loop titles/s",
-            "forecast_bundles titles/s",
+            "forecast_bundles titles/s, same titles",
             "ratio",
-            "forecast_table (with parsing)",
-            "titles/s",
+            "forecast_bundles, all",
+            "forecast_table, all (with parsing)",
             "worst rel. diff",
         ],
     )
+    load = load_note()
     for n in (int(x) for x in args.titles.split(",")):
         table = rekeyed(sample, n)
-        bundles, parse = timed(lambda t=table: [t.bundle(k) for k in t.keys])
+        bundles, parse = timed(table.bundles, table.keys)
         for with_actuals in (False, True):
             actuals = actuals_of(bundles) if with_actuals else None
             head = bundles[: args.loop_limit]
-            ref, loop_s = timed(loop, head, actuals)
-            loop_rate = len(head) / loop_s
-            got, batch_s = timed(forecast_bundles, bundles, HORIZON, LEVELS, QUANTILES, actuals)
+            loop_s = batch_s = float("inf")
+            for _ in range(args.repeat):  # the best of each, interleaved: the machine's load
+                ref, took = timed(loop, head, actuals)
+                loop_s = min(loop_s, took)
+                got, took = timed(forecast_bundles, head, HORIZON, LEVELS, QUANTILES, actuals)
+                batch_s = min(batch_s, took)
+            _, all_s = timed(forecast_bundles, bundles, HORIZON, LEVELS, QUANTILES, actuals)
             _, table_s = timed(forecast_table, table, None, HORIZON, LEVELS, QUANTILES, actuals)
-            worst = worst_difference(ref, got.iloc[: len(ref)].reset_index(drop=True))
-            projected = "" if len(head) == n else " (projected)"
             results.add(
                 f"{n:,}",
                 f"{ACTUAL_WEEKS} weeks" if with_actuals else "none",
-                f"{loop_rate:,.0f}{projected}",
-                f"{n / batch_s:,.0f}",
-                f"{loop_s / len(head) * n / batch_s:.1f}x",
-                fmt_seconds(table_s),
-                f"{n / table_s:,.0f}",
-                f"{worst:.1e}",
+                f"{len(head) / loop_s:,.0f}",
+                f"{len(head) / batch_s:,.0f}",
+                f"{loop_s / batch_s:.1f}x",
+                f"{fmt_seconds(all_s)} ({n / all_s:,.0f}/s)",
+                f"{fmt_seconds(table_s)} ({n / table_s:,.0f}/s)",
+                f"{worst_difference(ref, got):.1e}",
             )
-        print(f"{n:,} titles: parsing every bundle {fmt_seconds(parse)}", flush=True)
+        print(f"{n:,} titles: reading every bundle {fmt_seconds(parse)}", flush=True)
     results.notes += [
         f"Catalogues above {len(sample)} titles are re-keyed copies of the {len(sample)} fitted"
         " sample bundles (same models, histories and calibrations in the same mix).",
-        f"The per-title loop ran on at most {args.loop_limit:,} titles; its rate is projected"
-        " to the rest. forecast_table's time includes parsing each title's bundle from the"
-        " table.",
+        f"Loop and forecast_bundles on the same first {args.loop_limit:,} titles, best of"
+        f" {args.repeat} interleaved runs each; then forecast_bundles on every loaded bundle and"
+        " forecast_table from the table (reading each title's bundle included), once.",
+        load,
         machine_line("numpy", "pandas", "scipy"),
     ]
     results.print()

@@ -168,6 +168,8 @@ def test_requests_are_refused_as_a_bundle_refuses_them_and_errors_name_the_title
         forecast_table(table, None, 4, actuals={key: [(tuesday, 1.0)]})
     with pytest.raises(ForecastError, match=f"^{key}: volume .* must be a number >= 0"):
         forecast_table(table, None, 4, actuals={key: [(bundle.history.end.date(), -1.0)]})
+    with pytest.raises(ForecastError, match=f"^{key}: actual weeks given for a title not"):
+        forecast_table(table, table.keys[1:], 4, actuals={key: [(tuesday, 1.0)]})
 
 
 def test_a_broken_fit_is_refused_naming_its_title():

@@ -32,8 +32,7 @@ from shelfcast.forecasting.calibration import (
     quantile_column,
 )
 from shelfcast.forecasting.families import Spec, family_of, update
-from shelfcast.forecasting.families.ensemble import NAME as ENSEMBLE
-from shelfcast.forecasting.families.ensemble import combine
+from shelfcast.forecasting.families.ensemble import EnsembleSpec, combine
 from shelfcast.forecasting.intervals import (
     PLAUSIBLE_GROWTH,
     PointForecast,
@@ -63,6 +62,7 @@ def forecast_table(
     missing = [k for k in chosen if k not in table]
     if missing:
         raise KeyError(missing[0])
+    _check_actuals(chosen, actuals)
     parts = [  # read and forecast `CHUNK_TITLES` at a time: only those bundles are in memory
         forecast_bundles(
             table.bundles(chosen[i : i + CHUNK_TITLES]),
@@ -110,6 +110,7 @@ def forecast_bundles(
     """`forecast_table` of bundles already loaded (a server's): `actuals` by bundle key.
     Computed `CHUNK_TITLES` titles at a time, which bounds the arrays' memory."""
     check_request(horizon, levels, quantiles)
+    _check_actuals([b.key for b in bundles], actuals)
     parts = [
         forecast_arrays(bundles[i : i + CHUNK_TITLES], horizon, levels, quantiles, actuals).frame()
         for i in range(0, max(len(bundles), 1), CHUNK_TITLES)
@@ -157,6 +158,13 @@ def forecast_arrays(
     return Forecasts([b.key for b in bundles], panel.future_days(horizon), columns)
 
 
+def _check_actuals(keys: Sequence[str], actuals: Actuals | None) -> None:
+    """ForecastError when `actuals` name a title that is not forecast (nothing is ignored)."""
+    unknown = sorted(set(actuals or {}) - set(keys))
+    if unknown:
+        raise ForecastError(f"{unknown[0]}: actual weeks given for a title not forecast")
+
+
 def _updated(bundle: Bundle, actuals: Sequence[tuple[date, float]]) -> Bundle:
     """`Bundle.updated`, its errors naming the title."""
     try:
@@ -182,7 +190,7 @@ def _model_forecasts(
     members: list[tuple[Spec, ...]] = []
     for b in bundles:
         model = b.model
-        members.append(model.members if model.family == ENSEMBLE else (model,))  # type: ignore[attr-defined]
+        members.append(model.members if isinstance(model, EnsembleSpec) else (model,))
     slots = max((len(m) for m in members), default=1)
     n = len(bundles)
     parts = [
@@ -209,8 +217,8 @@ def _model_forecasts(
     combined = parts[0]
     rules: dict[tuple[str, int], list[int]] = defaultdict(list)
     for i, b in enumerate(bundles):
-        if b.model.family == ENSEMBLE:
-            rules[(b.model.method, len(members[i]))].append(i)  # type: ignore[attr-defined]
+        if isinstance(b.model, EnsembleSpec):
+            rules[(b.model.method, len(members[i]))].append(i)
     for (method, k), rows in rules.items():
         mixed = combine([take(parts[j], rows) for j in range(k)], method, levels)
         combined.mean[rows] = mixed.mean

@@ -13,7 +13,8 @@
    runs: the ratio), then `forecast_bundles` on every loaded bundle and `forecast_table` from
    the table (reading each title's bundle included).
 4. Single titles and 1,000 titles in one call, with 4 actual weeks: latency percentiles of
-   `Bundle.forecast` and of `forecast_bundles`, what one server request computes.
+   `Bundle.forecast`, `forecast_bundles` and `forecast_arrays` (no table built), what one
+   server request computes.
 
 The largest relative difference from the loop, over the titles it ran, is printed.
 
@@ -41,7 +42,7 @@ import pyarrow as pa
 from _common import Table, fmt, fmt_seconds, load_note, machine_line
 
 from shelfcast.forecasting import bundle_table
-from shelfcast.forecasting.batch import forecast_bundles, forecast_table
+from shelfcast.forecasting.batch import forecast_arrays, forecast_bundles, forecast_table
 from shelfcast.forecasting.bundle import Bundle
 from shelfcast.forecasting.bundle_table import BundleTable
 
@@ -126,18 +127,23 @@ def latency(args: argparse.Namespace, bundles: list[Bundle], table: Table) -> No
             "forecast_bundles, one title",
             lambda b: forecast_bundles([b], HORIZON, LEVELS, QUANTILES, {b.key: actuals[b.key]}),
         ),
+        (
+            "forecast_arrays, one title",
+            lambda b: forecast_arrays([b], HORIZON, LEVELS, QUANTILES, {b.key: actuals[b.key]}),
+        ),
     ):
         times = sorted(timed(call, b)[1] for b in single)
         table.add(name, len(times), *(fmt(np.percentile(times, q) * 1e3, 2) for q in (50, 99)))
     batch = bundles[:1000]
-    times = sorted(
-        timed(forecast_bundles, batch, HORIZON, LEVELS, QUANTILES, actuals)[1] for _ in range(20)
-    )
-    table.add(
-        f"forecast_bundles, {len(batch)} titles",
-        len(times),
-        *(fmt(np.percentile(times, q) * 1e3, 1) for q in (50, 99)),
-    )
+    for call in (forecast_bundles, forecast_arrays):
+        times = sorted(
+            timed(call, batch, HORIZON, LEVELS, QUANTILES, actuals)[1] for _ in range(20)
+        )
+        table.add(
+            f"{call.__name__}, {len(batch)} titles",
+            len(times),
+            *(fmt(np.percentile(times, q) * 1e3, 1) for q in (50, 99)),
+        )
 
 
 def main() -> None:

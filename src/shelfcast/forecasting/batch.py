@@ -31,7 +31,7 @@ from shelfcast.forecasting.calibration import (
     normal_quantiles,
     quantile_column,
 )
-from shelfcast.forecasting.families import Spec, family_of, update
+from shelfcast.forecasting.families import Family, Spec, family_of, update
 from shelfcast.forecasting.families.ensemble import EnsembleSpec, combine
 from shelfcast.forecasting.intervals import (
     PLAUSIBLE_GROWTH,
@@ -44,6 +44,7 @@ from shelfcast.forecasting.panel import Panel
 
 Actuals = Mapping[str, Sequence[tuple[date, float]]]
 CHUNK_TITLES = 4096  # titles whose arrays are computed together
+PANEL_MIN_ROWS = 3  # fewer titles of a family: their per-title forecasts, stacked
 
 
 def forecast_table(
@@ -231,9 +232,15 @@ def _finished(
     family: str, specs: Sequence[Spec], panel: Panel, horizon: int, levels: Sequence[int]
 ) -> PointForecast:
     """The family's forecasts of `panel`'s titles, checked, clipped and ordered as
-    `families.forecast` does; a title that fails raises its per-title error, naming it."""
+    `families.forecast` does; a title that fails raises its per-title error, naming it. Under
+    `PANEL_MIN_ROWS` titles, each title's own forecast: the array code's loops over weeks
+    cost more than the per-title code for one or two rows."""
+    forecaster = family_of(family)
     try:
-        out = family_of(family).forecast_panel(specs, panel, horizon, levels)
+        if len(specs) < PANEL_MIN_ROWS:
+            out = Family.forecast_panel(forecaster, specs, panel, horizon, levels)
+        else:
+            out = forecaster.forecast_panel(specs, panel, horizon, levels)
     except (ForecastError, ValueError, ArithmeticError):
         for spec, history in zip(specs, panel.histories, strict=True):  # which title, and why
             try:

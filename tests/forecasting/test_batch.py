@@ -62,6 +62,24 @@ def test_each_family_forecasts_a_panel_as_it_forecasts_each_title(specs):
                 equal(out.upper[lv][i], one.upper[lv])
 
 
+def test_intermittent_rates_of_a_panel_are_those_of_each_title(specs):
+    """Sparse sales, none at all, and one sale in the last week, of different lengths."""
+    rng = np.random.default_rng(3)
+    full = seasonal_series(weeks=120)
+    sparse = rng.binomial(1, 0.2, 120) * rng.integers(1, 5, 120).astype(float)
+    series = [
+        full.with_values(sparse),
+        full.with_values(np.zeros(60)),
+        full.with_values(np.r_[np.zeros(29), 2.0]),
+        full.with_values(sparse[:7]),
+    ]
+    for name in ("croston", "tsb"):
+        family, spec = FAMILIES[name], specs[name]
+        out = family.forecast_panel([spec] * len(series), Panel(tuple(series)), 8, LEVELS)
+        for i, history in enumerate(series):
+            equal(out.mean[i], family.forecast(spec, history, 8, LEVELS).mean)
+
+
 @pytest.fixture(scope="module")
 def table(specs) -> bundle_table.BundleTable:
     """Bundles of every family and of mean and median ensembles of 2, 3 and 5 of them, on each

@@ -37,6 +37,9 @@ def test_a_written_table_gives_back_each_bundle_exactly(fits, tmp_path):
         assert bundle.forecast(6, (80,), quantiles=(0.1, 0.9)).equals(
             fit.bundle.forecast(6, (80,), quantiles=(0.1, 0.9))
         )
+    backwards = [f.key for f in fits][::-1]
+    together = again.bundles(backwards)  # rows read together, in the order asked
+    assert [b.to_files() for b in together] == [again.bundle(k).to_files() for k in backwards]
     assert again.column("content_hash") == [hashes[k] for k in again.keys]
     assert again.column("segment") == [
         f.bundle.segment.name for f in sorted(fits, key=lambda f: f.key)

@@ -8,6 +8,7 @@ before differencing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,10 +77,11 @@ def is_stationary_and_invertible(p: ArimaParams) -> bool:
 
 
 def difference(x: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
+    """`x` (or each row of it) differenced `d` times, then `D` times at lag `m`."""
     for _ in range(d):
         x = np.diff(x)
     for _ in range(D):
-        x = x[m:] - x[:-m]
+        x = x[..., m:] - x[..., :-m]
     return x
 
 
@@ -114,3 +116,65 @@ def forecast(w: np.ndarray, p: ArimaParams, horizon: int) -> tuple[np.ndarray, n
     psi = psi_weights(p, horizon)
     se = np.sqrt(p.sigma2 * np.cumsum(psi**2))
     return path[n:], se
+
+
+def _padded(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """Coefficient arrays of different lengths as one matrix, zeros after each."""
+    out = np.zeros((len(rows), max(len(r) for r in rows)))
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
+def _lag_sum(coefs: np.ndarray, lags: np.ndarray, series: np.ndarray, t: int) -> np.ndarray:
+    """sum over `lags` k of coefs[:, k] * series[:, t - k], by row (zero before column 0)."""
+    lags = lags[lags <= t]
+    return np.sum(coefs[:, lags] * series[:, t - lags], axis=1)
+
+
+def forecast_panel(
+    w: np.ndarray, lengths: np.ndarray, params: Sequence[ArimaParams], horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """`forecast` of many series at once: row i of `w` holds series i in its last `lengths[i]`
+    columns (anything before them is ignored). Returns the titles x horizon means and
+    standard errors. The recursions run over columns for every row at once."""
+    n_rows, width = w.shape
+    ar_full = [ar_polynomial(p, with_differences=True) for p in params]
+    for n, poly in zip(lengths.tolist(), ar_full, strict=True):
+        if len(poly) - 1 > n:
+            raise ValueError(f"{n} observations cannot start an ARIMA with {len(poly) - 1} lags")
+    ar = _padded([ar_polynomial(p, with_differences=False) for p in params])
+    ma = _padded([ma_polynomial(p) for p in params])
+    a = -_padded(ar_full)
+    ar_lags, ma_lags = np.flatnonzero(ar.any(axis=0)), np.flatnonzero(ma[:, 1:].any(axis=0)) + 1
+    a_lags = np.flatnonzero(a[:, 1:].any(axis=0)) + 1
+    # Differencing, by the rows that share their orders; the columns before each series' first
+    # difference are zero, as lfilter's zero pre-sample state sees them.
+    u = np.zeros_like(w)
+    orders: dict[tuple[int, int, int], list[int]] = {}
+    for i, p in enumerate(params):
+        orders.setdefault((p.d, p.D, p.m), []).append(i)
+    for (d, big_d, m), rows in orders.items():
+        diffed = difference(w[rows], d, big_d, m)
+        u[rows, width - diffed.shape[1] :] = diffed
+    lost = np.array([p.d + p.D * p.m for p in params])
+    u[np.arange(width) < (width - lengths + lost)[:, None]] = 0.0
+    # Residuals: ma(B) e = ar(B) u.
+    v = np.zeros_like(u)
+    for k in ar_lags.tolist():
+        v[:, k:] += ar[:, k : k + 1] * u[:, : width - k]
+    e = np.zeros_like(u)
+    for t in range(width):
+        e[:, t] = v[:, t] - _lag_sum(ma, ma_lags, e, t) if len(ma_lags) else v[:, t]
+    # Point forecasts along the horizon from the series and its shocks.
+    path = np.concatenate([w, np.zeros((n_rows, horizon))], axis=1)
+    shocks = np.concatenate([e, np.zeros((n_rows, horizon))], axis=1)
+    for k in range(width, width + horizon):
+        path[:, k] = _lag_sum(a, a_lags, path, k) + _lag_sum(ma, ma_lags, shocks, k)
+    # psi weights of the integrated process: lfilter(ma, ar_full, impulse).
+    psi = np.zeros((n_rows, horizon))
+    for j in range(horizon):
+        psi[:, j] = (ma[:, j] if j < ma.shape[1] else 0.0) + _lag_sum(a, a_lags, psi, j)
+    sigma2 = np.array([p.sigma2 for p in params])
+    se = np.sqrt(sigma2[:, None] * np.cumsum(psi**2, axis=1))
+    return path[:, width:], se

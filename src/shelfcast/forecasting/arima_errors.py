@@ -7,8 +7,8 @@ ARIMA process, which `arima.py` filters and forecasts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ from shelfcast.catalog.series import TitleSeries, weekly_dates
 from shelfcast.forecasting import arima
 from shelfcast.forecasting.fourier import week_number, week_of
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds, to_model_scale
+from shelfcast.forecasting.panel import Panel, week_numbers
 
 
 class ArimaErrorsSpec(Protocol):
@@ -47,3 +48,36 @@ def forecast(
     w = to_model_scale(history.values, spec.transform) - spec.regression(dates)
     mean, se = arima.forecast(w, spec.arima_params(), horizon)
     return normal_bounds(mean + spec.regression(future), se, levels, spec.transform)
+
+
+def trend_panel(
+    days: np.ndarray, intercept: np.ndarray, drift: np.ndarray, time_origin: Sequence[str]
+) -> np.ndarray:
+    """`trend` of many titles at once: row i over its `days` (days since 1970)."""
+    origin = np.array([week_of(t) for t in time_origin])
+    weeks = week_numbers(days) - origin[:, None] + 1.0
+    return np.where(
+        drift[:, None] != 0, intercept[:, None] + drift[:, None] * weeks, intercept[:, None]
+    )
+
+
+def forecast_panel(
+    specs: Sequence[ArimaErrorsSpec],
+    panel: Panel,
+    horizon: int,
+    levels: Sequence[int],
+    regression: Callable[[Sequence[Any], np.ndarray], np.ndarray],
+) -> PointForecast:
+    """`forecast` of many titles at once; `regression(specs, days)` is the family's regression
+    of each title over its row of `days` (days since 1970)."""
+    transforms = {spec.transform for spec in specs}
+    if len(transforms) > 1:
+        raise ValueError(f"one panel forecast takes one model scale, got {sorted(transforms)}")
+    (transform,) = transforms
+    w = to_model_scale(panel.values, transform) - regression(specs, panel.days)
+    mean, se = arima.forecast_panel(
+        w, panel.lengths, [spec.arima_params() for spec in specs], horizon
+    )
+    return normal_bounds(
+        mean + regression(specs, panel.future_days(horizon)), se, levels, transform
+    )

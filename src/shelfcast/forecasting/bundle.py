@@ -99,6 +99,45 @@ def _json(value: object, depth: int = 0) -> str:
     return json.dumps(value, allow_nan=False)
 
 
+def check_request(horizon: int, levels: Sequence[int], quantiles: Sequence[float]) -> None:
+    """ForecastError unless `horizon` is 1..MAX_HORIZON, levels in (0, 100), quantiles in (0, 1)."""
+    if not 1 <= horizon <= MAX_HORIZON:
+        raise ForecastError(f"horizon must be between 1 and {MAX_HORIZON}, got {horizon}")
+    for level in levels:
+        if not 0 < level < 100:
+            raise ForecastError(f"interval level must be between 0 and 100, got {level}")
+    for q in quantiles:
+        if not 0 < q < 1:
+            raise ForecastError(f"quantile must be between 0 and 1, got {q}")
+
+
+def extended(history: TitleSeries, actuals: Iterable[tuple[object, float]]) -> TitleSeries:
+    """`history` with newer (or corrected) weeks; gaps are zero weeks, a week given twice takes
+    its last volume. ForecastError for a week that is not one of the series' week endings, is
+    before its first week, or has a volume that is not a number >= 0."""
+    values = {}
+    start = history.start
+    for week, volume in actuals:
+        when = pd.Timestamp(week)
+        days = (when - start).days
+        if days % 7 or when.normalize() != when:
+            raise ForecastError(
+                f"week_ending {when.date()} is not a {history.freq} week ending of this series"
+            )
+        if when < start:
+            raise ForecastError(f"week_ending {when.date()} is before the model's history")
+        value = float(volume)
+        if not np.isfinite(value) or value < 0:
+            raise ForecastError(f"volume for {when.date()} must be a number >= 0, got {volume}")
+        values[days // 7] = value
+    if not values:
+        return history
+    out = np.zeros(max(len(history), max(values) + 1))
+    out[: len(history)] = history.values
+    out[list(values)] = list(values.values())
+    return history.with_values(out)
+
+
 @dataclass(frozen=True)
 class Bundle:
     """A title's model spec, the history it was fitted on, and what is known about it."""
@@ -141,14 +180,7 @@ class Bundle:
         level, and a column per quantile (`p10` for 0.1). Calibrated where the bundle has a
         calibration (intervals then hold the mean: lo_L <= mean <= hi_L); never negative,
         monotone across quantiles and levels."""
-        if not 1 <= horizon <= MAX_HORIZON:
-            raise ForecastError(f"horizon must be between 1 and {MAX_HORIZON}, got {horizon}")
-        for level in levels:
-            if not 0 < level < 100:
-                raise ForecastError(f"interval level must be between 0 and 100, got {level}")
-        for q in quantiles:
-            if not 0 < q < 1:
-                raise ForecastError(f"quantile must be between 0 and 1, got {q}")
+        check_request(horizon, levels, quantiles)
         bundle = self.updated(actuals) if actuals is not None else self
         history = bundle.history
         own_levels = sorted(set(levels) | {SPREAD_LEVEL})  # where calibrations read the spread
@@ -171,23 +203,7 @@ class Bundle:
     def updated(self, actuals: Iterable[tuple[object, float]]) -> Bundle:
         """The same model with newer (or corrected) weeks in its history; gaps are zero weeks.
         The spec is its family's update for the new history (parameters unchanged)."""
-        history = self.history
-        known = pd.Series(history.values, index=history.dates)
-        for week, volume in actuals:
-            when = pd.Timestamp(week)
-            if (when - history.start).days % 7 or when.normalize() != when:
-                raise ForecastError(
-                    f"week_ending {when.date()} is not a {history.freq} week ending of this series"
-                )
-            if when < history.start:
-                raise ForecastError(f"week_ending {when.date()} is before the model's history")
-            value = float(volume)
-            if not np.isfinite(value) or value < 0:
-                raise ForecastError(f"volume for {when.date()} must be a number >= 0, got {volume}")
-            known.loc[when] = value
-        weeks = weekly_dates(history.start, (known.index.max() - history.start).days // 7 + 1)
-        values = known.reindex(weeks, fill_value=0.0).to_numpy()
-        newer = history.with_values(values)
+        newer = extended(self.history, actuals)
         return replace(self, model=families.update(self.model, newer), history=newer)
 
     def info(self) -> dict:

@@ -32,7 +32,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from shelfcast.errors import BundleError
+from shelfcast.errors import BundleError, ForecastError
 from shelfcast.forecasting.bundle import FORMAT_VERSION, Bundle
+from shelfcast.forecasting.calibration import Calibration
 from shelfcast.forecasting.families import Spec, SpecError, spec_from_dict
 
 TABLE_VERSION = 1
@@ -188,19 +189,44 @@ class BundleTable:
         return self.titles.column(name).to_pylist()
 
     def _shared(self, digest: str) -> Any:
+        """A shared value, parsed once: arrays as tuples, which every spec that uses them
+        then shares."""
         value = self._parsed.get(digest)
         if value is None:
             try:
-                value = self._parsed[digest] = json.loads(self.shared[digest])
+                value = json.loads(self.shared[digest])
             except KeyError:
                 raise BundleError(f"shared value {digest!r} is missing from the table") from None
+            value = self._parsed[digest] = tuple(value) if isinstance(value, list) else value
+        return value
+
+    def _calibration(self, digest: str) -> Calibration:
+        """A shared calibration, read once."""
+        key = f"calibration:{digest}"
+        value = self._parsed.get(key)
+        if value is None:
+            try:
+                value = self._parsed[key] = Calibration.from_dict(self._shared(digest))
+            except ForecastError as exc:
+                raise BundleError(f"calibration {digest}: {exc}") from None
         return value
 
     def bundle(self, key: str) -> Bundle:
         """The title's bundle, exactly as it was fitted. KeyError for an unknown key."""
         i = self.row(key)
         row = {name: self.titles.column(name)[i].as_py() for name in self.titles.column_names}
-        return _bundle(row, self._shared)
+        return self._bundle(row)
+
+    def bundles(self, keys: Sequence[str]) -> list[Bundle]:
+        """The bundles of `keys`, in that order: `bundle` of each, their rows read together."""
+        rows = pa.array([self.row(k) for k in keys], type=pa.int64())
+        return [self._bundle(row) for row in self.titles.take(rows).to_pylist()]
+
+    def _bundle(self, row: Mapping[str, Any]) -> Bundle:
+        bundle = _bundle({**row, "calibration": None}, self._shared)
+        if row["calibration"]:
+            return replace(bundle, calibration=self._calibration(row["calibration"]))
+        return bundle
 
     def model(self, key: str) -> Spec:
         """The title's model spec alone (what the promotion gate needs of a champion)."""

@@ -76,7 +76,7 @@ class Calibration:
         for tau in taus:
             if not TAUS[0] <= tau <= TAUS[-1]:
                 raise ForecastError(f"quantile {tau} is outside [{TAUS[0]}, {TAUS[-1]}]")
-        horizon = len(forecast.mean)
+        horizon = forecast.mean.shape[-1]  # one forecast, or titles x weeks
         rows = np.asarray(self.table)[np.minimum(np.arange(horizon), len(self.table) - 1)]
         width = spread(forecast)
         out = {}

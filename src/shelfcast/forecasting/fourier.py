@@ -7,6 +7,8 @@ keep Christmas in place in 53-week years.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -19,6 +21,7 @@ def week_number(dates: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray((dates - EPOCH).days, dtype=np.float64) / 7.0
 
 
+@lru_cache(maxsize=4096)
 def week_of(day: str | pd.Timestamp) -> float:
     """`week_number` of one day, such as a spec's time origin (an ISO date)."""
     return float(week_number(pd.DatetimeIndex([pd.Timestamp(day)]))[0])

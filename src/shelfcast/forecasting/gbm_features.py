@@ -83,29 +83,56 @@ def features(
     of `values[0]`.
     """
     y = np.asarray(values, dtype=np.float64)
+    first = (np.datetime64(pd.Timestamp(start).date(), "D") - _EPOCH).astype(np.int64)
+    t = np.asarray(origins, dtype=np.int64)
+    return panel_features(
+        y[None], np.array([len(y)]), np.array([first]), np.zeros_like(t), t, steps
+    )
+
+
+def panel_features(
+    panel: np.ndarray,
+    lengths: np.ndarray,
+    first_days: np.ndarray,
+    titles: np.ndarray,
+    origins: np.ndarray,
+    steps: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`features` of rows of many titles: title k's history is the last `lengths[k]` weeks of
+    `panel[k]` (right-aligned, zeros before), its first week ending `first_days[k]` days after
+    1970; row i is title `titles[i]` at origin `origins[i]` (counted from its first week), step
+    `steps[i]`."""
     t = np.asarray(origins, dtype=np.int64)
     s = np.asarray(steps, dtype=np.int64)
-    if t.shape != s.shape or t.ndim != 1:
+    k = np.asarray(titles, dtype=np.int64)
+    if t.shape != s.shape or t.shape != k.shape or t.ndim != 1:
         raise ValueError("origins and steps must be 1-d arrays of one length")
-    if len(t) and (t.min() < 1 or t.max() > len(y) or s.min() < 1):
+    n = lengths[k]
+    if len(t) and (t.min() < 1 or np.any(t > n) or s.min() < 1):
         raise ValueError("origins must lie in 1..len(values) and steps be >= 1")
-    cum = np.r_[0.0, np.cumsum(y)]
+    width = panel.shape[1]
+    first = width - n  # the panel column of each row's first week
+    cum = np.concatenate([np.zeros((len(panel), 1)), np.cumsum(panel, axis=1)], axis=1)
 
     def window_mean(end: np.ndarray, weeks: int) -> np.ndarray:
         """Mean of y[end - weeks : end]; NaN where that starts before the history."""
         ok = end - weeks >= 0
-        hi = np.where(ok, end, 0)
-        return np.where(ok, (cum[hi] - cum[hi - weeks * ok]) / weeks, np.nan)
+        hi = first + np.where(ok, end, 0)
+        return np.where(ok, (cum[k, hi] - cum[k, hi - weeks * ok]) / weeks, np.nan)
+
+    def value(index: np.ndarray) -> np.ndarray:
+        """y[index], clipped into the history."""
+        return panel[k, first + np.clip(index, 0, n - 1)]
 
     def at(index: np.ndarray) -> np.ndarray:
         """y[index] where 0 <= index < origin, else NaN."""
         ok = (index >= 0) & (index < t)
-        return np.where(ok, y[np.clip(index, 0, len(y) - 1)], np.nan)
+        return np.where(ok, value(index), np.nan)
 
     n_level = np.minimum(t, LEVEL_WEEKS)
-    level = (cum[t] - cum[t - n_level]) / n_level
+    level = (cum[k, first + t] - cum[k, first + t - n_level]) / n_level
     scale = level + 1.0
-    cols: list[np.ndarray] = [at(t - k) for k in range(1, LAGS + 1)]
+    cols: list[np.ndarray] = [at(t - lag) for lag in range(1, LAGS + 1)]
     cols += [window_mean(t, w) for w in ROLLING]
     target = t - 1 + s
     year_ago = target - SEASON * -(-s // SEASON)  # whole years back, into the history
@@ -116,9 +143,8 @@ def features(
     seen = np.sum(~np.isnan(near), axis=1)
     around = np.where(seen > 0, np.nansum(near, axis=1) / np.maximum(seen, 1), np.nan)
     swing = (around + 1.0) / (window_mean(t - SEASON, LEVEL_WEEKS) + 1.0)
-    seasonal, years = _seasonal_swing(y, t, target, window_mean)
-    days = _week_endings(start, target)
-    calendar = calendar_features(days)
+    seasonal, years = _seasonal_swing(value, t, target, window_mean)
+    calendar = calendar_features(first_days[k] + 7 * target)
     h = np.minimum(s, H_MAX).astype(np.float64)
     age = np.minimum(t, AGE_CAP).astype(np.float64)
     out = np.column_stack([units, swing, seasonal, years, calendar, h, age, np.log1p(level)])
@@ -126,7 +152,7 @@ def features(
 
 
 def _seasonal_swing(
-    y: np.ndarray, t: np.ndarray, target: np.ndarray, window_mean: Any
+    value: Any, t: np.ndarray, target: np.ndarray, window_mean: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """Over up to `SWING_YEARS` past years: the target's week over the level at the origin's
     date (their means over the years, +1 on both), and how many years that is. Whole solar
@@ -138,19 +164,13 @@ def _seasonal_swing(
         back = round(k * YEAR_WEEKS)
         week = target - back
         ok = (week >= 0) & (week < t) & (t - back - LEVEL_WEEKS >= 0)
-        week_sum += np.where(ok, y[np.where(ok, week, 0)], 0.0)
+        week_sum += np.where(ok, value(np.where(ok, week, 0)), 0.0)
         level = window_mean(np.where(ok, t - back, LEVEL_WEEKS), LEVEL_WEEKS)
         level_sum += np.where(ok, level, 0.0)
         years += ok
     n = np.maximum(years, 1.0)
     swing = np.where(years > 0, (week_sum / n + 1.0) / (level_sum / n + 1.0), np.nan)
     return swing, years
-
-
-def _week_endings(start: pd.Timestamp, index: np.ndarray) -> np.ndarray:
-    """Days since 1970 of the week endings `index` weeks after `start`."""
-    first = (np.datetime64(pd.Timestamp(start).date(), "D") - _EPOCH).astype(np.int64)
-    return first + 7 * np.asarray(index, dtype=np.int64)
 
 
 def calendar_features(days: np.ndarray) -> np.ndarray:

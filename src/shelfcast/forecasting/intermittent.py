@@ -92,3 +92,55 @@ def spread(y: np.ndarray, rate: float) -> float:
 def flat(rate: float, sigma2: float, horizon: int, levels: Sequence[int]) -> PointForecast:
     """A flat forecast with normal bounds of constant width."""
     return normal_bounds(np.full(horizon, rate), np.full(horizon, np.sqrt(sigma2)), levels)
+
+
+def _smoothed(
+    x: np.ndarray, seen: np.ndarray, alpha: np.ndarray, level: np.ndarray, started: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One step of `ses` for every row where `seen`: the first value starts a row's level."""
+    moved = np.where(started, alpha * x + (1.0 - alpha) * level, x)
+    return np.where(seen, moved, level), started | seen
+
+
+def panel_rates(
+    values: np.ndarray,
+    valid: np.ndarray,
+    alpha_size: np.ndarray,
+    alpha_other: np.ndarray,
+    tsb: np.ndarray,
+) -> np.ndarray:
+    """`croston` (where not `tsb`) or `tsb` rates of many series at once: row i's series is
+    its `valid` weeks of `values`; `alpha_other` smooths the intervals (Croston) or the
+    probability of a sale (TSB). The recursions run over columns for every row."""
+    rows = len(values)
+    size, interval, probability = np.zeros(rows), np.zeros(rows), np.zeros(rows)
+    has_size, has_interval, has_probability = (np.zeros(rows, dtype=bool) for _ in range(3))
+    since = np.zeros(rows)  # weeks since the last sale (or the series' start), this one included
+    for t in range(values.shape[1]):
+        week = valid[:, t]
+        y = values[:, t]
+        sale = week & (y > 0)
+        since = since + week
+        size, has_size = _smoothed(y, sale, alpha_size, size, has_size)
+        interval, has_interval = _smoothed(since, sale, alpha_other, interval, has_interval)
+        sold = (y != 0).astype(np.float64)
+        probability, has_probability = _smoothed(
+            sold, week, alpha_other, probability, has_probability
+        )
+        since = np.where(sale, 0.0, since)
+    last = values[:, -1]
+    croston = np.where(
+        has_size,
+        np.where(interval != 0, size / np.where(interval != 0, interval, 1.0), size),
+        last,
+    )
+    return np.where(tsb, np.where(has_size, probability * size, 0.0), croston)
+
+
+def flat_panel(
+    rate: np.ndarray, sigma2: np.ndarray, horizon: int, levels: Sequence[int]
+) -> PointForecast:
+    """`flat` of many titles: row i at `rate[i]` with spread `sigma2[i]`."""
+    mean = np.repeat(np.asarray(rate, dtype=np.float64)[:, None], horizon, axis=1)
+    se = np.repeat(np.sqrt(np.asarray(sigma2, dtype=np.float64))[:, None], horizon, axis=1)
+    return normal_bounds(mean, se, levels)

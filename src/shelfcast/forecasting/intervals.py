@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from scipy.stats import norm
@@ -28,6 +29,25 @@ class PointForecast:
     upper: dict[int, np.ndarray]
 
 
+def stacked(parts: Sequence[PointForecast]) -> PointForecast:
+    """Forecasts of one horizon as one of titles x weeks arrays, in order."""
+    levels = parts[0].lower if parts else {}
+    return PointForecast(
+        np.array([p.mean for p in parts]),
+        {lv: np.array([p.lower[lv] for p in parts]) for lv in levels},
+        {lv: np.array([p.upper[lv] for p in parts]) for lv in levels},
+    )
+
+
+def take(out: PointForecast, rows: int | Sequence[int] | np.ndarray) -> PointForecast:
+    """The rows of titles x weeks forecasts (one title's arrays for an int)."""
+    return PointForecast(
+        out.mean[rows],
+        {lv: b[rows] for lv, b in out.lower.items()},
+        {lv: b[rows] for lv, b in out.upper.items()},
+    )
+
+
 def to_model_scale(y: np.ndarray, transform: str) -> np.ndarray:
     return np.log1p(np.maximum(y, 0.0)) if transform == "log1p" else y
 
@@ -36,6 +56,7 @@ def from_model_scale(x: np.ndarray, transform: str) -> np.ndarray:
     return np.expm1(x) if transform == "log1p" else x
 
 
+@cache
 def z(level: int) -> float:
     """The standard normal quantile of a central `level`% interval's upper bound."""
     return float(norm.ppf(0.5 + level / 200.0))
@@ -55,13 +76,21 @@ def finished(
 ) -> PointForecast:
     """`out` checked against the history's peak, clipped at zero and ordered:
     lo_95 <= lo_80 <= mean <= hi_80 <= hi_95."""
-    ceiling = PLAUSIBLE_GROWTH * max(float(np.max(history, initial=0.0)), 1.0)
-    if np.any(out.mean > ceiling):
+    if implausible(out.mean, np.max(history, initial=0.0)):
         raise ForecastError(f"{family} forecast exceeds {PLAUSIBLE_GROWTH}x the history's peak")
     return clip_and_order(out, levels)
 
 
+def implausible(mean: np.ndarray, peak: float | np.ndarray) -> np.ndarray:
+    """Whether a forecast's `mean` (or each row of a titles x weeks array) exceeds
+    `PLAUSIBLE_GROWTH` times its history's `peak` (per row): a broken fit."""
+    ceiling = PLAUSIBLE_GROWTH * np.maximum(peak, 1.0)
+    return np.any(mean > np.expand_dims(ceiling, -1), axis=-1)
+
+
 def clip_and_order(out: PointForecast, levels: Sequence[int]) -> PointForecast:
+    """Means and bounds clipped at zero and ordered around the mean, elementwise (one forecast
+    or titles x weeks arrays); ForecastError when any is not finite."""
     mean = np.maximum(np.nan_to_num(out.mean, nan=0.0), 0.0)
     lower, upper = {}, {}
     inner_lo, inner_hi = mean, mean

@@ -8,11 +8,14 @@ indices laid on the calendar of any longer or shorter history).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.forecasting.fourier import week_of
 from shelfcast.forecasting.intervals import PointForecast
+from shelfcast.forecasting.panel import Panel
 
 MIN_INDEX = 0.05  # indices are floored here, so that dividing by them stays finite
 
@@ -82,3 +85,30 @@ def reseasoned(out: PointForecast, ahead: np.ndarray) -> PointForecast:
         {lv: b * ahead for lv, b in out.lower.items()},
         {lv: b * ahead for lv, b in out.upper.items()},
     )
+
+
+def adjusted_panel(
+    panel: Panel,
+    fitted: Sequence[tuple[float, ...] | None],
+    time_origins: Sequence[str],
+    horizon: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`adjusted` of many titles at once: the panel's values divided by each title's indices
+    (ones before its first week), and the indices of the `horizon` weeks after each."""
+    cycles = [np.asarray(f or (1.0,)) for f in fitted]
+    lengths = np.array([len(c) for c in cycles])
+    table = np.ones((len(cycles), lengths.max(initial=1)))
+    for i, c in enumerate(cycles):
+        table[i, : len(c)] = c
+    offsets = np.array(
+        [
+            round(week_of(h.start) - week_of(t))
+            for h, t in zip(panel.histories, time_origins, strict=True)
+        ]
+    )
+    first = panel.width - panel.lengths  # the column of each title's first week
+    weeks = np.arange(panel.width) - first[:, None]  # week of each column, from the first
+    rows = np.arange(len(cycles))[:, None]
+    idx = np.where(panel.valid, table[rows, (offsets[:, None] + weeks) % lengths[:, None]], 1.0)
+    ahead_weeks = offsets[:, None] + panel.lengths[:, None] + np.arange(horizon)
+    return panel.values / idx, table[rows, ahead_weeks % lengths[:, None]]

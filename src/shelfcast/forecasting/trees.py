@@ -107,11 +107,21 @@ def from_lightgbm(dump: Mapping[str, Any]) -> Forest:
     )
 
 
-def predict(forest: Forest, x: np.ndarray) -> np.ndarray:
-    """The forest's prediction for each row of `x` (rows x n_features; NaN is missing)."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != forest.n_features:
-        raise ValueError(f"expected rows of {forest.n_features} features, got shape {x.shape}")
+BLOCK_ROWS = 2048  # rows evaluated together
+# Forests as numpy arrays, by the ids of their tuples (held, so that the ids stay theirs): a
+# catalogue's titles share one pooled forest's tuples.
+_ARRAYS: dict[tuple[int, ...], tuple[Forest, tuple[np.ndarray, ...]]] = {}
+ARRAYS_SIZE = 16
+
+
+def _arrays(forest: Forest) -> tuple[np.ndarray, ...]:
+    """The forest's arrays for `predict`, built once per forest."""
+    key = tuple(id(getattr(forest, f.name)) for f in dataclasses.fields(forest))
+    found = _ARRAYS.get(key)
+    if found is not None and all(
+        getattr(found[0], f.name) is getattr(forest, f.name) for f in dataclasses.fields(forest)
+    ):
+        return found[1]
     sizes = np.asarray(forest.sizes, dtype=np.int64)
     node_start = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
     leaf_start = node_start + np.arange(len(sizes))
@@ -129,22 +139,53 @@ def predict(forest: Forest, x: np.ndarray) -> np.ndarray:
 
     left, right = globalise(forest.left), globalise(forest.right)
     values = np.asarray(forest.leaf_value, dtype=np.float64)
-    n = x.shape[0]
-    # every (row, tree) pair walks down from its tree's root (or sits at its only leaf)
-    state = np.where(sizes > 0, node_start, ~leaf_start)
-    state = np.broadcast_to(state, (n, len(sizes))).copy()
-    rows = np.broadcast_to(np.arange(n)[:, None], state.shape)
-    active = state >= 0
-    while active.any():
-        r, node = rows[active], state[active]
-        v = x[r, feature[node]]
-        is_nan = np.isnan(v)
-        v = np.where(is_nan & (missing[node] != 2), 0.0, v)
-        is_missing = ((missing[node] == 1) & (np.abs(v) <= _ZERO)) | ((missing[node] == 2) & is_nan)
-        go_left = np.where(is_missing, default_left[node], v <= threshold[node])
-        state[active] = np.where(go_left, left[node], right[node])
+    arrays = (sizes, node_start, leaf_start, feature, threshold, missing, default_left)
+    arrays += (left, right, values)
+    if len(_ARRAYS) >= ARRAYS_SIZE:
+        _ARRAYS.clear()
+    _ARRAYS[key] = (forest, arrays)
+    return arrays
+
+
+def predict(forest: Forest, x: np.ndarray) -> np.ndarray:
+    """The forest's prediction for each row of `x` (rows x n_features; NaN is missing)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != forest.n_features:
+        raise ValueError(f"expected rows of {forest.n_features} features, got shape {x.shape}")
+    (
+        sizes,
+        node_start,
+        leaf_start,
+        feature,
+        threshold,
+        missing,
+        default_left,
+        left,
+        right,
+        values,
+    ) = _arrays(forest)
+    roots = np.where(sizes > 0, node_start, ~leaf_start)
+    out = np.empty(x.shape[0])
+    for begin in range(0, x.shape[0], BLOCK_ROWS):  # blocks that stay in the CPU's caches
+        block = x[begin : begin + BLOCK_ROWS]
+        n = block.shape[0]
+        # every (row, tree) pair walks down from its tree's root (or sits at its only leaf)
+        state = np.broadcast_to(roots, (n, len(sizes))).copy()
+        rows = np.broadcast_to(np.arange(n)[:, None], state.shape)
         active = state >= 0
-    return values[~state].sum(axis=1)
+        while active.any():
+            r, node = rows[active], state[active]
+            v = block[r, feature[node]]
+            is_nan = np.isnan(v)
+            v = np.where(is_nan & (missing[node] != 2), 0.0, v)
+            is_missing = ((missing[node] == 1) & (np.abs(v) <= _ZERO)) | (
+                (missing[node] == 2) & is_nan
+            )
+            go_left = np.where(is_missing, default_left[node], v <= threshold[node])
+            state[active] = np.where(go_left, left[node], right[node])
+            active = state >= 0
+        out[begin : begin + n] = values[~state].sum(axis=1)
+    return out
 
 
 def rounded(forest: Forest, threshold_digits: int = 9, leaf_digits: int = 7) -> Forest:

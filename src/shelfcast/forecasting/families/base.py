@@ -18,7 +18,8 @@ from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
-from shelfcast.forecasting.intervals import PointForecast
+from shelfcast.forecasting.intervals import PointForecast, stacked
+from shelfcast.forecasting.panel import Panel
 
 SPEC_VERSION = "spec_version"  # the key of a spec's layout version in its dict
 
@@ -126,6 +127,19 @@ class Family(Protocol[S]):
         scipy only."""
         ...
 
+    def forecast_panel(
+        self, specs: Sequence[S], panel: Panel, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        """`forecast` of many titles at once: `specs[i]` on `panel`'s history i, as titles x
+        weeks arrays. A family with a vectorised path overrides this; by default each title's
+        `forecast`, stacked."""
+        return stacked(
+            [
+                self.forecast(spec, history, horizon, levels)
+                for spec, history in zip(specs, panel.histories, strict=True)
+            ]
+        )
+
     def train_pool(self, histories: Sequence[TitleSeries], season_length: int) -> Any:
         """For a pooled family: one model trained across every title's `histories` (each cut
         at the same origin), which `fit` finds in `context.pool[name]`. Training only."""
@@ -173,6 +187,11 @@ def _field_types(cls: type[Spec]) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
+# Long tuples (shared by many specs) whose elements were checked, by id and element type.
+CHECKED_MIN, CHECKED_SIZE = 64, 256
+_CHECKED: dict[tuple[int, type], tuple[Any, ...]] = {}
+
+
 def _typed(value: Any, hint: Any, where: str) -> Any:
     """A JSON value as the field type `hint`: int, float, str, bool, tuples and optionals."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -185,7 +204,13 @@ def _typed(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, list | tuple):
             raise SpecError(f"{where}: expected a list, got {value!r}")
         if len(args) == 2 and args[1] is Ellipsis:
+            if _CHECKED.get((id(value), args[0])) is value:
+                return value  # a shared array already checked (a catalogue's pooled forest)
             if args[0] in (float, int, str) and all(type(v) is args[0] for v in value):
+                if type(value) is tuple and len(value) >= CHECKED_MIN:
+                    if len(_CHECKED) >= CHECKED_SIZE:
+                        _CHECKED.clear()
+                    _CHECKED[(id(value), args[0])] = value  # held, so its id stays its own
                 return tuple(value)  # the common case, kept quick for long coefficient lists
             return tuple(_typed(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
         if len(value) != len(args):

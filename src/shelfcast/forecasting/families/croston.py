@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
+
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting import intermittent
 from shelfcast.forecasting.families.base import Family, FitContext, Spec
 from shelfcast.forecasting.intervals import PointForecast
+from shelfcast.forecasting.panel import Panel
 
 NAME = "croston"
 ALPHA = 0.1  # statsforecast's CrostonSBA
@@ -43,6 +46,14 @@ class Croston(Family[CrostonSpec]):
     ) -> PointForecast:
         rate = SBA * intermittent.croston(history.values, ALPHA)
         return intermittent.flat(rate, spec.sigma2, horizon, levels)
+
+    def forecast_panel(
+        self, specs: Sequence[CrostonSpec], panel: Panel, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        alpha = np.full(len(specs), ALPHA)
+        no = np.zeros(len(specs), dtype=bool)
+        rate = SBA * intermittent.panel_rates(panel.values, panel.valid, alpha, alpha, no)
+        return intermittent.flat_panel(rate, np.array([s.sigma2 for s in specs]), horizon, levels)
 
 
 FAMILY = Croston()

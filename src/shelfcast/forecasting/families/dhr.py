@@ -21,6 +21,7 @@ from shelfcast.forecasting import arima, arima_errors, css
 from shelfcast.forecasting.families.base import Family, FitContext, Spec, SpecError
 from shelfcast.forecasting.fourier import YEAR_WEEKS, fourier_terms, week_number
 from shelfcast.forecasting.intervals import PointForecast, to_model_scale
+from shelfcast.forecasting.panel import Panel, week_numbers
 
 NAME = "dhr"
 TRANSFORM = "log1p"
@@ -143,6 +144,33 @@ class HarmonicRegression(Family[DhrSpec]):
         self, spec: DhrSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
     ) -> PointForecast:
         return arima_errors.forecast(spec, history, horizon, levels)
+
+    def forecast_panel(
+        self, specs: Sequence[DhrSpec], panel: Panel, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        return arima_errors.forecast_panel(specs, panel, horizon, levels, _regressions)
+
+
+def _regressions(specs: Sequence[DhrSpec], days: np.ndarray) -> np.ndarray:
+    """Each spec's `regression` over its row of `days` (days since 1970)."""
+    reg = arima_errors.trend_panel(
+        days,
+        np.array([s.intercept for s in specs]),
+        np.array([s.drift for s in specs]),
+        [s.time_origin for s in specs],
+    )
+    weeks = week_numbers(days)
+    by_terms: dict[int, list[int]] = {}
+    for i, spec in enumerate(specs):
+        by_terms.setdefault(spec.harmonics, []).append(i)
+    for harmonics, rows in by_terms.items():
+        k = np.arange(1, harmonics + 1)
+        period = np.array([specs[i].period for i in rows])[:, None, None]
+        angle = 2.0 * np.pi * (weeks[rows][:, :, None] * k) / period
+        coef = np.array([specs[i].fourier for i in rows])
+        reg[rows] += np.einsum("rwk,rk->rw", np.sin(angle), coef[:, :harmonics])
+        reg[rows] += np.einsum("rwk,rk->rw", np.cos(angle), coef[:, harmonics:])
+    return reg
 
 
 FAMILY = HarmonicRegression()

@@ -32,6 +32,7 @@ from shelfcast.errors import ForecastError
 from shelfcast.forecasting import seasonal_index
 from shelfcast.forecasting.families.base import Family, FitContext, Spec
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds
+from shelfcast.forecasting.panel import Panel
 
 NAME = "ets"
 # statsforecast refuses "tiny" series of at most 4 weeks more than the model's parameter count
@@ -145,6 +146,41 @@ class Ets(Family[EtsSpec]):
         level, trend = _final_state(z, spec)
         mean = level + trend * np.cumsum(spec.phi ** np.arange(1, horizon + 1))
         out = normal_bounds(mean, np.sqrt(_variance(spec, mean)), levels)
+        return seasonal_index.reseasoned(out, ahead)
+
+    def forecast_panel(
+        self, specs: Sequence[EtsSpec], panel: Panel, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        """`forecast` of many titles: the recursion over every row at once."""
+        z, ahead = seasonal_index.adjusted_panel(
+            panel, [s.seasonal_indices for s in specs], [s.time_origin for s in specs], horizon
+        )
+        alpha, beta, phi, sigma2 = (
+            np.array([getattr(s, name) for s in specs])
+            for name in ("alpha", "beta", "phi", "sigma2")
+        )
+        level = np.array([s.level0 for s in specs])
+        trend = np.array([s.trend0 for s in specs])
+        for t in range(panel.width):
+            valid = panel.valid[:, t]
+            expected = level + phi * trend
+            error = z[:, t] - expected
+            level = np.where(valid, expected + alpha * error, level)
+            trend = np.where(valid, phi * trend + beta * error, trend)
+        h = np.arange(1, horizon + 1)
+        powers = phi[:, None] ** h
+        mean = level[:, None] + trend[:, None] * np.cumsum(powers, axis=1)
+        c2 = (alpha[:, None] + beta[:, None] * np.cumsum(powers, axis=1)) ** 2
+        before = np.concatenate([np.zeros((len(specs), 1)), np.cumsum(c2, axis=1)[:, :-1]], axis=1)
+        additive = sigma2[:, None] * (1.0 + before)
+        theta = np.empty_like(mean)
+        for k in range(horizon):
+            lagged = np.sum(c2[:, :k] * theta[:, :k][:, ::-1], axis=1)
+            theta[:, k] = mean[:, k] ** 2 + sigma2 * lagged
+        multiplicative = (1.0 + sigma2[:, None]) * theta - mean**2
+        error_type = np.array([s.error for s in specs])[:, None]
+        variance = np.where(error_type == "A", additive, multiplicative)
+        out = normal_bounds(mean, np.sqrt(variance), levels)
         return seasonal_index.reseasoned(out, ahead)
 
 

@@ -29,6 +29,7 @@ from shelfcast.errors import ForecastError
 from shelfcast.forecasting import comparables
 from shelfcast.forecasting.families.base import Family, FitContext, Spec
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds, z
+from shelfcast.forecasting.panel import Panel, day_of
 
 NAME = "launch"
 CURVE_WEEKS = 104  # ages the curves cover; older ages take the last
@@ -146,6 +147,34 @@ class Launch(Family[LaunchSpec]):
         rel = spec.rel_sd[min(n, len(spec.rel_sd)) - 1]
         se = rel * mean  # the pooled relative errors hold the weekly noise already
         return normal_bounds(mean, se, levels)
+
+    def forecast_panel(
+        self, specs: Sequence[LaunchSpec], panel: Panel, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        """`forecast` of many titles: each title's curve at its ages, every row at once."""
+        n = panel.lengths
+        if n.min(initial=1) < 1:
+            raise ForecastError("a launch curve needs at least one week on sale")
+        launch = np.array([day_of(s.launch) for s in specs])
+        first_age = (panel.start_days - launch) // 7
+        if np.any(first_age < 0):
+            spec = specs[int(np.argmax(first_age < 0))]
+            raise ForecastError(f"history starts before the launch {spec.launch}")
+        lengths = np.array([len(s.curve) for s in specs])
+        curves = np.zeros((len(specs), lengths.max()))
+        for i, spec in enumerate(specs):
+            curves[i, : lengths[i]] = spec.curve
+        rows = np.arange(len(specs))[:, None]
+        # ages of the panel's columns and of the weeks ahead, from each title's launch
+        ages = first_age[:, None] + np.arange(-panel.width, horizon) + n[:, None]
+        at = curves[rows, np.minimum(np.maximum(ages, 0), lengths[:, None] - 1)]
+        recent = panel.valid & (np.arange(panel.width) >= panel.width - SCALE_WEEKS)
+        expected = np.where(recent, at[:, : panel.width], 0.0).sum(axis=1)
+        observed = np.where(recent, panel.values, 0.0).sum(axis=1)
+        scale = np.where(expected > 0, observed / np.where(expected > 0, expected, 1.0), 0.0)
+        mean = scale[:, None] * at[:, panel.width :]
+        rel = np.array([s.rel_sd[min(k, len(s.rel_sd)) - 1] for s, k in zip(specs, n, strict=True)])
+        return normal_bounds(mean, rel[:, None] * mean, levels)
 
 
 def _relative_errors(

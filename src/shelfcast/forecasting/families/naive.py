@@ -12,6 +12,7 @@ from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting.families.base import Family, FitContext, Spec
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds
+from shelfcast.forecasting.panel import Panel
 
 NAME = "naive"
 
@@ -41,6 +42,14 @@ class Naive(Family[NaiveSpec]):
         steps = np.arange(1, horizon + 1)
         mean = np.full(horizon, history.values[-1])
         return normal_bounds(mean, np.sqrt(spec.sigma2 * steps), levels)
+
+    def forecast_panel(
+        self, specs: Sequence[NaiveSpec], panel: Panel, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        steps = np.arange(1, horizon + 1)
+        sigma2 = np.array([s.sigma2 for s in specs])[:, None]
+        mean = np.repeat(panel.values[:, -1:], horizon, axis=1)
+        return normal_bounds(mean, np.sqrt(sigma2 * steps), levels)
 
 
 FAMILY = Naive()

@@ -18,6 +18,7 @@ from shelfcast.errors import ForecastError
 from shelfcast.forecasting import arima, arima_errors, css
 from shelfcast.forecasting.families.base import Family, FitContext, Spec, SpecError
 from shelfcast.forecasting.intervals import PointForecast, to_model_scale
+from shelfcast.forecasting.panel import Panel
 
 NAME = "sarima"
 TRANSFORM = "log1p"
@@ -123,6 +124,21 @@ class Sarima(Family[SarimaSpec]):
         self, spec: SarimaSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
     ) -> PointForecast:
         return arima_errors.forecast(spec, history, horizon, levels)
+
+    def forecast_panel(
+        self, specs: Sequence[SarimaSpec], panel: Panel, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        return arima_errors.forecast_panel(specs, panel, horizon, levels, _trends)
+
+
+def _trends(specs: Sequence[SarimaSpec], days: np.ndarray) -> np.ndarray:
+    """Each spec's regression over its row of `days` (days since 1970)."""
+    return arima_errors.trend_panel(
+        days,
+        np.array([s.intercept for s in specs]),
+        np.array([s.drift for s in specs]),
+        [s.time_origin for s in specs],
+    )
 
 
 FAMILY = Sarima()

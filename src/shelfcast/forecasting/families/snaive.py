@@ -12,6 +12,7 @@ from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting.families.base import Family, FitContext, Spec
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds
+from shelfcast.forecasting.panel import Panel
 
 NAME = "snaive"
 
@@ -52,6 +53,16 @@ class SeasonalNaive(Family[SnaiveSpec]):
         mean = y[len(y) - m + steps % m]
         se = np.sqrt(spec.sigma2 * (steps // m + 1))
         return normal_bounds(mean, se, levels)
+
+    def forecast_panel(
+        self, specs: Sequence[SnaiveSpec], panel: Panel, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        m = np.array([s.season_length for s in specs])[:, None]
+        sigma2 = np.array([s.sigma2 for s in specs])[:, None]
+        steps = np.arange(horizon)
+        rows = np.arange(len(specs))[:, None]
+        mean = panel.values[rows, panel.width - m + steps % m]
+        return normal_bounds(mean, np.sqrt(sigma2 * (steps // m + 1)), levels)
 
 
 FAMILY = SeasonalNaive()

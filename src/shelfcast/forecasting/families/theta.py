@@ -16,6 +16,7 @@ from shelfcast.errors import ForecastError
 from shelfcast.forecasting import seasonal_index
 from shelfcast.forecasting.families.base import Family, FitContext, Spec
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds
+from shelfcast.forecasting.panel import Panel
 
 NAME = "theta"
 MIN_WEEKS = 8
@@ -89,6 +90,39 @@ def theta_forecast(
     return normal_bounds(mean, se, levels)
 
 
+def ses_final_levels(
+    z: np.ndarray, valid: np.ndarray, alpha: np.ndarray, level0: np.ndarray
+) -> np.ndarray:
+    """`_ses_levels(...)[-1]` of each row of `z` over its `valid` weeks, every row at once."""
+    level = level0.copy()
+    decay = 1.0 - alpha
+    for t in range(z.shape[1]):
+        level = np.where(valid[:, t], alpha * z[:, t] + decay * level, level)
+    return level
+
+
+def theta_panel(
+    specs: Sequence[ThetaFit],
+    panel: Panel,
+    z: np.ndarray,
+    ahead: np.ndarray,
+    horizon: int,
+    levels: Sequence[int],
+) -> PointForecast:
+    """`theta_reseasoned` of many titles: each spec on its row of the deseasonalised `z`
+    (the panel's layout), times its row of `ahead`."""
+    alpha = np.array([s.alpha for s in specs])[:, None]
+    drift = np.array([s.drift for s in specs])[:, None]
+    sigma2 = np.array([s.sigma2 for s in specs])[:, None]
+    level0 = np.array([s.level0 for s in specs])
+    level = ses_final_levels(z, panel.valid, alpha[:, 0], level0)[:, None]
+    n = panel.lengths[:, None]
+    h = np.arange(1, horizon + 1)
+    mean = level + drift * (h - 1 + (1 - (1 - alpha) ** n) / alpha)
+    se = np.sqrt(sigma2 * (1 + (h - 1) * alpha**2))
+    return seasonal_index.reseasoned(normal_bounds(mean, se, levels), ahead)
+
+
 class ThetaFit(Protocol):
     """What a Theta forecast reads of a spec (`ThetaSpec`, the `profile` family's)."""
 
@@ -135,6 +169,14 @@ class Theta(Family[ThetaSpec]):
             history, spec.seasonal_indices, spec.time_origin, horizon
         )
         return theta_reseasoned(spec, z, ahead, horizon, levels)
+
+    def forecast_panel(
+        self, specs: Sequence[ThetaSpec], panel: Panel, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        z, ahead = seasonal_index.adjusted_panel(
+            panel, [s.seasonal_indices for s in specs], [s.time_origin for s in specs], horizon
+        )
+        return theta_panel(specs, panel, z, ahead, horizon, levels)
 
 
 FAMILY = Theta()

@@ -20,6 +20,7 @@ from shelfcast.catalog.segments import INACTIVE_WEEKS
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.forecasting.families.base import Family, FitContext, Spec
 from shelfcast.forecasting.intervals import PointForecast
+from shelfcast.forecasting.panel import Panel
 
 NAME = "zero"
 AFTER_WEEKS = 13  # weeks after an inactive stretch whose sales give the rate
@@ -64,6 +65,16 @@ class Zero(Family[ZeroSpec]):
         mean = np.zeros(horizon)
         upper = {
             lv: np.full(horizon, float(poisson.ppf(0.5 + lv / 200.0, spec.rate))) for lv in levels
+        }
+        return PointForecast(mean, {lv: mean.copy() for lv in levels}, upper)
+
+    def forecast_panel(
+        self, specs: Sequence[ZeroSpec], panel: Panel, horizon: int, levels: Sequence[int]
+    ) -> PointForecast:
+        rates = np.array([s.rate for s in specs])[:, None]
+        mean = np.zeros((len(specs), horizon))
+        upper = {
+            lv: np.repeat(poisson.ppf(0.5 + lv / 200.0, rates), horizon, axis=1) for lv in levels
         }
         return PointForecast(mean, {lv: mean.copy() for lv in levels}, upper)
 

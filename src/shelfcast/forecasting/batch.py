@@ -1,0 +1,265 @@
+"""Forecasts of many titles at once: what `Bundle.forecast` gives per title, over arrays.
+
+The titles' histories (with any newer actual weeks) are laid side by side (`panel.Panel`);
+every model an ensemble combines, and every single model, is grouped with the others of its
+family, and each group is forecast by its family's `forecast_panel` as titles x weeks arrays
+(a vectorised path where the family has one, else its per-title `forecast`, stacked). Then,
+over all titles at once: the checks and clipping of `families.forecast`, the ensembles' mean
+or median, the calibrated quantiles (`calibration`, integer-aware for whole-number series)
+and the long table. Results equal `Bundle.forecast` per title, with the same errors (naming
+the title).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from shelfcast.errors import ForecastError
+from shelfcast.forecasting.bundle import Bundle, check_request, extended
+from shelfcast.forecasting.bundle_table import BundleTable
+from shelfcast.forecasting.calibration import (
+    SPREAD_LEVEL,
+    Calibration,
+    interval_bounds,
+    needed_taus,
+    normal_quantiles,
+    quantile_column,
+)
+from shelfcast.forecasting.families import Family, Spec, family_of, update
+from shelfcast.forecasting.families.ensemble import EnsembleSpec, combine
+from shelfcast.forecasting.intervals import (
+    PLAUSIBLE_GROWTH,
+    PointForecast,
+    clip_and_order,
+    implausible,
+    take,
+)
+from shelfcast.forecasting.panel import Panel
+
+Actuals = Mapping[str, Sequence[tuple[date, float]]]
+CHUNK_TITLES = 4096  # titles whose arrays are computed together
+PANEL_MIN_ROWS = 3  # fewer titles of a family: their per-title forecasts, stacked
+
+
+def forecast_table(
+    table: BundleTable,
+    keys: Sequence[str] | None,
+    horizon: int,
+    levels: Sequence[int] = (),
+    quantiles: Sequence[float] = (),
+    actuals: Actuals | None = None,
+) -> pd.DataFrame:
+    """Forecasts of the titles `keys` of `table` (every title when None) in long format: key,
+    week_ending, mean, lo_L and hi_L per level, a column per quantile; titles in the order of
+    `keys`. KeyError for a key the table does not hold."""
+    check_request(horizon, levels, quantiles)
+    chosen = table.keys if keys is None else list(keys)
+    missing = [k for k in chosen if k not in table]
+    if missing:
+        raise KeyError(missing[0])
+    _check_actuals(chosen, actuals)
+    parts = [  # read and forecast `CHUNK_TITLES` at a time: only those bundles are in memory
+        forecast_bundles(
+            table.bundles(chosen[i : i + CHUNK_TITLES]),
+            horizon,
+            levels,
+            quantiles,
+            actuals,
+        )
+        for i in range(0, max(len(chosen), 1), CHUNK_TITLES)
+    ]
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Forecasts:
+    """Forecasts of many titles as arrays: title i's row of `week_endings` (days since 1970)
+    and of each column (`mean`, `lo_L`, `hi_L`, `pNN`, in `forecast_table`'s order)."""
+
+    keys: list[str]
+    week_endings: np.ndarray  # titles x horizon
+    columns: dict[str, np.ndarray]  # name -> titles x horizon
+
+    def frame(self) -> pd.DataFrame:
+        """The long table: a row per title and week, titles in order."""
+        horizon = self.week_endings.shape[1]
+        days = self.week_endings.ravel().astype("datetime64[D]").astype("datetime64[ns]")
+        frame = pd.DataFrame(
+            {
+                "key": np.repeat(np.array(self.keys, dtype=object), horizon),
+                "week_ending": pd.DatetimeIndex(days),
+            }
+        )
+        for name, value in self.columns.items():
+            frame[name] = value.ravel()
+        return frame
+
+
+def forecast_bundles(
+    bundles: Sequence[Bundle],
+    horizon: int,
+    levels: Sequence[int] = (),
+    quantiles: Sequence[float] = (),
+    actuals: Actuals | None = None,
+) -> pd.DataFrame:
+    """`forecast_table` of bundles already loaded (a server's): `actuals` by bundle key.
+    Computed `CHUNK_TITLES` titles at a time, which bounds the arrays' memory."""
+    check_request(horizon, levels, quantiles)
+    _check_actuals([b.key for b in bundles], actuals)
+    parts = [
+        forecast_arrays(bundles[i : i + CHUNK_TITLES], horizon, levels, quantiles, actuals).frame()
+        for i in range(0, max(len(bundles), 1), CHUNK_TITLES)
+    ]
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def forecast_arrays(
+    bundles: Sequence[Bundle],
+    horizon: int,
+    levels: Sequence[int] = (),
+    quantiles: Sequence[float] = (),
+    actuals: Actuals | None = None,
+) -> Forecasts:
+    """`forecast_bundles` as arrays (no table built: what a server answering many titles in
+    one request needs)."""
+    check_request(horizon, levels, quantiles)
+    bundles = [_updated(b, actuals[b.key]) if actuals and b.key in actuals else b for b in bundles]
+    panel = Panel(tuple(b.history for b in bundles))
+    own_levels = sorted(set(levels) | {SPREAD_LEVEL})  # where calibrations read the spread
+    out = _model_forecasts(bundles, panel, horizon, own_levels)
+    columns: dict[str, np.ndarray] = {"mean": out.mean}
+    whole = np.all(panel.values == np.round(panel.values), axis=1)
+    by_calibration: dict[tuple[Calibration | None, bool], list[int]] = defaultdict(list)
+    for i, b in enumerate(bundles):
+        by_calibration[(b.calibration, bool(whole[i]))].append(i)
+    names = [*(f"{s}_{lv}" for lv in sorted(levels) for s in ("lo", "hi"))]
+    names += [quantile_column(q) for q in quantiles]
+    for name in names:
+        columns[name] = np.empty_like(out.mean)
+    for (calibration, is_whole), rows in by_calibration.items():
+        part = take(out, rows)
+        if calibration is None:  # the model's own bounds, as bundles before format 3
+            values = normal_quantiles(part, quantiles)
+            bounds = {}
+            for lv in sorted(levels):
+                bounds[f"lo_{lv}"], bounds[f"hi_{lv}"] = part.lower[lv], part.upper[lv]
+        else:
+            values = calibration.quantiles(part, needed_taus(levels, quantiles), is_whole)
+            bounds = interval_bounds(part.mean, values, levels, is_whole)
+        for q in quantiles:
+            bounds[quantile_column(q)] = values[q]
+        for name, value in bounds.items():
+            columns[name][rows] = value
+    return Forecasts([b.key for b in bundles], panel.future_days(horizon), columns)
+
+
+def _check_actuals(keys: Sequence[str], actuals: Actuals | None) -> None:
+    """ForecastError when `actuals` name a title that is not forecast (nothing is ignored)."""
+    unknown = sorted(set(actuals or {}) - set(keys))
+    if unknown:
+        raise ForecastError(f"{unknown[0]}: actual weeks given for a title not forecast")
+
+
+def _updated(bundle: Bundle, actuals: Sequence[tuple[date, float]]) -> Bundle:
+    """`Bundle.updated`, its errors naming the title."""
+    try:
+        history = extended(bundle.history, actuals)
+    except ForecastError as exc:
+        raise ForecastError(f"{bundle.key}: {exc}") from None
+    return Bundle(
+        update(bundle.model, history),
+        history,
+        bundle.evaluation,
+        bundle.calibration,
+        bundle.library_versions,
+        bundle.created_at,
+    )
+
+
+def _model_forecasts(
+    bundles: Sequence[Bundle], panel: Panel, horizon: int, levels: Sequence[int]
+) -> PointForecast:
+    """`families.forecast` of every bundle's model, as titles x weeks arrays: each model
+    (an ensemble's members, one by one) forecast with its family's group, finished, and
+    ensembles combined."""
+    members: list[tuple[Spec, ...]] = []
+    for b in bundles:
+        model = b.model
+        members.append(model.members if isinstance(model, EnsembleSpec) else (model,))
+    slots = max((len(m) for m in members), default=1)
+    n = len(bundles)
+    parts = [
+        PointForecast(
+            np.full((n, horizon), np.nan),
+            {lv: np.full((n, horizon), np.nan) for lv in levels},
+            {lv: np.full((n, horizon), np.nan) for lv in levels},
+        )
+        for _ in range(slots)
+    ]
+    groups: dict[str, list[tuple[int, int]]] = defaultdict(list)  # family -> (title, slot)
+    for i, specs in enumerate(members):
+        for j, spec in enumerate(specs):
+            groups[spec.family].append((i, j))
+    for family, cells in groups.items():
+        rows = np.array([i for i, _ in cells])
+        specs = [members[i][j] for i, j in cells]
+        sub = panel.take(rows)
+        out = _finished(family, specs, sub, horizon, levels)
+        for k, (i, j) in enumerate(cells):
+            parts[j].mean[i] = out.mean[k]
+            for lv in levels:
+                parts[j].lower[lv][i], parts[j].upper[lv][i] = out.lower[lv][k], out.upper[lv][k]
+    combined = parts[0]
+    rules: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for i, b in enumerate(bundles):
+        if isinstance(b.model, EnsembleSpec):
+            rules[(b.model.method, len(members[i]))].append(i)
+    for (method, k), rows in rules.items():
+        mixed = combine([take(parts[j], rows) for j in range(k)], method, levels)
+        combined.mean[rows] = mixed.mean
+        for lv in levels:
+            combined.lower[lv][rows], combined.upper[lv][rows] = mixed.lower[lv], mixed.upper[lv]
+    return clip_and_order(combined, levels)
+
+
+def _finished(
+    family: str, specs: Sequence[Spec], panel: Panel, horizon: int, levels: Sequence[int]
+) -> PointForecast:
+    """The family's forecasts of `panel`'s titles, checked, clipped and ordered as
+    `families.forecast` does; a title that fails raises its per-title error, naming it. Under
+    `PANEL_MIN_ROWS` titles, each title's own forecast: the array code's loops over weeks
+    cost more than the per-title code for one or two rows."""
+    forecaster = family_of(family)
+    try:
+        if len(specs) < PANEL_MIN_ROWS:
+            out = Family.forecast_panel(forecaster, specs, panel, horizon, levels)
+        else:
+            out = forecaster.forecast_panel(specs, panel, horizon, levels)
+    except (ForecastError, ValueError, ArithmeticError):
+        for spec, history in zip(specs, panel.histories, strict=True):  # which title, and why
+            try:
+                family_of(family).forecast(spec, history, horizon, levels)
+            except (ForecastError, ValueError, ArithmeticError) as exc:
+                raise type(exc)(f"{history.key}: {exc}") from None
+        raise
+    bad = implausible(out.mean, panel.peaks())
+    for k in np.flatnonzero(bad):
+        raise ForecastError(
+            f"{panel.histories[k].key}: {family} forecast exceeds {PLAUSIBLE_GROWTH}x the "
+            "history's peak"
+        )
+    try:
+        return clip_and_order(out, levels)
+    except ForecastError:
+        for k, history in enumerate(panel.histories):
+            try:
+                clip_and_order(take(out, [k]), levels)
+            except ForecastError as exc:
+                raise ForecastError(f"{history.key}: {exc}") from None
+        raise

@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from shelfcast.atomic import write_atomic
 from shelfcast.errors import ForecastError, ShelfcastError
+from shelfcast.forecasting import batch as many
 from shelfcast.forecasting.bundle import Bundle
 from shelfcast.forecasting.bundle_table import BundleTable
 from shelfcast.lifecycle.progress import Progress as LifecycleProgress
@@ -100,18 +101,23 @@ def forecast_table(
     quantiles: Sequence[float],
     progress: Progress | None = None,
 ) -> pd.DataFrame:
-    """Every model's forecast in long format (see the module docstring)."""
+    """Every model's forecast in long format (see the module docstring), computed as arrays
+    `CHUNK` titles at a time."""
+    models = release.models
+    if not models:
+        raise BatchError(f"release {release.release_id} has no titles to forecast")
     frames = []
-    for done, model in enumerate(release.models, start=1):
-        frame = bundles[model.name].forecast(horizon, levels, quantiles=quantiles)
-        frame.insert(0, "isbn", model.isbn)
-        frame.insert(1, "model_name", model.name)
-        frame.insert(2, "model_version", model.version)
+    for start in range(0, len(models), CHUNK):
+        chunk = models[start : start + CHUNK]
+        frame = many.forecast_bundles(
+            [bundles[m.name] for m in chunk], horizon, levels, quantiles
+        ).drop(columns="key")
+        frame.insert(0, "isbn", [m.isbn for m in chunk for _ in range(horizon)])
+        frame.insert(1, "model_name", [m.name for m in chunk for _ in range(horizon)])
+        frame.insert(2, "model_version", [m.version for m in chunk for _ in range(horizon)])
         frames.append(frame)
         if progress is not None:
-            progress(done, len(release.models))
-    if not frames:
-        raise BatchError(f"release {release.release_id} has no titles to forecast")
+            progress(start + len(chunk), len(models))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -128,17 +134,17 @@ def forecast_catalogue(
     parts, failed = [], {}
     for start in range(0, len(table), CHUNK):
         keys = table.keys[start : start + CHUNK]
-        frames = []
-        for key in keys:
-            try:
-                frame = table.bundle(key).forecast(horizon, levels, quantiles=quantiles)
-            except ForecastError as exc:
-                failed[key] = str(exc)
-                continue
-            frames.append(frame.assign(isbn=key))
+        try:  # the chunk's titles as arrays together; on an error, one by one to name them
+            frames = [many.forecast_table(table, keys, horizon, levels, quantiles)]
+        except ForecastError:
+            frames = []
+            for key in keys:
+                try:
+                    frames.append(many.forecast_table(table, [key], horizon, levels, quantiles))
+                except ForecastError as exc:
+                    failed[key] = str(exc)
         if frames:
-            frame = pd.concat(frames, ignore_index=True)
-            frame = frame[["isbn", *frame.columns[:-1]]]
+            frame = pd.concat(frames, ignore_index=True).rename(columns={"key": "isbn"})
             parts.append(pa.Table.from_pandas(frame, preserve_index=False))
         if progress is not None:
             progress(start + len(keys), len(table))

@@ -19,10 +19,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
 
 from shelfcast.catalog.isbn import normalize_isbn
 from shelfcast.errors import ShelfcastError
+from shelfcast.forecasting.batch import Forecasts, forecast_arrays
 from shelfcast.forecasting.bundle import MAX_HORIZON, Bundle
 
 if TYPE_CHECKING:
@@ -173,23 +173,47 @@ class ModelPool:
         Raises `InstanceProblem` for actual weeks that do not fit the title's series, and
         `ForecastError` when the model cannot forecast from them.
         """
-        levels, quantiles = level_key(levels), quantile_key(quantiles)
         if actuals:
             check_actuals(model.bundle, actuals)
-            updated = model.bundle.updated(actuals)
-            return _prediction_json(model, updated, horizon, levels, quantiles)
-        key = (model.name, model.isbn, horizon, levels, quantiles)
+        return self.predictions_json([(model, actuals)], horizon, levels, quantiles)[0]
+
+    def predictions_json(
+        self,
+        requests: Sequence[tuple[ServedModel, Sequence[tuple[date, float]]]],
+        horizon: int,
+        levels: Sequence[int],
+        quantiles: Sequence[float] = (),
+    ) -> list[bytes]:
+        """The prediction objects of many titles (each with its checked actual weeks, or
+        none) with the same horizon, levels and quantiles: the cached ones from the cache,
+        the others forecast together as arrays (`forecasting.batch`; the actual weeks update
+        each model with its parameters unchanged). A title may appear once among those with
+        actual weeks. `ForecastError` when any of them cannot be forecast."""
+        levels, quantiles = level_key(levels), quantile_key(quantiles)
+        out: list[bytes | None] = [None] * len(requests)
+        todo: list[int] = []
         with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                return cached
-        out = _prediction_json(model, model.bundle, horizon, levels, quantiles)
-        with self._lock:
-            self._cache[key] = out
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return out
+            for i, (model, actuals) in enumerate(requests):
+                key = (model.name, model.isbn, horizon, levels, quantiles)
+                cached = None if actuals else self._cache.get(key)
+                if cached is None:
+                    todo.append(i)
+                else:
+                    self._cache.move_to_end(key)
+                    out[i] = cached
+        if todo:
+            bundles = [requests[i][0].bundle for i in todo]
+            given = {requests[i][0].bundle.key: requests[i][1] for i in todo if requests[i][1]}
+            forecasts = forecast_arrays(bundles, horizon, levels, quantiles, given or None)
+            with self._lock:
+                for row, i in enumerate(todo):
+                    model, actuals = requests[i]
+                    out[i] = _prediction_json(model, forecasts, row)
+                    if not actuals:
+                        self._cache[(model.name, model.isbn, horizon, levels, quantiles)] = out[i]
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return [o for o in out if o is not None]
 
 
 def level_key(levels: Iterable[int]) -> tuple[int, ...]:
@@ -229,21 +253,15 @@ def check_actuals(bundle: Bundle, actuals: Sequence[tuple[date, float]]) -> None
         seen.add(week)
 
 
-def _prediction_json(
-    model: ServedModel,
-    bundle: Bundle,
-    horizon: int,
-    levels: tuple[int, ...],
-    quantiles: tuple[float, ...],
-) -> bytes:
-    frame = bundle.forecast(horizon, levels, quantiles=quantiles)
-    dates = pd.DatetimeIndex(frame["week_ending"]).strftime("%Y-%m-%d").tolist()
-    columns = [c for c in frame.columns if c != "week_ending"]
+def _prediction_json(model: ServedModel, forecasts: Forecasts, row: int) -> bytes:
+    """Title `row` of `forecasts` as its prediction object."""
+    dates = forecasts.week_endings[row].astype("datetime64[D]").astype(str).tolist()
+    columns = list(forecasts.columns)
     # + 0.0 turns -0.0 into 0.0
-    values = [(np.round(frame[c].to_numpy(), DECIMALS) + 0.0).tolist() for c in columns]
+    values = [(np.round(forecasts.columns[c][row], DECIMALS) + 0.0).tolist() for c in columns]
     weeks = [
-        {"week_ending": day, **dict(zip(columns, row, strict=True))}
-        for day, row in zip(dates, zip(*values, strict=True), strict=True)
+        {"week_ending": day, **dict(zip(columns, week, strict=True))}
+        for day, week in zip(dates, zip(*values, strict=True), strict=True)
     ]
     prediction = {
         "isbn": model.isbn,

@@ -5,12 +5,15 @@ models as Shelfcast's own process pool."""
 from __future__ import annotations
 
 import pytest
+from support.synthetic import seasonal_series
 
 distributed = pytest.importorskip("distributed")
 
 from shelfcast.catalog.reader import read_sales  # noqa: E402
 from shelfcast.catalog.sample import write_sample  # noqa: E402
 from shelfcast.catalog.series import weekly_series  # noqa: E402
+from shelfcast.forecasting import fit_titles  # noqa: E402
+from shelfcast.forecasting.parallel import batch_size, train_pools  # noqa: E402
 from shelfcast.settings import Settings  # noqa: E402
 from shelfcast.training.executors import ExecutorChoice, fit_on, open_executor  # noqa: E402
 from shelfcast.training.run import fit_config  # noqa: E402
@@ -65,6 +68,31 @@ def test_progress_hears_of_every_title_from_the_cluster(series, cluster):
     )
     assert sorted(heard) == sorted((s.key, True) for s in series[:2])
     assert len(fits) == 2
+
+
+def test_batches_of_titles_run_on_the_cluster_as_in_this_process(cluster):
+    series = [seasonal_series(130 + 3 * i, seed=i, key=f"k{i}") for i in range(40)]
+    config = fit_config(Settings(), n_origins=1, candidates=("snaive", "theta"))
+    heard = []
+    with (
+        distributed.Client(cluster.scheduler_address) as client,
+        distributed.get_task_stream(client) as stream,  # every task the scheduler runs
+    ):
+        on_dask, _ = fit_on(
+            ExecutorChoice(dask_scheduler=cluster.scheduler_address),
+            series,
+            config,
+            progress=lambda s, fit: heard.append(s.key),
+            pools=train_pools(series, config),
+        )
+    inline, _ = fit_titles(series, config, workers=1)
+
+    assert batch_size(40, 2) == 2  # sized for the cluster's two worker threads
+    assert sum(str(task["key"]).startswith("_fit_batch") for task in stream.data) == 20
+    assert sorted(heard) == sorted(s.key for s in series)
+    assert [f.key for f in on_dask] == [s.key for s in series]
+    for d, i in zip(on_dask, inline, strict=True):
+        assert {**d.bundle.info(), "created_at": 0} == {**i.bundle.info(), "created_at": 0}
 
 
 def test_workers_run_one_blas_thread_and_the_client_is_closed(cluster):

@@ -1,8 +1,9 @@
-"""Fitting many titles at once on a process pool, one BLAS thread per process.
+"""Fitting many titles at once on a process pool or any executor, one BLAS thread per process.
 
-Around the per-title fits: pooled families are trained across titles first, once per backtest
-cut-off (`train_pools`), and the quantiles of every title are calibrated together last
-(`fit.calibrate`)."""
+The unit of work is a batch of titles (`batch_size`), so that what a task costs beyond its fits
+(sending the pools and series, scheduling) stays small. Around the per-title fits: pooled
+families are trained across titles first, once per backtest cut-off (`train_pools`), and the
+quantiles of every title are calibrated together last (`fit.calibrate`)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ from shelfcast.forecasting.families import FAMILIES
 from shelfcast.forecasting.fit import FitConfig, TitleFit, calibrate, fit_title
 
 Progress = Callable[[TitleSeries, TitleFit | None], None]
+Fitted = TitleFit | str  # a title's fit, or why it failed
+
+TASKS_PER_WORKER = 8
+MAX_BATCH = 25
 
 
 def limit_blas_threads() -> None:
@@ -30,7 +35,7 @@ def limit_blas_threads() -> None:
     threadpool_limits(1)
 
 
-def _fit_or_error(series: TitleSeries, config: FitConfig, pools: Pools) -> TitleFit | str:
+def _fit_or_error(series: TitleSeries, config: FitConfig, pools: Pools) -> Fitted:
     try:
         return fit_title(series, config, pools)
     except (ForecastError, ValueError, ArithmeticError) as exc:
@@ -70,6 +75,19 @@ def train_pools(series: Sequence[TitleSeries], config: FitConfig) -> Pools:
     return Pools(trained)
 
 
+def batch_size(n_titles: int, workers: int) -> int:
+    """Titles per task: `TASKS_PER_WORKER` tasks per worker at least, so that the last tasks to
+    finish leave the other workers idle for a small share of the run, and at most `MAX_BATCH`
+    titles (a few seconds of fitting), so that per-task costs (pickling the pools and series,
+    scheduling) stay far below the fits they carry."""
+    return max(1, min(MAX_BATCH, n_titles // (max(1, workers) * TASKS_PER_WORKER)))
+
+
+def _fit_batch(batch: Sequence[TitleSeries], config: FitConfig, pools: Pools) -> list[Fitted]:
+    """One task: the fit (or the reason it failed) of each series of `batch`, in order."""
+    return [_fit_or_error(s, config, pools) for s in batch]
+
+
 def fit_titles(
     series: Sequence[TitleSeries],
     config: FitConfig,
@@ -77,38 +95,44 @@ def fit_titles(
     workers: int | None = None,
     executor: Executor | None = None,
     progress: Progress | None = None,
-    pool_series: Sequence[TitleSeries] | None = None,
+    pools: Pools | None = None,
 ) -> tuple[list[TitleFit], dict[str, str]]:
     """Fit every series; returns the fits in input order and the titles that failed, with why.
 
-    Runs on `executor` when given (any concurrent.futures executor), else on a process pool of
-    `workers` processes (default: all cores); `workers=1` runs in this process. Pooled
-    families are trained first, in this process, across `pool_series` (default: `series`;
-    a catalogue refitting some titles trains them on all); the fits' quantiles are calibrated
-    together.
+    Runs on `executor` when given (any concurrent.futures executor: a Dask client's too), else
+    on a process pool of `workers` processes (default: all cores); `workers=1` runs in this
+    process. Titles go out in batches (`batch_size` for `workers`, with an executor the tasks
+    it runs at once), and `progress` hears of each title as its batch finishes. Pooled
+    families are trained first, in this process (unless `pools` are given, as `train_pools`
+    returns them); the fits' quantiles are calibrated together.
     """
-    pools = train_pools(series if pool_series is None else pool_series, config)
-    results: dict[int, TitleFit | str] = {}
+    pools = train_pools(series, config) if pools is None else pools
+    results: dict[int, Fitted] = {}
+
+    def finished(first: int, fitted: list[Fitted]) -> None:
+        for i, result in enumerate(fitted, start=first):
+            results[i] = result
+            if progress:
+                progress(series[i], result if isinstance(result, TitleFit) else None)
+
     if executor is None and (workers == 1 or len(series) <= 1):
         limit_blas_threads()
         for i, s in enumerate(series):
-            results[i] = _fit_or_error(s, config, pools)
-            if progress:
-                progress(s, results[i] if isinstance(results[i], TitleFit) else None)
+            finished(i, _fit_batch([s], config, pools))
     else:
+        n_workers = workers or os.cpu_count() or 1
         own = executor is None
         pool = executor or ProcessPoolExecutor(
-            max_workers=workers or os.cpu_count(), initializer=limit_blas_threads
+            max_workers=n_workers, initializer=limit_blas_threads
         )
+        size = batch_size(len(series), n_workers)
         try:
             futures = {
-                pool.submit(_fit_or_error, s, config, pools): i for i, s in enumerate(series)
+                pool.submit(_fit_batch, series[i : i + size], config, pools): i
+                for i in range(0, len(series), size)
             }
             for future in as_completed(futures):
-                i = futures[future]
-                results[i] = future.result()
-                if progress:
-                    progress(series[i], results[i] if isinstance(results[i], TitleFit) else None)
+                finished(futures[future], future.result())
         finally:
             if own:
                 pool.shutdown(cancel_futures=True)

@@ -2,10 +2,11 @@
 
 Configuration picks the engine; the fitting code (`forecasting.fit_titles`) is the same for
 both, since it takes any `concurrent.futures.Executor`. With `dask_scheduler` set (a
-`dask.distributed` scheduler address such as `tcp://10.0.0.5:8786`), titles are submitted to
-that cluster through `Client.get_executor()`; otherwise `fit_titles` runs its own process pool
-of `workers` processes (one process, in-line, for `workers=1`). Scheduling is Dask's or the
-pool's: Shelfcast adds none of its own.
+`dask.distributed` scheduler address such as `tcp://10.0.0.5:8786`), batches of titles are
+submitted to that cluster through `Client.get_executor()`; otherwise `fit_titles` runs its own
+process pool of `workers` processes (one process, in-line, for `workers=1`). Either way the
+unit of work is a batch of titles (`forecasting.parallel.batch_size`); scheduling is Dask's or
+the pool's.
 
 Dask workers need Shelfcast installed (the same version) to unpickle the titles and fits.
 """
@@ -20,7 +21,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from shelfcast.catalog.series import TitleSeries
+    from shelfcast.forecasting.backtest import Pools
     from shelfcast.forecasting.fit import FitConfig, TitleFit
     from shelfcast.forecasting.parallel import Progress
 
@@ -46,12 +50,10 @@ class ExecutorChoice:
 
 
 @contextmanager
-def open_executor(choice: ExecutorChoice) -> Iterator[Executor | None]:
-    """The executor to hand to `fit_titles`, or None for its own process pool.
-
-    For Dask, connects a client to the scheduler for the duration of the block, makes every
-    worker use one BLAS thread, and closes the client afterwards (the cluster keeps running).
-    """
+def dask_client(choice: ExecutorChoice) -> Iterator[Client | None]:
+    """A client of the chosen Dask cluster for the duration of the block (None for the process
+    pool), every worker made to use one BLAS thread; closed afterwards (the cluster keeps
+    running)."""
     if not choice.dask_scheduler:
         yield None
         return
@@ -64,10 +66,22 @@ def open_executor(choice: ExecutorChoice) -> Iterator[Executor | None]:
         # Dask's nanny already starts workers with OPENBLAS_NUM_THREADS=1; this also covers
         # workers started without one, or with other settings.
         client.run(limit_blas_threads)
-        # pure=False: every title is its own task (no hashing of the series to dedupe them)
-        yield client.get_executor(pure=False)
+        yield client
     finally:
         client.close()
+
+
+def client_executor(client: Client) -> Executor:
+    """The client's concurrent.futures face. pure=False: every batch of titles is its own task
+    (no hashing of the series to dedupe them)."""
+    return client.get_executor(pure=False)
+
+
+@contextmanager
+def open_executor(choice: ExecutorChoice) -> Iterator[Executor | None]:
+    """The executor to hand to `fit_titles`, or None for its own process pool."""
+    with dask_client(choice) as client:
+        yield None if client is None else client_executor(client)
 
 
 def fit_on(
@@ -75,18 +89,15 @@ def fit_on(
     series: Sequence[TitleSeries],
     config: FitConfig,
     progress: Progress | None = None,
-    pool_series: Sequence[TitleSeries] | None = None,
+    pools: Pools | None = None,
 ) -> tuple[list[TitleFit], dict[str, str]]:
-    """`fit_titles` on the chosen engine: the fits in input order, and the failed titles
-    (pooled families trained across `pool_series`, default `series`)."""
+    """`fit_titles` on the chosen engine: the fits in input order, and the failed titles.
+    On Dask, batches are sized for the cluster's worker threads at the time of the call."""
     from shelfcast.forecasting.parallel import fit_titles
 
-    with open_executor(choice) as executor:
+    with dask_client(choice) as client:
+        executor = None if client is None else client_executor(client)
+        workers = choice.workers if client is None else sum(client.nthreads().values())
         return fit_titles(
-            series,
-            config,
-            workers=choice.workers,
-            executor=executor,
-            progress=progress,
-            pool_series=pool_series,
+            series, config, workers=workers, executor=executor, progress=progress, pools=pools
         )

@@ -270,7 +270,10 @@ def train_titles(
     fits: list[Any] = []
     errors: dict[str, str] = {}
     if chosen:
-        fits, errors = fit_on(choice, chosen, config, progress=advance, pool_series=pool_series)
+        from shelfcast.forecasting.parallel import train_pools
+
+        pools = train_pools(pool_series, config) if pool_series else None
+        fits, errors = fit_on(choice, chosen, config, progress=advance, pools=pools)
     seconds = time.perf_counter() - fit_started
     if chosen and not fits:
         shown = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:5])

@@ -1,0 +1,448 @@
+"""A whole catalogue at scale: each stage of a model's life timed on sample catalogues of 1,000
+to 100,000 titles, with seconds per title and the peak resident memory of the process tree.
+
+Stages, in order (each a function of `STAGES`):
+  data   the sample catalogue written (parquet), read and validated, weekly series built
+  fit    `fit_titles` through the train step's path (`training.executors.fit_on`): pooled
+         families trained across every title, then the titles fitted in batches on the
+         process pool, then calibrated; with --dask, the same on local Dask clusters
+The stages after fitting (register, package, deploy, serve start, batch forecast) join the list
+as the lifecycle functions for a whole catalogue exist.
+
+With --fit-limit N, a larger catalogue's titles are fitted on N of them, evenly spaced in ISBN
+order, and the whole is projected from their seconds per title (the pools are always trained on
+every title); projected rows say so.
+
+Example:
+    .venv/bin/python benchmarks/catalogue_scale.py --titles 1000 --dask 2,4
+    .venv/bin/python benchmarks/catalogue_scale.py --titles 100000 --fit-limit 10000
+"""
+
+from __future__ import annotations
+
+# isort: off
+import _common  # first: pins BLAS threads to one before numpy is imported
+
+# isort: on
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _common import Table, fmt_seconds, load_note, machine_line
+
+SAMPLE_EVERY = 0.1  # seconds between two samples of the process tree's memory
+
+
+# ------------------------------------------------------------------------------ memory
+
+
+def tree_memory(pid: int) -> int:
+    """Proportional resident bytes (PSS) of process `pid` and all its descendants: pages shared
+    by several processes (a forked worker's copy of its parent) are divided among them, so a
+    sum over the tree counts each page once. psutil, else Linux /proc."""
+    try:
+        import psutil
+    except ImportError:
+        return _proc_tree_memory(pid)
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            total += proc.memory_full_info().pss
+    return total
+
+
+def _proc_tree_memory(pid: int) -> int:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        kids = [p for p, of in parents.items() if of == parent and p not in tree]
+        tree.update(kids)
+        frontier += kids
+    total = 0
+    for p in tree:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
+class PeakMemory:
+    """Samples the memory of this process and its children (`tree_memory`) in a background thread;
+    `take()` returns the peak since the last `take()`."""
+
+    def __init__(self) -> None:
+        self._peak = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            used = tree_memory(os.getpid())
+            with self._lock:
+                self._peak = max(self._peak, used)
+            self._stop.wait(SAMPLE_EVERY)
+
+    def take(self) -> int:
+        now = tree_memory(os.getpid())
+        with self._lock:
+            peak, self._peak = max(self._peak, now), now
+        return peak
+
+
+# ------------------------------------------------------------------------------ stages
+
+
+@dataclass
+class Row:
+    """One timed step: `seconds` for `titles` titles; `projected` when scaled up from a part."""
+
+    stage: str
+    engine: str
+    titles: int
+    seconds: float = 0.0
+    peak_bytes: int = 0
+    projected: bool = False
+    overhead: float | None = None  # share of worker time not spent fitting (fit rows)
+    note: str = ""
+
+
+@dataclass
+class Run:
+    """What a catalogue's stages share: options, the catalogue, and the rows measured so far."""
+
+    args: argparse.Namespace
+    titles: int
+    folder: Path
+    memory: PeakMemory
+    series: list[Any] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def measure(self, stage: str, engine: str, titles: int) -> Iterator[Row]:
+        """Time the block as one row; its peak memory is the tree's since the row began."""
+        row = Row(stage, engine, titles)
+        self.memory.take()
+        started = time.perf_counter()
+        yield row
+        row.seconds = time.perf_counter() - started
+        row.peak_bytes = self.memory.take()
+        self.add(row)
+
+    def add(self, *rows: Row) -> None:
+        """Keep `rows`, and say them now: a long run stopped early still shows what it measured."""
+        for row in rows:
+            self.rows.append(row)
+            print(
+                f"  {row.stage}, {row.engine}: {fmt_seconds(row.seconds)} for {row.titles:,}"
+                f" titles{' (projected)' if row.projected else ''}, peak"
+                f" {row.peak_bytes / 1e9:.2f} GB"
+                + ("" if row.overhead is None else f", not fitting {row.overhead:.1%}"),
+                flush=True,
+            )
+
+
+def stage_data(run: Run) -> None:
+    """The sample catalogue written as parquet, read and validated, weekly series built."""
+    from shelfcast.catalog.reader import read_sales
+    from shelfcast.catalog.sample import write_sample
+    from shelfcast.catalog.series import weekly_series
+
+    with run.measure("data", "this process", run.titles) as row:
+        t0 = time.perf_counter()
+        sales_path, _ = write_sample(run.folder, fmt="parquet", titles=run.titles)
+        t1 = time.perf_counter()
+        sales = read_sales([str(sales_path)])
+        t2 = time.perf_counter()
+        run.series = weekly_series(sales)
+        t3 = time.perf_counter()
+        row.note = (
+            f"write {fmt_seconds(t1 - t0)}, read {fmt_seconds(t2 - t1)}, series"
+            f" {fmt_seconds(t3 - t2)}; {len(sales.frame):,} rows, {len(run.series):,} series"
+        )
+
+
+def stage_fit(run: Run) -> None:
+    """Pools across every title, then the titles to fit (all, or --fit-limit of them evenly
+    spaced) on the process pool and on each Dask cluster asked for."""
+    from shelfcast.forecasting.parallel import batch_size, train_pools
+    from shelfcast.settings import load_settings
+    from shelfcast.training.run import fit_config
+
+    config = fit_config(load_settings())
+    chosen = evenly_spaced(run.series, run.args.fit_limit)
+    with run.measure("fit: pools", "this process", len(run.series)) as row:
+        pools = train_pools(run.series, config)
+        row.note = "pooled families trained at each backtest cut-off, on every title"
+    engines = [(f"process pool, {run.args.workers} workers", run.args.workers, False)]
+    engines += [(f"Dask LocalCluster, {k} workers", k, True) for k in run.args.dask]
+    reference = None
+    for engine, workers, dask in engines:
+        with engine_choice(workers, dask) as (choice, started_in):
+            fits, titles_row, calibration_row = fit_engine(
+                run, engine, choice, chosen, config, pools
+            )
+        titles_row.overhead = 1 - sum(f.seconds for f in fits) / (titles_row.seconds * workers)
+        titles_row.note = f"titles per batch: {batch_size(len(chosen), workers)}" + (
+            f"; cluster started in {fmt_seconds(started_in)} (not counted)" if dask else ""
+        )
+        if reference is None:
+            reference = fits  # the process pool's, kept to compare the other engines with
+        elif same_fits(reference, fits):
+            titles_row.note += "; fits identical to the process pool's"
+        else:
+            titles_row.note += "; fits DIFFER from the process pool's"
+        if len(chosen) < len(run.series):
+            for projected in (titles_row, calibration_row):
+                projected.seconds *= len(run.series) / len(chosen)
+                projected.titles = len(run.series)
+                projected.projected = True
+        run.add(titles_row, calibration_row)
+
+
+def evenly_spaced(series: Sequence[Any], limit: int | None) -> list[Any]:
+    """At most `limit` of `series`, evenly spaced in their order (all without a limit)."""
+    if limit is None or limit >= len(series):
+        return list(series)
+    return [series[i * len(series) // limit] for i in range(limit)]
+
+
+@contextlib.contextmanager
+def engine_choice(workers: int, dask: bool) -> Iterator[tuple[Any, float]]:
+    """The `ExecutorChoice` of a process pool of `workers`, or of a local Dask cluster of
+    `workers` single-threaded worker processes (started here, and the seconds it took)."""
+    from shelfcast.training.executors import ExecutorChoice
+
+    if not dask:
+        yield ExecutorChoice(workers=workers), 0.0
+        return
+    from distributed import LocalCluster
+
+    started = time.perf_counter()
+    with LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        ready = time.perf_counter() - started
+        yield ExecutorChoice(dask_scheduler=cluster.scheduler_address), ready
+
+
+def fit_engine(
+    run: Run, engine: str, choice: Any, chosen: Sequence[Any], config: Any, pools: Any
+) -> tuple[list[Any], Row, Row]:
+    """`fit_on` with the pools given: a row for the titles (up to the last title's result) and
+    one for the calibration after it; both carry the peak memory of the whole call."""
+    from shelfcast.training.executors import fit_on
+
+    last = [0.0]
+
+    def progress(_series: Any, _fit: Any) -> None:
+        last[0] = time.perf_counter()
+
+    run.memory.take()
+    started = time.perf_counter()
+    fits, errors = fit_on(choice, chosen, config, progress=progress, pools=pools)
+    ended = time.perf_counter()
+    peak = run.memory.take()
+    titles_row = Row("fit: titles", engine, len(chosen), last[0] - started, peak)
+    calibration_row = Row("fit: calibrate", engine, len(chosen), ended - last[0], peak)
+    if errors:
+        calibration_row.note = f"{len(errors)} titles failed to fit"
+    return fits, titles_row, calibration_row
+
+
+def same_fits(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    """The same titles and selections, and the same bundle.json but for its creation time."""
+
+    def info(fit: Any) -> dict[str, Any]:
+        return {**fit.bundle.info(), "created_at": None}
+
+    return len(a) == len(b) and all(
+        x.key == y.key and x.selected == y.selected and info(x) == info(y)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+# Run in this order for each catalogue size. Next, as the lifecycle functions for a whole
+# catalogue arrive: register, package, deploy, serve start, batch forecast.
+STAGES: list[tuple[str, Callable[[Run], None]]] = [("data", stage_data), ("fit", stage_fit)]
+
+
+# ------------------------------------------------------------------------------ output
+
+
+def stage_table(rows: Sequence[tuple[int, Row]], load: str) -> Table:
+    table = Table(
+        f"A whole catalogue, stage by stage ({os.cpu_count()} cores)",
+        [
+            "catalogue",
+            "stage",
+            "engine",
+            "titles",
+            "time",
+            "per title",
+            "peak memory",
+            "not fitting",
+            "vs process pool",
+        ],
+        right_align_from=3,
+    )
+    pool_seconds: dict[tuple[int, str], float] = {}
+    notes = []
+    for catalogue, row in rows:
+        if row.engine.startswith("process pool"):
+            pool_seconds[catalogue, row.stage] = row.seconds
+        base = pool_seconds.get((catalogue, row.stage)) if row.engine.startswith("Dask") else None
+        table.add(
+            f"{catalogue:,}",
+            row.stage,
+            row.engine,
+            f"{row.titles:,}",
+            ("**projected** " if row.projected else "") + fmt_seconds(row.seconds),
+            f"{row.seconds / max(row.titles, 1) * 1000:.1f} ms",
+            f"{row.peak_bytes / 1e9:.2f} GB",
+            "" if row.overhead is None else f"{row.overhead:.1%}",
+            f"{row.seconds / base:.2f}x" if base else "",
+        )
+        if row.note:
+            notes.append(f"{catalogue:,} titles, {row.stage}, {row.engine}: {row.note}")
+    for catalogue in dict.fromkeys(c for c, _ in rows):
+        total = sum(
+            r.seconds for c, r in rows if c == catalogue and not r.engine.startswith("Dask")
+        )
+        projected = any(r.projected for c, r in rows if c == catalogue)
+        table.add(
+            f"**{catalogue:,}**",
+            "**data + fit**",
+            "process pool",
+            "",
+            ("**projected** " if projected else "") + fmt_seconds(total),
+            "",
+            "",
+            "",
+            "",
+        )
+    table.notes += [
+        *notes,
+        "time: wall seconds of the step; per title: time / titles; peak memory: the largest"
+        " proportional resident memory (PSS: shared pages divided among the processes sharing"
+        " them) of this process and all its children together, sampled every"
+        f" {SAMPLE_EVERY} s (fit rows: of the whole `fit_on` call, workers included)",
+        "fit: titles runs from calling `fit_on` (process pool start included; a Dask cluster is"
+        " started before, and not counted) to the last title's result; fit: calibrate from"
+        " there to its return",
+        "not fitting: 1 - (sum of the titles' own fit seconds, `TitleFit.seconds`) / (time x"
+        " workers), the share of the workers' time spent on anything but fitting: starting"
+        " processes, sending pools and series, scheduling, results, and workers idle at the"
+        " end. With more workers than cores, each fit's own seconds stretch as they share the"
+        " cores, so compare those rows' times, not this share",
+        "projected: --fit-limit fitted fewer titles, evenly spaced, and their time is scaled to"
+        " the whole catalogue (pools are always trained on every title, and measured)",
+        f"options: {' '.join(sys.argv[1:]) or '(defaults)'}",
+        load,
+        machine_line("numpy", "pandas", "statsforecast", "lightgbm", "distributed"),
+    ]
+    return table
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=(
+            "example: .venv/bin/python benchmarks/catalogue_scale.py --titles 1000 --dask 2,4\n"
+            "Prints its table (rich, then markdown for benchmarks/README.md); catalogues are"
+            " written to a temporary folder, removed at the end."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--titles",
+        type=counts,
+        default=[1000, 10000],
+        metavar="N,N",
+        help="catalogue sizes, comma-separated (1000,10000)",
+    )
+    p.add_argument("--workers", type=int, default=2, help="process pool workers (2)")
+    p.add_argument(
+        "--dask",
+        type=counts,
+        default=[],
+        metavar="K,K",
+        help="also fit on local Dask clusters of K single-threaded workers (none)",
+    )
+    p.add_argument(
+        "--fit-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fit at most N titles of a catalogue and project the whole (all)",
+    )
+    p.add_argument(
+        "--markdown", type=Path, default=None, metavar="PATH", help="also write the table here"
+    )
+    args = p.parse_args(argv)
+    if args.workers < 1:
+        p.error(f"--workers must be at least 1, got {args.workers}")
+    if args.fit_limit is not None and args.fit_limit < 1:
+        p.error(f"--fit-limit must be at least 1, got {args.fit_limit}")
+    return args
+
+
+def counts(text: str) -> list[int]:
+    """'1000,10000' -> [1000, 10000]; each at least 1."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected whole numbers separated by commas: {text!r}"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected numbers of at least 1: {text!r}")
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    _common.exit_on_sigterm()
+    load = load_note()
+    rows: list[tuple[int, Row]] = []
+    with PeakMemory() as memory:
+        for titles in args.titles:
+            with tempfile.TemporaryDirectory(prefix="shelfcast-scale-") as folder:
+                run = Run(args, titles, Path(folder), memory)
+                for name, stage in STAGES:
+                    print(f"{titles:,} titles: {name}", flush=True)
+                    stage(run)
+                rows += [(titles, row) for row in run.rows]
+    stage_table(rows, load).print(args.markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

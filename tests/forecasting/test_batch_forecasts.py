@@ -14,7 +14,7 @@ from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting import Bundle, batch, bundle_table
 from shelfcast.forecasting.backtest import fit_candidates
-from shelfcast.forecasting.batch import forecast_bundles, forecast_table
+from shelfcast.forecasting.batch import forecast_arrays, forecast_bundles, forecast_table
 from shelfcast.forecasting.calibration import fit_calibration
 from shelfcast.forecasting.families import FAMILIES, Spec
 from shelfcast.forecasting.families.ensemble import EnsembleSpec
@@ -199,3 +199,23 @@ def test_a_broken_fit_is_refused_naming_its_title():
         broken.forecast(8)
     with pytest.raises(ForecastError, match=r"^001-1: theta forecast exceeds"):
         forecast_bundles([good, broken], 8)
+
+
+def test_titles_that_cannot_be_forecast_are_left_out_when_asked_and_cost_the_others_nothing():
+    spec = ThetaSpec(0.5, 10.0, 0.0, 1.0, None, "2012-01-07")
+    goods = [Bundle(spec, _keyed(seasonal_series(), i, 0)) for i in range(4)]
+    broken = Bundle(replace(spec, drift=1e6), _keyed(seasonal_series(), 9, 9))
+    tuesday = (goods[0].history.end + pd.Timedelta(days=3)).date()
+    bundles = [goods[0], broken, goods[1], goods[2], goods[3]]
+    actuals = {goods[3].key: [(tuesday, 1.0)]}
+    failed: dict[str, str] = {}
+    out = forecast_arrays(bundles, 8, LEVELS, QUANTILES, actuals, failed)
+    assert out.keys == [g.key for g in goods[:3]]
+    assert set(failed) == {broken.key, goods[3].key}
+    assert failed[broken.key].startswith("009-9: theta forecast exceeds")
+    assert failed[goods[3].key].startswith(f"{goods[3].key}: week_ending")
+    alone = forecast_arrays(goods[:3], 8, LEVELS, QUANTILES)
+    for name, values in alone.columns.items():
+        equal(out.columns[name], values)
+    with pytest.raises(ForecastError, match=r"^009-9: theta forecast exceeds"):
+        forecast_arrays(bundles, 8, LEVELS, QUANTILES)

@@ -1,12 +1,14 @@
 """The prediction server's HTTP contract, through FastAPI's TestClient (no network)."""
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from support.releases import ISBN_A, ISBN_B, NAME_A, NAME_B
 
+from shelfcast.forecasting.families.theta import ThetaSpec
 from shelfcast.serving.app import create_app
 from shelfcast.serving.config import ServerConfig
 from shelfcast.serving.pool import ModelPool
@@ -152,6 +154,29 @@ def test_a_bad_instance_gets_an_error_in_its_place_and_the_others_are_answered(c
     assert "no model for isbn '9781111111111'" in errors[1]["reason"]
     assert "Monday" in errors[2]["reason"]
     assert "exactly one of isbn and model_name" in errors[5]["reason"]
+
+
+def test_a_title_that_cannot_be_forecast_gets_an_error_and_the_others_are_answered(bundles):
+    good = bundles[NAME_A]
+    broken = replace(
+        good,
+        model=ThetaSpec(0.5, 10.0, 1e6, 1.0, None, "2012-01-07"),
+        history=replace(good.history, key=ISBN_B),
+    )
+    actual = {"week_ending": str(good.history.end.date() + timedelta(weeks=1)), "volume": 2}
+    instances = [
+        {"isbn": ISBN_B, "actuals": [actual]},
+        {"isbn": ISBN_A, "actuals": [actual]},
+        {"isbn": ISBN_B},
+    ]
+    with client_for(ModelPool.from_bundles({NAME_A: good, NAME_B: broken})) as client:
+        response = post(client, {"instances": instances})
+    assert response.status_code == 200
+    first, second, third = response.json()["predictions"]
+    assert first["error"]["field"] == "instances[0].actuals"
+    assert first["error"]["reason"].startswith(f"cannot forecast: {ISBN_B}: theta forecast")
+    assert second["isbn"] == ISBN_A and len(second["weeks"]) == 32
+    assert third["error"]["field"] == "instances[2]"
 
 
 def test_when_no_instance_can_be_answered_the_request_is_refused(client):

@@ -1,12 +1,15 @@
 """The model pool: finding titles, forecasting from bundles, the cache, actual weeks."""
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
 import pytest
 from support.releases import ISBN_A, ISBN_B, NAME_A, NAME_B
 
+from shelfcast.errors import ForecastError
+from shelfcast.forecasting.families.theta import ThetaSpec
 from shelfcast.serving.pool import InstanceProblem, ModelPool, UnknownTitle, check_actuals
 
 
@@ -94,3 +97,21 @@ def test_actual_weeks_are_checked_against_the_titles_series(bundles):
         with pytest.raises(InstanceProblem, match=reason) as caught:
             check_actuals(bundle, actuals)
         assert caught.value.field == field
+
+
+def test_a_title_that_cannot_be_forecast_gets_its_error_and_the_others_their_answers(bundles):
+    good = bundles[NAME_A]
+    broken = replace(
+        good,
+        model=ThetaSpec(0.5, 10.0, 1e6, 1.0, None, "2012-01-07"),
+        history=replace(good.history, key=ISBN_B),
+    )
+    pool = ModelPool.from_bundles({NAME_A: good, NAME_B: broken})
+    a, b = pool.get(NAME_A), pool.get(NAME_B)
+    answers = pool.predictions_json([(b, []), (a, [])], 8, (80, 95))
+    assert isinstance(answers[0], ForecastError)
+    assert str(answers[0]).startswith(f"{ISBN_B}: theta forecast exceeds")
+    assert answers[1] == pool.prediction_json(a, 8, (80, 95))
+    assert not pool.is_cached(b, 8, (80, 95)) and pool.is_cached(a, 8, (80, 95))
+    with pytest.raises(ForecastError, match="exceeds"):
+        pool.prediction_json(b, 8, (80, 95))

@@ -125,14 +125,31 @@ def forecast_arrays(
     levels: Sequence[int] = (),
     quantiles: Sequence[float] = (),
     actuals: Actuals | None = None,
+    failed: dict[str, str] | None = None,
 ) -> Forecasts:
     """`forecast_bundles` as arrays (no table built: what a server answering many titles in
-    one request needs)."""
+    one request needs). Without `failed`, the first title that cannot be forecast raises its
+    error; with it, such titles are left out of the result and `failed[key]` holds each one's
+    error message (naming the title), so that they cost the others nothing."""
     check_request(horizon, levels, quantiles)
-    bundles = [_updated(b, actuals[b.key]) if actuals and b.key in actuals else b for b in bundles]
+    problems: dict[int, str] = {}
+    updated = []
+    for i, b in enumerate(bundles):
+        try:
+            updated.append(_updated(b, actuals[b.key]) if actuals and b.key in actuals else b)
+        except ForecastError as exc:
+            if failed is None:
+                raise
+            problems[i] = str(exc)
+            updated.append(b)  # a stand-in, left out below
+    bundles = updated
     panel = Panel(tuple(b.history for b in bundles))
     own_levels = sorted(set(levels) | {SPREAD_LEVEL})  # where calibrations read the spread
-    out = _model_forecasts(bundles, panel, horizon, own_levels)
+    out = _model_forecasts(bundles, panel, horizon, own_levels, problems, failed is not None)
+    if problems and failed is not None:
+        failed.update({bundles[i].key: reason for i, reason in sorted(problems.items())})
+        keep = [i for i in range(len(bundles)) if i not in problems]
+        bundles, panel, out = [bundles[i] for i in keep], panel.take(keep), take(out, keep)
     columns: dict[str, np.ndarray] = {"mean": out.mean}
     whole = np.all(panel.values == np.round(panel.values), axis=1)
     by_calibration: dict[tuple[Calibration | None, bool], list[int]] = defaultdict(list)
@@ -183,11 +200,17 @@ def _updated(bundle: Bundle, actuals: Sequence[tuple[date, float]]) -> Bundle:
 
 
 def _model_forecasts(
-    bundles: Sequence[Bundle], panel: Panel, horizon: int, levels: Sequence[int]
+    bundles: Sequence[Bundle],
+    panel: Panel,
+    horizon: int,
+    levels: Sequence[int],
+    problems: dict[int, str],
+    tolerant: bool = False,
 ) -> PointForecast:
     """`families.forecast` of every bundle's model, as titles x weeks arrays: each model
     (an ensemble's members, one by one) forecast with its family's group, finished, and
-    ensembles combined."""
+    ensembles combined. A title that cannot be forecast raises its error, or, when
+    `tolerant`, is recorded in `problems` (row -> message) and its row holds zeros."""
     members: list[tuple[Spec, ...]] = []
     for b in bundles:
         model = b.model
@@ -210,7 +233,9 @@ def _model_forecasts(
         rows = np.array([i for i, _ in cells])
         specs = [members[i][j] for i, j in cells]
         sub = panel.take(rows)
-        out = _finished(family, specs, sub, horizon, levels)
+        out, bad = _finished(family, specs, sub, horizon, levels, tolerant)
+        for k, reason in bad.items():
+            problems.setdefault(int(rows[k]), reason)
         for k, (i, j) in enumerate(cells):
             parts[j].mean[i] = out.mean[k]
             for lv in levels:
@@ -229,12 +254,18 @@ def _model_forecasts(
 
 
 def _finished(
-    family: str, specs: Sequence[Spec], panel: Panel, horizon: int, levels: Sequence[int]
-) -> PointForecast:
+    family: str,
+    specs: Sequence[Spec],
+    panel: Panel,
+    horizon: int,
+    levels: Sequence[int],
+    tolerant: bool = False,
+) -> tuple[PointForecast, dict[int, str]]:
     """The family's forecasts of `panel`'s titles, checked, clipped and ordered as
-    `families.forecast` does; a title that fails raises its per-title error, naming it. Under
-    `PANEL_MIN_ROWS` titles, each title's own forecast: the array code's loops over weeks
-    cost more than the per-title code for one or two rows."""
+    `families.forecast` does; a title that fails raises its per-title error, naming it, or,
+    when `tolerant`, is returned among the failures (row -> message) with zeros in its row.
+    Under `PANEL_MIN_ROWS` titles, each title's own forecast: the array code's loops over
+    weeks cost more than the per-title code for one or two rows."""
     forecaster = family_of(family)
     try:
         if len(specs) < PANEL_MIN_ROWS:
@@ -242,24 +273,60 @@ def _finished(
         else:
             out = forecaster.forecast_panel(specs, panel, horizon, levels)
     except (ForecastError, ValueError, ArithmeticError):
-        for spec, history in zip(specs, panel.histories, strict=True):  # which title, and why
-            try:
+        bad = {}
+        for k, (spec, history) in enumerate(zip(specs, panel.histories, strict=True)):
+            try:  # which titles, and why
                 family_of(family).forecast(spec, history, horizon, levels)
             except (ForecastError, ValueError, ArithmeticError) as exc:
-                raise type(exc)(f"{history.key}: {exc}") from None
-        raise
-    bad = implausible(out.mean, panel.peaks())
-    for k in np.flatnonzero(bad):
-        raise ForecastError(
-            f"{panel.histories[k].key}: {family} forecast exceeds {PLAUSIBLE_GROWTH}x the "
-            "history's peak"
+                if not tolerant:
+                    raise type(exc)(f"{history.key}: {exc}") from None
+                bad[k] = f"{history.key}: {exc}"
+        if not bad:
+            raise
+        return _without(family, specs, panel, horizon, levels, bad)
+    bad = {
+        int(k): f"{panel.histories[k].key}: {family} forecast exceeds {PLAUSIBLE_GROWTH}x the "
+        "history's peak"
+        for k in np.flatnonzero(implausible(out.mean, panel.peaks()))
+    }
+    broken = np.zeros(len(specs), dtype=bool)  # where `clip_and_order` finds no finite bound
+    for lv in levels:
+        broken |= ~np.all(np.isfinite(np.maximum(out.upper[lv], 0.0)), axis=1)
+    for k in np.flatnonzero(broken):
+        bad.setdefault(int(k), f"{panel.histories[k].key}: forecast is not finite")
+    if bad and not tolerant:
+        raise ForecastError(next(iter(bad.values())))
+    for k in bad:
+        _zero(out, k)
+    return clip_and_order(out, levels), bad
+
+
+def _without(
+    family: str,
+    specs: Sequence[Spec],
+    panel: Panel,
+    horizon: int,
+    levels: Sequence[int],
+    bad: dict[int, str],
+) -> tuple[PointForecast, dict[int, str]]:
+    """`_finished` of the titles not in `bad`, their rows in place, zeros in the others."""
+    keep = [k for k in range(len(specs)) if k not in bad]
+    zeros = np.zeros((len(specs), horizon))
+    out = PointForecast(
+        zeros, {lv: zeros.copy() for lv in levels}, {lv: zeros.copy() for lv in levels}
+    )
+    if keep:
+        part, more = _finished(
+            family, [specs[k] for k in keep], panel.take(keep), horizon, levels, tolerant=True
         )
-    try:
-        return clip_and_order(out, levels)
-    except ForecastError:
-        for k, history in enumerate(panel.histories):
-            try:
-                clip_and_order(take(out, [k]), levels)
-            except ForecastError as exc:
-                raise ForecastError(f"{history.key}: {exc}") from None
-        raise
+        out.mean[keep] = part.mean
+        for lv in levels:
+            out.lower[lv][keep], out.upper[lv][keep] = part.lower[lv], part.upper[lv]
+        bad = {**bad, **{keep[k]: reason for k, reason in more.items()}}
+    return out, bad
+
+
+def _zero(out: PointForecast, row: int) -> None:
+    out.mean[row] = 0.0
+    for bounds in (*out.lower.values(), *out.upper.values()):
+        bounds[row] = 0.0

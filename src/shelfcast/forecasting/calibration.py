@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from shelfcast.errors import ForecastError
-from shelfcast.forecasting.intervals import PointForecast, z
+from shelfcast.forecasting.intervals import PointForecast, normal_quantile, z
 
 # The quantile levels a calibration keeps; others are interpolated between them.
 TAUS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -165,7 +164,7 @@ def normal_quantiles(forecast: PointForecast, taus: Sequence[float]) -> dict[flo
     """Uncalibrated quantiles: the mean plus the model's own spread times the normal quantile,
     never negative (for bundles without a calibration)."""
     width = spread(forecast)
-    return {t: np.maximum(forecast.mean + width * float(norm.ppf(t)), 0.0) for t in taus}
+    return {t: np.maximum(forecast.mean + width * normal_quantile(t), 0.0) for t in taus}
 
 
 def conformal_quantiles(values: np.ndarray) -> tuple[float, ...]:

@@ -18,7 +18,8 @@ EPOCH = pd.Timestamp("1970-01-01")
 
 def week_number(dates: pd.DatetimeIndex) -> np.ndarray:
     """Weeks since 1970-01-01 as floats: an absolute clock for trends and Fourier terms."""
-    return np.asarray((dates - EPOCH).days, dtype=np.float64) / 7.0
+    days = np.asarray(dates, dtype="datetime64[ns]").astype("datetime64[D]")
+    return days.astype(np.int64).astype(np.float64) / 7.0
 
 
 @lru_cache(maxsize=4096)

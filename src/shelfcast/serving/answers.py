@@ -83,9 +83,8 @@ def resolve_instances(
 def answer_tasks(pool: ModelPool, tasks: Sequence[Task]) -> None:
     """Forecast every resolved task into its `result` (JSON bytes), or set its error. Tasks
     asking the same horizon, levels and quantiles are forecast together (each title once per
-    call); when such a call fails, its tasks are answered one by one, so that only the
-    instances that cannot be forecast get an error."""
-    calls: dict[tuple, list[list[Task]]] = {}
+    call); an instance that cannot be forecast gets its error, the others their answers."""
+    calls: dict[tuple, list[tuple[set[str], list[Task]]]] = {}
     for task in tasks:
         if task.model is None:
             continue
@@ -97,33 +96,23 @@ def answer_tasks(pool: ModelPool, tasks: Sequence[Task]) -> None:
                 task.fail("invalid_instance", (where, exc.reason))
                 continue
         rounds = calls.setdefault((task.horizon, task.levels, task.quantiles), [])
-        free = next((r for r in rounds if all(t.model.isbn != task.model.isbn for t in r)), None)
+        free = next((r for r in rounds if task.model.isbn not in r[0]), None)
         if free is None:
-            rounds.append(free := [])
-        free.append(task)
+            rounds.append(free := (set(), []))
+        free[0].add(task.model.isbn)
+        free[1].append(task)
     for (horizon, levels, quantiles), rounds in calls.items():
-        for group in rounds:
-            try:
-                results = pool.predictions_json(
-                    [(t.model, t.actuals) for t in group], horizon, levels, quantiles
-                )
-            except ForecastError:
-                for task in group:
-                    _answer_alone(pool, task, task.model)
-                continue
+        for _, group in rounds:
+            results = pool.predictions_json(
+                [(t.model, t.actuals) for t in group], horizon, levels, quantiles
+            )
             for task, result in zip(group, results, strict=True):
-                task.result = result
-
-
-def _answer_alone(pool: ModelPool, task: Task, model: ServedModel) -> None:
-    try:
-        task.result = pool.prediction_json(
-            model, task.horizon, task.levels, task.quantiles, task.actuals
-        )
-    except ForecastError as exc:
-        where = ".actuals" if task.actuals else ""
-        problem = (f"instances[{task.index}]{where}", f"cannot forecast: {exc}")
-        task.fail("forecast_failed", problem)
+                if isinstance(result, ForecastError):
+                    where = ".actuals" if task.actuals else ""
+                    problem = (f"instances[{task.index}]{where}", f"cannot forecast: {result}")
+                    task.fail("forecast_failed", problem)
+                else:
+                    task.result = result
 
 
 def validation_errors(exc: ValidationError) -> list[Problem]:

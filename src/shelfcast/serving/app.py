@@ -24,7 +24,6 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ValidationError
@@ -41,6 +40,7 @@ from shelfcast.serving.answers import (
     resolve_instances,
     validation_errors,
 )
+from shelfcast.serving.coalescing import Coalescer
 from shelfcast.serving.config import ServerConfig
 from shelfcast.serving.loading import FAILED, READY, PoolLoader
 from shelfcast.serving.metrics import CONTENT_TYPE, MetricsMiddleware, ServerMetrics
@@ -108,6 +108,7 @@ def create_app(source: str | ModelPool, config: ServerConfig | None = None) -> F
     _update_gauges(metrics, loader)
 
     log: list[PredictionLog] = []  # the prediction log, opened in the serving process
+    coalescer = Coalescer()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -177,8 +178,8 @@ def create_app(source: str | ModelPool, config: ServerConfig | None = None) -> F
             _check_response_size(tasks, config.max_response_bytes)
             if all(_is_cached(pool, t) for t in tasks):
                 answer_tasks(pool, tasks)
-            else:
-                await anyio.to_thread.run_sync(answer_tasks, pool, tasks)
+            else:  # in a worker thread, with other requests' uncached instances
+                await coalescer.answer(pool, tasks)
             response = _respond(tasks, config, metrics)
             for opened in log:
                 opened.record(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from shelfcast.catalog.isbn import normalize_isbn
-from shelfcast.errors import ShelfcastError
+from shelfcast.errors import ForecastError, ShelfcastError
 from shelfcast.forecasting.batch import Forecasts, forecast_arrays
 from shelfcast.forecasting.bundle import MAX_HORIZON, Bundle
 
@@ -175,7 +175,10 @@ class ModelPool:
         """
         if actuals:
             check_actuals(model.bundle, actuals)
-        return self.predictions_json([(model, actuals)], horizon, levels, quantiles)[0]
+        (result,) = self.predictions_json([(model, actuals)], horizon, levels, quantiles)
+        if isinstance(result, ForecastError):
+            raise result
+        return result
 
     def predictions_json(
         self,
@@ -183,14 +186,15 @@ class ModelPool:
         horizon: int,
         levels: Sequence[int],
         quantiles: Sequence[float] = (),
-    ) -> list[bytes]:
+    ) -> list[bytes | ForecastError]:
         """The prediction objects of many titles (each with its checked actual weeks, or
         none) with the same horizon, levels and quantiles: the cached ones from the cache,
         the others forecast together as arrays (`forecasting.batch`; the actual weeks update
         each model with its parameters unchanged). A title may appear once among those with
-        actual weeks. `ForecastError` when any of them cannot be forecast."""
+        actual weeks. In the place of a title that cannot be forecast, its `ForecastError`
+        (the others are answered all the same)."""
         levels, quantiles = level_key(levels), quantile_key(quantiles)
-        out: list[bytes | None] = [None] * len(requests)
+        out: list[bytes | ForecastError | None] = [None] * len(requests)
         todo: list[int] = []
         with self._lock:
             for i, (model, actuals) in enumerate(requests):
@@ -204,11 +208,16 @@ class ModelPool:
         if todo:
             bundles = [requests[i][0].bundle for i in todo]
             given = {requests[i][0].bundle.key: requests[i][1] for i in todo if requests[i][1]}
-            forecasts = forecast_arrays(bundles, horizon, levels, quantiles, given or None)
+            failed: dict[str, str] = {}
+            forecasts = forecast_arrays(bundles, horizon, levels, quantiles, given or None, failed)
+            rows = {key: row for row, key in enumerate(forecasts.keys)}
             with self._lock:
-                for row, i in enumerate(todo):
+                for i in todo:
                     model, actuals = requests[i]
-                    out[i] = _prediction_json(model, forecasts, row)
+                    if model.bundle.key in failed:
+                        out[i] = ForecastError(failed[model.bundle.key])
+                        continue
+                    out[i] = _prediction_json(model, forecasts, rows[model.bundle.key])
                     if not actuals:
                         self._cache[(model.name, model.isbn, horizon, levels, quantiles)] = out[i]
                 while len(self._cache) > self._cache_size:

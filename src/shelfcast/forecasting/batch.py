@@ -54,10 +54,11 @@ def forecast_table(
     levels: Sequence[int] = (),
     quantiles: Sequence[float] = (),
     actuals: Actuals | None = None,
+    failed: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Forecasts of the titles `keys` of `table` (every title when None) in long format: key,
     week_ending, mean, lo_L and hi_L per level, a column per quantile; titles in the order of
-    `keys`. KeyError for a key the table does not hold."""
+    `keys`. KeyError for a key the table does not hold. `failed`: as `forecast_arrays`."""
     check_request(horizon, levels, quantiles)
     chosen = table.keys if keys is None else list(keys)
     missing = [k for k in chosen if k not in table]
@@ -71,6 +72,7 @@ def forecast_table(
             levels,
             quantiles,
             actuals,
+            failed,
         )
         for i in range(0, max(len(chosen), 1), CHUNK_TITLES)
     ]
@@ -107,13 +109,16 @@ def forecast_bundles(
     levels: Sequence[int] = (),
     quantiles: Sequence[float] = (),
     actuals: Actuals | None = None,
+    failed: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """`forecast_table` of bundles already loaded (a server's): `actuals` by bundle key.
     Computed `CHUNK_TITLES` titles at a time, which bounds the arrays' memory."""
     check_request(horizon, levels, quantiles)
     _check_actuals([b.key for b in bundles], actuals)
     parts = [
-        forecast_arrays(bundles[i : i + CHUNK_TITLES], horizon, levels, quantiles, actuals).frame()
+        forecast_arrays(
+            bundles[i : i + CHUNK_TITLES], horizon, levels, quantiles, actuals, failed
+        ).frame()
         for i in range(0, max(len(bundles), 1), CHUNK_TITLES)
     ]
     return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shelfcast.atomic import write_atomic
-from shelfcast.errors import ForecastError, ShelfcastError
+from shelfcast.errors import ShelfcastError
 from shelfcast.forecasting import batch as many
 from shelfcast.forecasting.bundle import Bundle
 from shelfcast.forecasting.bundle_table import BundleTable
@@ -134,17 +134,10 @@ def forecast_catalogue(
     parts, failed = [], {}
     for start in range(0, len(table), CHUNK):
         keys = table.keys[start : start + CHUNK]
-        try:  # the chunk's titles as arrays together; on an error, one by one to name them
-            frames = [many.forecast_table(table, keys, horizon, levels, quantiles)]
-        except ForecastError:
-            frames = []
-            for key in keys:
-                try:
-                    frames.append(many.forecast_table(table, [key], horizon, levels, quantiles))
-                except ForecastError as exc:
-                    failed[key] = str(exc)
-        if frames:
-            frame = pd.concat(frames, ignore_index=True).rename(columns={"key": "isbn"})
+        # the chunk's titles as arrays together; one that cannot be forecast is left out
+        frame = many.forecast_table(table, keys, horizon, levels, quantiles, failed=failed)
+        if len(frame):
+            frame = frame.rename(columns={"key": "isbn"})
             parts.append(pa.Table.from_pandas(frame, preserve_index=False))
         if progress is not None:
             progress(start + len(keys), len(table))

@@ -23,6 +23,7 @@ from shelfcast.errors import ShelfcastError
 from shelfcast.releases import (
     CatalogueSource,
     ModelFiles,
+    PublishResult,
     Release,
     catalogue_files,
     publish,
@@ -49,6 +50,17 @@ class PackageResult:
     written: tuple[str, ...]  # models whose files were copied now
     unchanged: tuple[str, ...]  # models already in the store, verified identical
     seconds: float
+
+    @classmethod
+    def published(cls, result: PublishResult, started: float) -> PackageResult:
+        """What `publish` or `publish_catalogue` did, timed from `started` (perf_counter)."""
+        return cls(
+            result.release,
+            result.created,
+            result.written,
+            result.unchanged,
+            time.perf_counter() - started,
+        )
 
 
 def package(
@@ -88,13 +100,7 @@ def package(
     result = publish(
         store, models, None if progress is None else lambda done: progress("writing", done, total)
     )
-    return PackageResult(
-        result.release,
-        result.created,
-        result.written,
-        result.unchanged,
-        time.perf_counter() - started,
-    )
+    return PackageResult.published(result, started)
 
 
 def package_catalogue(
@@ -103,7 +109,7 @@ def package_catalogue(
     version: str | None = None,
     progress: Progress | None = None,
 ) -> PackageResult:
-    """Release the champion table of the catalogue model's `version` (default: its latest)
+    """Release the champion table of the catalogue model's `version` (default: `champion`)
     into the store at `to` (default: the settings' store): the table's files verified, then
     the manifest. The same table again gives the same release."""
     from shelfcast.registry.catalogue import champion_table
@@ -125,13 +131,7 @@ def package_catalogue(
         source,
         None if progress is None else lambda done: progress("writing", done, files),
     )
-    return PackageResult(
-        result.release,
-        result.created,
-        result.written,
-        result.unchanged,
-        time.perf_counter() - started,
-    )
+    return PackageResult.published(result, started)
 
 
 def _finite(text: str | None) -> float | None:

@@ -47,7 +47,7 @@ def package_command(
         typer.Option(
             "--catalogue",
             help="The catalogue model: every title's champion row, as one release of a few "
-            "files (--model-version: the catalogue version; default its latest).",
+            "files (--model-version: the catalogue version; default its champion).",
         ),
     ] = False,
     model_name: Annotated[

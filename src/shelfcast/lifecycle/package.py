@@ -18,7 +18,7 @@ class PackageOptions:
     """What to release. Default: every model's `champion`. `every`: also the latest version
     of models without one. `names` (model names or ISBNs): those models' `version`, else
     their champion, else their latest version. `catalogue`: the catalogue model's champion
-    table at `version` (default: its latest), as one catalogue release. `to`: the artifact
+    table at `version` (default: its `champion`), as one catalogue release. `to`: the artifact
     store (default: the settings'); `project`: the Google Cloud project of a gs:// store."""
 
     names: tuple[str, ...] = ()

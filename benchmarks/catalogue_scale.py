@@ -6,8 +6,17 @@ Stages, in order (each a function of `STAGES`):
   fit    `fit_titles` through the train step's path (`training.executors.fit_on`): pooled
          families trained across every title, then the titles fitted in batches on the
          process pool, then calibrated; with --dask, the same on local Dask clusters
-The stages after fitting (register, package, deploy, serve start, batch forecast) join the list
-as the lifecycle functions for a whole catalogue exist.
+  register     the fits registered as one catalogue model version (`registry.catalogue.
+               register_catalogue`, content hashes planned first, as the train step does) in
+               an MLflow SQLite store; the registry's size on disk after it
+  per-title    beside it, the same fits as one registered model per title
+               (`registry.log_training_run`), on --per-title of them, projected to the whole
+  package      the champion table released (`lifecycle.package.package_release`, catalogue)
+  deploy       the release rolled out to a local endpoint (`lifecycle.deploy.deploy_release`:
+               router and server started, healthy, smoke-tested)
+  smoke test   `lifecycle.deploy.check_endpoint` on the endpoint; then it is stopped
+  serve start  a server process on the release, from start to healthy (catalogue_release's)
+  batch        `lifecycle.batch.batch_forecast` of every title into one Parquet file
 
 With --fit-limit N, a larger catalogue's titles are fitted on N of them, evenly spaced in ISBN
 order, and the whole is projected from their seconds per title (the pools are always trained on
@@ -15,7 +24,7 @@ every title); projected rows say so.
 
 Example:
     .venv/bin/python benchmarks/catalogue_scale.py --titles 1000 --dask 2,4
-    .venv/bin/python benchmarks/catalogue_scale.py --titles 100000 --fit-limit 10000
+    .venv/bin/python benchmarks/catalogue_scale.py --titles 100000 --fit-limit 10000 --until fit
 """
 
 from __future__ import annotations
@@ -131,6 +140,7 @@ class Row:
     peak_bytes: int = 0
     projected: bool = False
     overhead: float | None = None  # share of worker time not spent fitting (fit rows)
+    disk_bytes: int | None = None  # what the stage's store holds after it (registry, release)
     note: str = ""
 
 
@@ -143,7 +153,22 @@ class Run:
     folder: Path
     memory: PeakMemory
     series: list[Any] = field(default_factory=list)
+    fits: list[Any] = field(default_factory=list)  # the process pool's
+    hashes: dict[str, str] = field(default_factory=dict)
+    release: Any = None
     rows: list[Row] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Any:
+        """The settings of this catalogue's own project folder (registry, artifacts, endpoints)."""
+        from shelfcast.settings import load_settings
+
+        return load_settings().replace(
+            home=self.folder / "home",
+            artifact_uri=None,
+            registry={"mlflow_tracking_uri": None},
+            endpoints={"backend": "local"},
+        )
 
     @contextlib.contextmanager
     def measure(self, stage: str, engine: str, titles: int) -> Iterator[Row]:
@@ -164,7 +189,8 @@ class Run:
                 f"  {row.stage}, {row.engine}: {fmt_seconds(row.seconds)} for {row.titles:,}"
                 f" titles{' (projected)' if row.projected else ''}, peak"
                 f" {row.peak_bytes / 1e9:.2f} GB"
-                + ("" if row.overhead is None else f", not fitting {row.overhead:.1%}"),
+                + ("" if row.overhead is None else f", not fitting {row.overhead:.1%}")
+                + ("" if row.disk_bytes is None else f", on disk {row.disk_bytes / 1e6:,.1f} MB"),
                 flush=True,
             )
 
@@ -214,7 +240,7 @@ def stage_fit(run: Run) -> None:
             f"; cluster started in {fmt_seconds(started_in)} (not counted)" if dask else ""
         )
         if reference is None:
-            reference = fits  # the process pool's, kept to compare the other engines with
+            reference = run.fits = fits  # the process pool's: registered, and compared with
         elif same_fits(reference, fits):
             titles_row.note += "; fits identical to the process pool's"
         else:
@@ -289,9 +315,179 @@ def same_fits(a: Sequence[Any], b: Sequence[Any]) -> bool:
     )
 
 
-# Run in this order for each catalogue size. Next, as the lifecycle functions for a whole
-# catalogue arrive: register, package, deploy, serve start, batch forecast.
-STAGES: list[tuple[str, Callable[[Run], None]]] = [("data", stage_data), ("fit", stage_fit)]
+def stage_register(run: Run) -> None:
+    """The process pool's fits registered as one catalogue version, as the train step does:
+    content hashes planned against the (empty) registry, then `register_catalogue`."""
+    from shelfcast.registry.catalogue import register_catalogue
+    from shelfcast.training.catalogue import plan_refit
+    from shelfcast.training.run import fit_config
+
+    settings = run.settings
+    with run.measure("register: new store", "this process", len(run.fits)) as row:
+        create_store(settings)
+        row.note = "the MLflow SQLite store created (its schema migrations): once per store"
+    with run.measure("register", "this process", len(run.fits)) as row:
+        started = time.perf_counter()
+        plan = plan_refit(settings, [f.bundle.history for f in run.fits], fit_config(settings))
+        planned = time.perf_counter() - started
+        done = register_catalogue(
+            settings,
+            run.fits,
+            content_hashes=plan.hashes,
+            fingerprint="f" * 64,
+            settings_digest=plan.settings_digest,
+            data_source="benchmark",
+        )
+        row.note = f"plan {fmt_seconds(planned)}, " + ", ".join(
+            f"{k} {fmt_seconds(v)}" for k, v in done.timings.items()
+        )
+        row.disk_bytes = registry_bytes(settings)  # a few files: milliseconds
+    run.hashes = plan.hashes
+
+
+def stage_per_title(run: Run) -> None:
+    """The same fits registered as one model per title (`log_training_run`, the per-title
+    train step's call) into a store of their own: the first --per-title of them, projected."""
+    import pandas as pd
+
+    from shelfcast import registry
+
+    count = min(run.args.per_title, len(run.fits))
+    if not count:
+        return
+    settings = run.settings.replace(home=run.folder / "per-title")
+    fits = run.fits[:count]
+    create_store(settings)  # as for the catalogue: measured there
+    run.memory.take()
+    started = time.perf_counter()
+    registry.log_training_run(
+        settings,
+        fits,
+        fingerprint="f" * 64,
+        dataset=pd.DataFrame({"isbn": [f.key for f in fits]}),
+        dataset_source="benchmark",
+        counts={"titles": count},
+    )
+    seconds = time.perf_counter() - started
+    row = Row("register per title", "this process", count, seconds, run.memory.take())
+    row.disk_bytes = registry_bytes(settings)
+    if count < len(run.fits):
+        row.note = (
+            f"measured on the first {count:,} titles: {fmt_seconds(seconds)}, registry"
+            f" {row.disk_bytes / 1e6:,.0f} MB; time and size scaled to {len(run.fits):,}"
+        )
+        scale = len(run.fits) / count
+        row.seconds *= scale
+        row.disk_bytes = round(row.disk_bytes * scale)
+        row.titles = len(run.fits)
+        row.projected = True
+    run.add(row)
+
+
+def create_store(settings: Any) -> None:
+    """The settings' MLflow store with its tables, as its first use makes them."""
+    from shelfcast import registry
+
+    registry.client_for(settings).search_experiments()
+
+
+def registry_bytes(settings: Any) -> int:
+    """Bytes of the settings' MLflow SQLite store: the database (and its write-ahead log)
+    and the artifact folder beside it."""
+    home = Path(settings.home)
+    return sum(folder_bytes(p) for p in [*home.glob("mlflow.db*"), home / "mlartifacts"])
+
+
+def folder_bytes(path: Path) -> int:
+    """Bytes of a file, or of every file under a folder (0 when absent)."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def stage_package(run: Run) -> None:
+    """The catalogue's champion table released into the settings' artifact store."""
+    from shelfcast.lifecycle.package import PackageOptions, package_release
+
+    settings = run.settings
+    with run.measure("package", "this process", len(run.hashes)) as row:
+        packaged = package_release(settings, PackageOptions(catalogue=True))
+        row.disk_bytes = folder_bytes(Path(settings.artifact_root))
+    run.release = packaged.release
+    row.note = f"release {packaged.release.release_id}"
+
+
+def stage_deploy(run: Run) -> None:
+    """The release rolled out to a local endpoint (its own smoke test included), then the
+    endpoint's smoke test on its own; the endpoint is stopped and its model undeployed after."""
+    from shelfcast.lifecycle.deploy import (
+        backend,
+        check_endpoint,
+        deploy_release,
+        stop_endpoint,
+    )
+
+    settings = run.settings
+    name = settings.endpoints.name
+    titles = len(run.hashes)
+    try:
+        with run.measure("deploy", "local endpoint", titles) as row:
+            done = deploy_release(settings, run.release)
+        row.note = "; ".join(done.rollout.checks)
+        with run.measure("smoke test", "local endpoint", titles) as row:
+            row.note = "; ".join(check_endpoint(settings, name))
+    finally:
+        chosen = backend(settings)
+        if name in {e.name for e in chosen.list_endpoints()}:
+            stop_endpoint(settings, name)
+            for model in chosen.describe(name).deployed_models:
+                chosen.undeploy(name, model.id)
+
+
+def stage_serve(run: Run) -> None:
+    """A server process on the release from start to healthy (catalogue_release's helper)."""
+    from catalogue_release import start_server, stop
+
+    with run.measure("serve start", "server process", len(run.hashes)):
+        process, _, _ = start_server(run.release, run.folder / "serve-home")
+    stop(process)
+
+
+def stage_batch(run: Run) -> None:
+    """Every title of the release forecast into one Parquet file (`lifecycle.batch`)."""
+    from shelfcast.lifecycle.batch import batch_forecast
+
+    serving = run.settings.serving
+    out = run.folder / "forecasts.parquet"
+    with run.measure("batch forecast", "this process", len(run.hashes)) as row:
+        done = batch_forecast(
+            run.release,
+            str(out),
+            horizon=serving.horizon,
+            levels=serving.levels,
+            quantiles=serving.quantiles,
+        )
+        row.disk_bytes = out.stat().st_size
+    row.note = (
+        f"{done.titles:,} titles x {serving.horizon} weeks, {done.rows:,} rows,"
+        f" {done.errors} titles failed"
+    )
+
+
+# Run in this order for each catalogue size; each needs the ones before it.
+STAGES: list[tuple[str, Callable[[Run], None]]] = [
+    ("data", stage_data),
+    ("fit", stage_fit),
+    ("register", stage_register),
+    ("per-title", stage_per_title),
+    ("package", stage_package),
+    ("deploy", stage_deploy),
+    ("serve", stage_serve),
+    ("batch", stage_batch),
+]
+# The end-to-end rows: training (data, fit) to a smoke-tested endpoint.
+END_TO_END = ("data", "fit: pools", "fit: titles", "fit: calibrate", "register: new store")
+END_TO_END += ("register", "package", "deploy", "smoke test")
 
 
 # ------------------------------------------------------------------------------ output
@@ -308,6 +504,7 @@ def stage_table(rows: Sequence[tuple[int, Row]], load: str) -> Table:
             "time",
             "per title",
             "peak memory",
+            "on disk",
             "not fitting",
             "vs process pool",
         ],
@@ -327,27 +524,39 @@ def stage_table(rows: Sequence[tuple[int, Row]], load: str) -> Table:
             ("**projected** " if row.projected else "") + fmt_seconds(row.seconds),
             f"{row.seconds / max(row.titles, 1) * 1000:.1f} ms",
             f"{row.peak_bytes / 1e9:.2f} GB",
+            "" if row.disk_bytes is None else f"{row.disk_bytes / 1e6:,.1f} MB",
             "" if row.overhead is None else f"{row.overhead:.1%}",
             f"{row.seconds / base:.2f}x" if base else "",
         )
         if row.note:
             notes.append(f"{catalogue:,} titles, {row.stage}, {row.engine}: {row.note}")
     for catalogue in dict.fromkeys(c for c, _ in rows):
-        total = sum(
-            r.seconds for c, r in rows if c == catalogue and not r.engine.startswith("Dask")
-        )
-        projected = any(r.projected for c, r in rows if c == catalogue)
-        table.add(
-            f"**{catalogue:,}**",
-            "**data + fit**",
-            "process pool",
-            "",
-            ("**projected** " if projected else "") + fmt_seconds(total),
-            "",
-            "",
-            "",
-            "",
-        )
+        chain = [
+            r
+            for c, r in rows
+            if c == catalogue and r.stage in END_TO_END and not r.engine.startswith("Dask")
+        ]
+        missing = [s for s in END_TO_END if s not in {r.stage for r in chain}]
+        partial = f" (without {', '.join(missing)})" if missing else ""
+        rest = [r for r in chain if not r.stage.startswith("fit")]
+        titles = max((r.titles for r in chain if r.stage != "data"), default=catalogue)
+        for label, part in [
+            ("train + register + package + deploy + smoke", chain),
+            ("everything but fit", rest),
+        ]:
+            seconds = sum(r.seconds for r in part)
+            table.add(
+                f"**{catalogue:,}**",
+                f"**{label}**{partial}",
+                "",
+                f"{titles:,}",
+                ("**projected** " if any(r.projected for r in part) else "") + fmt_seconds(seconds),
+                f"**{seconds / titles * 1000:.2f} ms**",
+                "",
+                "",
+                "",
+                "",
+            )
     table.notes += [
         *notes,
         "time: wall seconds of the step; per title: time / titles; peak memory: the largest"
@@ -363,7 +572,14 @@ def stage_table(rows: Sequence[tuple[int, Row]], load: str) -> Table:
         " end. With more workers than cores, each fit's own seconds stretch as they share the"
         " cores, so compare those rows' times, not this share",
         "projected: --fit-limit fitted fewer titles, evenly spaced, and their time is scaled to"
-        " the whole catalogue (pools are always trained on every title, and measured)",
+        " the whole catalogue (pools are always trained on every title, and measured); register"
+        " per title: the first --per-title titles registered, time and size scaled to all",
+        "on disk: register rows, the MLflow store (mlflow.db and its artifact folder); package,"
+        " the artifact store holding the release; batch forecast, its Parquet file",
+        "end-to-end rows: data, fit (process pool), register (the new store's creation"
+        " included), package, deploy and smoke test;"
+        " everything but fit: the same without the fit rows. Not in them: register per title"
+        " (the other path), serve start (a second server on the release) and batch forecast",
         f"options: {' '.join(sys.argv[1:]) or '(defaults)'}",
         load,
         machine_line("numpy", "pandas", "statsforecast", "lightgbm", "distributed"),
@@ -404,11 +620,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="fit at most N titles of a catalogue and project the whole (all)",
     )
     p.add_argument(
+        "--per-title",
+        type=int,
+        default=500,
+        metavar="N",
+        help="register the first N fits as per-title models too, projected (500; 0: none)",
+    )
+    p.add_argument(
+        "--until",
+        choices=[name for name, _ in STAGES],
+        default=STAGES[-1][0],
+        help="the last stage to run (batch: all)",
+    )
+    p.add_argument(
         "--markdown", type=Path, default=None, metavar="PATH", help="also write the table here"
     )
     args = p.parse_args(argv)
     if args.workers < 1:
         p.error(f"--workers must be at least 1, got {args.workers}")
+    if args.per_title < 0:
+        p.error(f"--per-title must be at least 0, got {args.per_title}")
     if args.fit_limit is not None and args.fit_limit < 1:
         p.error(f"--fit-limit must be at least 1, got {args.fit_limit}")
     return args
@@ -439,6 +670,8 @@ def main(argv: list[str] | None = None) -> int:
                 for name, stage in STAGES:
                     print(f"{titles:,} titles: {name}", flush=True)
                     stage(run)
+                    if name == args.until:
+                        break
                 rows += [(titles, row) for row in run.rows]
     stage_table(rows, load).print(args.markdown)
     return 0

@@ -118,6 +118,7 @@ def read_sales(
     file.
     """
     checked = _check(paths, isbn_list, strict, categorical)
+    pa.default_memory_pool().release_unused()  # what the raw parquet columns held
     if not checked.report.ok:
         raise DataValidationError(checked.report.errors)
     return SalesData(

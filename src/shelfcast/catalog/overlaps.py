@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from shelfcast.catalog.paths import file_format
-from shelfcast.catalog.validation import ORIGIN, ProblemLog, Table, display
+from shelfcast.catalog.validation import ORIGIN, ProblemLog, Table, display, repeated_keys
 
 FILE = "_file"  # the column of the input file (its index) each row came from
 
@@ -60,8 +60,7 @@ def resolve_overlaps(
     """Keep one row per key of `frame` (rows from several files, one per key and file): the
     row of the file of highest rank. Differing `value`s are reported at the kept row."""
     keep = np.ones(len(frame), dtype=bool)
-    shared = frame.duplicated(keys, keep=False).to_numpy()
-    shared &= frame[keys].notna().all(axis=1).to_numpy()
+    shared = repeated_keys(frame, keys)
     if not shared.any():
         none = np.zeros(len(ranks), dtype=np.int64)
         return Overlaps(keep, none, none.copy())

@@ -17,6 +17,8 @@ from typing import Literal
 import fsspec
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from shelfcast.catalog.overlaps import FILE, Overlaps, file_ranks, resolve_overlaps
 from shelfcast.catalog.paths import FORMATS, expand_paths, file_format
@@ -30,6 +32,7 @@ from shelfcast.catalog.validation import (
     LONG_REQUIRED,
     METADATA_HEADERS,
     ORIGIN,
+    Cells,
     FileSummary,
     ProblemLog,
     Table,
@@ -42,6 +45,7 @@ from shelfcast.catalog.validation import (
     infer_weekly_freq,
     long_frame,
     parse_text,
+    sorted_codes,
 )
 from shelfcast.errors import DataValidationError, Problem
 
@@ -96,7 +100,11 @@ class _Checked:
 
 
 def read_sales(
-    paths: str | Sequence[str], *, isbn_list: str | None = None, strict: bool = False
+    paths: str | Sequence[str],
+    *,
+    isbn_list: str | None = None,
+    strict: bool = False,
+    categorical: bool = False,
 ) -> SalesData:
     """Read and validate sales files into one frame.
 
@@ -104,9 +112,13 @@ def read_sales(
     workbook with ISBN, Author and optionally Title) fills blank authors and titles of
     BookScan rows. Rows repeating an ISBN-week within one file are summed with a warning;
     across files the latest file's row is kept (see `overlaps`). `strict` makes every warning
-    an error. Raises `DataValidationError` listing every error in every file.
+    an error. `categorical` makes the text columns (ISBN, title, ... source; `unique_id`)
+    pandas categoricals, blank cells NaN: a few bytes a row instead of an object each, what a
+    catalogue of many titles needs. Raises `DataValidationError` listing every error in every
+    file.
     """
-    checked = _check(paths, isbn_list, strict)
+    checked = _check(paths, isbn_list, strict, categorical)
+    pa.default_memory_pool().release_unused()  # what the raw parquet columns held
     if not checked.report.ok:
         raise DataValidationError(checked.report.errors)
     return SalesData(
@@ -121,10 +133,12 @@ def validate_sales(
     paths: str | Sequence[str], *, isbn_list: str | None = None, strict: bool = False
 ) -> ValidationReport:
     """Every problem `read_sales` would find in these files, and a summary of each file."""
-    return _check(paths, isbn_list, strict).report
+    return _check(paths, isbn_list, strict, categorical=True).report
 
 
-def _check(paths: str | Sequence[str], isbn_list: str | None, strict: bool) -> _Checked:
+def _check(
+    paths: str | Sequence[str], isbn_list: str | None, strict: bool, categorical: bool
+) -> _Checked:
     log = ProblemLog(strict)
     given = [paths] if isinstance(paths, str) else list(paths)
     found, unmatched = expand_paths(given, isbn_list=isbn_list)
@@ -144,11 +158,10 @@ def _check(paths: str | Sequence[str], isbn_list: str | None, strict: bool) -> _
             message = f"{_KIND_NAMES[table.kind]} data cannot be read with {_KIND_NAMES[kind]} data"
             log.add(message, file=table.file, sheet=table.sheet)
         elif not table.missing(required, log):
-            parts.append(parse(table, log, index))
-    empty = pd.DataFrame(columns=[*columns, *ORIGIN])
-    frame = pd.concat(parts, ignore_index=True) if parts else empty
+            parts.append(parse(table, log, index, categorical=categorical))
+    frame = _concat(parts) if parts else pd.DataFrame(columns=[*columns, *ORIGIN])
     owner = [i for i, (_, file_tables) in enumerate(files) for _ in file_tables]
-    frame[FILE] = np.array(owner, dtype=np.int64)[frame["_table"].to_numpy(np.int64)]
+    frame[FILE] = np.array(owner, dtype=np.int32)[frame["_table"].to_numpy(np.int64)]
     keys = _KEYS[kind]
     repeated = flag_duplicates(frame, [*keys, FILE], tables, log)  # within one file
     freq = "W-SAT" if kind == "bookscan" else flag_weekdays(frame, tables, log)
@@ -156,7 +169,8 @@ def _check(paths: str | Sequence[str], isbn_list: str | None, strict: bool) -> _
     stats = _file_stats(frame, keys, len(files))
     ranks = file_ranks(found, stats["last"].tolist())
     overlaps = resolve_overlaps(frame, keys, _VALUES[kind], ranks, tables, log)
-    frame = frame[overlaps.keep]
+    if not overlaps.keep.all():
+        frame = frame[overlaps.keep]
     frame.attrs["freq"] = freq
     if isbn_list is not None and kind == "bookscan":
         _fill_names(frame, isbn_list, log)
@@ -205,7 +219,7 @@ def _parse(data: bytes, fmt: str) -> dict[str | None, pd.DataFrame]:
     if fmt == "excel":
         return pd.read_excel(io.BytesIO(data), sheet_name=None, engine=EXCEL_ENGINE)
     if fmt == "parquet":
-        return {None: pd.read_parquet(io.BytesIO(data))}
+        return {None: _read_parquet(data)}
     options = {"dtype": str, "skip_blank_lines": False}  # keeps row numbers as in the file
     try:
         return {None: pd.read_csv(io.BytesIO(data), encoding="utf-8-sig", **options)}
@@ -216,6 +230,25 @@ def _parse(data: bytes, fmt: str) -> dict[str | None, pd.DataFrame]:
         return {None: frame}
 
 
+def _read_parquet(data: bytes) -> pd.DataFrame:
+    """A parquet file's rows, text columns as categoricals: each distinct text is one object,
+    not one a row, and is parsed once."""
+    schema = pq.read_schema(io.BytesIO(data))
+    text = [
+        f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    ]
+    table = pq.read_table(io.BytesIO(data), read_dictionary=text)
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)  # frees columns as it goes
+    del table
+    pa.default_memory_pool().release_unused()  # the decoded pages, not kept by the pool
+    return frame
+
+
+def _cells(column: pd.Series) -> Cells:
+    """A column's cells: categoricals as they are, else a numpy array."""
+    return column.array if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy()
+
+
 def _table(path: str, sheet: str | None, raw: pd.DataFrame, default_source: str) -> Table:
     found: dict[str, object] = {}
     for header in raw.columns:
@@ -224,7 +257,7 @@ def _table(path: str, sheet: str | None, raw: pd.DataFrame, default_source: str)
             found[canonical] = header
     keep = ~_blank_rows(raw)
     rows = slice(None) if keep.all() else keep
-    cells = {canonical: raw[header].to_numpy()[rows] for canonical, header in found.items()}
+    cells = {canonical: _cells(raw[header])[rows] for canonical, header in found.items()}
     return Table(
         file=path,
         sheet=sheet,
@@ -239,7 +272,7 @@ def _blank_rows(raw: pd.DataFrame) -> np.ndarray:
     """Rows in which every cell is empty or whitespace."""
     candidates = np.arange(len(raw))
     for _, column in raw.items():
-        candidates = candidates[blank_cells(column.to_numpy()[candidates])]
+        candidates = candidates[blank_cells(_cells(column)[candidates])]
         if not len(candidates):
             break
     blank = np.zeros(len(raw), dtype=bool)
@@ -264,18 +297,33 @@ def _fill_names(frame: pd.DataFrame, path: str, log: ProblemLog) -> None:
     names = pd.concat(known).dropna(subset=["isbn"])
     for column in ("author", "title"):
         lookup = names.dropna(subset=[column]).drop_duplicates("isbn").set_index("isbn")[column]
-        current = frame[column].to_numpy()
-        listed = frame["isbn"].map(lookup).to_numpy()
-        frame[column] = np.where(pd.isna(current) & pd.notna(listed), listed, current)
+        blank = np.flatnonzero(frame[column].isna().to_numpy())
+        listed = frame["isbn"].iloc[blank].astype(object).map(lookup).to_numpy()
+        fill = pd.notna(listed)
+        if not fill.any():
+            continue
+        current = frame[column]
+        if isinstance(current.dtype, pd.CategoricalDtype):
+            union = set(current.cat.categories) | set(listed[fill])
+            current = current.cat.set_categories(sorted(union))
+        else:
+            current = current.copy()
+        current.iloc[blank[fill]] = listed[fill]
+        frame[column] = current
 
 
 def _file_stats(frame: pd.DataFrame, keys: list[str], count: int) -> pd.DataFrame:
     """Per file (index 0 to `count` - 1): its titles, weeks, and first and last week."""
     key, date = keys
-    stats = frame.groupby(FILE).agg(
-        titles=(key, "nunique"), weeks=(date, "nunique"), first=(date, "min"), last=(date, "max")
-    )
-    stats = stats.reindex(range(count)).astype(object)
+    stats = frame.groupby(FILE).agg(first=(date, "min"), last=(date, "max"))
+    stats = stats.reindex(range(count))
+    files = frame[FILE].to_numpy()
+    for name, column in (("titles", key), ("weeks", date)):
+        codes, distinct = sorted_codes(frame[column])
+        present = codes >= 0
+        pairs = pd.unique(files[present].astype(np.int64) * distinct + codes[present])
+        stats[name] = np.bincount(pairs // max(distinct, 1), minlength=count)
+    stats = stats[["titles", "weeks", "first", "last"]].astype(object)
     return stats.where(stats.notna(), None)
 
 
@@ -316,7 +364,7 @@ def _sum_repeated(
         volume_priced = rows["volume"].where(rows["asp"].notna())
         rows = rows.assign(_asp_value=rows["asp"] * volume_priced, _asp_volume=volume_priced)
         totals = ["volume", "value", "_asp_value", "_asp_volume"]
-    grouped = rows.groupby(keys, sort=False)
+    grouped = rows.groupby(keys, sort=False, observed=True)
     summed = grouped.first()  # the first non-blank value of each column
     summed[totals] = grouped[totals].sum(min_count=1)
     if kind == "bookscan":
@@ -325,10 +373,54 @@ def _sum_repeated(
     return pd.concat([frame[~repeated], summed.reset_index()], ignore_index=True)
 
 
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parsed tables' rows as one frame; a column categorical in every part stays so, with
+    the sorted union of their categories."""
+    if len(parts) == 1:
+        return parts[0]
+    shared = {}
+    for column in parts[0].columns:
+        if all(isinstance(part[column].dtype, pd.CategoricalDtype) for part in parts):
+            union = set().union(*(part[column].cat.categories for part in parts))
+            shared[column] = pd.CategoricalDtype(pd.Index(sorted(union), dtype=object))
+    return pd.concat([part.astype(shared) for part in parts], ignore_index=True)
+
+
 def _finish(checked: _Checked) -> pd.DataFrame:
-    """The checked rows sorted by series and week, origin dropped."""
+    """The checked rows sorted by series and week, origin dropped, categories all in use."""
     keys = _KEYS[checked.kind]
-    frame = checked.frame.drop(columns=[*ORIGIN, FILE])
-    frame = frame.sort_values(keys, kind="stable", ignore_index=True)
+    frame = checked.frame
+    for column in [*ORIGIN, FILE]:
+        del frame[column]  # in place: a copy of a catalogue's frame costs gigabytes
+    for column, dtype in frame.dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype):
+            frame[column] = _used_categories(frame[column].array)
+    if not _is_sorted(frame, keys):
+        frame = frame.sort_values(keys, kind="stable", ignore_index=True)
+    frame.index = pd.RangeIndex(len(frame))
     frame.attrs["freq"] = checked.frame.attrs["freq"]
     return frame
+
+
+def _used_categories(column: pd.Categorical) -> pd.Categorical:
+    """`column` without the categories no row holds (those of rows dropped or superseded)."""
+    used = np.bincount(column.codes + 1, minlength=len(column.categories) + 1)[1:] > 0
+    if used.all():
+        return column
+    recode = np.append(np.cumsum(used) - 1, -1).astype(column.codes.dtype)
+    return pd.Categorical.from_codes(recode[column.codes], categories=column.categories[used])
+
+
+def _is_sorted(frame: pd.DataFrame, keys: list[str]) -> bool:
+    """Whether `frame` is sorted by series, then week, as sorting would leave it."""
+    series, weeks = (frame[key] for key in keys)
+    if series.hasnans or weeks.hasnans:
+        return False
+    codes = (
+        series.cat.codes.to_numpy()
+        if isinstance(series.dtype, pd.CategoricalDtype)
+        else pd.factorize(series, sort=True)[0]
+    )
+    step = np.diff(codes)
+    later = np.diff(weeks.to_numpy().astype("datetime64[ns]").astype(np.int64)) > 0
+    return bool((step >= 0).all() and ((step > 0) | later).all())

@@ -121,41 +121,40 @@ def weekly_series(
             f"{date_col} {bad:%Y-%m-%d} is not a week ending of {offset.freqstr} "
             f"({off_grid.size} such row(s))"
         )
-    data = pd.DataFrame(
-        {
-            "key": frame[key_col].astype(str).to_numpy(),
-            "week": days // 7,
-            "value": frame[value_col].to_numpy(dtype=np.float64),
-        }
-    )
-    last_week = int(data["week"].max())
+    names, row_code = _key_codes(frame[key_col])
+    week = days // 7
+    value = frame[value_col].to_numpy(dtype=np.float64)
+    last_week = int(week.max())
+    rows = np.ones(len(week), dtype=bool)
     if start is not None:
         start_days = (pd.Timestamp(start) - anchor).days
-        data = data[data["week"] >= -(-start_days // 7)]
+        rows &= week >= -(-start_days // 7)
     if keys is not None:
         keys = list(dict.fromkeys(keys))
-        data = data[data["key"].isin(keys)]
-    data = data.groupby(["key", "week"], sort=True, as_index=False)["value"].sum()
-    sold = data[data["value"] > 0] if sales.kind == "bookscan" else data
-    first = sold.groupby("key", sort=True)["week"].min()
+        rows &= np.isin(names, keys)[row_code]
+    code, week, total = _key_week_totals(row_code[rows], week[rows], value[rows], last_week)
+    sold = total > 0 if sales.kind == "bookscan" else np.ones(len(total), dtype=bool)
+    firsts = np.flatnonzero(np.r_[True, np.diff(code[sold]) != 0]) if sold.any() else []
+    first = pd.Series(week[sold][firsts], index=code[sold][firsts])  # by key code, sorted
     if keys is not None:
-        absent = [k for k in keys if k not in first.index]
+        index = dict(zip(names[first.index], first.index, strict=True))
+        absent = [k for k in keys if k not in index]
         if absent:
             since = "" if start is None else f" on or after {pd.Timestamp(start):%Y-%m-%d}"
             raise ShelfcastError(f"no sales{since} for {len(absent)} key(s): {absent[:5]}")
-        first = first.loc[keys]
+        first = first.loc[[index[k] for k in keys]]
 
-    code = first.index.get_indexer(data["key"])
-    pos = data["week"].to_numpy() - first.to_numpy()[code]
-    keep = pos >= 0
+    slot = np.full(len(names), -1, dtype=np.int64)
+    slot[first.index.to_numpy()] = np.arange(len(first))
+    code = slot[code]
+    pos = week - first.to_numpy()[code]
+    keep = (code >= 0) & (pos >= 0)
     lengths = last_week - first.to_numpy() + 1
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     flat = np.bincount(
-        offsets[code[keep]] + pos[keep],
-        weights=data["value"].to_numpy()[keep],
-        minlength=int(offsets[-1]),
+        offsets[code[keep]] + pos[keep], weights=total[keep], minlength=int(offsets[-1])
     )
-    meta = _metadata(frame, key_col) if sales.kind == "bookscan" else {}
+    meta = _metadata(frame, names, row_code) if sales.kind == "bookscan" else {}
     return [
         TitleSeries(
             key=key,
@@ -164,8 +163,33 @@ def weekly_series(
             freq=offset.freqstr,
             **meta.get(key, {}),
         )
-        for i, (key, week) in enumerate(first.items())
+        for i, (key, week) in enumerate(zip(names[first.index], first, strict=True))
     ]
+
+
+def _key_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys as sorted text, and each row's index into them (a categorical's codes
+    are used as they are: its keys are turned to text once, not once a row)."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
+    names, inverse = np.unique(np.asarray(uniques, dtype=object).astype(str), return_inverse=True)
+    return names.astype(object), inverse[codes]
+
+
+def _key_week_totals(
+    code: np.ndarray, week: np.ndarray, value: np.ndarray, last_week: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One row per key and week, sorted by both, rows repeating a key-week summed."""
+    if not len(code):
+        return code, week, value
+    low = int(week.min())
+    span = last_week - low + 1
+    cell = code.astype(np.int64) * span + (week - low)
+    if not (np.diff(cell) > 0).all():  # already sorted with one row a key-week: no copy
+        order = np.argsort(cell, kind="stable")
+        cell, value = cell[order], value[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(cell) != 0])
+    key_code, key_week = np.divmod(cell[starts], span)
+    return key_code, key_week + low, np.add.reduceat(value, starts)
 
 
 def _to_weekly(freq: str) -> pd.offsets.Week:
@@ -191,7 +215,9 @@ def _weekly_offset(frame: pd.DataFrame, date_col: str) -> pd.offsets.Week:
     return _to_weekly(str(freq))
 
 
-def _metadata(frame: pd.DataFrame, key_col: str) -> dict[str, dict[str, object]]:
+def _metadata(
+    frame: pd.DataFrame, names: np.ndarray, row_code: np.ndarray
+) -> dict[str, dict[str, object]]:
     """Per key, the last non-blank title, author and source in frame order, and in `meta` the
     last non-blank product class, binding, imprint, publisher group and RRP (as text): what
     pooled models group comparable titles by."""
@@ -199,12 +225,12 @@ def _metadata(frame: pd.DataFrame, key_col: str) -> dict[str, dict[str, object]]
     extra = [c for c in META_COLUMNS if c in frame.columns]
     if not fields and not extra:
         return {}
-    last = frame.groupby(frame[key_col].astype(str), sort=False)[fields + extra].last()
+    last = frame[fields + extra].groupby(row_code, sort=False, observed=True).last()
     out: dict[str, dict[str, object]] = {}
-    for key, row in last.to_dict("index").items():
+    for code, row in last.to_dict("index").items():
         text = {c: _text(v) for c, v in row.items()}
         meta = {c: text[c] for c in extra if text[c] is not None}
-        out[str(key)] = {**{c: text[c] for c in fields}, "meta": meta}
+        out[str(names[code])] = {**{c: text[c] for c in fields}, "meta": meta}
     return out
 
 

@@ -48,6 +48,8 @@ _TEXT_COLUMNS = ("title", "author", "interval", "binding", "imprint", "publisher
 _ANCHORS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _SATURDAY = 5
 _OK, _BLANK, _NOT_13_DIGITS, _WRONG_CHECK_DIGIT = range(4)
+Cells = np.ndarray | pd.Categorical  # a column's raw cells; text read from parquet is categorical
+_DAY_NS = 86_400 * 10**9
 _SERIAL_ORIGIN = pd.Timestamp("1899-12-30")  # day 0 of Excel's serial dates
 _MAX_SERIAL = 2958465  # 9999-12-31
 _SERIAL_TEXT = re.compile(r"^\d+(\.\d+)?$")
@@ -161,7 +163,7 @@ class Table:
 
     file: str
     sheet: str | None
-    cells: dict[str, np.ndarray]  # recognised columns only, under canonical names
+    cells: dict[str, Cells]  # recognised columns only, under canonical names
     headers: dict[str, str]  # canonical name -> header as written
     rows: np.ndarray  # the row number a person sees for each row of `cells` (header is row 1)
     default_source: str
@@ -230,8 +232,11 @@ def display(value: object) -> str | None:
     return str(value)
 
 
-def _distinct(cells: np.ndarray) -> tuple[np.ndarray, list[object]]:
-    """Each cell's code into the distinct values (-1 for missing), so each is parsed once."""
+def _distinct(cells: Cells) -> tuple[np.ndarray, list[object]]:
+    """Each cell's code into the distinct values (-1 for missing), so each is parsed once: a
+    categorical's own codes, else those of factorizing the cells."""
+    if isinstance(cells, pd.Categorical):
+        return cells.codes, list(cells.categories)
     codes, uniques = pd.factorize(cells, use_na_sentinel=True)
     return codes, list(uniques)
 
@@ -239,6 +244,26 @@ def _distinct(cells: np.ndarray) -> tuple[np.ndarray, list[object]]:
 def _spread(codes: np.ndarray, per_value: Iterable[object], missing: object, dtype: object):
     """Results computed per distinct value, laid out over the cells; missing cells get `missing`."""
     return np.array([*per_value, missing], dtype=dtype)[codes]
+
+
+def _laid_out(
+    codes: np.ndarray, per_value: Iterable[object], missing: object, categorical: bool
+) -> Cells:
+    """Text computed per distinct value, laid out over the cells as a categorical or objects."""
+    if categorical:
+        return _categorical(codes, per_value, missing)
+    return _spread(codes, per_value, missing, object)
+
+
+def _categorical(
+    codes: np.ndarray, per_value: Iterable[object], missing: object = None
+) -> pd.Categorical:
+    """Results computed per distinct value as a categorical over the cells (missing where None),
+    missing cells get `missing`; categories sorted, so equal data give equal columns."""
+    values = np.array([*per_value, missing], dtype=object)
+    new_codes, categories = pd.factorize(values, sort=True, use_na_sentinel=True)
+    small = new_codes.astype(np.min_scalar_type(-max(len(categories), 1)))
+    return pd.Categorical.from_codes(small[codes], categories=pd.Index(categories, dtype=object))
 
 
 def _is_blank(value: object) -> bool:
@@ -288,6 +313,11 @@ def _strptime(text: str, form: str) -> dt.datetime | None:
 
 def parse_dates(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Dates (datetime64[ns], NaT where blank or unparseable) and the mask of blank cells."""
+    if isinstance(cells, np.ndarray) and cells.dtype.kind == "M":  # typed (parquet, workbook)
+        dates = cells.astype("datetime64[ns]", copy=False)
+        if (dates.view(np.int64) % _DAY_NS).any():  # times of day: the dates alone
+            dates = dates.astype("datetime64[D]").astype("datetime64[ns]")
+        return dates, np.isnat(dates)
     codes, values = _distinct(cells)
     dates = _spread(codes, (_date_value(v) for v in values), None, "datetime64[ns]")
     return dates, _spread(codes, (_is_blank(v) for v in values), True, bool)
@@ -307,7 +337,7 @@ def _number_value(value: object) -> float:
 def parse_numbers(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Numbers (NaN where blank or not a number) and the mask of blank cells."""
     if pd.api.types.is_numeric_dtype(cells) and not pd.api.types.is_bool_dtype(cells):
-        numbers = cells.astype(np.float64)
+        numbers = cells.astype(np.float64, copy=False)  # float cells: no copy
         return numbers, np.isnan(numbers)
     numbers = np.full(len(cells), np.nan)
     blank = np.zeros(len(cells), dtype=bool)
@@ -331,10 +361,10 @@ def _plain_numbers(cells: np.ndarray, numbers: np.ndarray) -> np.ndarray:
     return np.flatnonzero(~is_plain)
 
 
-def parse_text(cells: np.ndarray) -> np.ndarray:
+def parse_text(cells: Cells) -> np.ndarray:
     """Stripped text, None where blank; whole numbers read back without `.0`."""
     codes, values = _distinct(cells)
-    return _spread(codes, (_text(v) for v in values), None, object)
+    return _spread(codes, map(_text, values), None, object)
 
 
 def _isbn_problem(isbn: str) -> int:
@@ -347,10 +377,23 @@ def _isbn_problem(isbn: str) -> int:
 
 def check_isbns(table: Table, log: ProblemLog, *, warning: bool = False) -> np.ndarray:
     """Normalised ISBN-13s, None where blank or invalid (each such row reported)."""
+    codes, valid = _valid_isbns(table, log, warning)
+    return _spread(codes, valid, None, object)
+
+
+def _isbn_column(table: Table, log: ProblemLog, categorical: bool) -> Cells:
+    """`check_isbns` (invalid ISBNs reported as errors), as a categorical or objects."""
+    codes, valid = _valid_isbns(table, log, warning=False)
+    return _laid_out(codes, valid, None, categorical)
+
+
+def _valid_isbns(table: Table, log: ProblemLog, warning: bool) -> tuple[np.ndarray, list]:
+    """Each cell's code into the distinct ISBN cells, and per code the normalised ISBN-13 or
+    None where blank or invalid (each such row reported)."""
     codes, values = _distinct(table.cells["isbn"])
     normal = [normalize_isbn(v) for v in values]
-    problem = _spread(codes, map(_isbn_problem, normal), _BLANK, np.int8)
-    isbns = _spread(codes, normal, None, object)
+    checks = [_isbn_problem(isbn) for isbn in normal]
+    problem = _spread(codes, checks, _BLANK, np.int8)
     table.flag(log, np.flatnonzero(problem == _BLANK), "isbn", "blank ISBN", warning=warning)
     bad = np.flatnonzero(problem == _NOT_13_DIGITS)
     table.flag(log, bad, "isbn", "ISBN is not 13 digits", warning=warning)
@@ -361,11 +404,13 @@ def check_isbns(table: Table, log: ProblemLog, *, warning: bool = False) -> np.n
         "isbn",
         "wrong ISBN check digit",
         detail=lambda i: (
-            f"wrong ISBN check digit (expected {isbn13_check_digit(isbns[wrong[i]][:12])})"
+            f"wrong ISBN check digit (expected {isbn13_check_digit(normal[codes[wrong[i]]][:12])})"
         ),
         warning=warning,
     )
-    return np.where(problem == _OK, isbns, None)
+    return codes, [
+        isbn if check == _OK else None for isbn, check in zip(normal, checks, strict=True)
+    ]
 
 
 def _check_dates(table: Table, log: ProblemLog, column: str) -> np.ndarray:
@@ -398,9 +443,21 @@ def optional_text(table: Table, column: str) -> np.ndarray:
     return parse_text(table.cells[column])
 
 
-def bookscan_frame(table: Table, log: ProblemLog, index: int) -> pd.DataFrame:
-    """The table's rows as canonical BookScan columns; invalid cells become None/NaT/NaN."""
-    columns: dict[str, np.ndarray] = {"isbn": check_isbns(table, log)}
+def _text_column(table: Table, column: str, categorical: bool, default: str | None = None) -> Cells:
+    """`optional_text` with blank or absent cells `default`, as a categorical or objects."""
+    if column not in table.cells:
+        codes, values = np.full(len(table.rows), -1, np.int8), []
+    else:
+        codes, values = _distinct(table.cells[column])
+    return _laid_out(codes, ((_text(v) or default) for v in values), default, categorical)
+
+
+def bookscan_frame(
+    table: Table, log: ProblemLog, index: int, *, categorical: bool = False
+) -> pd.DataFrame:
+    """The table's rows as canonical BookScan columns; invalid cells become None/NaT/NaN (NaN
+    in text columns made `categorical`)."""
+    columns: dict[str, Cells] = {"isbn": _isbn_column(table, log, categorical)}
     week_ending = columns["week_ending"] = _check_dates(table, log, "week_ending")
     weekday = pd.DatetimeIndex(week_ending).dayofweek.to_numpy()
     off = np.flatnonzero(~np.isnat(week_ending) & (weekday != _SATURDAY))
@@ -413,15 +470,19 @@ def bookscan_frame(table: Table, log: ProblemLog, index: int) -> pd.DataFrame:
     )
     columns["volume"] = _check_amounts(table, log, "volume")
     columns.update({c: _optional_numbers(table, log, c) for c in ("value", "asp", "rrp")})
-    columns.update({c: optional_text(table, c) for c in (*_TEXT_COLUMNS, "product_class")})
-    source = optional_text(table, "source")
-    columns["source"] = np.where(pd.isna(source), table.default_source, source)
-    return with_origin(pd.DataFrame({c: columns[c] for c in BOOKSCAN_COLUMNS}), index)
+    texts = (*_TEXT_COLUMNS, "product_class")
+    columns.update({c: _text_column(table, c, categorical) for c in texts})
+    columns["source"] = _text_column(table, "source", categorical, table.default_source)
+    frame = pd.DataFrame({c: columns[c] for c in BOOKSCAN_COLUMNS}, copy=False)  # no stacking
+    return with_origin(frame, index)
 
 
-def long_frame(table: Table, log: ProblemLog, index: int) -> pd.DataFrame:
+def long_frame(
+    table: Table, log: ProblemLog, index: int, *, categorical: bool = False
+) -> pd.DataFrame:
     """The table's rows as `unique_id`, `ds`, `y`; invalid cells become None/NaT/NaN."""
-    ids = parse_text(table.cells["unique_id"])
+    codes, values = _distinct(table.cells["unique_id"])
+    ids = _laid_out(codes, map(_text, values), None, categorical)
     table.flag(log, np.flatnonzero(pd.isna(ids)), "unique_id", "blank unique_id")
     ds = _check_dates(table, log, "ds")
     frame = pd.DataFrame({"unique_id": ids, "ds": ds, "y": _check_amounts(table, log, "y")})
@@ -429,19 +490,52 @@ def long_frame(table: Table, log: ProblemLog, index: int) -> pd.DataFrame:
 
 
 def with_origin(frame: pd.DataFrame, index: int) -> pd.DataFrame:
-    return frame.assign(_table=np.int32(index), _pos=np.arange(len(frame), dtype=np.int64))
+    """`frame` (new, so changed in place rather than copied) with its `ORIGIN` columns."""
+    frame["_table"] = np.full(len(frame), index, dtype=np.int32)
+    frame["_pos"] = np.arange(len(frame), dtype=np.int32 if len(frame) < 2**31 else np.int64)
+    return frame
+
+
+def sorted_codes(column: pd.Series) -> tuple[np.ndarray, int]:
+    """Each row's code into the column's distinct values in sorted order (-1 where missing),
+    and their number; a categorical's own codes (its categories are sorted)."""
+    if (
+        isinstance(column.dtype, pd.CategoricalDtype)
+        and column.cat.categories.is_monotonic_increasing
+    ):
+        return column.cat.codes.to_numpy(), len(column.cat.categories)
+    codes, uniques = pd.factorize(column, sort=True)
+    return codes, len(uniques)
+
+
+def repeated_keys(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """The mask of rows whose `keys` another row shares, none of them missing. Rows sorted by
+    their keys, one a key (as read from a catalogue file), are checked without hashing."""
+    combined = np.zeros(len(frame), dtype=np.int64)
+    present = np.ones(len(frame), dtype=bool)
+    size = 1
+    for key in keys:
+        codes, count = sorted_codes(frame[key])
+        size *= count + 1
+        if size >= 2**62:  # too many combinations for one number
+            repeated = frame.duplicated(keys, keep=False).to_numpy()
+            return repeated & frame[keys].notna().all(axis=1).to_numpy()
+        combined = combined * (count + 1) + (codes + 1)  # missing: 0
+        present &= codes >= 0
+    if (np.diff(combined) > 0).all():
+        return np.zeros(len(frame), dtype=bool)
+    return pd.Series(combined).duplicated(keep=False).to_numpy() & present
 
 
 def flag_duplicates(
     frame: pd.DataFrame, keys: list[str], tables: Sequence[Table], log: ProblemLog
 ) -> np.ndarray:
     """Report each row repeating the keys of an earlier one; returns the mask of all such rows."""
-    repeated = frame.duplicated(keys, keep=False).to_numpy()
-    repeated &= frame[keys].notna().all(axis=1).to_numpy()
+    repeated = repeated_keys(frame, keys)
     if not repeated.any():
         return repeated
     rows = frame.loc[repeated, [*keys, *ORIGIN]]
-    first = rows.groupby(keys, sort=False)[ORIGIN].transform("first")
+    first = rows.groupby(keys, sort=False, observed=True)[ORIGIN].transform("first")
     later = rows.duplicated(keys, keep="first").to_numpy()
     isbn = keys[0] == "isbn"
     what = "duplicate ISBN and week ending" if isbn else "duplicate unique_id and ds"
@@ -495,7 +589,9 @@ def infer_weekly_freq(dates: Iterable[object]) -> str:
     return f"W-{_ANCHORS[days[0]]}"
 
 
-def blank_cells(cells: np.ndarray) -> np.ndarray:
+def blank_cells(cells: Cells) -> np.ndarray:
     """The mask of cells that are missing, empty or whitespace."""
+    if isinstance(cells, np.ndarray) and cells.dtype.kind in "fiumM":
+        return pd.isna(cells)
     codes, values = _distinct(cells)
     return _spread(codes, (_is_blank(v) for v in values), True, bool)

@@ -4,7 +4,8 @@ requests and a batch forecast to one Parquet file.
 1. A catalogue table of `--titles` sample titles (`_catalogue_tables.synthetic_table`:
    `--fitted` titles fitted for real, copies of their bundles re-keyed onto the other titles,
    each with its own ISBN and history; see that module) is built once and kept in `--work`.
-2. `releases.publish_catalogue` writes it into a fresh local artifact store (verified), then
+2. `catalogue_releases.publish_catalogue` writes it into a fresh local artifact store
+   (verified), then
    again (the same release is found, nothing is written).
 3. `python -m shelfcast.serving` is started on the release `--starts` times: time from process
    start to the first 200 on the health route, and the server's resident memory (VmRSS) then.
@@ -43,9 +44,10 @@ from pathlib import Path
 
 from _catalogue_tables import synthetic_table
 
+from shelfcast.catalogue_releases import CatalogueSource, publish_catalogue
 from shelfcast.forecasting import bundle_table
 from shelfcast.lifecycle.batch import batch_forecast
-from shelfcast.releases import CatalogueSource, Release, publish_catalogue
+from shelfcast.releases import Release
 from shelfcast.storage import ArtifactStore
 
 TARGET_SECONDS, TARGET_GB = 10.0, 2.0

@@ -30,7 +30,8 @@
    reads, checksums and parses every file, whose cost depends on file sizes rather than on
    fitted values, so this is the work of 500 separately fitted titles. Timed from process start
    to the first 200 on the health route, `--starts` times (median and worst reported).
-6. Uncached forecasts of many titles: a catalogue release (`releases.publish_catalogue`) of
+6. Uncached forecasts of many titles: a catalogue release
+   (`catalogue_releases.publish_catalogue`) of
    1,000 titles of the sample catalogue of 2,000 ISBNs (`_catalogue_tables.synthetic_table`:
    `--fitted` titles fitted for real, copies of their bundles re-keyed onto the others, each
    with its own ISBN and last 208 weeks), served by `python -m shelfcast.serving`. One request
@@ -161,7 +162,7 @@ def build_catalogue_release(work: Path, fitted: int) -> tuple[Any, dict]:
     request naming each of them with `ACTUAL_WEEKS` new actual weeks."""
     from _catalogue_tables import synthetic_table
 
-    from shelfcast.releases import CatalogueSource, publish_catalogue
+    from shelfcast.catalogue_releases import CatalogueSource, publish_catalogue
     from shelfcast.storage import ArtifactStore
 
     table = synthetic_table(CATALOGUE_ISBNS, fitted, say=lambda line: print(f"  {line}"))

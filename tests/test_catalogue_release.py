@@ -11,15 +11,10 @@ from support.catalogue_release import MODEL, catalogue_table, publish_table, ver
 from support.cli import SHELFCAST, environment
 from support.releases import NAME_A, publish_release
 
+from shelfcast.catalogue_releases import read_catalogue
 from shelfcast.forecasting import bundle_table
 from shelfcast.lifecycle.batch import BatchError, batch_forecast
-from shelfcast.releases import (
-    CATALOGUE_FORMAT_VERSION,
-    ReleaseError,
-    list_releases,
-    read_catalogue,
-    read_release,
-)
+from shelfcast.releases import CATALOGUE_FORMAT_VERSION, ReleaseError, list_releases, read_release
 from shelfcast.serving.catalogue import catalogue_pool
 
 TITLES = 60

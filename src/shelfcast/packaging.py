@@ -19,16 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from shelfcast import registry
+from shelfcast.catalogue_releases import CatalogueSource, catalogue_files, publish_catalogue
 from shelfcast.errors import ShelfcastError
-from shelfcast.releases import (
-    CatalogueSource,
-    ModelFiles,
-    PublishResult,
-    Release,
-    catalogue_files,
-    publish,
-    publish_catalogue,
-)
+from shelfcast.releases import ModelFiles, PublishResult, Release, publish
 from shelfcast.settings import Settings
 from shelfcast.storage import ArtifactStore
 

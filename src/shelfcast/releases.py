@@ -27,34 +27,26 @@ The release id is `r-<yyyymmdd>-<digest[:10]>`, where the digest is the sha256 o
 (name, version, checksums) of its models (of a catalogue: all the manifest says of it):
 publishing the same model versions, or the same table, again finds the existing release
 instead of making a new one. The manifest is written last, after every model file is
-written and verified; a release folder without one is not a release. A catalogue served
-from an object store is fetched once into a local cache folder (`catalogue_folder`), each
-file verified, so that it can be memory-mapped.
+written and verified; a release folder without one is not a release. Publishing and reading
+a catalogue release is `catalogue_releases`.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from shelfcast.errors import BundleError, ShelfcastError
 from shelfcast.forecasting import bundle_table
 from shelfcast.forecasting.bundle import BUNDLE_FILE, HISTORY_FILE, Bundle
-from shelfcast.forecasting.bundle_table import BundleTable
 from shelfcast.storage import (
     ArtifactNotFound,
     ArtifactStore,
     WriteConflict,
-    replace_file,
     sha256,
 )
 
@@ -64,10 +56,7 @@ CATALOGUE = "catalogue"
 MANIFEST = "manifest.json"
 MODELS = "models"
 RELEASES = "releases"
-CATALOGUES = "catalogues"
 VERSIONS_FILE = "versions.parquet"
-CATALOGUE_DIGITS = 20  # digest characters in a catalogue's folder name
-SAMPLE_TITLES = 20  # titles a catalogue manifest names for smoke tests
 BUNDLE_FILES = (BUNDLE_FILE, HISTORY_FILE)
 ID_DIGITS = 10  # digest characters in a release id
 CHUNK = 100  # models read or written per batched store call
@@ -441,17 +430,18 @@ def publish(
         if progress is not None:
             progress(len(written) + len(unchanged))
     done = (tuple(written), tuple(unchanged))
-    return _finish(store, content_digest(entries), tuple(entries), None, done)
+    return finish_release(store, content_digest(entries), tuple(entries), None, done)
 
 
-def _finish(
+def finish_release(
     store: ArtifactStore,
     digest: str,
     models: tuple[ReleaseModel, ...],
     catalogue: CatalogueFiles | None,
     done: tuple[tuple[str, ...], tuple[str, ...]],
 ) -> PublishResult:
-    """Write the manifest, last, unless the release of the same content exists."""
+    """Write the manifest, last, unless the release of the same content exists (`publish`
+    and `catalogue_releases.publish_catalogue` end with it)."""
     existing = find_release(store, digest)
     if existing is not None:
         return PublishResult(existing, False, *done)
@@ -487,138 +477,3 @@ def find_release(store: ArtifactStore, digest: str) -> Release | None:
             if release.digest == digest:
                 return release
     return None
-
-
-# ---------------------------------------------------------------------------------- catalogues
-
-
-@dataclass(frozen=True)
-class CatalogueSource:
-    """Where a catalogue table comes from: the registered catalogue model and version, and
-    each title's catalogue version (the version holding its row; default `version`)."""
-
-    model_name: str
-    version: str
-    run_id: str | None = None
-    versions: Mapping[str, str] = field(default_factory=dict)
-
-
-def publish_catalogue(
-    store: ArtifactStore,
-    table: BundleTable,
-    source: CatalogueSource,
-    progress: Progress | None = None,
-) -> PublishResult:
-    """Write the table's files (each verified, never overwritten), then the release manifest.
-
-    The release of the same files, when it exists, is returned instead of a new one.
-    `progress` hears of the files written so far.
-    """
-    if not len(table):
-        raise ReleaseError("nothing to release: the catalogue table has no titles")
-    versions = [str(source.versions.get(k, source.version)) for k in table.keys]
-    written: list[str] = []
-    unchanged: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="shelfcast-catalogue-") as tmp:
-        files = table.write(tmp)
-        files[VERSIONS_FILE] = _write_versions(Path(tmp, VERSIONS_FILE), table.keys, versions)
-        key = json.dumps(sorted(files.items()), separators=(",", ":")).encode()
-        folder = f"{CATALOGUES}/{sha256(key)[:CATALOGUE_DIGITS]}"
-        for name in sorted(files):
-            result = store.write({f"{folder}/{name}": Path(tmp, name).read_bytes()})
-            (written if result.written else unchanged).append(name)
-            if progress is not None:
-                progress(len(written) + len(unchanged))
-    families = Counter(str(f) for f in table.column("family"))
-    step = max(1, len(table) // SAMPLE_TITLES)
-    catalogue = CatalogueFiles(
-        model_name=source.model_name,
-        version=str(source.version),
-        run_id=source.run_id,
-        titles=len(table),
-        path=folder,
-        files=files,
-        families=dict(families.most_common()),
-        sample=tuple(
-            SampleTitle(table.keys[i], source.model_name, versions[i])
-            for i in range(0, len(table), step)
-        )[:SAMPLE_TITLES],
-    )
-    done = (tuple(written), tuple(unchanged))
-    return _finish(store, catalogue_digest(catalogue), (), catalogue, done)
-
-
-def catalogue_files(titles: int) -> int:
-    """How many files a catalogue release of `titles` titles has."""
-    return -(-titles // bundle_table.PART_ROWS) + 2  # the parts, shared, versions
-
-
-def _write_versions(path: Path, keys: Sequence[str], versions: Sequence[str]) -> str:
-    table = pa.table({"key": list(keys), "version": list(versions)})
-    pq.write_table(table, path, compression=bundle_table.COMPRESSION)
-    return bundle_table.file_sha256(path)
-
-
-@dataclass(frozen=True)
-class CatalogueRows:
-    """A catalogue release's table, verified and memory-mapped, and each row's version."""
-
-    release: Release
-    table: BundleTable
-    versions: list[str]  # in the table's key order
-
-    @property
-    def model_name(self) -> str:
-        return self.release.catalogue.model_name if self.release.catalogue else ""
-
-
-def catalogue_folder(release: Release, cache: str | Path | None) -> Path:
-    """The local folder of a catalogue release's files: the store's own on a local store,
-    else `<cache>/catalogues/<digest>`, where each file is downloaded once, verified, and
-    renamed into place (a file already there with the right sha256 is kept)."""
-    catalogue = _catalogue(release)
-    store = ArtifactStore(release.store)
-    if store.local:
-        return Path(store.uri(catalogue.path))
-    if cache is None:
-        raise ReleaseError(f"{release.uri}: a catalogue in {store.root} needs a local cache folder")
-    folder = Path(cache, catalogue.path)
-    for name, sha in sorted(catalogue.files.items()):
-        target = folder / name
-        if target.is_file() and bundle_table.file_sha256(target) == sha:
-            continue
-        replace_file(target, store.read(f"{catalogue.path}/{name}", sha))
-    return folder
-
-
-def read_catalogue(
-    release: Release,
-    cache: str | Path | None = None,
-    columns: Sequence[str] | None = bundle_table.SERVING_COLUMNS,
-) -> CatalogueRows:
-    """A catalogue release's table, every file checked against the manifest's sha256 (a
-    damaged file is a ReleaseError naming it), memory-mapped; by default without the
-    evaluations, which forecasts do not read."""
-    catalogue = _catalogue(release)
-    folder = catalogue_folder(release, cache)
-    try:
-        table = bundle_table.read(folder, catalogue.files, columns)
-        stored = pq.read_table(folder / VERSIONS_FILE)
-    except (BundleError, pa.ArrowInvalid, OSError) as exc:
-        raise ReleaseError(f"release {release.release_id}: {exc}") from None
-    if stored.column("key").to_pylist() != table.keys or len(table) != catalogue.titles:
-        raise ReleaseError(
-            f"{folder / VERSIONS_FILE}: its titles are not those of the catalogue table"
-        )
-    return CatalogueRows(release, table, [str(v) for v in stored.column("version").to_pylist()])
-
-
-def _catalogue(release: Release) -> CatalogueFiles:
-    if release.catalogue is None:
-        raise ReleaseError(f"release {release.release_id} is not a catalogue release")
-    return release.catalogue
-
-
-def release_cache(home: Path) -> Path:
-    """Where catalogue releases read from an object store are kept locally."""
-    return home / "cache" / "releases"

@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 
 from shelfcast.catalog.series import TitleSeries
+from shelfcast.catalogue_releases import CatalogueSource, publish_catalogue
 from shelfcast.forecasting import bundle_table
 from shelfcast.forecasting.bundle import Bundle
 from shelfcast.forecasting.bundle_table import BundleTable
 from shelfcast.forecasting.families.snaive import SnaiveSpec
-from shelfcast.releases import CatalogueSource, PublishResult, publish_catalogue
+from shelfcast.releases import PublishResult
 from shelfcast.storage import ArtifactStore
 
 MODEL = "book_sales_catalogue"

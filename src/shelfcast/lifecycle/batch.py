@@ -36,13 +36,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shelfcast.atomic import write_atomic
+from shelfcast.catalogue_releases import CatalogueRows, read_catalogue
 from shelfcast.errors import ShelfcastError
 from shelfcast.forecasting import batch as many
 from shelfcast.forecasting.bundle import Bundle
 from shelfcast.forecasting.bundle_table import BundleTable
 from shelfcast.lifecycle.progress import Progress as LifecycleProgress
 from shelfcast.lifecycle.progress import count
-from shelfcast.releases import CatalogueRows, Release, load_bundles, read_catalogue
+from shelfcast.releases import Release, load_bundles
 from shelfcast.storage import storage_options
 
 FORMATS = ("parquet", "csv", "jsonl")

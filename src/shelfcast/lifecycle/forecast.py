@@ -232,7 +232,8 @@ def forecast_release(
 ) -> ReleaseForecastResult:
     """Batch forecasts from the release's models into `options.out` (see `lifecycle.batch`).
     Instances answered with an error are counted in the result (JSONL only)."""
-    from shelfcast.releases import open_release, release_cache
+    from shelfcast.catalogue_releases import release_cache
+    from shelfcast.releases import open_release
 
     release = open_release(settings.artifact_root, options.release)
     result = batch_forecast(

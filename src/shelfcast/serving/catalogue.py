@@ -8,7 +8,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 from shelfcast.catalog.isbn import normalize_isbn
-from shelfcast.releases import CatalogueRows, Release, read_catalogue
+from shelfcast.catalogue_releases import CatalogueRows, read_catalogue
+from shelfcast.releases import Release
 from shelfcast.serving.pool import ModelPool, ServedModel
 
 BUNDLE_CACHE = 4096  # bundles built from rows and kept (a 1000-title request fits 4 times)

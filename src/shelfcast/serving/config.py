@@ -56,7 +56,7 @@ class ServerConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ServerConfig:
         """Vertex AI's variables, the `serving` settings, then `overrides` (not None)."""
-        from shelfcast.releases import release_cache
+        from shelfcast.catalogue_releases import release_cache
         from shelfcast.serving.prediction_log import prediction_log_path
         from shelfcast.settings import load_settings
 

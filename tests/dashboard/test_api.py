@@ -11,12 +11,14 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from support.actuals import ingest_after
+from support.catalogue_release import MODEL, catalogue_table, publish_table, versions_of
 from support.memory_backend import MemoryBackend
 from support.releases import ISBN_A, ISBN_B, NAME_A, NAME_B, publish_release
 from typer.testing import CliRunner
 
 from shelfcast.catalog.segments import Segment
 from shelfcast.cli import app as cli
+from shelfcast.dashboard import source as source_module
 from shelfcast.dashboard.app import COOKIE, create_app
 from shelfcast.dashboard.server import DashboardConfig, DashboardConfigError
 from shelfcast.dashboard.source import DashboardSource, backtest_summary
@@ -385,3 +387,27 @@ def test_no_endpoints_yet_is_an_empty_state(settings):
     section = section[: section.index("</section>")]
     assert 'data-testid="endpoints-empty"' in section and 'class="problem"' not in section
     assert "shelfcast run" in section
+
+
+def test_a_catalogue_release_lists_its_tables_titles_and_shows_one(bundles, tmp_path, monkeypatch):
+    table = catalogue_table(30, extra={NAME_A: bundles[NAME_A]})
+    release = publish_table(tmp_path / "store", table).release
+    monkeypatch.setattr(source_module, "TITLES_SHOWN", 10)
+    with client_for(release, tmp_path) as client:
+        body = client.get("/api/titles").json()
+        found = client.get("/api/titles", params={"q": ISBN_A}).json()
+        title = client.get(f"/api/titles/{ISBN_A}", params={"horizon": 4}).json()
+        page = client.get("/").text
+    assert body["release_id"] == release.release_id
+    assert body["matched"] == 31 and len(body["titles"]) == 10
+    assert "31 titles in" in page and "the first\n    10 by title" in page
+    counted = Counter(table.column("segment"))
+    assert {s["segment"]: s["titles"] for s in body["segments"]} == counted
+    (entry,) = found["titles"]
+    versions = versions_of(table)
+    assert entry["model_name"] == MODEL and entry["model_version"] == versions[ISBN_A]
+    assert entry["model_family"] == bundles[NAME_A].family
+    assert title["history"]["volume"] == bundles[NAME_A].history.values.tolist()
+    assert title["backtest"]["selected"] == bundles[NAME_A].evaluation["selected"]
+    assert title["forecast"]["available"] is True
+    assert title["forecast"]["model_name"] == MODEL

@@ -25,7 +25,8 @@ from support.monitoring import (
 )
 
 from shelfcast.catalog.segments import Segment, segment_of
-from shelfcast.forecasting import fit_title
+from shelfcast.catalogue_releases import CatalogueSource, publish_catalogue
+from shelfcast.forecasting import bundle_table, fit_title
 from shelfcast.forecasting.segment_accuracy import segment_accuracy
 from shelfcast.monitoring.actuals import ingest_actuals
 from shelfcast.monitoring.paths import actuals_path, reports_dir
@@ -35,6 +36,7 @@ from shelfcast.monitoring.report import (
     read_report,
     write_report,
 )
+from shelfcast.storage import ArtifactStore
 
 
 def ingest(settings, frame, tmp_path, name="actuals.csv"):
@@ -260,3 +262,28 @@ def test_titles_in_no_release_and_weeks_inside_training_are_counted_not_compared
     assert report.actuals["not_forecast"] == 2
     assert report.actuals["compared"] == 12
     assert report.weeks["actual"].tolist()[3:] == [0.0] * 9
+
+
+def test_a_catalogue_release_is_judged_as_the_same_bundles_released_per_title(
+    project, catalogue, tmp_path
+):
+    ingest(project, bookscan_actuals(catalogue, {SHIFTED: 3.0}), tmp_path)
+    per_title = build_report(
+        project, release=publish_release(project, catalogue.bundles).release_id
+    )
+    table = bundle_table.from_bundles(list(catalogue.bundles.values()))
+    source = CatalogueSource("book_sales_catalogue", "4", run_id="run-4")
+    store = ArtifactStore(project.artifact_root)
+    released = publish_catalogue(store, table, source).release
+    report = build_report(project, release=released.release_id)
+    weeks = report.weeks
+    assert set(weeks["release_id"]) == {released.release_id}
+    assert set(weeks["model_name"]) == {"book_sales_catalogue"}
+    assert set(weeks["model_version"]) == {"4"}
+    same = ["isbn", "week_ending", "horizon", "actual", "mean", "lo_80", "hi_95", "scale"]
+    pd.testing.assert_frame_equal(weeks[same], per_title.weeks[same])
+    shown = ["isbn", "segment", "model_family", "wape", "mase", "coverage_80", "alerts"]
+    assert [{k: t[k] for k in shown} for t in report.titles] == [
+        {k: t[k] for k in shown} for t in per_title.titles
+    ]
+    assert {a.isbn for a in report.alerts} == {SHIFTED}

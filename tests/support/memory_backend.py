@@ -11,8 +11,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Any
 
+from shelfcast.catalogue_releases import read_catalogue
 from shelfcast.endpoints.base import (
     HEALTHY,
     DeployedModel,
@@ -119,10 +121,22 @@ class MemoryBackend(EndpointBackend):
             raise EndpointError(f"{name} takes no traffic")
         self.operations.append(("predict", name, target))
         release = self.releases[target]
-        models = {m.isbn: m for m in release.models}
+        models = titles_of(release)
         fault = self.faults.get(release.release_id)
         answers = [corrupt(forecast(models[i["isbn"]], i["horizon"]), fault) for i in instances]
         return PredictResponse(answers, target)
+
+
+def titles_of(release: Any) -> dict[str, Any]:
+    """The release's titles by ISBN: its models, or a catalogue table's rows."""
+    if release.catalogue is None:
+        return {m.isbn: m for m in release.models}
+    rows = read_catalogue(release)
+    families = rows.table.column("family")
+    return {
+        isbn: SimpleNamespace(isbn=isbn, name=rows.model_name, version=version, model_family=family)
+        for isbn, version, family in zip(rows.table.keys, rows.versions, families, strict=True)
+    }
 
 
 def forecast(model: Any, horizon: int) -> dict[str, Any]:

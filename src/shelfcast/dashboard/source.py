@@ -3,7 +3,8 @@ the release its serving deployed model runs (titles, histories, backtests), and 
 (the actuals store judged by `monitoring.comparison`, the latest report). Nothing is made
 up: what cannot be read is reported with the reason.
 
-Releases are immutable, so a release read once (and a bundle loaded once) is kept.
+Releases are immutable, so a release read once (and a bundle loaded once) is kept. A
+catalogue release's titles come from its table, memory-mapped.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import json
 import math
 import threading
 from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +24,7 @@ import pandas as pd
 from shelfcast.catalog.isbn import is_valid_isbn13, normalize_isbn
 from shelfcast.catalog.segments import is_segment_name
 from shelfcast.catalog.series import weekly_dates
+from shelfcast.catalogue_releases import CatalogueRows, read_catalogue, release_cache
 from shelfcast.endpoints.base import (
     HEALTHY,
     DeployedModel,
@@ -40,6 +44,7 @@ from shelfcast.releases import Release, ReleaseModel, list_releases, load_bundle
 from shelfcast.settings import Settings
 
 BUNDLE_CACHE = 256
+TITLES_SHOWN = 1000  # titles listed at most; a search narrows the rest
 METRICS = ("mase", "wape", "mae", "bias", "coverage_80", "coverage_95")
 ACCURACY_COLUMNS = [
     "week_ending", "actual", "mean", "lo_80", "hi_80", "lo_95", "hi_95",
@@ -80,6 +85,8 @@ class DashboardSource:
     endpoint: str
     settings: Settings
     _releases: dict[str, Release] = field(default_factory=dict, repr=False)
+    _titles: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
+    _catalogues: dict[str, CatalogueRows] = field(default_factory=dict, repr=False)
     _bundles: OrderedDict[tuple[str, str], Bundle] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -128,17 +135,23 @@ class DashboardSource:
         release = self.release()
         needle = query.strip().casefold()
         digits = normalize_isbn(needle) if any(c.isdigit() for c in needle) else ""
+        entries = self._entries(release).values()
         titles = [
-            _title_entry(m)
-            for m in sorted(release.models, key=lambda m: (m.title.casefold(), m.isbn))
-            if (not needle or needle in m.title.casefold() or (digits and digits in m.isbn))
-            and (not wanted or _in_segment(m.segment, wanted))
+            entry
+            for entry in sorted(entries, key=lambda e: (e["title"].casefold(), e["isbn"]))
+            if (
+                not needle
+                or needle in entry["title"].casefold()
+                or (digits and digits in entry["isbn"])
+            )
+            and (not wanted or _in_segment(entry["segment"], wanted))
         ]
         return {
             "endpoint": self.endpoint,
             "release_id": release.release_id,
-            "titles": titles,
-            "segments": segment_counts(release.models),
+            "matched": len(titles),
+            "titles": titles[:TITLES_SHOWN],
+            "segments": segment_counts(entries),
         }
 
     def title(self, isbn: str, horizon: int) -> dict[str, Any]:
@@ -147,16 +160,16 @@ class DashboardSource:
         if not is_valid_isbn13(key):
             raise DashboardError(422, "isbn", f"{isbn!r} is not a valid ISBN-13")
         release = self.release()
-        model = next((m for m in release.models if m.isbn == key), None)
-        if model is None:
+        entry = self._entries(release).get(key)
+        if entry is None:
             raise DashboardError(
                 404, "isbn", f"release {release.release_id} has no title with ISBN {key}"
             )
-        bundle = self._bundle(release, model)
+        bundle = self._bundle(release, key)
         history = bundle.history
         segment = bundle.segment
         return {
-            **_title_entry(model),
+            **entry,
             "segment": segment.name,  # also for releases whose manifest does not record it
             "segment_detail": segment.as_dict(),
             "author": history.author,
@@ -279,7 +292,7 @@ class DashboardSource:
             if not weekly.empty:
                 releases = list_releases(self.settings.artifact_root)
                 season = self.settings.training.season_length
-                compared = compare(weekly, load_judges(releases, [isbn], season))
+                compared = compare(weekly, load_judges(releases, [isbn], season, cache=self._cache))
         except (ShelfcastError, OSError) as exc:
             return {"actual_weeks": None, "weeks": [], "reason": f"cannot compare: {exc}"}
         weeks: list[dict[str, Any]] = []
@@ -321,16 +334,54 @@ class DashboardSource:
             self._releases[uri] = release
         return release
 
-    def _bundle(self, release: Release, model: ReleaseModel) -> Bundle:
-        key = (release.store, model.path)
+    @property
+    def _cache(self) -> Path:
+        return release_cache(self.settings.home)
+
+    def _entries(self, release: Release) -> dict[str, dict[str, Any]]:
+        """The release's titles by ISBN, as the title list shows them (read once a release)."""
+        with self._lock:
+            entries = self._titles.get(release.uri)
+        if entries is not None:
+            return entries
+        if release.catalogue is None:
+            listed = [_title_entry(m) for m in release.models]
+        else:
+            listed = _catalogue_entries(self._catalogue(release))
+        entries = {e["isbn"]: e for e in listed}
+        with self._lock:
+            self._titles[release.uri] = entries
+        return entries
+
+    def _catalogue(self, release: Release) -> CatalogueRows:
+        """A catalogue release's table (evaluations included), verified and memory-mapped."""
+        with self._lock:
+            rows = self._catalogues.get(release.uri)
+        if rows is None:
+            try:
+                rows = read_catalogue(release, self._cache, columns=None)
+            except (ShelfcastError, OSError) as exc:
+                raise DashboardError(
+                    503, "release", f"cannot read release {release.uri}: {exc}"
+                ) from None
+            with self._lock:
+                self._catalogues[release.uri] = rows
+        return rows
+
+    def _bundle(self, release: Release, isbn: str) -> Bundle:
+        key = (release.uri, isbn)
         with self._lock:
             if key in self._bundles:
                 self._bundles.move_to_end(key)
                 return self._bundles[key]
         try:
-            bundle = load_bundles(replace(release, models=(model,)))[model.name]
+            if release.catalogue is not None:
+                bundle = self._catalogue(release).table.bundle(isbn)
+            else:
+                model = release.model(isbn)
+                bundle = load_bundles(replace(release, models=(model,)))[model.name]
         except (ShelfcastError, OSError) as exc:
-            raise DashboardError(503, "release", f"cannot load {model.name}: {exc}") from None
+            raise DashboardError(503, "release", f"cannot load {isbn}: {exc}") from None
         with self._lock:
             self._bundles[key] = bundle
             while len(self._bundles) > BUNDLE_CACHE:
@@ -364,18 +415,44 @@ def _in_segment(name: str | None, wanted: str) -> bool:
     return name is not None and wanted in (name, *name.split("/"))
 
 
-def segment_counts(models: tuple[ReleaseModel, ...]) -> list[dict[str, Any]]:
+def _catalogue_entries(rows: CatalogueRows) -> list[dict[str, Any]]:
+    """A catalogue table's titles as the title list shows them (its metrics are in the
+    evaluations, which the list does not parse: a title's page shows them)."""
+    table = rows.table
+    columns = zip(
+        table.keys,
+        table.column("title"),
+        table.column("family"),
+        table.column("segment"),
+        rows.versions,
+        strict=True,
+    )
+    return [
+        {
+            "isbn": isbn,
+            "title": title or "",
+            "model_name": rows.model_name,
+            "model_version": version,
+            "model_family": family,
+            "segment": segment,
+            "backtest_mase": None,
+        }
+        for isbn, title, family, segment, version in columns
+    ]
+
+
+def segment_counts(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per segment (in `segment_order`; None, for manifests that record none, last): its
     number of titles and of titles per model family, the most frequent family first."""
-    groups: dict[str | None, list[ReleaseModel]] = {}
-    for model in models:
-        groups.setdefault(model.segment, []).append(model)
+    groups: dict[str | None, list[str]] = {}
+    for entry in entries:
+        groups.setdefault(entry["segment"], []).append(entry["model_family"])
     ordered = sorted(groups, key=lambda name: (name is None, segment_order(name or "")))
     return [
         {
             "segment": name,
             "titles": len(groups[name]),
-            "families": dict(Counter(m.model_family for m in groups[name]).most_common()),
+            "families": dict(Counter(groups[name]).most_common()),
         }
         for name in ordered
     ]

@@ -20,10 +20,12 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from shelfcast.catalogue_releases import read_catalogue
 from shelfcast.forecasting import metrics
 from shelfcast.forecasting.bundle import MAX_HORIZON, Bundle, selected_family
 from shelfcast.releases import Release, ReleaseModel, load_bundles
@@ -85,10 +87,12 @@ def load_judges(
     isbns: Sequence[str],
     season_length: int,
     progress: Progress | None = None,
+    cache: Path | None = None,
 ) -> dict[str, list[Judge]]:
     """Per ISBN, its models in `releases`, newest release first, scaling errors by a
     `season_length` seasonal-naive forecast. Each model version's files are read (and
-    verified) once, however many releases hold it."""
+    verified) once, however many releases hold it; a catalogue release's rows come from its
+    table (fetched into `cache` from an object store)."""
     wanted = set(isbns)
     newest_first = sorted(releases, key=lambda r: (r.created, r.release_id), reverse=True)
     needed: dict[tuple[str, str], tuple[Release, ReleaseModel]] = {}
@@ -113,12 +117,45 @@ def load_judges(
             bundles[(release.store, model.path)] = loaded[model.name]
     judges: dict[str, list[Judge]] = {}
     for release in newest_first:
-        for model in release.models:
-            if model.isbn in wanted:
-                bundle = bundles[(release.store, model.path)]
-                judge = Judge(release, model, bundle, season_length)
-                judges.setdefault(model.isbn, []).append(judge)
+        if release.catalogue is not None:
+            models = _catalogue_models(release, wanted, cache, bundles)
+        else:
+            models = [m for m in release.models if m.isbn in wanted]
+        for model in models:
+            bundle = bundles[(release.store, model.path)]
+            judge = Judge(release, model, bundle, season_length)
+            judges.setdefault(model.isbn, []).append(judge)
     return judges
+
+
+def _catalogue_models(
+    release: Release,
+    wanted: set[str],
+    cache: Path | None,
+    bundles: dict[tuple[str, str], Bundle],
+) -> list[ReleaseModel]:
+    """The wanted titles of a catalogue release as release models, their bundles read from
+    its table into `bundles` (under `<catalogue path>/<ISBN>`: one table holds each once)."""
+    rows = read_catalogue(release, cache, columns=None)
+    folder = release.catalogue.path if release.catalogue else ""
+    keys = [k for k in rows.table.keys if k in wanted]
+    models = []
+    for key, bundle in zip(keys, rows.table.bundles(keys), strict=True):
+        model = ReleaseModel(
+            name=rows.model_name,
+            version=rows.versions[rows.table.row(key)],
+            isbn=key,
+            title=bundle.history.title or "",
+            model_family=bundle.family,
+            path=f"{folder}/{key}",
+            files={},
+            run_id=None,
+            backtest_mase=None,
+            segment=bundle.segment.name,
+        )
+        bundles.setdefault((release.store, model.path), bundle)
+        models.append(model)
+    return models
 
 
 def compare(actuals: pd.DataFrame, judges: dict[str, list[Judge]]) -> pd.DataFrame:

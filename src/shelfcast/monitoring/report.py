@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from shelfcast.atomic import write_atomic
+from shelfcast.catalogue_releases import release_cache
 from shelfcast.forecasting.segment_accuracy import segment_accuracy
 from shelfcast.monitoring.accuracy import accuracy, scaled_errors
 from shelfcast.monitoring.actuals import read_actuals, weekly_actuals
@@ -69,7 +70,8 @@ def build_report(
         weekly = weekly[weekly["week_ending"] >= _date(since)]
     releases = _releases(settings, release)
     isbns = sorted(weekly["isbn"].unique())
-    judges = load_judges(releases, isbns, settings.training.season_length, progress)
+    season = settings.training.season_length
+    judges = load_judges(releases, isbns, season, progress, release_cache(settings.home))
     weeks = compare(weekly, judges)
     weeks["scaled_error"] = scaled_errors(weeks) if len(weeks) else []
     previous = previous_forecasts(weeks, judges)

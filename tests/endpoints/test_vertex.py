@@ -32,7 +32,7 @@ from shelfcast.endpoints.base import (
 )
 from shelfcast.endpoints.rollout import deploy_release, rollback
 from shelfcast.endpoints.vertex import VertexBackend
-from shelfcast.releases import Release
+from shelfcast.releases import CatalogueFiles, Release, SampleTitle
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)  # notices about Python versions
@@ -162,6 +162,29 @@ def test_a_one_title_release_is_a_version_of_that_titles_model(monkeypatch):
     kwargs = sdk.model_cls.upload.call_args.kwargs
     assert kwargs["model_id"] == f"arima_book_{ISBNS[0]}"
     assert kwargs["display_name"] == f"arima_book_{ISBNS[0]} {one.release_id}"
+
+
+def test_a_catalogue_release_is_a_version_of_the_catalogue_model(monkeypatch):
+    """Its manifest is the artifact; the server reads the table's files from the store."""
+    sdk = FakeSdk(monkeypatch)
+    files = {"titles-00000.parquet": "a" * 64, "shared.parquet": "b" * 64}
+    catalogue = CatalogueFiles(
+        model_name="book_sales_catalogue",
+        version="7",
+        run_id="run-7",
+        titles=120_000,
+        path="catalogues/0123456789abcdef0123",
+        files=files,
+        families={"ets": 70_000, "zero": 50_000},
+        sample=(SampleTitle(ISBNS[0], "book_sales_catalogue", "7"),),
+    )
+    release = replace(R2, models=(), catalogue=catalogue)
+    backend = VertexBackend(make_settings())
+    backend.get_or_create("book-sales")
+    backend.deploy("book-sales", release)
+    expected = upload_kwargs(release, model_id="shelfcast-catalogue")
+    expected["version_description"] = f"Shelfcast release {release.release_id}: 120,000 title(s)"
+    assert sdk.model_cls.upload.call_args_list == [call(**expected)]
 
 
 def test_deploy_sets_machine_replicas_autoscaling_and_no_traffic(monkeypatch):

@@ -131,6 +131,8 @@ def forecast(w: np.ndarray, p: ArimaParams, horizon: int) -> tuple[np.ndarray, n
     n = len(w)
     if len(a) > n:
         raise ValueError(f"{n} observations cannot start an ARIMA with {len(a)} lags")
+    if len(a) <= 1 and len(b) <= 1:  # one lag each at most: products of floats, as np.dot's
+        return _one_lag_path(w, e, a, b, horizon), _standard_errors(p, horizon)
     # Innovations aligned with w; weeks lost to differencing carry no shock, nor weeks ahead.
     shocks = np.concatenate([np.zeros(n - len(e)), e, np.zeros(horizon)])
     path = np.concatenate([w, np.zeros(horizon)])
@@ -140,6 +142,23 @@ def forecast(w: np.ndarray, p: ArimaParams, horizon: int) -> tuple[np.ndarray, n
         ma_part = np.dot(b, shocks[k - len(b) : k][::-1]) if len(b) > 0 and k - len(b) < n else 0.0
         path[k] = ar_part + ma_part
     return path[n:], _standard_errors(p, horizon)
+
+
+def _one_lag_path(
+    w: np.ndarray, e: np.ndarray, a: np.ndarray, b: np.ndarray, horizon: int
+) -> np.ndarray:
+    """`forecast`'s path when `a` and `b` have at most one coefficient each: the same sums
+    (a dot product of one term is its product), in floats."""
+    last = float(w[-1])
+    shock = float(e[-1]) if len(e) else 0.0  # the last week's (none if all differenced away)
+    ma_part = float(b[0]) * shock if len(b) else 0.0
+    out = []
+    for _ in range(horizon):
+        ar_part = float(a[0]) * last if len(a) else 0.0
+        last = ar_part + ma_part
+        out.append(last)
+        ma_part = 0.0  # every later shock is ahead: zero
+    return np.array(out)
 
 
 def _padded(rows: Sequence[np.ndarray]) -> np.ndarray:

@@ -45,7 +45,6 @@ from shelfcast.forecasting.panel import Panel
 
 Actuals = Mapping[str, Sequence[tuple[date, float]]]
 CHUNK_TITLES = 4096  # titles whose arrays are computed together
-PANEL_MIN_ROWS = 3  # fewer titles of a family: their per-title forecasts, stacked
 
 
 def forecast_table(
@@ -307,11 +306,11 @@ def _finished(
     """The family's forecasts of `panel`'s titles, checked, clipped and ordered as
     `families.forecast` does; a title that fails raises its per-title error, naming it, or,
     when `tolerant`, is returned among the failures (row -> message) with zeros in its row.
-    Under `PANEL_MIN_ROWS` titles, each title's own forecast: the array code's loops over
-    weeks cost more than the per-title code for one or two rows."""
+    Under the family's `panel_min_rows` titles, each title's own forecast: the array code's
+    loops over weeks cost more than the per-title code for few rows."""
     forecaster = family_of(family)
     try:
-        if len(specs) < PANEL_MIN_ROWS:
+        if len(specs) < forecaster.panel_min_rows:
             out = Family.forecast_panel(forecaster, specs, panel, horizon, levels)
         else:
             out = forecaster.forecast_panel(specs, panel, horizon, levels)

@@ -272,8 +272,9 @@ def _prediction_json(model: ServedModel, forecasts: Forecasts, row: int) -> byte
     if not np.isfinite(values).all():
         raise ValueError("Out of range float values are not JSON compliant")
     rounded = (np.round(values, DECIMALS) + 0.0).tolist()  # + 0.0 turns -0.0 into 0.0
+    texts = [list(map(repr, column)) for column in rounded]  # as json.dumps writes floats
     week = _week_format(tuple(forecasts.columns))
-    weeks = ",".join([week % w for w in zip(dates, *rounded, strict=True)])
+    weeks = ",".join([week % w for w in zip(dates, *texts, strict=True)])
     head = _head_json(model.isbn, model.name, model.version, model.family)
     return f"{head}{weeks}]}}".encode()
 
@@ -281,7 +282,7 @@ def _prediction_json(model: ServedModel, forecasts: Forecasts, row: int) -> byte
 @lru_cache(maxsize=256)
 def _week_format(columns: tuple[str, ...]) -> str:
     """The format of one week's object, its date then `columns` (plain names, no escaping)."""
-    return '{"week_ending":"%s",' + ",".join(f"{json.dumps(c)}:%r" for c in columns) + "}"
+    return '{"week_ending":"%s",' + ",".join(f"{json.dumps(c)}:%s" for c in columns) + "}"
 
 
 @lru_cache(maxsize=CACHE_SIZE)

@@ -683,9 +683,9 @@ def print_tables(runs, starts, rss, healthy, mlflow_ready, notes, log_check, arg
 
 
 def print_uncached(
-    runs: dict[str, dict[int, Load]], batch: Load, load: str, args: argparse.Namespace
+    runs: dict[str, dict[int, Load]], batch: Load, load_line: str, args: argparse.Namespace
 ) -> None:
-    """The uncached forecasts against their targets; `load`: the machine's load before."""
+    """The uncached forecasts against their targets; `load_line`: the machine's load before."""
     table = Table(
         "Uncached forecasts: 4 new actual weeks in every instance",
         ["request", "concurrency", "requests/s", "titles/s", "vs mlflow", "p50", "p99", "errors"],
@@ -739,7 +739,7 @@ def print_uncached(
         f"of {CATALOGUE_ISBNS:,} ISBNs, {args.fitted} of them fitted for real and the others "
         "re-keyed copies of their bundles with their own ISBN and history (last 208 weeks); "
         f"{len(batch.latencies)} requests back to back, each naming every title",
-        load,
+        load_line,
         machine_line("fastapi", "uvicorn", "mlflow", "numpy"),
     ]
     table.print(args.markdown.with_suffix(".uncached.md") if args.markdown else None)

@@ -167,8 +167,8 @@ def forecast_arrays(
     names = [*(f"{s}_{lv}" for lv in sorted(levels) for s in ("lo", "hi"))]
     names += [quantile_column(q) for q in quantiles]
     filled: dict[str, np.ndarray] = {}
+    alone = len(by_calibration) == 1  # one group of every title: no rows to take or to place
     for (_, is_whole), (calibration, rows) in by_calibration.items():
-        alone = len(by_calibration) == 1  # every title: no rows to take or to place
         part = out if alone else take(out, rows)
         if calibration is None:  # the model's own bounds, as bundles before format 3
             values = normal_quantiles(part, quantiles)

@@ -79,7 +79,8 @@ class LoopRecordingPool(ModelPool):
 
     def predictions_json(self, requests, *args, **kwargs):
         try:
-            on_loop = asyncio.get_running_loop() is not None
+            asyncio.get_running_loop()
+            on_loop = True
         except RuntimeError:  # a worker thread runs no loop
             on_loop = False
         self.calls.append((len(requests), on_loop))

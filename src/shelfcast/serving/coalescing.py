@@ -26,8 +26,8 @@ INLINE_TITLES = 32
 
 
 class Coalescer:
-    """Answers requests' tasks in a worker thread, those of requests waiting meanwhile together.
-    Used from one event loop."""
+    """Answers requests' tasks (on the event loop, or a large batch in a worker thread), those
+    of requests waiting meanwhile together. Used from one event loop."""
 
     def __init__(self) -> None:
         self._waiting: list[tuple[ModelPool, Sequence[Task], asyncio.Future[None]]] = []

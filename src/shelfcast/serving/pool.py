@@ -281,8 +281,9 @@ def _prediction_json(model: ServedModel, forecasts: Forecasts, row: int) -> byte
 
 @lru_cache(maxsize=256)
 def _week_format(columns: tuple[str, ...]) -> str:
-    """The format of one week's object, its date then `columns` (plain names, no escaping)."""
-    return '{"week_ending":"%s",' + ",".join(f"{json.dumps(c)}:%s" for c in columns) + "}"
+    """The format of one week's object: its date, then a value per column of `columns`."""
+    names = [json.dumps(c).replace("%", "%%") for c in columns]
+    return '{"week_ending":"%s",' + ",".join(f"{name}:%s" for name in names) + "}"
 
 
 @lru_cache(maxsize=CACHE_SIZE)

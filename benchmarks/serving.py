@@ -57,6 +57,7 @@ prediction log goes there and never into the repository's `./.shelfcast`.
 Examples:
     .venv/bin/python benchmarks/serving.py                      # 30 s per run
     .venv/bin/python benchmarks/serving.py --seconds 5 --starts 3
+    .venv/bin/python benchmarks/serving.py --seconds 8 --uncached-only  # the uncached table
 """
 
 from __future__ import annotations
@@ -491,6 +492,11 @@ def main() -> None:
         "--fitted", type=int, default=100, help="titles fitted for the 1,000-title release (100)"
     )
     parser.add_argument("--markdown", type=Path, help="also write the tables here (.md)")
+    parser.add_argument(
+        "--uncached-only",
+        action="store_true",
+        help="only the uncached forecasts and mlflow's runs (no cached load, no starts)",
+    )
     args = parser.parse_args()
     _common.exit_on_sigterm()
 
@@ -506,13 +512,15 @@ def main() -> None:
         off = None
         try:
             _, healthy = wait_healthy(server, HEALTH, time.perf_counter())
-            off = start_shelfcast(release.uri, work, sample_rate=0.0, name=LOG_OFF)
-            wait_healthy(off, HEALTH, time.perf_counter())
             ours = post(server.url + PREDICT, shelfcast_body())["predictions"][0]
-            with_log, without, answered = measure_log(server, off, shelfcast_body(), args)
-            answered += 1  # the request above
-            off.stop()
-            runs += [(SHELFCAST, with_log), (LOG_OFF, without)]
+            answered = 1  # the request above
+            if not args.uncached_only:
+                off = start_shelfcast(release.uri, work, sample_rate=0.0, name=LOG_OFF)
+                wait_healthy(off, HEALTH, time.perf_counter())
+                with_log, without, more = measure_log(server, off, shelfcast_body(), args)
+                answered += more
+                off.stop()
+                runs += [(SHELFCAST, with_log), (LOG_OFF, without)]
             uncached, more = measure(server, PREDICT, shelfcast_body(actuals), args, UNCACHED)
             runs.append((UNCACHED, uncached))
             answered += more
@@ -520,7 +528,7 @@ def main() -> None:
             server.stop()  # the log writes what is queued before the process exits
             if off is not None:
                 off.stop()
-        lines = log_lines(work, server.process.pid), log_lines(work, off.process.pid)
+        lines = log_lines(work, server.process.pid), log_lines(work, off.process.pid) if off else 0
         log_check = (answered, *lines)
 
         started = time.perf_counter()
@@ -541,7 +549,7 @@ def main() -> None:
         print(f"Publishing a {TITLES}-title release ...", flush=True)
         big, isbns = build_500_release(work, bundle, sales)
         starts = []
-        for _ in range(args.starts):
+        for _ in range(0 if args.uncached_only else args.starts):
             started = time.perf_counter()
             server = start_shelfcast(big.uri, work)
             try:
@@ -569,8 +577,9 @@ def main() -> None:
         finally:
             server.stop()
 
-    print_tables(runs, starts, rss, healthy, mlflow_ready, notes, log_check, args)
-    print_uncached(dict(runs), batch, args)
+    if not args.uncached_only:
+        print_tables(runs, starts, rss, healthy, mlflow_ready, notes, log_check, args)
+    print_uncached(dict(runs), batch, notes[0], args)
 
 
 def _rss_mb(pid: int) -> float | None:
@@ -673,8 +682,10 @@ def print_tables(runs, starts, rss, healthy, mlflow_ready, notes, log_check, arg
     start_table.print(args.markdown.with_suffix(".start.md") if args.markdown else None)
 
 
-def print_uncached(runs: dict[str, dict[int, Load]], batch: Load, args: argparse.Namespace) -> None:
-    """The uncached forecasts against their targets."""
+def print_uncached(
+    runs: dict[str, dict[int, Load]], batch: Load, load_line: str, args: argparse.Namespace
+) -> None:
+    """The uncached forecasts against their targets; `load_line`: the machine's load before."""
     table = Table(
         "Uncached forecasts: 4 new actual weeks in every instance",
         ["request", "concurrency", "requests/s", "titles/s", "vs mlflow", "p50", "p99", "errors"],
@@ -728,6 +739,7 @@ def print_uncached(runs: dict[str, dict[int, Load]], batch: Load, args: argparse
         f"of {CATALOGUE_ISBNS:,} ISBNs, {args.fitted} of them fitted for real and the others "
         "re-keyed copies of their bundles with their own ISBN and history (last 208 weeks); "
         f"{len(batch.latencies)} requests back to back, each naming every title",
+        load_line,
         machine_line("fastapi", "uvicorn", "mlflow", "numpy"),
     ]
     table.print(args.markdown.with_suffix(".uncached.md") if args.markdown else None)

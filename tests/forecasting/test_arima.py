@@ -55,3 +55,28 @@ def test_seasonal_polynomial_is_expanded_at_lag_m():
     np.testing.assert_allclose(
         arima.ar_polynomial(p, with_differences=False), [1, -0.5, 0, 0, -0.3, 0.15]
     )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        arima.ArimaParams(ar=(0.8,), ma=(-0.4,), sigma2=1.5),  # one lag each: in floats
+        arima.ArimaParams(ma=(0.3,), d=1, sigma2=0.5),
+        arima.ArimaParams(ar=(0.6,), sigma2=2.0),
+        arima.ArimaParams(),
+        arima.ArimaParams(ar=(0.5, 0.2), ma=(0.1, -0.3), d=1, sigma2=1.0),  # dot products
+        arima.ArimaParams(ar=(0.4,), sar=(0.3,), sma=(-0.2,), D=1, m=12, sigma2=1.0),
+    ],
+)
+def test_a_series_forecasts_as_it_does_among_others_and_its_errors_are_kept(params):
+    """One series' recursion (floats for one lag, dot products for more) against the
+    recursion over rows; the standard errors kept per process are not changed by callers."""
+    w = np.random.default_rng(7).normal(size=120).cumsum()
+    mean, se = arima.forecast(w, params, 30)
+    means, ses = arima.forecast_panel(w[None], np.array([len(w)]), [params], 30)
+    np.testing.assert_allclose(mean, means[0], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(se, ses[0], rtol=1e-10)
+    assert not se.flags.writeable
+    again_mean, again_se = arima.forecast(w, params, 30)
+    np.testing.assert_array_equal(again_mean, mean)
+    assert again_se is se

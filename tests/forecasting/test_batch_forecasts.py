@@ -219,3 +219,39 @@ def test_titles_that_cannot_be_forecast_are_left_out_when_asked_and_cost_the_oth
         equal(out.columns[name], values)
     with pytest.raises(ForecastError, match=r"^009-9: theta forecast exceeds"):
         forecast_arrays(bundles, 8, LEVELS, QUANTILES)
+
+
+def test_one_title_is_forecast_as_among_many_and_exactly_as_its_bundle(table):
+    """The one-title path (no arrays of titles grouped by family) against the many-title
+    path, and against `Bundle.forecast` exactly, with four newer weeks for every title."""
+    keys = table.keys
+    actuals = {
+        k: [((table.bundle(k).history.end + pd.Timedelta(weeks=w)).date(), 3.0) for w in (1, 2)]
+        for k in keys
+    }
+    many = forecast_arrays(table.bundles(keys), HORIZON, LEVELS, QUANTILES, actuals)
+    for row, key in enumerate(keys):
+        bundle = table.bundle(key)
+        one = forecast_arrays([bundle], HORIZON, LEVELS, QUANTILES, {key: actuals[key]})
+        assert one.keys == [key] and list(one.columns) == list(many.columns)
+        np.testing.assert_array_equal(one.week_endings[0], many.week_endings[row])
+        expected = bundle.forecast(HORIZON, LEVELS, actuals[key], QUANTILES)
+        for name, values in one.columns.items():
+            equal(values[0], many.columns[name][row])
+            np.testing.assert_array_equal(values[0], expected[name].to_numpy())
+
+
+def test_one_title_that_cannot_be_forecast_gets_the_error_it_gets_among_many():
+    spec = ThetaSpec(0.5, 10.0, 0.0, 1.0, None, "2012-01-07")
+    broken = Bundle(replace(spec, drift=1e6), _keyed(seasonal_series(), 9, 9))
+    tuesday = (broken.history.end + pd.Timedelta(days=3)).date()
+    for actuals in (None, {broken.key: [(tuesday, 1.0)]}):
+        alone: dict[str, str] = {}
+        among: dict[str, str] = {}
+        out = forecast_arrays([broken], 8, LEVELS, QUANTILES, actuals, alone)
+        good = Bundle(spec, _keyed(seasonal_series(), 1, 0))
+        forecast_arrays([good, broken], 8, LEVELS, QUANTILES, actuals, among)
+        assert out.keys == [] and all(v.shape == (0, 8) for v in out.columns.values())
+        assert alone == among and alone[broken.key].startswith("009-9: ")
+        with pytest.raises(ForecastError, match=r"^009-9: "):
+            forecast_arrays([broken], 8, LEVELS, QUANTILES, actuals)

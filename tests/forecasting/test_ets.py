@@ -13,7 +13,7 @@ from shelfcast.errors import ForecastError
 from shelfcast.forecasting import families as fam
 from shelfcast.forecasting import seasonal_index
 from shelfcast.forecasting.families import FitContext
-from shelfcast.forecasting.families.ets import FAMILY, EtsSpec
+from shelfcast.forecasting.families.ets import FAMILY, EtsSpec, _final_state
 
 LEVELS = (80, 95)
 WEEKLY = FitContext(season_length=52)
@@ -150,3 +150,16 @@ def test_specs_round_trip_through_json_and_give_their_form():
 def test_a_short_history_is_refused_with_its_length():
     with pytest.raises(ForecastError, match="ETS needs at least 10 weeks, got 7"):
         FAMILY.fit(TitleSeries("x", START, np.arange(1.0, 8.0)), WEEKLY)
+
+
+def test_a_level_only_state_takes_the_same_sums_as_the_level_and_trend_recursion():
+    """Without a trend the state update is on the level alone: exactly the full recursion."""
+    z = np.random.default_rng(11).gamma(2.0, 50.0, size=300)
+    for alpha in (0.05, 0.2591990590286256, 0.9999):
+        spec = EtsSpec("A", "N", False, alpha, 0.0, 1.0, 810.6, 0.0, 8761.5, None, "2020-08-01")
+        level, trend = spec.level0, spec.trend0
+        for value in z.tolist():
+            expected = level + spec.phi * trend
+            error = value - expected
+            level, trend = expected + spec.alpha * error, spec.phi * trend + spec.beta * error
+        assert _final_state(z, spec) == (level, trend)

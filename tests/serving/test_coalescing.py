@@ -7,9 +7,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 import httpx
+from fastapi.testclient import TestClient
 from support.releases import NAME_A, NAME_B
 
 from shelfcast.serving.app import create_app
+from shelfcast.serving.coalescing import INLINE_TITLES
 from shelfcast.serving.config import ServerConfig
 from shelfcast.serving.pool import ModelPool
 
@@ -67,3 +69,44 @@ def test_concurrent_requests_are_answered_together_each_as_if_alone(bundles):
     assert max(calls) > 2 and len(calls) < sum(len(b["instances"]) for b in bodies)
     error = together[5].json()["predictions"][-1]["error"]
     assert error["field"].startswith("instances[1].actuals[0]")
+
+
+class LoopRecordingPool(ModelPool):
+    """A pool that records, for each forecast call, its titles and whether it ran on the
+    event loop's thread."""
+
+    calls: list[tuple[int, bool]]
+
+    def predictions_json(self, requests, *args, **kwargs):
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:  # a worker thread runs no loop
+            on_loop = False
+        self.calls.append((len(requests), on_loop))
+        return super().predictions_json(requests, *args, **kwargs)
+
+
+def test_a_small_batch_is_answered_on_the_event_loop_a_large_one_in_a_thread_alike(bundles):
+    """A request of one uncached title is forecast on the loop, one of more titles than
+    INLINE_TITLES in a worker thread; each title's answer is the one it gets alone."""
+    names = [f"title_{i}" for i in range(INLINE_TITLES + 1)]
+    copies = {
+        name: replace(bundles[NAME_A], history=replace(bundles[NAME_A].history, key=f"k-{i}"))
+        for i, name in enumerate(names)
+    }
+    pool = LoopRecordingPool.from_bundles(copies)
+    pool.calls = []
+    client = TestClient(create_app(pool, ServerConfig(release_uri="unused")))
+    end = bundles[NAME_A].history.end.date()
+    actuals = [{"week_ending": str(end + timedelta(weeks=1)), "volume": 12.0}]
+
+    def body(chosen):
+        return {"instances": [{"model_name": n, "horizon": 5, "actuals": actuals} for n in chosen]}
+
+    with client:
+        alone = [client.post("/predict", json=body([name])) for name in names]
+        together = client.post("/predict", json=body(names))
+    assert [r.status_code for r in alone] == [200] * len(names) and together.status_code == 200
+    assert together.json()["predictions"] == [r.json()["predictions"][0] for r in alone]
+    assert pool.calls == [(1, True)] * len(names) + [(len(names), False)]

@@ -115,3 +115,16 @@ def test_a_title_that_cannot_be_forecast_gets_its_error_and_the_others_their_ans
     assert not pool.is_cached(b, 8, (80, 95)) and pool.is_cached(a, 8, (80, 95))
     with pytest.raises(ForecastError, match="exceeds"):
         pool.prediction_json(b, 8, (80, 95))
+
+
+def test_a_prediction_is_compact_json_as_the_standard_library_writes_it(pool, bundles):
+    model = pool.get(NAME_A)
+    end = bundles[NAME_A].history.end.date()
+    for actuals in ([], [(end + timedelta(weeks=1), 250.5)]):
+        body = pool.prediction_json(model, 9, (95, 80), (0.025, 0.5, 0.9), actuals)
+        prediction = json.loads(body)
+        assert json.dumps(prediction, separators=(",", ":")).encode() == body
+        assert list(prediction["weeks"][0]) == [
+            "week_ending", "mean", "lo_80", "hi_80", "lo_95", "hi_95", "p2.5", "p50", "p90"
+        ]  # fmt: skip
+        assert len(prediction["weeks"]) == 9

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.signal import lfilter
+
+POLYNOMIALS_KEPT = 4096  # fitted processes whose polynomials are kept (a title's members)
 
 
 @dataclass(frozen=True)
@@ -87,35 +90,75 @@ def difference(x: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
 
 def residuals(w: np.ndarray, p: ArimaParams) -> np.ndarray:
     """One-step innovations of the differenced series, conditional on zero pre-sample shocks."""
-    u = difference(w, p.d, p.D, p.m)
-    return lfilter(ar_polynomial(p, with_differences=False), ma_polynomial(p), u)
+    ar, ma, _ = _polynomials(p)
+    return lfilter(ar, ma, difference(w, p.d, p.D, p.m))
 
 
 def psi_weights(p: ArimaParams, horizon: int) -> np.ndarray:
     """MA(infinity) weights of the integrated process: psi_0 = 1, ..., psi_{h-1}."""
+    _, ma, ar_full = _polynomials(p)
     impulse = np.zeros(horizon)
     impulse[0] = 1.0
-    return lfilter(ma_polynomial(p), ar_polynomial(p, with_differences=True), impulse)
+    return lfilter(ma, ar_full, impulse)
+
+
+@lru_cache(maxsize=POLYNOMIALS_KEPT)
+def _polynomials(p: ArimaParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The AR polynomial without and with differencing, and the MA polynomial, of a fitted
+    process (kept: every forecast of a title needs them; read-only)."""
+    out = (ar_polynomial(p, with_differences=False), ma_polynomial(p))
+    out += (ar_polynomial(p, with_differences=True),)
+    for poly in out:
+        poly.setflags(write=False)
+    return out[0], out[1], out[2]
+
+
+@lru_cache(maxsize=POLYNOMIALS_KEPT)
+def _standard_errors(p: ArimaParams, horizon: int) -> np.ndarray:
+    """Standard errors of the forecasts 1..horizon steps ahead (kept; read-only)."""
+    psi = psi_weights(p, horizon)
+    se = np.sqrt(p.sigma2 * np.cumsum(psi**2))
+    se.setflags(write=False)
+    return se
 
 
 def forecast(w: np.ndarray, p: ArimaParams, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """Point forecasts of the regression-adjusted series and their standard errors."""
     e = residuals(w, p)
-    a = -ar_polynomial(p, with_differences=True)[1:]  # w_t = sum a_i w_{t-i} + ...
-    b = ma_polynomial(p)[1:]
+    _, ma, ar_full = _polynomials(p)
+    a = -ar_full[1:]  # w_t = sum a_i w_{t-i} + ...
+    b = ma[1:]
     n = len(w)
     if len(a) > n:
         raise ValueError(f"{n} observations cannot start an ARIMA with {len(a)} lags")
-    # Innovations aligned with w; weeks lost to differencing carry no shock.
-    shocks = np.r_[np.zeros(n - len(e)), e, np.zeros(horizon)]
-    path = np.r_[w, np.zeros(horizon)]
+    if len(a) <= 1 and len(b) <= 1:  # one lag each at most: products of floats, as np.dot's
+        return _one_lag_path(w, e, a, b, horizon), _standard_errors(p, horizon)
+    # Innovations aligned with w; weeks lost to differencing carry no shock, nor weeks ahead.
+    shocks = np.concatenate([np.zeros(n - len(e)), e, np.zeros(horizon)])
+    path = np.concatenate([w, np.zeros(horizon)])
     for k in range(n, n + horizon):
         ar_part = np.dot(a, path[k - len(a) : k][::-1]) if len(a) else 0.0
-        ma_part = np.dot(b, shocks[k - len(b) : k][::-1]) if len(b) else 0.0
+        # once every shock it reaches is ahead (zero), the MA part is zero
+        ma_part = np.dot(b, shocks[k - len(b) : k][::-1]) if len(b) > 0 and k - len(b) < n else 0.0
         path[k] = ar_part + ma_part
-    psi = psi_weights(p, horizon)
-    se = np.sqrt(p.sigma2 * np.cumsum(psi**2))
-    return path[n:], se
+    return path[n:], _standard_errors(p, horizon)
+
+
+def _one_lag_path(
+    w: np.ndarray, e: np.ndarray, a: np.ndarray, b: np.ndarray, horizon: int
+) -> np.ndarray:
+    """`forecast`'s path when `a` and `b` have at most one coefficient each: the same sums
+    (a dot product of one term is its product), in floats."""
+    last = float(w[-1])
+    shock = float(e[-1]) if len(e) else 0.0  # the last week's (none if all differenced away)
+    ma_part = float(b[0]) * shock if len(b) else 0.0
+    out = []
+    for _ in range(horizon):
+        ar_part = float(a[0]) * last if len(a) else 0.0
+        last = ar_part + ma_part
+        out.append(last)
+        ma_part = 0.0  # every later shock is ahead: zero
+    return np.array(out)
 
 
 def _padded(rows: Sequence[np.ndarray]) -> np.ndarray:

@@ -8,16 +8,19 @@ ARIMA process, which `arima.py` filters and forecasts.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from shelfcast.catalog.series import TitleSeries, weekly_dates
+from shelfcast.catalog.series import TitleSeries
 from shelfcast.forecasting import arima
-from shelfcast.forecasting.fourier import week_number, week_of
+from shelfcast.forecasting.fourier import week_of, weekly_numbers
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds, to_model_scale
 from shelfcast.forecasting.panel import Panel, week_numbers
+
+REGRESSIONS_KEPT = 4096  # (spec, first week, weeks) whose regression is kept
 
 
 class ArimaErrorsSpec(Protocol):
@@ -27,15 +30,16 @@ class ArimaErrorsSpec(Protocol):
 
     def arima_params(self) -> arima.ArimaParams: ...
 
-    def regression(self, dates: pd.DatetimeIndex) -> np.ndarray: ...
+    def regression(self, weeks: np.ndarray) -> np.ndarray: ...
 
 
-def trend(dates: pd.DatetimeIndex, intercept: float, drift: float, time_origin: str) -> np.ndarray:
-    """Intercept plus drift per week, the drift counted from the week before `time_origin`
-    (statsforecast's drift regressor is 1, 2, ... over the weeks fitted on)."""
-    reg = np.full(len(dates), intercept)
+def trend(weeks: np.ndarray, intercept: float, drift: float, time_origin: str) -> np.ndarray:
+    """Intercept plus drift per week at `weeks` (`fourier.week_number`), the drift counted
+    from the week before `time_origin` (statsforecast's drift regressor is 1, 2, ... over the
+    weeks fitted on)."""
+    reg = np.full(len(weeks), intercept)
     if drift:
-        reg += drift * (week_number(dates) - week_of(time_origin) + 1.0)
+        reg += drift * (weeks - week_of(time_origin) + 1.0)
     return reg
 
 
@@ -43,11 +47,20 @@ def forecast(
     spec: ArimaErrorsSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
 ) -> PointForecast:
     """Filter the history's regression residuals, forecast them, add the regression back."""
-    dates = history.dates
-    future = weekly_dates(dates[-1], horizon + 1)[1:]
-    w = to_model_scale(history.values, spec.transform) - spec.regression(dates)
+    n = len(history)
+    reg = _regression(spec, history.start, n + horizon)  # the history's weeks, then the future's
+    w = to_model_scale(history.values, spec.transform) - reg[:n]
     mean, se = arima.forecast(w, spec.arima_params(), horizon)
-    return normal_bounds(mean + spec.regression(future), se, levels, spec.transform)
+    return normal_bounds(mean + reg[n:], se, levels, spec.transform)
+
+
+@lru_cache(maxsize=REGRESSIONS_KEPT)
+def _regression(spec: ArimaErrorsSpec, start: pd.Timestamp, weeks: int) -> np.ndarray:
+    """`spec.regression` of `weeks` weeks from `start` (read-only). Kept: it depends on the
+    dates alone, so every forecast of a title from the same weeks reuses it."""
+    reg = spec.regression(weekly_numbers(start, weeks))
+    reg.setflags(write=False)
+    return reg
 
 
 def trend_panel(

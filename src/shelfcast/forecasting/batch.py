@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shelfcast.errors import ForecastError
+from shelfcast.forecasting import families
 from shelfcast.forecasting.bundle import Bundle, check_request, extended
 from shelfcast.forecasting.bundle_table import BundleTable
 from shelfcast.forecasting.calibration import (
@@ -44,7 +45,6 @@ from shelfcast.forecasting.panel import Panel
 
 Actuals = Mapping[str, Sequence[tuple[date, float]]]
 CHUNK_TITLES = 4096  # titles whose arrays are computed together
-PANEL_MIN_ROWS = 3  # fewer titles of a family: their per-title forecasts, stacked
 
 
 def forecast_table(
@@ -150,22 +150,26 @@ def forecast_arrays(
     bundles = updated
     panel = Panel(tuple(b.history for b in bundles))
     own_levels = sorted(set(levels) | {SPREAD_LEVEL})  # where calibrations read the spread
-    out = _model_forecasts(bundles, panel, horizon, own_levels, problems, failed is not None)
+    if len(bundles) == 1:
+        out = _title_forecast(bundles[0], horizon, own_levels, problems, failed is not None)
+    else:
+        out = _model_forecasts(bundles, panel, horizon, own_levels, problems, failed is not None)
     if problems and failed is not None:
         failed.update({bundles[i].key: reason for i, reason in sorted(problems.items())})
         keep = [i for i in range(len(bundles)) if i not in problems]
         bundles, panel, out = [bundles[i] for i in keep], panel.take(keep), take(out, keep)
-    columns: dict[str, np.ndarray] = {"mean": out.mean}
     whole = np.all(panel.values == np.round(panel.values), axis=1)
-    by_calibration: dict[tuple[Calibration | None, bool], list[int]] = defaultdict(list)
+    # by calibration (the same object: a catalogue's titles share one) and whole-number flag
+    by_calibration: dict[tuple[int, bool], tuple[Calibration | None, list[int]]] = {}
     for i, b in enumerate(bundles):
-        by_calibration[(b.calibration, bool(whole[i]))].append(i)
+        key = (id(b.calibration), bool(whole[i]))
+        by_calibration.setdefault(key, (b.calibration, []))[1].append(i)
     names = [*(f"{s}_{lv}" for lv in sorted(levels) for s in ("lo", "hi"))]
     names += [quantile_column(q) for q in quantiles]
-    for name in names:
-        columns[name] = np.empty_like(out.mean)
-    for (calibration, is_whole), rows in by_calibration.items():
-        part = take(out, rows)
+    filled: dict[str, np.ndarray] = {}
+    alone = len(by_calibration) == 1  # one group of every title: no rows to take or to place
+    for (_, is_whole), (calibration, rows) in by_calibration.items():
+        part = out if alone else take(out, rows)
         if calibration is None:  # the model's own bounds, as bundles before format 3
             values = normal_quantiles(part, quantiles)
             bounds = {}
@@ -177,7 +181,12 @@ def forecast_arrays(
         for q in quantiles:
             bounds[quantile_column(q)] = values[q]
         for name, value in bounds.items():
-            columns[name][rows] = value
+            if alone:
+                filled[name] = value
+            else:
+                filled.setdefault(name, np.empty_like(out.mean))[rows] = value
+    columns = {"mean": out.mean}
+    columns.update((name, filled.get(name, out.mean[:0])) for name in names)
     return Forecasts([b.key for b in bundles], panel.future_days(horizon), columns)
 
 
@@ -201,6 +210,34 @@ def _updated(bundle: Bundle, actuals: Sequence[tuple[date, float]]) -> Bundle:
         bundle.calibration,
         bundle.library_versions,
         bundle.created_at,
+    )
+
+
+def _title_forecast(
+    bundle: Bundle,
+    horizon: int,
+    levels: Sequence[int],
+    problems: dict[int, str],
+    tolerant: bool = False,
+) -> PointForecast:
+    """`_model_forecasts` of one title: its `families.forecast` (an ensemble's members
+    finished one by one and combined, as the arrays of many titles are), as 1 x weeks
+    arrays, without grouping or stacking anything."""
+    zeros = np.zeros((1, horizon))
+    failed = PointForecast(zeros, dict.fromkeys(levels, zeros), dict.fromkeys(levels, zeros))
+    if 0 in problems:  # its actual weeks were refused
+        return failed
+    try:
+        out = families.forecast(bundle.model, bundle.history, horizon, levels)
+    except (ForecastError, ValueError, ArithmeticError) as exc:
+        if not tolerant:
+            raise type(exc)(f"{bundle.key}: {exc}") from None
+        problems[0] = f"{bundle.key}: {exc}"
+        return failed
+    return PointForecast(
+        out.mean[None],
+        {lv: b[None] for lv, b in out.lower.items()},
+        {lv: b[None] for lv, b in out.upper.items()},
     )
 
 
@@ -269,11 +306,11 @@ def _finished(
     """The family's forecasts of `panel`'s titles, checked, clipped and ordered as
     `families.forecast` does; a title that fails raises its per-title error, naming it, or,
     when `tolerant`, is returned among the failures (row -> message) with zeros in its row.
-    Under `PANEL_MIN_ROWS` titles, each title's own forecast: the array code's loops over
-    weeks cost more than the per-title code for one or two rows."""
+    Under the family's `panel_min_rows` titles, each title's own forecast: the array code's
+    loops over weeks cost more than the per-title code for few rows."""
     forecaster = family_of(family)
     try:
-        if len(specs) < PANEL_MIN_ROWS:
+        if len(specs) < forecaster.panel_min_rows:
             out = Family.forecast_panel(forecaster, specs, panel, horizon, levels)
         else:
             out = forecaster.forecast_panel(specs, panel, horizon, levels)

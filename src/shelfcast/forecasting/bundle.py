@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -117,18 +118,22 @@ def extended(history: TitleSeries, actuals: Iterable[tuple[object, float]]) -> T
     before its first week, or has a volume that is not a number >= 0."""
     values = {}
     start = history.start
+    first = start.date() if start == start.normalize() else None
     for week, volume in actuals:
-        when = pd.Timestamp(week)
-        days = (when - start).days
-        if days % 7 or when.normalize() != when:
+        if type(week) is date and first is not None:  # a server's: no timestamp needed
+            day, days, midnight = week, (week - first).days, True
+        else:
+            when = pd.Timestamp(week)
+            day, days, midnight = when.date(), (when - start).days, when.normalize() == when
+        if days % 7 or not midnight:
             raise ForecastError(
-                f"week_ending {when.date()} is not a {history.freq} week ending of this series"
+                f"week_ending {day} is not a {history.freq} week ending of this series"
             )
-        if when < start:
-            raise ForecastError(f"week_ending {when.date()} is before the model's history")
+        if days < 0:
+            raise ForecastError(f"week_ending {day} is before the model's history")
         value = float(volume)
-        if not np.isfinite(value) or value < 0:
-            raise ForecastError(f"volume for {when.date()} must be a number >= 0, got {volume}")
+        if not math.isfinite(value) or value < 0:
+            raise ForecastError(f"volume for {day} must be a number >= 0, got {volume}")
         values[days // 7] = value
     if not values:
         return history

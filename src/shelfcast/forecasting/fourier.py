@@ -22,6 +22,12 @@ def week_number(dates: pd.DatetimeIndex) -> np.ndarray:
     return days.astype(np.int64).astype(np.float64) / 7.0
 
 
+def weekly_numbers(start: pd.Timestamp, count: int) -> np.ndarray:
+    """`week_number` of `count` weeks from `start`, by day arithmetic (no dates built)."""
+    first = (pd.Timestamp(start) - EPOCH).days
+    return (first + 7 * np.arange(count, dtype=np.int64)).astype(np.float64) / 7.0
+
+
 @lru_cache(maxsize=4096)
 def week_of(day: str | pd.Timestamp) -> float:
     """`week_number` of one day, such as a spec's time origin (an ISO date)."""

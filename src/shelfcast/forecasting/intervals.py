@@ -18,6 +18,7 @@ from scipy.stats import norm
 from shelfcast.errors import ForecastError
 
 PLAUSIBLE_GROWTH = 20.0  # a mean forecast above 20x the history's peak is a broken fit
+LARGEST = float(np.finfo(np.float64).max)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def finished(
 ) -> PointForecast:
     """`out` checked against the history's peak, clipped at zero and ordered:
     lo_95 <= lo_80 <= mean <= hi_80 <= hi_95."""
-    if implausible(out.mean, np.max(history, initial=0.0)):
+    if implausible(out.mean, history.max(initial=0.0)):
         raise ForecastError(f"{family} forecast exceeds {PLAUSIBLE_GROWTH}x the history's peak")
     return clip_and_order(out, levels)
 
@@ -91,19 +92,21 @@ def implausible(mean: np.ndarray, peak: float | np.ndarray) -> np.ndarray:
     """Whether a forecast's `mean` (or each row of a titles x weeks array) exceeds
     `PLAUSIBLE_GROWTH` times its history's `peak` (per row): a broken fit."""
     ceiling = PLAUSIBLE_GROWTH * np.maximum(peak, 1.0)
-    return np.any(mean > np.expand_dims(ceiling, -1), axis=-1)
+    return (mean > ceiling[..., None]).any(axis=-1)
 
 
 def clip_and_order(out: PointForecast, levels: Sequence[int]) -> PointForecast:
     """Means and bounds clipped at zero and ordered around the mean, elementwise (one forecast
-    or titles x weeks arrays); ForecastError when any is not finite."""
-    mean = np.maximum(np.nan_to_num(out.mean, nan=0.0), 0.0)
+    or titles x weeks arrays); a mean that is not a number is 0, an infinite one the largest
+    float; ForecastError when an upper bound is not finite."""
+    mean = np.minimum(np.fmax(out.mean, 0.0), LARGEST)
     lower, upper = {}, {}
     inner_lo, inner_hi = mean, mean
     for lv in sorted(levels):
         inner_lo = np.minimum(np.maximum(out.lower[lv], 0.0), inner_lo)
         inner_hi = np.maximum(out.upper[lv], inner_hi)
         lower[lv], upper[lv] = inner_lo, inner_hi
-    if not (np.all(np.isfinite(mean)) and all(np.all(np.isfinite(b)) for b in upper.values())):
+    # each upper bound is at least the one inside it, so the outermost is finite only if all are
+    if not np.isfinite(inner_hi).all():
         raise ForecastError("forecast is not finite")
     return PointForecast(mean, lower, upper)

@@ -61,7 +61,8 @@ class Panel:
 
     def future_days(self, horizon: int) -> np.ndarray:
         """Days since 1970 of the `horizon` weeks after each title's last."""
-        return self.days[:, -1:] + 7 * np.arange(1, horizon + 1)
+        last = self.start_days + 7 * (self.lengths - 1)
+        return last[:, None] + 7 * np.arange(1, horizon + 1)
 
     def peaks(self) -> np.ndarray:
         """Each title's largest week (0 for none)."""

@@ -15,7 +15,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -239,7 +240,8 @@ def check_actuals(bundle: Bundle, actuals: Sequence[tuple[date, float]]) -> None
     """Actual weeks must be week endings of the title's series (the same weekday), from its
     first week to at most MAX_HORIZON weeks after its last, each given once."""
     history = bundle.history
-    start, end = history.start.date(), history.end.date()
+    start = history.start.date()
+    end = start + timedelta(weeks=len(history) - 1)  # `history.end`, without pandas
     seen: set[date] = set()
     for j, (week, _volume) in enumerate(actuals):
         field = f"actuals[{j}].week_ending"
@@ -263,20 +265,29 @@ def check_actuals(bundle: Bundle, actuals: Sequence[tuple[date, float]]) -> None
 
 
 def _prediction_json(model: ServedModel, forecasts: Forecasts, row: int) -> bytes:
-    """Title `row` of `forecasts` as its prediction object."""
+    """Title `row` of `forecasts` as its prediction object: compact JSON as `json.dumps`
+    writes it (a float's `repr`), each week through one format string."""
     dates = forecasts.week_endings[row].astype("datetime64[D]").astype(str).tolist()
-    columns = list(forecasts.columns)
-    # + 0.0 turns -0.0 into 0.0
-    values = [(np.round(forecasts.columns[c][row], DECIMALS) + 0.0).tolist() for c in columns]
-    weeks = [
-        {"week_ending": day, **dict(zip(columns, week, strict=True))}
-        for day, week in zip(dates, zip(*values, strict=True), strict=True)
-    ]
-    prediction = {
-        "isbn": model.isbn,
-        "model_name": model.name,
-        "model_version": model.version,
-        "model_family": model.family,
-        "weeks": weeks,
-    }
-    return json.dumps(prediction, separators=(",", ":"), allow_nan=False).encode()
+    values = np.array([column[row] for column in forecasts.columns.values()])
+    if not np.isfinite(values).all():
+        raise ValueError("Out of range float values are not JSON compliant")
+    rounded = (np.round(values, DECIMALS) + 0.0).tolist()  # + 0.0 turns -0.0 into 0.0
+    texts = [list(map(repr, column)) for column in rounded]  # as json.dumps writes floats
+    week = _week_format(tuple(forecasts.columns))
+    weeks = ",".join([week % w for w in zip(dates, *texts, strict=True)])
+    head = _head_json(model.isbn, model.name, model.version, model.family)
+    return f"{head}{weeks}]}}".encode()
+
+
+@lru_cache(maxsize=256)
+def _week_format(columns: tuple[str, ...]) -> str:
+    """The format of one week's object: its date, then a value per column of `columns`."""
+    names = [json.dumps(c).replace("%", "%%") for c in columns]
+    return '{"week_ending":"%s",' + ",".join(f"{name}:%s" for name in names) + "}"
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _head_json(isbn: str, name: str, version: str, family: str) -> str:
+    """The start of a model's prediction objects, up to its weeks."""
+    head = {"isbn": isbn, "model_name": name, "model_version": version, "model_family": family}
+    return json.dumps(head, separators=(",", ":"))[:-1] + ',"weeks":['

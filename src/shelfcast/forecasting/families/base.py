@@ -112,6 +112,9 @@ class Family(Protocol[S]):
     # fitted with the season length), "non-seasonal" (shorter ones, season length 1) and
     # "intermittent" (titles that sell in fewer than most weeks, in either of the others).
     modes: tuple[str, ...] = ("seasonal", "non-seasonal")
+    # Fewer titles of the family in one many-title forecast take their per-title forecasts,
+    # stacked: for few rows the array code's loops over weeks cost more than the per-title code.
+    panel_min_rows: int = 3
 
     def fit(self, history: TitleSeries, context: FitContext, like: S | None = None) -> S:
         """Fit on `history`. With `like` (this family's fit at an earlier origin), keep its

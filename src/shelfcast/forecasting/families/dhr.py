@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
@@ -78,9 +77,9 @@ class DhrSpec(Spec):
     def arima_params(self) -> arima.ArimaParams:
         return arima.ArimaParams(ar=self.ar, ma=self.ma, d=self.order[1], sigma2=self.sigma2)
 
-    def regression(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        reg = arima_errors.trend(dates, self.intercept, self.drift, self.time_origin)
-        terms = fourier_terms(week_number(dates), self.harmonics, self.period)
+    def regression(self, weeks: np.ndarray) -> np.ndarray:
+        reg = arima_errors.trend(weeks, self.intercept, self.drift, self.time_origin)
+        terms = fourier_terms(weeks, self.harmonics, self.period)
         reg += terms @ np.asarray(self.fourier)
         return reg
 
@@ -94,6 +93,9 @@ class HarmonicRegression(Family[DhrSpec]):
     name = NAME
     spec_type = DhrSpec
     modes = ("seasonal",)
+    # per title, its regression is kept (`arima_errors`): 40 µs a title against 100 in arrays,
+    # measured up to 256 titles
+    panel_min_rows = 512
 
     def fit(
         self, history: TitleSeries, context: FitContext, like: DhrSpec | None = None

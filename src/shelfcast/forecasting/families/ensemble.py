@@ -33,12 +33,17 @@ METHODS = ("mean", "median")
 
 def combine(parts: Sequence[PointForecast], method: str, levels: Sequence[int]) -> PointForecast:
     """The mean or median of finished forecasts, bound by bound."""
-    how = np.median if method == "median" else np.mean
+    how = np.median if method == "median" else _mean
     return PointForecast(
         how([p.mean for p in parts], axis=0),
         {lv: how([p.lower[lv] for p in parts], axis=0) for lv in levels},
         {lv: how([p.upper[lv] for p in parts], axis=0) for lv in levels},
     )
+
+
+def _mean(arrays: Sequence[np.ndarray], axis: int = 0) -> np.ndarray:
+    """`np.mean(arrays, axis=0)`, the same sums and division, without its wrapper's cost."""
+    return np.add.reduce(arrays, axis=axis) / len(arrays)
 
 
 @dataclass(frozen=True)

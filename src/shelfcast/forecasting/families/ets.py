@@ -74,6 +74,10 @@ def _final_state(z: np.ndarray, spec: EtsSpec) -> tuple[float, float]:
     same for additive and multiplicative error)."""
     level, trend = spec.level0, spec.trend0
     alpha, beta, phi = spec.alpha, spec.beta, spec.phi
+    if trend == 0.0 and beta == 0.0 and phi == 1.0:  # no trend: the same sums on the level
+        for value in z.tolist():
+            level += alpha * (value - level)
+        return level, 0.0
     for value in z.tolist():
         expected = level + phi * trend
         error = value - expected
@@ -86,7 +90,7 @@ def _variance(spec: EtsSpec, mean: np.ndarray) -> np.ndarray:
     h = len(mean)
     c2 = (spec.alpha + spec.beta * np.cumsum(spec.phi ** np.arange(1, h + 1))) ** 2
     if spec.error == "A":
-        return spec.sigma2 * (1.0 + np.r_[0.0, np.cumsum(c2)[:-1]])
+        return spec.sigma2 * (1.0 + np.concatenate([[0.0], np.cumsum(c2)[:-1]]))
     theta = np.empty(h)
     for k in range(h):
         theta[k] = mean[k] ** 2 + spec.sigma2 * np.dot(c2[:k], theta[:k][::-1])
@@ -107,6 +111,7 @@ def _fit_ets(z: np.ndarray, like: EtsSpec | None) -> dict[str, Any]:
 class Ets(Family[EtsSpec]):
     name = NAME
     spec_type = EtsSpec
+    panel_min_rows = 32  # arrays cost what per-title forecasts do at about 30 titles
 
     def fit(
         self, history: TitleSeries, context: FitContext, like: EtsSpec | None = None

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
@@ -82,8 +81,8 @@ class SarimaSpec(Spec):
             sigma2=self.sigma2,
         )
 
-    def regression(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        return arima_errors.trend(dates, self.intercept, self.drift, self.time_origin)
+    def regression(self, weeks: np.ndarray) -> np.ndarray:
+        return arima_errors.trend(weeks, self.intercept, self.drift, self.time_origin)
 
 
 class Sarima(Family[SarimaSpec]):

@@ -73,6 +73,25 @@ def test_features_see_nothing_after_the_origin():
     np.testing.assert_array_equal(a, b)
 
 
+def test_a_short_title_beside_a_long_one_has_the_features_it_has_alone():
+    """A title with fewer weeks than the level window, right-aligned in a wider panel."""
+    short = np.arange(1.0, 11.0)
+    long = np.random.default_rng(1).poisson(20, 200).astype(float)
+    panel = np.zeros((2, 200))
+    panel[0], panel[1, -10:] = long, short
+    first = (pd.Timestamp("2024-03-02") - pd.Timestamp("1970-01-01")).days
+    origins, steps = np.array([150, 150, 10, 10]), np.array([1, 60, 1, 60])
+    x, scale = gbm_features.panel_features(
+        panel, np.array([200, 10]), np.array([0, first]), np.array([0, 0, 1, 1]), origins, steps
+    )
+    alone, alone_scale = gbm_features.features(
+        short, pd.Timestamp("2024-03-02"), origins[2:], steps[2:]
+    )
+    np.testing.assert_array_equal(x[2:], alone)
+    np.testing.assert_array_equal(scale[2:], alone_scale)
+    assert np.isnan(x[2:, COLUMN["seasonal_swing"]]).all()
+
+
 @pytest.mark.parametrize(
     ("week_ending", "flag"),
     [

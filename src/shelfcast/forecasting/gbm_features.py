@@ -115,8 +115,8 @@ def panel_features(
     cum = np.concatenate([np.zeros((len(panel), 1)), np.cumsum(panel, axis=1)], axis=1)
 
     def window_mean(end: np.ndarray, weeks: int) -> np.ndarray:
-        """Mean of y[end - weeks : end]; NaN where that starts before the history."""
-        ok = end - weeks >= 0
+        """Mean of y[end - weeks : end]; NaN where that is not inside the history."""
+        ok = (end - weeks >= 0) & (end <= n)
         hi = first + np.where(ok, end, 0)
         return np.where(ok, (cum[k, hi] - cum[k, hi - weeks * ok]) / weeks, np.nan)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from shelfcast.catalog.isbn import normalize_isbn
 from shelfcast.catalogue_releases import CatalogueRows, read_catalogue
-from shelfcast.releases import Release
 from shelfcast.errors import BundleError
+from shelfcast.releases import Release
 from shelfcast.serving.pool import ModelPool, ServedModel, UnknownTitle
 
 log = logging.getLogger("shelfcast.serving")

@@ -152,9 +152,12 @@ def read_catalogue(
     folder = catalogue_folder(release, cache)
     try:
         table = bundle_table.read(folder, catalogue.files, columns)
-        stored = pq.read_table(folder / VERSIONS_FILE)
-    except (BundleError, pa.ArrowInvalid, OSError) as exc:
+    except BundleError as exc:
         raise ReleaseError(f"release {release.release_id}: {exc}") from None
+    try:
+        stored = pq.read_table(folder / VERSIONS_FILE)
+    except (pa.ArrowException, OSError) as exc:
+        raise ReleaseError(f"{folder / VERSIONS_FILE}: not a readable file ({exc})") from None
     if len(table) != catalogue.titles:
         raise ReleaseError(
             f"{folder}: the table holds {len(table):,} titles, the manifest's "

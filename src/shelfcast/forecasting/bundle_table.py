@@ -427,15 +427,27 @@ def read(
     parts = sorted(n for n in names if n.startswith(PART_PREFIX))
     if SHARED_FILE not in names or not parts:
         raise BundleError(f"{folder} holds no catalogue table ({SHARED_FILE}, {PART_PREFIX}*)")
+    read_columns = None if columns is None else list(dict.fromkeys(["key", *columns]))
+    tables = []
+    for name in parts:
+        tables.append(_read_file(folder / name, read_columns))
+        _check(tables[-1], folder / name)
     try:
-        read_columns = None if columns is None else list(dict.fromkeys(["key", *columns]))
-        tables = [pq.read_table(folder / n, columns=read_columns, memory_map=True) for n in parts]
         titles = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        shared_table = pq.read_table(folder / SHARED_FILE, memory_map=True)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise BundleError(f"{folder}: not a readable catalogue table ({exc})") from None
-    _check(titles, folder)
+    except pa.ArrowException as exc:
+        raise BundleError(f"{folder}: its parts do not join into one table ({exc})") from None
+    if len(tables) > 1:
+        _check(titles, folder)  # keys unique across parts
+    shared_table = _read_file(folder / SHARED_FILE)
     return BundleTable(titles, _shared_values(shared_table, folder), str(folder))
+
+
+def _read_file(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """A Parquet file of the table, memory-mapped; a BundleError naming it if unreadable."""
+    try:
+        return pq.read_table(path, columns=columns, memory_map=True)
+    except (pa.ArrowException, OSError) as exc:
+        raise BundleError(f"{path}: not a readable catalogue table file ({exc})") from None
 
 
 def read_keys(
@@ -454,9 +466,9 @@ def read_keys(
             groups = [g for g in range(part.num_row_groups) if _holds(part, g, wanted)]
             if groups:
                 pieces.append(part.read_row_groups(groups, columns=read_columns))
-        shared_table = pq.read_table(folder / SHARED_FILE, memory_map=True)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise BundleError(f"{folder}: not a readable catalogue table ({exc})") from None
+    shared_table = _read_file(folder / SHARED_FILE)
     if not pieces:
         titles = SCHEMA.empty_table()
         if read_columns is not None:

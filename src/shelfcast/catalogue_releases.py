@@ -156,7 +156,9 @@ def read_catalogue(
         raise ReleaseError(f"release {release.release_id}: {exc}") from None
     try:
         stored = pq.read_table(folder / VERSIONS_FILE)
-    except (pa.ArrowException, OSError) as exc:
+        stored.validate(full=True)
+        _ = stored.column_names
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise ReleaseError(f"{folder / VERSIONS_FILE}: not a readable file ({exc})") from None
     if len(table) != catalogue.titles:
         raise ReleaseError(

@@ -140,7 +140,7 @@ class Fields:
 
     def path(self, key: str) -> str:
         """A path relative to a store root: names joined by `/`, none of them `..`."""
-        value = str(self.text(key)).strip("/")
+        value = str(self.text(key)).rstrip("/")
         if not value or not all(_NAME.match(part) for part in value.split("/")):
             raise FieldError(self.name(key), f"{value[:80]!r} is not a relative path of names")
         return value

@@ -18,6 +18,7 @@ This module is the only one that writes or reads bundles. Format versions:
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -56,6 +57,7 @@ BUNDLE_FILE = "bundle.json"
 HISTORY_FILE = "history.csv"
 MAX_HORIZON = 260
 MAX_WEEKS = 20_000  # weeks of history a bundle may hold (M4 Weekly's longest is 2,597)
+LENGTHS = ("season_length", "bucket")  # spec fields that are a number of weeks to divide by
 WEEKLY = re.compile(r"^W-(MON|TUE|WED|THU|FRI|SAT|SUN)$")
 FORECAST_DIGITS = 3
 
@@ -378,7 +380,7 @@ def _check_version(info: Mapping[str, Any], where: str) -> None:
 
 def _model(info: Mapping[str, Any], where: str) -> Spec:
     try:
-        return families.spec_from_dict(info.get("model"))
+        return _bounded(families.spec_from_dict(info.get("model")), "model")
     except SpecError as exc:
         raise BundleError(f"{where}: {exc}") from None
     # a family's own checks of its fields may raise what its constructor does
@@ -396,6 +398,26 @@ def _calibration(info: Mapping[str, Any], where: str) -> Calibration | None:
         return Calibration.from_dict(data)
     except (ForecastError, TypeError, ValueError) as exc:
         raise BundleError(f"{where}: {exc}") from None
+
+
+def _bounded(spec: Spec, where: str) -> Spec:
+    """`spec`, its whole-number fields checked: orders, lags and lengths in weeks, between 0
+    and MAX_WEEKS (and `LENGTHS`, which forecasts divide by, 1 or more). Member specs are
+    checked the same; long arrays (a pooled forest's nodes) are data, not sizes."""
+    for item in dataclasses.fields(spec):
+        value, name = getattr(spec, item.name), f"{where}.{item.name}"
+        items = value if isinstance(value, tuple) else (value,)
+        if items and isinstance(items[0], Spec):
+            for member in items:
+                _bounded(member, f"{name}.{member.family}")
+            continue
+        if len(items) > 3:  # data, not a size
+            continue
+        low = 1 if item.name in LENGTHS else 0
+        for v in items:
+            if isinstance(v, int) and not isinstance(v, bool) and not low <= v <= MAX_WEEKS:
+                raise SpecError(f"{name}: {v} is not between {low} and {MAX_WEEKS:,}")
+    return spec
 
 
 def read_model(data: bytes, where: str = BUNDLE_FILE) -> Spec:

@@ -443,10 +443,14 @@ def read(
 
 
 def _read_file(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
-    """A Parquet file of the table, memory-mapped; a BundleError naming it if unreadable."""
+    """A Parquet file of the table, memory-mapped and validated; a BundleError naming it if
+    unreadable."""
     try:
-        return pq.read_table(path, columns=columns, memory_map=True)
-    except (pa.ArrowException, OSError) as exc:
+        table = pq.read_table(path, columns=columns, memory_map=True)
+        table.validate(full=True)  # text that is not UTF-8, offsets out of range
+        _ = table.column_names  # and column names
+        return table
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path}: not a readable catalogue table file ({exc})") from None
 
 
@@ -466,7 +470,9 @@ def read_keys(
             groups = [g for g in range(part.num_row_groups) if _holds(part, g, wanted)]
             if groups:
                 pieces.append(part.read_row_groups(groups, columns=read_columns))
-    except (pa.ArrowException, OSError) as exc:
+                pieces[-1].validate(full=True)
+                _ = pieces[-1].column_names
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise BundleError(f"{folder}: not a readable catalogue table ({exc})") from None
     shared_table = _read_file(folder / SHARED_FILE)
     if not pieces:

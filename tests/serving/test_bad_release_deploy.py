@@ -71,11 +71,14 @@ def per_title(
         manifest.as_posix() if p == "manifest" else p: d for p, d in change(doc, bundle).items()
     }
     folder = hostile_store(root, work, manifest, files)
-    return replace(good, uri=str(folder), store=str(work))
+    release_id = json.loads((folder / "manifest.json").read_bytes())["release_id"]
+    assert release_id != good.release_id  # re-signed: a release of its own
+    return replace(good, release_id=release_id, uri=str(folder), store=str(work))
 
 
 def traversal(doc: dict, bundle: dict) -> dict[str, bytes]:
     doc["models"][0]["path"] = "../../../../etc"
+    doc["models"][0]["version"] = "9"  # the digest covers versions, not paths: a new release id
     return {"manifest": encode(resigned(doc, {}))}
 
 

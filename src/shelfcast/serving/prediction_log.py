@@ -227,7 +227,9 @@ class PredictionLog:
 
     def _write_loop(self) -> None:
         try:
-            self._maintain(self.files.sweep)  # opens the file: an unwritable log says so now
+            self._maintain(self.files.sweep)
+            # open the file now: a log that cannot be written says so at start, not at the
+            # first request
             self._maintain(lambda now: self.files.write([], now))
             while True:
                 self._wake.wait(self._flush_seconds)

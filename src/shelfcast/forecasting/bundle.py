@@ -57,6 +57,7 @@ BUNDLE_FILE = "bundle.json"
 HISTORY_FILE = "history.csv"
 MAX_HORIZON = 260
 MAX_WEEKS = 20_000  # weeks of history a bundle may hold (M4 Weekly's longest is 2,597)
+MAX_FILE_BYTES = 64 * 2**20  # a bundle file's size at most (a pooled forest's is ~70 kB)
 LENGTHS = ("season_length", "bucket")  # spec fields that are a number of weeks to divide by
 WEEKLY = re.compile(r"^W-(MON|TUE|WED|THU|FRI|SAT|SUN)$")
 FORECAST_DIGITS = 3
@@ -306,6 +307,8 @@ class Bundle:
 
 
 def _info(data: bytes, where: str) -> dict[str, Any]:
+    if len(data) > MAX_FILE_BYTES:
+        raise BundleError(f"{where}: {len(data):,} bytes, more than {MAX_FILE_BYTES:,}")
     info = artifact_json.parse(data, where, BundleError)
     if not isinstance(info, dict):
         raise BundleError(f"{where} is not a JSON object")
@@ -350,6 +353,8 @@ def _weeks(values: np.ndarray, window: Fields) -> np.ndarray:
 
 def _history(data: bytes, where: str) -> tuple[pd.DatetimeIndex, np.ndarray]:
     """The week endings and volumes of a history.csv."""
+    if len(data) > MAX_FILE_BYTES:
+        raise BundleError(f"{where}: {len(data):,} bytes, more than {MAX_FILE_BYTES:,}")
     try:
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     except (ValueError, pd.errors.ParserError) as exc:

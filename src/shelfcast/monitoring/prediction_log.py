@@ -5,16 +5,15 @@ rotated and swept by the servers (`shelfcast.serving.log_files`)."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from shelfcast.serving.log_files import log_files
+from shelfcast.serving.log_files import LogFile, log_files
 from shelfcast.serving.prediction_log import COLUMNS, PredictionLogError
-
-ATTEMPTS = 5  # listings tried when a server rotates a file while it is read
 
 
 def _timestamp(since: str | datetime | pd.Timestamp) -> pd.Timestamp:
@@ -55,29 +54,44 @@ def read_predictions(
 
 
 def _contents(folder: Path, since: float | None) -> list[bytes]:
-    """The bytes of every file that may hold a record from `since` on: one consistent view.
+    """The bytes of every file that may hold a record from `since` on, each record once.
 
-    A rotation renames an open file, so a file listed as open may be gone when read, or be
-    the new, empty one: the folder is listed again after reading, and the read repeated when
-    a rotated file appeared meanwhile. A rotated file that vanished was deleted by retention.
+    A rotation renames an open file, so the folder is listed twice: every file of the first
+    listing is read through its descriptor (remembering each file's identity and how much was
+    read), then each rotated file that the second listing adds is read, from where its bytes
+    were left if it was read as an open file. Records written after the second listing may be
+    left out; none is read twice. A file that vanished was deleted by retention.
     """
-    for _ in range(ATTEMPTS):
-        listed = log_files(folder)
-        contents: list[bytes] = []
-        moved = False
-        for entry in listed:
-            if since is not None and entry.rotated_at is not None and entry.rotated_at < since:
-                continue
-            try:
-                contents.append(entry.path.read_bytes())
-            except FileNotFoundError:
-                moved = moved or entry.rotated_at is None
-            except OSError as exc:
-                raise PredictionLogError(
-                    f"cannot read the prediction log {entry.path}: {exc}"
-                ) from None
-        before = {e.path for e in listed if e.rotated_at is not None}
-        after = {e.path for e in log_files(folder) if e.rotated_at is not None}
-        if not moved and after <= before:
-            return contents
-    raise PredictionLogError(f"the prediction log {folder} kept rotating while it was read")
+    read: dict[tuple[int, int], int] = {}  # (device, inode) -> bytes read
+    contents: list[bytes] = []
+    first = log_files(folder)
+    for entry in first:
+        if not _skipped(entry, since):
+            contents.append(_read(entry.path, read))
+    seen = {entry.path for entry in first}
+    for entry in log_files(folder):
+        if entry.rotated_at is not None and entry.path not in seen and not _skipped(entry, since):
+            contents.append(_read(entry.path, read))
+    return contents
+
+
+def _skipped(entry: LogFile, since: float | None) -> bool:
+    return since is not None and entry.rotated_at is not None and entry.rotated_at < since
+
+
+def _read(path: Path, read: dict[tuple[int, int], int]) -> bytes:
+    """The bytes of `path` not read before (through another name), noting what was read."""
+    try:
+        with open(path, "rb") as file:
+            status = os.fstat(file.fileno())
+            identity = (status.st_dev, status.st_ino)
+            file.seek(read.get(identity, 0))
+            data = file.read()
+    except FileNotFoundError:
+        return b""
+    except OSError as exc:
+        raise PredictionLogError(f"cannot read the prediction log {path}: {exc}") from None
+    # up to the last whole line: a line being written as it was read is read again with
+    # the rest of the file, should a rotation rename it before the second listing
+    read[identity] = read.get(identity, 0) + data.rfind(b"\n") + 1
+    return data

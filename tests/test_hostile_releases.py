@@ -1,7 +1,8 @@
 """Damaged and hostile releases are refused with Shelfcast's own errors naming the file (and
 the field), never another exception: Hypothesis mutates a valid per-title release (manifest,
 bundle.json, history.csv) and a valid catalogue release (manifest, titles part, shared and
-versions Parquet files) and re-signs them as an attacker would (`support.hostile`). A
+versions Parquet files) and re-signs them as an attacker would (`support.hostile`), or
+leaves their checksums as they were. A
 mutation that leaves a valid release (a changed title, say) must load into bundles that
 forecast or refuse with a ForecastError, as the server answers them."""
 
@@ -103,14 +104,14 @@ def test_a_hostile_per_title_release_is_refused_naming_the_file(title_store, tar
     mutations = [byte_mutations(original)]
     if path.endswith(".json"):
         doc = json.loads(original)
-        sign = (lambda d: resigned(d, {})) if path == manifest.as_posix() else (lambda d: d)
-        mutations.append(json_mutations(doc).map(lambda d: encode(sign(d))))
+        signed = (lambda d: resigned(d, {})) if path == manifest.as_posix() else (lambda d: d)
+        mutations.append(json_mutations(doc).map(lambda d: encode(signed(d))))
 
     @HYPOTHESIS
-    @given(data=st.one_of(*mutations))
-    def check(data: bytes) -> None:
+    @given(data=st.one_of(*mutations), sign=st.booleans())
+    def check(data: bytes, sign: bool) -> None:
         with tempfile.TemporaryDirectory() as work:
-            folder = hostile_store(root, Path(work, "store"), manifest, {path: data})
+            folder = hostile_store(root, Path(work, "store"), manifest, {path: data}, sign)
             loaded_or_refused(lambda: load_titles(folder), target)
 
     check()
@@ -137,10 +138,10 @@ def test_a_hostile_catalogue_release_is_refused_naming_the_file(catalogue_store,
         mutations.append(cell_mutations(root / path))
 
     @HYPOTHESIS
-    @given(data=st.one_of(*mutations))
-    def check(data: bytes) -> None:
+    @given(data=st.one_of(*mutations), sign=st.booleans())
+    def check(data: bytes, sign: bool) -> None:
         with tempfile.TemporaryDirectory() as work:
-            folder = hostile_store(root, Path(work, "store"), manifest, {path: data})
+            folder = hostile_store(root, Path(work, "store"), manifest, {path: data}, sign)
             loaded_or_refused(lambda: load_catalogue(folder), target)
 
     check()

@@ -180,16 +180,19 @@ def parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def hostile_store(source: Path, target: Path, manifest: Path, files: dict[str, bytes]) -> Path:
+def hostile_store(
+    source: Path, target: Path, manifest: Path, files: dict[str, bytes], sign: bool = True
+) -> Path:
     """A copy of the store at `source` in `target` with `files` (store paths) replaced; the
-    manifest (`manifest`, a store path), when not among them, re-signed for them and pointed
-    at the copy (a replaced manifest reads the files of `source`). Returns the release folder."""
+    manifest (`manifest`, a store path), when not among them, pointed at the copy and, with
+    `sign`, re-signed for them (a replaced manifest reads the files of `source`). Returns the
+    release folder."""
     shutil.copytree(source, target)
     release = target / manifest.parent
     if manifest.as_posix() not in files:
         doc = json.loads((target / manifest).read_bytes()) | {"store": str(target)}
         names = {Path(p).name if "catalogue" in doc else p: d for p, d in files.items()}
-        files = {**files, manifest.as_posix(): encode(resigned(doc, names))}
+        files = {**files, manifest.as_posix(): encode(resigned(doc, names) if sign else doc)}
     for path, data in files.items():
         (target / path).write_bytes(data)
     return release

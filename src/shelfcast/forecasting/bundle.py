@@ -251,7 +251,8 @@ class Bundle:
         folder = f"{source}/" if source else ""
         missing = [name for name in (BUNDLE_FILE, HISTORY_FILE) if name not in files]
         if missing:
-            raise BundleError(f"bundle {source or ''} is missing {', '.join(missing)}".strip())
+            named = f"{source} " if source else ""
+            raise BundleError(f"bundle {named}is missing {', '.join(missing)}")
         where, history_where = f"{folder}{BUNDLE_FILE}", f"{folder}{HISTORY_FILE}"
         info = _info(files[BUNDLE_FILE], where)
         dates, values = _history(files[HISTORY_FILE], history_where)

@@ -181,3 +181,10 @@ def test_a_write_that_fails_half_way_leaves_no_half_record(tmp_path, monkeypatch
     assert writer.write([b'{"n": 4}\n'], 4.0) == 1
     assert open_path(tmp_path, "host-1").read_bytes() == b'{"n": 1}\n{"n": 4}\n'
     writer.close()
+
+
+def test_a_log_closed_without_records_leaves_no_file(tmp_path):
+    with PredictionLog(tmp_path / "log", flush_seconds=NEVER) as plog:
+        assert plog.flush()
+        assert log_files.log_files(tmp_path / "log") != []  # opened at start
+    assert log_files.log_files(tmp_path / "log") == []

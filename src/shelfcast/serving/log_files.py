@@ -180,6 +180,16 @@ class LogWriter:
             os.close(self._fd)
             self._fd = None
 
+    def finish(self) -> None:
+        """Close the open file, and delete it if no record was written to it (a server that
+        stops without answering leaves no empty file)."""
+        empty = self._fd is not None and self._size == 0
+        self.close()
+        if empty:
+            with contextlib.suppress(OSError):
+                if os.stat(self.path).st_size == 0:
+                    self.path.unlink()
+
     # ------------------------------------------------------------------------------ inside
 
     def _fitting(self, lines: list[bytes], start: int) -> tuple[int, int]:

@@ -240,7 +240,7 @@ class PredictionLog:
                 if stopping:
                     return
         finally:
-            self.files.close()
+            self.files.finish()
 
     def _maintain(self, step: Callable[[float], object]) -> None:
         """Run a step of the files' upkeep; its failure is the log's trouble, not a crash."""

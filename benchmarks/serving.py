@@ -257,9 +257,13 @@ def start_shelfcast(
 
 
 def log_lines(work: Path, pid: int) -> int:
-    """Lines in the prediction log files of the server process `pid` under `work`."""
+    """Lines in the prediction log files (open and rotated) of the server process `pid`."""
     folder = work / "monitoring" / "predictions"
-    return sum(p.read_bytes().count(b"\n") for p in folder.glob(f"predictions-*-{pid}.jsonl"))
+    files = [
+        *folder.glob(f"predictions-*-{pid}.jsonl"),
+        *folder.glob(f"predictions-*-{pid}.*Z.jsonl"),
+    ]
+    return sum(p.read_bytes().count(b"\n") for p in files)
 
 
 def start_mlflow(settings: Any, work: Path) -> Server:

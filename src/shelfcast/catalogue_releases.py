@@ -152,14 +152,32 @@ def read_catalogue(
     folder = catalogue_folder(release, cache)
     try:
         table = bundle_table.read(folder, catalogue.files, columns)
-        stored = pq.read_table(folder / VERSIONS_FILE)
-    except (BundleError, pa.ArrowInvalid, OSError) as exc:
+    except BundleError as exc:
         raise ReleaseError(f"release {release.release_id}: {exc}") from None
-    if stored.column("key").to_pylist() != table.keys or len(table) != catalogue.titles:
+    try:
+        stored = pq.read_table(folder / VERSIONS_FILE)
+        stored.validate(full=True)
+        _ = stored.column_names
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise ReleaseError(f"{folder / VERSIONS_FILE}: not a readable file ({exc})") from None
+    if len(table) != catalogue.titles:
         raise ReleaseError(
-            f"{folder / VERSIONS_FILE}: its titles are not those of the catalogue table"
+            f"{folder}: the table holds {len(table):,} titles, the manifest's "
+            f"catalogue.titles says {catalogue.titles:,}"
         )
-    return CatalogueRows(release, table, [str(v) for v in stored.column("version").to_pylist()])
+    return CatalogueRows(release, table, _versions(stored, folder / VERSIONS_FILE, table.keys))
+
+
+def _versions(stored: pa.Table, path: Path, keys: list[str]) -> list[str]:
+    """Each title's catalogue version from versions.parquet, checked against the table."""
+    for name in ("key", "version"):
+        if name not in stored.column_names or stored.schema.field(name).type != pa.string():
+            raise ReleaseError(f"{path}: column {name} is missing or not text")
+        if stored.column(name).null_count:
+            raise ReleaseError(f"{path}: column {name}: a row has none")
+    if stored.column("key").to_pylist() != keys:
+        raise ReleaseError(f"{path}: its titles are not those of the catalogue table")
+    return stored.column("version").to_pylist()
 
 
 def _catalogue(release: Release) -> CatalogueFiles:

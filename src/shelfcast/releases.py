@@ -35,13 +35,16 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from shelfcast.errors import BundleError, ShelfcastError
-from shelfcast.forecasting import bundle_table
+from shelfcast.forecasting import artifact_json, bundle_table
+from shelfcast.forecasting.artifact_json import FieldError, Fields
 from shelfcast.forecasting.bundle import BUNDLE_FILE, HISTORY_FILE, Bundle
 from shelfcast.storage import (
     ArtifactNotFound,
@@ -60,6 +63,14 @@ VERSIONS_FILE = "versions.parquet"
 BUNDLE_FILES = (BUNDLE_FILE, HISTORY_FILE)
 ID_DIGITS = 10  # digest characters in a release id
 CHUNK = 100  # models read or written per batched store call
+# What a manifest may hold at most: anything larger is refused as hostile or corrupt.
+MAX_MANIFEST_BYTES = 256 * 2**20
+MAX_TITLES = 10_000_000
+MAX_MODEL_FILES = 16
+MAX_CATALOGUE_FILES = 10_000
+MAX_SAMPLE = 1_000
+INVALID = "not a valid release manifest"
+RELEASE_ID = re.compile(r"^r-\d{8}-[0-9a-f]{10}$")
 
 Progress = Callable[[int], None]  # called with the number of models done so far
 
@@ -233,29 +244,40 @@ def read_release(uri: str) -> Release:
 
 
 def parse_manifest(data: bytes, source: str) -> Release:
-    """A release from manifest bytes; `source` names the file in errors."""
+    """A release from manifest bytes; `source` names the file in errors.
+
+    Manifests are untrusted input: strict JSON (`forecasting.artifact_json`), every field of
+    its type, paths relative to the store and without `..`, file names plain, checksums
+    sha256, sizes bounded; any problem is a ReleaseError naming the file and the field.
+    """
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ReleaseError(
+            f"{source}: {len(data):,} bytes, more than a manifest may hold ({MAX_MANIFEST_BYTES:,})"
+        )
     try:
-        doc = json.loads(data)
-        version = doc.get("format_version")
-        if version not in (FORMAT_VERSION, CATALOGUE_FORMAT_VERSION):
+        doc = Fields(artifact_json.parse(data, f"{source}: {INVALID}", ReleaseError))
+        version = doc.raw("format_version")
+        if isinstance(version, bool) or version not in (FORMAT_VERSION, CATALOGUE_FORMAT_VERSION):
             raise ReleaseError(
                 f"{source}: unsupported manifest format version {version!r} "
                 f"(this Shelfcast reads {FORMAT_VERSION} and {CATALOGUE_FORMAT_VERSION})"
             )
         catalogue = None
         if version == CATALOGUE_FORMAT_VERSION:
-            if doc.get("kind") != CATALOGUE:
-                raise ReleaseError(f"{source}: unknown release kind {doc.get('kind')!r}")
-            catalogue, models = _catalogue_from(doc[CATALOGUE]), ()
+            if doc.raw("kind", optional=True) != CATALOGUE:
+                raise ReleaseError(f"{source}: unknown release kind {doc.raw('kind', True)!r}")
+            catalogue, models = _catalogue_from(doc.object(CATALOGUE)), ()
         else:
-            models = tuple(_model_from(entry) for entry in doc["models"])
-        release_id, store, digest = str(doc["release_id"]), str(doc["store"]), doc["digest"]
-        created = str(doc["created"])
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ReleaseError(f"{source}: not a valid release manifest ({exc!r})") from None
+            entries = doc.array("models", MAX_TITLES)
+            models = tuple(_model_from(Fields(e, f"models[{i}]")) for i, e in enumerate(entries))
+        release_id = _release_id(doc)
+        digest = doc.text("digest")
+        store, created = str(doc.text("store")), str(doc.text("created"))
+    except FieldError as exc:
+        raise ReleaseError(f"{source}: {INVALID}: {exc}") from None
     uri = f"{store.rstrip('/')}/{RELEASES}/{release_id}"
     release = Release(release_id, created, store, uri, models, catalogue)
-    if release.digest != digest or not release_id.endswith(digest[:ID_DIGITS]):
+    if release.digest != digest or not release_id.endswith(str(digest)[:ID_DIGITS]):
         what = "catalogue files" if catalogue is not None else "models"
         raise ReleaseError(
             f"{source}: its {what} do not match its digest and release id {release_id} "
@@ -264,43 +286,59 @@ def parse_manifest(data: bytes, source: str) -> Release:
     return release
 
 
-def _catalogue_from(entry: Mapping) -> CatalogueFiles:
-    files = {str(k): str(v) for k, v in entry["files"].items()}
+def _release_id(doc: Fields) -> str:
+    release_id = str(doc.text("release_id", limit=200))
+    if not RELEASE_ID.match(release_id):
+        raise FieldError("release_id", f"{release_id!r} is not a release id (r-<date>-<hex>)")
+    return release_id
+
+
+def _catalogue_from(entry: Fields) -> CatalogueFiles:
+    files = entry.checksums("files", MAX_CATALOGUE_FILES)
     needed = [bundle_table.SHARED_FILE, VERSIONS_FILE]
     missing = [name for name in needed if name not in files]
     if missing or not any(n.startswith(bundle_table.PART_PREFIX) for n in files):
-        raise KeyError(f"the catalogue lists no {', '.join(missing) or 'titles part'}")
+        what = ", ".join(missing) or f"{bundle_table.PART_PREFIX}* part"
+        raise FieldError(entry.name("files"), f"lists no {what}")
+    families = entry.object("families")
+    sample = entry.array("sample", MAX_SAMPLE)
     return CatalogueFiles(
-        model_name=str(entry["model_name"]),
-        version=str(entry["version"]),
-        run_id=entry.get("run_id"),
-        titles=int(entry["titles"]),
-        path=str(entry["path"]).strip("/"),
+        model_name=str(entry.text("model_name")),
+        version=entry.version("version"),
+        run_id=entry.text("run_id", optional=True),
+        titles=entry.integer("titles", 0, MAX_TITLES),
+        path=entry.path("path"),
         files=files,
-        families={str(k): int(v) for k, v in entry["families"].items()},
+        families={name: families.integer(name, 0, MAX_TITLES) for name in families.value},
         sample=tuple(
-            SampleTitle(str(t["isbn"]), str(t["name"]), str(t["version"])) for t in entry["sample"]
+            _sample_from(Fields(t, entry.name(f"sample[{i}]"))) for i, t in enumerate(sample)
         ),
     )
 
 
-def _model_from(entry: Mapping) -> ReleaseModel:
-    files = {str(k): str(v) for k, v in entry["files"].items()}
+def _sample_from(entry: Fields) -> SampleTitle:
+    return SampleTitle(str(entry.text("isbn")), str(entry.text("name")), entry.version("version"))
+
+
+def _model_from(entry: Fields) -> ReleaseModel:
+    files = entry.checksums("files", MAX_MODEL_FILES)
     missing = [name for name in BUNDLE_FILES if name not in files]
     if missing:
-        raise KeyError(f"{entry['name']} lists no {', '.join(missing)}")
-    mase = entry.get("backtest_mase")
+        raise FieldError(entry.name("files"), f"lists no {', '.join(missing)}")
+    mase = entry.number("backtest_mase", optional=True)
+    if mase is not None and not math.isfinite(mase):
+        raise FieldError(entry.name("backtest_mase"), "must be a finite number")
     return ReleaseModel(
-        name=str(entry["name"]),
-        version=str(entry["version"]),
-        isbn=str(entry["isbn"]),
-        title=str(entry.get("title") or ""),
-        model_family=str(entry["model_family"]),
-        path=str(entry["path"]).strip("/"),
+        name=str(entry.text("name")),
+        version=entry.version("version"),
+        isbn=str(entry.text("isbn")),
+        title=entry.text("title", optional=True) or "",
+        model_family=str(entry.text("model_family")),
+        path=entry.path("path"),
         files=files,
-        run_id=entry.get("run_id"),
-        backtest_mase=None if mase is None else float(mase),
-        segment=None if entry.get("segment") is None else str(entry["segment"]),
+        run_id=entry.text("run_id", optional=True),
+        backtest_mase=mase,
+        segment=entry.text("segment", optional=True),
     )
 
 

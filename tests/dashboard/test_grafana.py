@@ -21,9 +21,11 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 
 
 @pytest.fixture(scope="module")
-def metrics_text(release) -> str:
-    """A server's /metrics after good, refused and bad requests."""
-    with TestClient(create_app(release.uri, ServerConfig(release_uri=release.uri))) as client:
+def metrics_text(release, tmp_path_factory) -> str:
+    """A server's /metrics (with its prediction log) after good, refused and bad requests."""
+    log = str(tmp_path_factory.mktemp("predictions"))
+    config = ServerConfig(release_uri=release.uri, prediction_log=log)
+    with TestClient(create_app(release.uri, config)) as client:
         deadline = time.monotonic() + 30
         while client.get("/health").status_code != 200:
             assert time.monotonic() < deadline, client.get("/health").text

@@ -4,6 +4,7 @@ import pytest
 
 from shelfcast.serving.client import predict_url
 from shelfcast.serving.config import ServerConfig, ServerConfigError
+from shelfcast.settings import SettingsError
 
 VERTEX = {
     "AIP_HTTP_PORT": "7080",
@@ -88,3 +89,22 @@ def test_default_quantiles_come_from_the_settings(monkeypatch, tmp_path):
     settings.write_text("[serving]\nquantiles = [0.75, 0.25]\n")
     monkeypatch.setenv("SHELFCAST_SETTINGS", str(settings))
     assert ServerConfig.from_env({}).quantiles == (0.25, 0.75)
+
+
+def test_the_prediction_logs_rotation_comes_from_the_settings(monkeypatch, tmp_path):
+    defaults = ServerConfig.from_env({}).prediction_log_rotation
+    assert (defaults.max_bytes, defaults.max_age, defaults.max_files) == (64 * 2**20, 86400.0, 100)
+    assert defaults.retention == 30 * 86400.0
+    settings = tmp_path / "settings.toml"
+    settings.write_text(
+        "[serving]\nprediction_log_max_bytes = 1048576\nprediction_log_rotate_hours = 1.5\n"
+        "prediction_log_retention_days = 7\n"
+    )
+    monkeypatch.setenv("SHELFCAST_SETTINGS", str(settings))
+    monkeypatch.setenv("SHELFCAST_SERVING__PREDICTION_LOG_MAX_FILES", "12")
+    rotation = ServerConfig.from_env({}).prediction_log_rotation
+    assert (rotation.max_bytes, rotation.max_age, rotation.max_files) == (2**20, 5400.0, 12)
+    assert rotation.retention == 7 * 86400.0
+    monkeypatch.setenv("SHELFCAST_SERVING__PREDICTION_LOG_MAX_BYTES", "100")
+    with pytest.raises(SettingsError, match="prediction_log_max_bytes must be at least 4096"):
+        ServerConfig.from_env({})

@@ -18,10 +18,12 @@ This module is the only one that writes or reads bundles. Format versions:
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -36,7 +38,8 @@ import pandas as pd
 from shelfcast.catalog.segments import Segment, segment_of
 from shelfcast.catalog.series import TitleSeries, weekly_dates
 from shelfcast.errors import BundleError, ForecastError
-from shelfcast.forecasting import families
+from shelfcast.forecasting import artifact_json, families
+from shelfcast.forecasting.artifact_json import FieldError, Fields
 from shelfcast.forecasting.calibration import (
     SPREAD_LEVEL,
     Calibration,
@@ -54,6 +57,10 @@ READABLE_VERSIONS = (1, 2, 3)
 BUNDLE_FILE = "bundle.json"
 HISTORY_FILE = "history.csv"
 MAX_HORIZON = 260
+MAX_WEEKS = 20_000  # weeks of history a bundle may hold (M4 Weekly's longest is 2,597)
+MAX_FILE_BYTES = 64 * 2**20  # a bundle file's size at most (a pooled forest's is ~70 kB)
+LENGTHS = ("season_length", "bucket")  # spec fields that are a number of weeks to divide by
+WEEKLY = re.compile(r"^W-(MON|TUE|WED|THU|FRI|SAT|SUN)$")
 FORECAST_DIGITS = 3
 
 
@@ -244,18 +251,22 @@ class Bundle:
 
     @classmethod
     def from_files(cls, files: Mapping[str, bytes], source: str | None = None) -> Bundle:
-        """The bundle in `files` (bundle.json, history.csv); errors name `source`, its folder."""
-        where = f"{source}/{BUNDLE_FILE}" if source else BUNDLE_FILE
-        try:
-            info = _info(files[BUNDLE_FILE], where)
-            history = pd.read_csv(io.BytesIO(files[HISTORY_FILE]), parse_dates=["week_ending"])
-        except KeyError as exc:
-            raise BundleError(f"bundle is missing {exc.args[0]}") from None
-        except (ValueError, pd.errors.ParserError) as exc:
-            raise BundleError(f"bundle files are malformed: {exc}") from None
-        bundle = cls.from_info(info, history["volume"].to_numpy(dtype=np.float64), where=where)
-        if not pd.DatetimeIndex(history["week_ending"]).equals(bundle.history.dates):
-            raise BundleError(f"{HISTORY_FILE} is not a regular {bundle.history.freq} series")
+        """The bundle in `files` (bundle.json, history.csv); errors name `source`, its folder,
+        the file and the field. The files are untrusted input: see `from_info`."""
+        folder = f"{source}/" if source else ""
+        missing = [name for name in (BUNDLE_FILE, HISTORY_FILE) if name not in files]
+        if missing:
+            named = f"{source} " if source else ""
+            raise BundleError(f"bundle {named}is missing {', '.join(missing)}")
+        where, history_where = f"{folder}{BUNDLE_FILE}", f"{folder}{HISTORY_FILE}"
+        info = _info(files[BUNDLE_FILE], where)
+        dates, values = _history(files[HISTORY_FILE], history_where)
+        bundle = cls.from_info(info, values, where=where)
+        if not dates.equals(bundle.history.dates):
+            raise BundleError(
+                f"{history_where}: week_ending is not the regular {bundle.history.freq} series "
+                f"from {where}'s training_window.start"
+            )
         return bundle
 
     @classmethod
@@ -268,34 +279,105 @@ class Bundle:
     ) -> Bundle:
         """A bundle from the contents of its bundle.json (`info()`) and its weekly values,
         from the training window's start. `meta` is the title's catalogue metadata, which
-        bundle files do not keep. Errors name `where`."""
+        bundle files do not keep. Every field is checked for its type (and the weekly values
+        for being finite, non-negative and at most `MAX_WEEKS`): a BundleError names `where`
+        and the field."""
         _check_version(info, where)
-        window = info["training_window"]
-        series = TitleSeries(
-            key=str(info["key"]),
-            start=pd.Timestamp(window["start"]),
-            values=values,
-            freq=window["freq"],
-            title=info.get("title"),
-            author=info.get("author"),
-            source=info.get("source"),
-            meta=dict(meta or {}),
-        )
+        try:
+            doc = Fields(info)
+            window = doc.object("training_window")
+            series = TitleSeries(
+                key=_key(doc),
+                start=_start(window),
+                values=_weeks(values, window),
+                freq=_freq(window),
+                title=doc.text("title", optional=True),
+                author=doc.text("author", optional=True),
+                source=doc.text("source", optional=True),
+                meta=dict(meta or {}),
+            )
+            evaluation = doc.object("evaluation").value if "evaluation" in info else {}
+            versions = doc.object("library_versions") if "library_versions" in info else None
+            library = {k: str(versions.text(k)) for k in versions.value} if versions else {}
+            created_at = doc.text("created_at", optional=True) or ""
+        except FieldError as exc:
+            raise BundleError(f"{where}: {exc}") from None
         return cls(
             model=_model(info, where),
             history=series,
-            evaluation=info.get("evaluation", {}),
+            evaluation=dict(evaluation),
             calibration=_calibration(info, where),
-            library_versions=info.get("library_versions", {}),
-            created_at=info.get("created_at", ""),
+            library_versions=library,
+            created_at=created_at,
         )
 
 
 def _info(data: bytes, where: str) -> dict[str, Any]:
-    info = json.loads(data)
+    if len(data) > MAX_FILE_BYTES:
+        raise BundleError(f"{where}: {len(data):,} bytes, more than {MAX_FILE_BYTES:,}")
+    info = artifact_json.parse(data, where, BundleError)
     if not isinstance(info, dict):
         raise BundleError(f"{where} is not a JSON object")
     return info
+
+
+def _key(doc: Fields) -> str:
+    key = str(doc.text("key", limit=200))
+    if not key.strip():
+        raise FieldError("key", "is empty")
+    return key
+
+
+def _start(window: Fields) -> pd.Timestamp:
+    text = str(window.text("start", limit=40))
+    try:
+        return pd.Timestamp(date.fromisoformat(text))
+    except ValueError:
+        raise FieldError(window.name("start"), f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _freq(window: Fields) -> str:
+    freq = str(window.text("freq", limit=40))
+    if not WEEKLY.match(freq):
+        raise FieldError(window.name("freq"), f"{freq!r} is not a weekly frequency (W-SAT, ...)")
+    return freq
+
+
+def _weeks(values: np.ndarray, window: Fields) -> np.ndarray:
+    """The weekly values, checked: 1 to MAX_WEEKS of them, each finite and >= 0, as many as
+    the window's `weeks` says (when it does)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or not 1 <= len(values) <= MAX_WEEKS:
+        raise FieldError("values", f"must be 1 to {MAX_WEEKS:,} weeks, got {values.size:,}")
+    bad = np.flatnonzero(~np.isfinite(values) | (values < 0))
+    if len(bad):
+        raise FieldError("values", f"week {bad[0] + 1} is {values[bad[0]]}, not a number >= 0")
+    if "weeks" in window.value and window.integer("weeks", 1, MAX_WEEKS) != len(values):
+        raise FieldError(window.name("weeks"), f"says {window.value['weeks']}, not {len(values)}")
+    return values
+
+
+def _history(data: bytes, where: str) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """The week endings and volumes of a history.csv."""
+    if len(data) > MAX_FILE_BYTES:
+        raise BundleError(f"{where}: {len(data):,} bytes, more than {MAX_FILE_BYTES:,}")
+    try:
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise BundleError(f"{where}: not a readable CSV ({exc})") from None
+    missing = [c for c in ("week_ending", "volume") if c not in frame.columns]
+    if missing:
+        raise BundleError(f"{where}: no column {', '.join(missing)}")
+    if len(frame) > MAX_WEEKS:
+        raise BundleError(f"{where}: {len(frame):,} weeks, more than {MAX_WEEKS:,}")
+    dates = pd.to_datetime(frame["week_ending"], format="%Y-%m-%d", errors="coerce")
+    volumes = pd.to_numeric(frame["volume"], errors="coerce").to_numpy(dtype=np.float64)
+    for column, bad in (("week_ending", dates.isna().to_numpy()), ("volume", np.isnan(volumes))):
+        if bad.any():
+            row = int(np.argmax(bad))
+            value = frame[column].iloc[row]
+            raise BundleError(f"{where}: row {row + 2}, column {column}: {value[:40]!r} is invalid")
+    return pd.DatetimeIndex(dates), volumes
 
 
 def _check_version(info: Mapping[str, Any], where: str) -> None:
@@ -309,9 +391,12 @@ def _check_version(info: Mapping[str, Any], where: str) -> None:
 
 def _model(info: Mapping[str, Any], where: str) -> Spec:
     try:
-        return families.spec_from_dict(info.get("model"))
+        return _bounded(families.spec_from_dict(info.get("model")), "model")
     except SpecError as exc:
         raise BundleError(f"{where}: {exc}") from None
+    # a family's own checks of its fields may raise what its constructor does
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise BundleError(f"{where}: model: {exc!r}") from None
 
 
 def _calibration(info: Mapping[str, Any], where: str) -> Calibration | None:
@@ -322,16 +407,33 @@ def _calibration(info: Mapping[str, Any], where: str) -> Calibration | None:
         raise BundleError(f"{where}: calibration must be an object, got {data!r}")
     try:
         return Calibration.from_dict(data)
-    except ForecastError as exc:
+    except (ForecastError, TypeError, ValueError) as exc:
         raise BundleError(f"{where}: {exc}") from None
+
+
+def _bounded(spec: Spec, where: str) -> Spec:
+    """`spec`, its whole-number fields checked: orders, lags and lengths in weeks, between 0
+    and MAX_WEEKS (and `LENGTHS`, which forecasts divide by, 1 or more). Member specs are
+    checked the same; long arrays (a pooled forest's nodes) are data, not sizes."""
+    for item in dataclasses.fields(spec):
+        value, name = getattr(spec, item.name), f"{where}.{item.name}"
+        items = value if isinstance(value, tuple) else (value,)
+        if items and isinstance(items[0], Spec):
+            for member in items:
+                _bounded(member, f"{name}.{member.family}")
+            continue
+        if len(items) > 3:  # data, not a size
+            continue
+        low = 1 if item.name in LENGTHS else 0
+        for v in items:
+            if isinstance(v, int) and not isinstance(v, bool) and not low <= v <= MAX_WEEKS:
+                raise SpecError(f"{name}: {v} is not between {low} and {MAX_WEEKS:,}")
+    return spec
 
 
 def read_model(data: bytes, where: str = BUNDLE_FILE) -> Spec:
     """Only the model spec of a bundle, from the bytes of its bundle.json."""
-    try:
-        info = _info(data, where)
-    except ValueError as exc:
-        raise BundleError(f"{where} is malformed: {exc}") from None
+    info = _info(data, where)
     _check_version(info, where)
     return _model(info, where)
 

@@ -44,7 +44,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shelfcast.errors import BundleError, ForecastError
-from shelfcast.forecasting.bundle import FORMAT_VERSION, Bundle
+from shelfcast.forecasting import artifact_json
+from shelfcast.forecasting.bundle import FORMAT_VERSION, MAX_WEEKS, Bundle
 from shelfcast.forecasting.calibration import Calibration
 from shelfcast.forecasting.families import Spec, SpecError, spec_from_dict
 
@@ -160,6 +161,7 @@ class BundleTable:
 
     titles: pa.Table
     shared: Mapping[str, str] = field(default_factory=dict)
+    source: str = "catalogue table"  # the folder it was read from, named in errors
 
     def __len__(self) -> int:
         return self.titles.num_rows
@@ -193,10 +195,11 @@ class BundleTable:
         then shares."""
         value = self._parsed.get(digest)
         if value is None:
-            try:
-                value = json.loads(self.shared[digest])
-            except KeyError:
-                raise BundleError(f"shared value {digest!r} is missing from the table") from None
+            if not isinstance(digest, str) or digest not in self.shared:
+                where = f"{self.source}/{SHARED_FILE}"
+                raise BundleError(f"{where}: shared value {str(digest)[:80]!r} is missing")
+            where = f"{self.source}/{SHARED_FILE}, digest {digest}"
+            value = artifact_json.parse(self.shared[digest], where, BundleError)
             value = self._parsed[digest] = tuple(value) if isinstance(value, list) else value
         return value
 
@@ -205,10 +208,13 @@ class BundleTable:
         key = f"calibration:{digest}"
         value = self._parsed.get(key)
         if value is None:
+            data = self._shared(digest)
+            if not isinstance(data, Mapping):
+                raise BundleError(f"{self.source}: calibration {digest} is not an object")
             try:
-                value = self._parsed[key] = Calibration.from_dict(self._shared(digest))
-            except ForecastError as exc:
-                raise BundleError(f"calibration {digest}: {exc}") from None
+                value = self._parsed[key] = Calibration.from_dict(data)
+            except (ForecastError, TypeError, ValueError) as exc:
+                raise BundleError(f"{self.source}: calibration {digest}: {exc}") from None
         return value
 
     def bundle(self, key: str) -> Bundle:
@@ -223,7 +229,7 @@ class BundleTable:
         return [self._bundle(row) for row in self.titles.take(rows).to_pylist()]
 
     def _bundle(self, row: Mapping[str, Any]) -> Bundle:
-        bundle = _bundle({**row, "calibration": None}, self._shared)
+        bundle = _bundle({**row, "calibration": None}, self._shared, self.source)
         if row["calibration"]:
             return replace(bundle, calibration=self._calibration(row["calibration"]))
         return bundle
@@ -231,10 +237,13 @@ class BundleTable:
     def model(self, key: str) -> Spec:
         """The title's model spec alone (what the promotion gate needs of a champion)."""
         text = self.titles.column("model")[self.row(key)].as_py()
+        where = f"{self.source}: catalogue row {key}, column model"
         try:
-            return spec_from_dict(_resolved(json.loads(text), self._shared))
+            return spec_from_dict(
+                _resolved(artifact_json.parse(text or "", where, BundleError), self._shared)
+            )
         except (SpecError, TypeError, ValueError) as exc:
-            raise BundleError(f"catalogue row {key}: model is malformed: {exc}") from None
+            raise BundleError(f"{where}: malformed: {exc}") from None
 
     def select(self, keys: Iterable[str]) -> BundleTable:
         """The rows of `keys` (in key order) with the shared values they use."""
@@ -292,13 +301,22 @@ def _used(titles: pa.Table, shared: Mapping[str, str]) -> dict[str, str]:
     return {d: v for d, v in shared.items() if d in text}
 
 
-def _bundle(row: Mapping[str, Any], shared: Callable[[str], Any]) -> Bundle:
+def _bundle(row: Mapping[str, Any], shared: Callable[[str], Any], source: str = "") -> Bundle:
     key = str(row["key"])
-    where = f"catalogue row {key}"
+    where = f"{source}: catalogue row {key}" if source else f"catalogue row {key}"
+
+    def column(name: str, default: str | None = None) -> Any:
+        text = row.get(name) or default
+        return (
+            None
+            if text is None
+            else artifact_json.parse(text, f"{where}, column {name}", BundleError)
+        )
+
     try:
         values = np.asarray(row["values"], dtype=np.float64)
         start = pd.Timestamp(row["start"])
-        model = _resolved(json.loads(row["model"]), shared)
+        model = _resolved(column("model"), shared)
         calibration = shared(row["calibration"]) if row["calibration"] else None
         info = {
             "format_version": FORMAT_VERSION,
@@ -313,12 +331,14 @@ def _bundle(row: Mapping[str, Any], shared: Callable[[str], Any]) -> Bundle:
                 "weeks": len(values),
                 "freq": row["freq"],
             },
-            "evaluation": json.loads(row["evaluation"]) if row.get("evaluation") else {},
+            "evaluation": column("evaluation", "{}"),
             "calibration": calibration,
-            "library_versions": json.loads(row["library_versions"] or "{}"),
+            "library_versions": column("library_versions", "{}"),
             "created_at": row["created_at"] or "",
         }
-        meta = json.loads(row["meta"]) if row.get("meta") else None
+        meta = column("meta")
+        if meta is not None and not isinstance(meta, dict):
+            raise TypeError(f"column meta must be an object, got {artifact_json.kind(meta)}")
     except (TypeError, ValueError) as exc:
         raise BundleError(f"{where} is malformed: {exc}") from None
     return Bundle.from_info(info, values, meta=meta, where=where)
@@ -407,22 +427,31 @@ def read(
     parts = sorted(n for n in names if n.startswith(PART_PREFIX))
     if SHARED_FILE not in names or not parts:
         raise BundleError(f"{folder} holds no catalogue table ({SHARED_FILE}, {PART_PREFIX}*)")
+    read_columns = None if columns is None else list(dict.fromkeys(["key", *columns]))
+    tables = []
+    for name in parts:
+        tables.append(_read_file(folder / name, read_columns))
+        _check(tables[-1], folder / name)
     try:
-        read_columns = None if columns is None else list(dict.fromkeys(["key", *columns]))
-        tables = [pq.read_table(folder / n, columns=read_columns, memory_map=True) for n in parts]
         titles = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        shared_table = pq.read_table(folder / SHARED_FILE, memory_map=True)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise BundleError(f"{folder}: not a readable catalogue table ({exc})") from None
-    _check(titles, folder)
-    shared = dict(
-        zip(
-            shared_table.column("digest").to_pylist(),
-            shared_table.column("json").to_pylist(),
-            strict=True,
-        )
-    )
-    return BundleTable(titles, shared)
+    except pa.ArrowException as exc:
+        raise BundleError(f"{folder}: its parts do not join into one table ({exc})") from None
+    if len(tables) > 1:
+        _check(titles, folder)  # keys unique across parts
+    shared_table = _read_file(folder / SHARED_FILE)
+    return BundleTable(titles, _shared_values(shared_table, folder), str(folder))
+
+
+def _read_file(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """A Parquet file of the table, memory-mapped and validated; a BundleError naming it if
+    unreadable."""
+    try:
+        table = pq.read_table(path, columns=columns, memory_map=True)
+        table.validate(full=True)  # text that is not UTF-8, offsets out of range
+        _ = table.column_names  # and column names
+        return table
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path}: not a readable catalogue table file ({exc})") from None
 
 
 def read_keys(
@@ -441,9 +470,11 @@ def read_keys(
             groups = [g for g in range(part.num_row_groups) if _holds(part, g, wanted)]
             if groups:
                 pieces.append(part.read_row_groups(groups, columns=read_columns))
-        shared_table = pq.read_table(folder / SHARED_FILE, memory_map=True)
-    except (pa.ArrowInvalid, OSError) as exc:
+                pieces[-1].validate(full=True)
+                _ = pieces[-1].column_names
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise BundleError(f"{folder}: not a readable catalogue table ({exc})") from None
+    shared_table = _read_file(folder / SHARED_FILE)
     if not pieces:
         titles = SCHEMA.empty_table()
         if read_columns is not None:
@@ -452,16 +483,23 @@ def read_keys(
         titles = pa.concat_tables(pieces)
         titles = titles.filter(pc.is_in(titles.column("key"), pa.array(wanted)))
     _check(titles, folder)
-    shared = dict(
-        zip(
-            shared_table.column("digest").to_pylist(),
-            shared_table.column("json").to_pylist(),
-            strict=True,
-        )
-    )
+    shared = _shared_values(shared_table, folder)
     if "model" in titles.column_names and "calibration" in titles.column_names:
         shared = _used(titles, shared)
-    return BundleTable(titles, shared)
+    return BundleTable(titles, shared, str(folder))
+
+
+def _shared_values(table: pa.Table, folder: Path) -> dict[str, str]:
+    """digest -> JSON of a shared.parquet, its schema checked."""
+    if table.schema != SHARED_SCHEMA:
+        raise BundleError(
+            f"{folder / SHARED_FILE}: columns {table.schema.names} are not {SHARED_SCHEMA.names} "
+            "(both strings)"
+        )
+    digests, texts = table.column("digest"), table.column("json")
+    if digests.null_count or texts.null_count:
+        raise BundleError(f"{folder / SHARED_FILE}: a digest or its JSON is null")
+    return dict(zip(digests.to_pylist(), texts.to_pylist(), strict=True))
 
 
 def _holds(part: pq.ParquetFile, group: int, keys: Sequence[str]) -> bool:
@@ -485,5 +523,32 @@ def _check(titles: pa.Table, folder: Path) -> None:
         expected = SCHEMA.field(name).type if name in SCHEMA.names else None
         if expected is None or titles.schema.field(name).type != expected:
             raise BundleError(f"{folder}: column {name!r} is not in the catalogue table's schema")
-    if "key" in titles.column_names and titles.column("key").null_count:
-        raise BundleError(f"{folder}: a row has no key")
+    names = titles.column_names
+    if "key" in names:
+        keys = titles.column("key")
+        if keys.null_count:
+            raise BundleError(f"{folder}: a row has no key")
+        if pc.count_distinct(keys).as_py() != len(keys):
+            raise BundleError(f"{folder}: column key: a title has more than one row")
+    for name in ("start", "freq", "model"):
+        if name in names and titles.column(name).null_count:
+            raise BundleError(f"{folder}: column {name}: a row has none")
+    if "values" in names:
+        _check_values(titles, folder)
+
+
+def _check_values(titles: pa.Table, folder: Path) -> None:
+    """Every title's weekly values: 1 to MAX_WEEKS numbers, finite and >= 0 (vectorised)."""
+    values = titles.column("values")
+    lengths = pc.list_value_length(values)
+    if values.null_count or pc.min(lengths).as_py() == 0 or pc.max(lengths).as_py() > MAX_WEEKS:
+        raise BundleError(f"{folder}: column values: a row has none, or over {MAX_WEEKS:,} weeks")
+    flat = pc.list_flatten(values)
+    if flat.null_count or not pc.all(pc.is_finite(flat)).as_py() or pc.min(flat).as_py() < 0:
+        combined = values.combine_chunks()
+        flat = pc.list_flatten(combined)
+        good = pc.fill_null(pc.and_(pc.is_finite(flat), pc.greater_equal(flat, 0)), False)
+        first = pc.indices_nonzero(pc.invert(good))[0]
+        row = pc.list_parent_indices(combined)[first.as_py()].as_py()
+        key = titles.column("key")[row].as_py() if "key" in titles.column_names else row
+        raise BundleError(f"{folder}: column values, row {key}: a week that is not a number >= 0")

@@ -113,7 +113,9 @@ def create_app(source: str | ModelPool, config: ServerConfig | None = None) -> F
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if config.prediction_log:
-            log.append(PredictionLog(config.prediction_log, config.prediction_log_sample_rate))
+            rate, rotation = config.prediction_log_sample_rate, config.prediction_log_rotation
+            log.append(PredictionLog(config.prediction_log, rate, rotation=rotation))
+            metrics.watch_log(log[-1])
         if isinstance(source, str):
             loader.start(source)
         try:

@@ -1,16 +1,25 @@
 """A catalogue release served lazily: the table is memory-mapped, and a title's bundle is
-built from its row on first use and kept in a bounded LRU cache."""
+built from its row on first use and kept in a bounded LRU cache.
+
+Loading checks the files against the manifest and the table's columns as a whole (types,
+keys, finite non-negative weeks); a row's model is checked when its bundle is built. A row
+that fails then is that title's error (`UnknownTitle`, the reason logged once), not the
+request's: the other titles are answered."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 from shelfcast.catalog.isbn import normalize_isbn
 from shelfcast.catalogue_releases import CatalogueRows, read_catalogue
+from shelfcast.errors import BundleError
 from shelfcast.releases import Release
-from shelfcast.serving.pool import ModelPool, ServedModel
+from shelfcast.serving.pool import ModelPool, ServedModel, UnknownTitle
+
+log = logging.getLogger("shelfcast.serving")
 
 BUNDLE_CACHE = 4096  # bundles built from rows and kept (a 1000-title request fits 4 times)
 
@@ -24,6 +33,7 @@ class CatalogueTitles:
         self._kept: OrderedDict[str, ServedModel] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._broken: set[str] = set()  # titles whose row could not be read (logged once)
 
     def __len__(self) -> int:
         return len(self.rows.table)
@@ -39,7 +49,16 @@ class CatalogueTitles:
                 return model
         if isbn not in self.rows.table:
             return None
-        bundle = self.rows.table.bundle(isbn)
+        try:
+            bundle = self.rows.table.bundle(isbn)
+        except BundleError as exc:
+            with self._lock:
+                if isbn not in self._broken:
+                    self._broken.add(isbn)
+                    log.error("release %s: %s", self.rows.release.release_id, exc)
+            raise UnknownTitle(
+                "isbn", f"the model of {isbn} in this release cannot be read (see the server log)"
+            ) from None
         model = ServedModel(
             name=self.rows.model_name,
             version=self.rows.versions[self.rows.table.row(isbn)],

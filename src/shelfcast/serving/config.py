@@ -20,10 +20,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from shelfcast.errors import ShelfcastError
+from shelfcast.serving.log_files import Rotation
 from shelfcast.serving.schemas import MAX_INSTANCES
 from shelfcast.settings import ServingSettings
 
 _DEFAULTS = ServingSettings()  # the settings' defaults, where no settings are loaded
+_ROTATION = Rotation.of(_DEFAULTS)
 
 DEFAULT_PORT = 8080
 MAX_BODY_BYTES = 1_500_000  # Vertex AI's 1.5 MB, each way
@@ -49,6 +51,7 @@ class ServerConfig:
     prediction_log: str | None = None  # folder of the prediction log; None: no log
     cache_dir: str | None = None  # where catalogue releases from an object store are kept
     prediction_log_sample_rate: float = _DEFAULTS.prediction_log_sample_rate
+    prediction_log_rotation: Rotation = _ROTATION
     horizon: int = _DEFAULTS.horizon  # of an instance that does not say
     levels: tuple[int, ...] = _DEFAULTS.levels
     quantiles: tuple[float, ...] = _DEFAULTS.quantiles
@@ -73,6 +76,7 @@ class ServerConfig:
             # On Vertex AI the endpoint's request-response logging to BigQuery takes its place.
             "prediction_log": None if on_vertex else str(prediction_log_path(settings)),
             "prediction_log_sample_rate": settings.serving.prediction_log_sample_rate,
+            "prediction_log_rotation": Rotation.of(settings.serving),
             "cache_dir": str(release_cache(settings.home)),
             "horizon": settings.serving.horizon,
             "levels": settings.serving.levels,

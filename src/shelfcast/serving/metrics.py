@@ -2,13 +2,14 @@
 
 `MetricsMiddleware` counts every request and times it by route (the fixed routes only, so
 that arbitrary paths cannot create series); the predict route adds per-title counts and
-per-kind error counts.
+per-kind error counts. The prediction log's counts are read from the log when scraped
+(`PredictionLogCollector`), so they cost the request path nothing.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -18,7 +19,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shelfcast.serving.prediction_log import PredictionLog
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -65,8 +70,40 @@ class ServerMetrics:
             registry=self.registry,
         )
 
+    def watch_log(self, log: PredictionLog) -> None:
+        """Export the prediction log's counts."""
+        self.registry.register(PredictionLogCollector(log))
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class PredictionLogCollector(Collector):
+    """The prediction log's written and dropped records, and whether it can be written."""
+
+    def __init__(self, log: PredictionLog):
+        self.log = log
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.log.stats()
+        written = CounterMetricFamily(
+            "shelfcast_prediction_log_written", "Records appended to the prediction log."
+        )
+        written.add_metric((), stats.written)
+        dropped = CounterMetricFamily(
+            "shelfcast_prediction_log_dropped",
+            "Records the prediction log could not keep, by reason.",
+            labels=("reason",),
+        )
+        dropped.add_metric(("queue_full",), stats.dropped)
+        dropped.add_metric(("write_failed",), stats.lost)
+        dropped.add_metric(("not_json",), stats.failed)
+        writable = GaugeMetricFamily(
+            "shelfcast_prediction_log_writable",
+            "1 while the prediction log can be written, 0 since a write failed.",
+        )
+        writable.add_metric((), 1 if stats.writable else 0)
+        yield from (written, dropped, writable)
 
 
 class MetricsMiddleware:

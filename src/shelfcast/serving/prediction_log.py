@@ -9,9 +9,10 @@ turns the queued records into lines and appends them in one write per batch, eve
 and counts it (`stats().dropped`): logging never blocks or fails a request. `close()` writes
 everything queued before it returns.
 
-The log is a folder of JSON Lines files, one per UTC day and process,
-`predictions-<yyyymmdd>-<host>-<pid>.jsonl` (so several server processes never share a file,
-and old days are deleted by removing files). One line per logged request:
+The log is a folder of JSON Lines files: each server process appends to its own file and
+rotates it by size and age, and old files are deleted by age and count
+(`shelfcast.serving.log_files`, which names them; `Rotation` holds the limits, from the
+`serving.prediction_log_*` settings). One line per logged request:
 
     {"time": 1722510000.123, "release_id": "r-...", "deployed_model_id": "...",
      "latency_ms": 4.2, "status": 200, "models": [["arima_book_<ISBN>", "3"]],
@@ -26,8 +27,14 @@ cores): per 4 kB record, the writer cost a CPU-bound serving thread in the same 
 releases the interpreter lock once per batch where SQLite does once per row (one SQLite run
 starved behind the serving thread at 1.3 ms a record, which would fill the queue and drop
 records), files are append-only (a crash costs at most a partial last line, which reading
-skips), retention is deleting old days, and the lines load into BigQuery as they are
+skips), retention is deleting old files, and the lines load into BigQuery as they are
 (`bq load --source_format=NEWLINE_DELIMITED_JSON`), the log's cloud counterpart.
+
+A log that cannot be written (a full disk, a read-only or deleted folder) never fails a
+request: its records are counted (`stats().lost`; in `/metrics`,
+`shelfcast_prediction_log_dropped_total{reason="write_failed"}`), one error is logged when
+writing starts failing and one line when it works again, and every batch tries again, so the
+log resumes by itself once the folder can be written.
 
 A project's log is the folder `prediction_log_path(settings)`, `<home>/monitoring/predictions`
 (beside the other monitoring files, `shelfcast.monitoring.paths`).
@@ -37,20 +44,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import re
-import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from shelfcast.errors import ShelfcastError
+from shelfcast.serving.log_files import LogWriter, Rotation, WriteError
 
 if TYPE_CHECKING:
     from shelfcast.settings import Settings
@@ -63,7 +67,6 @@ BATCH = 1000  # records per write at most
 # Records formatted between releases of the interpreter lock. Without them the writer holds
 # it for a whole switch interval (5 ms) at a time, which the server's p99 shows.
 YIELD_EVERY = 16
-PREFIX = "predictions-"
 COLUMNS = (
     "time",
     "release_id",
@@ -87,11 +90,13 @@ class PredictionLogError(ShelfcastError):
 class LogStats:
     """What a log has done since it was opened (exact once flushed)."""
 
-    recorded: int  # records taken (sampled in, not dropped): written + failed + queued
+    recorded: int  # records taken (sampled in, not dropped): written + failed + lost + queued
     written: int  # records appended to the log
     dropped: int  # records refused because the queue was full, or the log closed
-    failed: int  # records lost to an error (a body that is not JSON, a failed write)
+    failed: int  # records whose body was not JSON
+    lost: int  # records that could not be written (a full disk, an unwritable folder)
     queued: int  # records waiting for the writer now
+    writable: bool  # whether the last write (or opening the log) worked
 
 
 class _Flush:
@@ -106,13 +111,6 @@ def prediction_log_path(settings: Settings) -> Path:
     return settings.home / "monitoring" / "predictions"
 
 
-def log_file(folder: Path, when: float) -> Path:
-    """The file of this process for the UTC day of `when`."""
-    host = re.sub(r"[^A-Za-z0-9_.-]+", "-", socket.gethostname()) or "host"
-    day = datetime.fromtimestamp(when, UTC)
-    return folder / f"{PREFIX}{day:%Y%m%d}-{host}-{os.getpid()}.jsonl"
-
-
 class PredictionLog:
     """A sampled, asynchronous log of predictions. `record` is safe to call from any thread."""
 
@@ -124,16 +122,12 @@ class PredictionLog:
         max_queue: int = MAX_QUEUE,
         flush_seconds: float = FLUSH_SECONDS,
         seed: int | None = None,
+        rotation: Rotation | None = None,
     ):
         if not 0.0 <= sample_rate <= 1.0:
             raise PredictionLogError(f"sample_rate must be between 0 and 1, got {sample_rate}")
         self.folder = Path(folder)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise PredictionLogError(
-                f"cannot open the prediction log {self.folder}: {exc}"
-            ) from None
+        self.files = LogWriter(self.folder, rotation or Rotation.of())
         self.sample_rate = sample_rate
         self._random = random.Random(seed).random
         self._max_queue = max_queue
@@ -142,8 +136,9 @@ class PredictionLog:
         self._wake = threading.Event()
         self._closed = False
         self._lock = threading.Lock()  # guards the counters
-        self._dropped = self._written = self._failed = 0
-        self._file: tuple[Path, BinaryIO] | None = None  # the open file, writer thread only
+        self._dropped = self._written = self._failed = self._lost = 0
+        self._trouble: OSError | None = None  # why writing fails now; None while it works
+        self._lost_since = 0  # records lost since writing started failing
         self._thread = threading.Thread(
             target=self._write_loop, name="shelfcast-prediction-log", daemon=True
         )
@@ -219,27 +214,40 @@ class PredictionLog:
         queued = sum(1 for item in tuple(self._queue) if not isinstance(item, _Flush))
         with self._lock:
             return LogStats(
-                recorded=self._written + self._failed + queued,
+                recorded=self._written + self._failed + self._lost + queued,
                 written=self._written,
                 dropped=self._dropped,
                 failed=self._failed,
+                lost=self._lost,
                 queued=queued,
+                writable=self._trouble is None,
             )
 
     # -------------------------------------------------------------------- the writer thread
 
     def _write_loop(self) -> None:
         try:
+            self._maintain(self.files.sweep)
+            # open the file now: a log that cannot be written says so at start, not at the
+            # first request
+            self._maintain(lambda now: self.files.write([], now))
             while True:
                 self._wake.wait(self._flush_seconds)
                 self._wake.clear()
                 stopping = self._closed  # read before draining: nothing is queued after it
                 self._drain()
+                self._maintain(self.files.tick)
                 if stopping:
                     return
         finally:
-            if self._file is not None:
-                self._file[1].close()
+            self.files.finish()
+
+    def _maintain(self, step: Callable[[float], object]) -> None:
+        """Run a step of the files' upkeep; its failure is the log's trouble, not a crash."""
+        try:
+            step(time.time())
+        except OSError as exc:
+            self._failing(exc)
 
     def _drain(self) -> None:
         while self._queue:
@@ -264,26 +272,42 @@ class PredictionLog:
             written = self._append(first, lines)
             with self._lock:
                 self._written += written
-                self._failed += failed + len(lines) - written
+                self._failed += failed
+                self._lost += len(lines) - written
             for marker in markers:
                 marker.done.set()
 
-    def _append(self, when: float, lines: list[bytes]) -> int:
-        """Append the lines to the file of `when`'s day in one write; the lines written."""
+    def _append(self, first: float, lines: list[bytes]) -> int:
+        """Append the lines (rotating as needed); the number written."""
         if not lines:
             return 0
-        target = log_file(self.folder, when)
         try:
-            if self._file is None or self._file[0] != target:
-                if self._file is not None:
-                    self._file[1].close()
-                    self._file = None
-                self._file = (target, open(target, "ab", buffering=0))  # noqa: SIM115
-            self._file[1].write(b"".join(lines))
-        except OSError as exc:
-            log.warning("prediction log %s: %d record(s) lost: %s", target, len(lines), exc)
-            return 0
-        return len(lines)
+            written = self.files.write(lines, first)
+        except WriteError as exc:
+            self._failing(exc.cause, len(lines) - exc.written)
+            return exc.written
+        if self._trouble is not None:
+            log.warning(
+                "prediction log %s is written again; %d record(s) were lost meanwhile",
+                self.folder,
+                self._lost_since,
+            )
+            self._trouble, self._lost_since = None, 0
+        return written
+
+    def _failing(self, exc: OSError, lost: int = 0) -> None:
+        """Say once that the log cannot be written (again after it recovered)."""
+        exc = exc.cause if isinstance(exc, WriteError) else exc
+        self._lost_since += lost
+        if self._trouble is None:
+            log.error(
+                "prediction log %s cannot be written (%s); records are dropped and counted "
+                "(shelfcast_prediction_log_dropped_total) until it can, tried again at "
+                "every batch",
+                self.folder,
+                exc,
+            )
+        self._trouble = exc
 
 
 def _json(body: Body) -> bytes:

@@ -150,6 +150,12 @@ class ServingSettings(Section):
     server_token: Annotated[str | None, Flat()] = None
     # share of predictions written to the prediction log
     prediction_log_sample_rate: Annotated[float, Field(ge=0.0, le=1.0), Flat()] = 1.0
+    # a server's log file is rotated past this size (bytes) or this age (hours)...
+    prediction_log_max_bytes: Annotated[int, Field(ge=4096)] = 64 * 2**20
+    prediction_log_rotate_hours: Annotated[float, Field(gt=0.0)] = 24.0
+    # ...and rotated files are deleted after this many days, or beyond this many in the folder
+    prediction_log_retention_days: Annotated[float, Field(gt=0.0)] = 30.0
+    prediction_log_max_files: Annotated[int, Field(ge=1)] = 100
     horizon: Annotated[int, Field(ge=1)] = 32  # weeks ahead
     # interval levels, percent: of a forecast, and those backtests score
     levels: Annotated[Levels, Field(min_length=1)] = (80, 95)

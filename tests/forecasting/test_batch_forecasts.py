@@ -18,6 +18,7 @@ from shelfcast.forecasting.batch import forecast_arrays, forecast_bundles, forec
 from shelfcast.forecasting.calibration import fit_calibration
 from shelfcast.forecasting.families import FAMILIES, Spec
 from shelfcast.forecasting.families.ensemble import EnsembleSpec
+from shelfcast.forecasting.families.launch import LaunchSpec
 from shelfcast.forecasting.families.theta import ThetaSpec
 from shelfcast.forecasting.panel import Panel
 from shelfcast.forecasting.parallel import fit_titles
@@ -255,3 +256,24 @@ def test_one_title_that_cannot_be_forecast_gets_the_error_it_gets_among_many():
         assert alone == among and alone[broken.key].startswith("009-9: ")
         with pytest.raises(ForecastError, match=r"^009-9: "):
             forecast_arrays([broken], 8, LEVELS, QUANTILES, actuals)
+
+
+def test_a_damaged_model_is_its_own_titles_error_not_the_others():
+    """A model whose arrays do not fit what its family reads (an empty spread table)."""
+    spec = ThetaSpec(0.5, 10.0, 0.0, 1.0, None, "2012-01-07")
+    goods = [Bundle(spec, _keyed(seasonal_series(), i, 0)) for i in range(3)]
+    damaged = Bundle(
+        LaunchSpec("2012-01-07", "x", (1.0,) * 60, (), "h"), _keyed(seasonal_series(), 9, 9)
+    )
+    with pytest.raises(IndexError):
+        damaged.forecast(8)
+    failed: dict[str, str] = {}
+    out = forecast_arrays([goods[0], damaged, *goods[1:]], 8, LEVELS, QUANTILES, None, failed)
+    assert out.keys == [g.key for g in goods]
+    assert list(failed) == [damaged.key] and failed[damaged.key].startswith("009-9: ")
+    alone = forecast_arrays(goods, 8, LEVELS, QUANTILES)
+    for name, values in alone.columns.items():
+        equal(out.columns[name], values)
+    one: dict[str, str] = {}
+    assert forecast_arrays([damaged], 8, LEVELS, QUANTILES, None, one).keys == []
+    assert one == failed

@@ -47,6 +47,11 @@ Actuals = Mapping[str, Sequence[tuple[date, float]]]
 CHUNK_TITLES = 4096  # titles whose arrays are computed together
 
 
+# What a stored model can raise when it cannot forecast: that title's error, never a failure
+# of the other titles forecast with it (a damaged model's arrays may be of the wrong shape).
+MODEL_FAULTS = (ForecastError, ValueError, ArithmeticError, LookupError, TypeError)
+
+
 def forecast_table(
     table: BundleTable,
     keys: Sequence[str] | None,
@@ -229,7 +234,7 @@ def _title_forecast(
         return failed
     try:
         out = families.forecast(bundle.model, bundle.history, horizon, levels)
-    except (ForecastError, ValueError, ArithmeticError) as exc:
+    except MODEL_FAULTS as exc:
         if not tolerant:
             raise type(exc)(f"{bundle.key}: {exc}") from None
         problems[0] = f"{bundle.key}: {exc}"
@@ -314,12 +319,12 @@ def _finished(
             out = Family.forecast_panel(forecaster, specs, panel, horizon, levels)
         else:
             out = forecaster.forecast_panel(specs, panel, horizon, levels)
-    except (ForecastError, ValueError, ArithmeticError):
+    except MODEL_FAULTS:
         bad = {}
         for k, (spec, history) in enumerate(zip(specs, panel.histories, strict=True)):
             try:  # which titles, and why
                 family_of(family).forecast(spec, history, horizon, levels)
-            except (ForecastError, ValueError, ArithmeticError) as exc:
+            except MODEL_FAULTS as exc:
                 if not tolerant:
                     raise type(exc)(f"{history.key}: {exc}") from None
                 bad[k] = f"{history.key}: {exc}"

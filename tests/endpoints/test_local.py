@@ -175,12 +175,12 @@ def test_a_deploy_killed_half_way_leaves_the_endpoint_serving_and_the_next_deplo
     try:
         deadline = time.monotonic() + 60
         while (
-            not (models := backend.store.read(name).models)[-1].replicas
+            (len(models := backend.store.read(name).models) < 2 or not models[1].replicas)
             and deploying.poll() is None
             and time.monotonic() < deadline
         ):
             time.sleep(0.05)
-        assert len(models) == 2, "the deploy did not start a server"
+        assert len(models) == 2 and models[1].replicas, "the deploy did not start a server"
     finally:
         deploying.send_signal(signal.SIGKILL)
         deploying.wait()

@@ -100,6 +100,7 @@ class Supervisor:
     replicas: dict[str, list[Replica]] = field(default_factory=dict)  # model id -> slots
     retiring: list[Replica] = field(default_factory=list)  # draining or stopping
     _turn: itertools.count[int] = field(default_factory=itertools.count)
+    _probing: asyncio.Future[None] | None = None
 
     def __post_init__(self) -> None:
         self.name = self.state_path.parent.name
@@ -247,6 +248,12 @@ class Supervisor:
         return mine | self.store.ports()
 
     # ------------------------------------------------------------------------- health
+
+    async def probe_now(self) -> None:
+        """Probe every replica now, or wait for the round under way (one at a time)."""
+        if self._probing is None or self._probing.done():
+            self._probing = asyncio.ensure_future(self.probe_all())
+        await asyncio.shield(self._probing)
 
     async def probe_all(self) -> None:
         """Probe every running replica that is not draining; kill the hung ones."""

@@ -126,10 +126,10 @@ class Router:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await self._supervise_once()
-                await self.supervisor.probe_all()  # adopted replicas serve from the start
+                await self.supervisor.probe_now()  # adopted replicas serve from the start
                 self._tasks = [
                     asyncio.create_task(self._every(TICK, self._supervise_once)),
-                    asyncio.create_task(self._every(PROBE_INTERVAL, self.supervisor.probe_all)),
+                    asyncio.create_task(self._every(PROBE_INTERVAL, self.supervisor.probe_now)),
                 ]
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -178,6 +178,9 @@ class Router:
         failure = last = ""
         for _ in range(ATTEMPTS):
             replica = self.supervisor.pick(split, tried)
+            if replica is None and not tried:  # none known healthy: new, or all restarted
+                await self.supervisor.probe_now()
+                replica = self.supervisor.pick(split)
             if replica is None:
                 break
             if tried:

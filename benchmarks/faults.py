@@ -106,8 +106,10 @@ class Load:
         return [o for o in list(self.outcomes) if start <= o.sent < end]
 
     def _run(self) -> None:
-        loop = _event_loop()
-        loop.run_until_complete(asyncio.gather(*(self._client() for _ in range(self.clients))))
+        async def clients() -> None:
+            await asyncio.gather(*(self._client() for _ in range(self.clients)))
+
+        _event_loop().run_until_complete(clients())  # one load at a time, so one loop
 
     async def _client(self) -> None:
         interval = self.clients / self.rate if self.rate else 0.0
@@ -235,7 +237,7 @@ def kill_one(bench: Bench) -> None:
         started = time.perf_counter()
         os.kill(pid, signal.SIGKILL)
         case.recovery = bench.healthy_without({pid}, started)
-        case.recovery_what = "to a new replica healthy"
+        case.recovery_what = "new replica healthy"
         case.target = "0 failed, back within 5 s"
     case.met = case.failed == 0 and case.recovery <= KILL_ONE_TARGET_S
 
@@ -247,7 +249,7 @@ def kill_all(bench: Bench) -> None:
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
         case.recovery = bench.answered_after(started)
-        case.recovery_what = "to the endpoint's next answer"
+        case.recovery_what = "next answer"
         case.notes.append(
             f"{len(pids)} replicas; every model healthy again after "
             f"{fmt_seconds(bench.healthy_without(pids, started))}"
@@ -272,7 +274,7 @@ def kill_router(bench: Bench) -> None:
         if out.returncode != 0:
             raise SystemExit(f"`endpoints describe` failed: {out.stdout[-2000:]}{out.stderr}")
         case.recovery = bench.answered_after(started)
-        case.recovery_what = "to the next answer (the command started the router)"
+        case.recovery_what = "next answer"
         after = sorted(p for _, p, _ in bench.replicas())
         case.notes.append(f"replicas adopted, not restarted: {after == before}")
         case.target = "back with the next endpoints command"
@@ -290,7 +292,7 @@ def hang_one(bench: Bench) -> None:
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        case.recovery_what = "to its replacement healthy"
+        case.recovery_what = "replacement healthy"
         case.target = "0 failed"
     case.met = case.failed == 0
 
@@ -300,7 +302,7 @@ def change(bench: Bench, name: str, step: Callable[[], Any]) -> None:
         started = time.perf_counter()
         step()
         case.recovery = time.perf_counter() - started
-        case.recovery_what = "the change took"
+        case.recovery_what = "the change"
         case.target = "0 failed"
     case.met = case.failed == 0
 
@@ -449,7 +451,7 @@ def table(
         out.add(
             c.name,
             f"{c.sent:,}",
-            str(c.failed),
+            f"{c.failed:,}",
             fmt_seconds(c.window) if c.window else "-",
             shown,
             c.target + verdict,

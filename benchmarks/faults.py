@@ -60,6 +60,7 @@ from _common import REPO, Table, fmt_seconds, load_note, machine_line
 from serving import NAME, _encoded, _event_loop, _rss_mb, build_release, shelfcast_body
 
 ENDPOINT = "book-sales"
+PEER_ENDPOINT = "book-sales-single"  # one replica a model: the peer of the kill
 SHELFCAST = Path(sys.executable).parent / "shelfcast"
 KILL_ONE_TARGET_S, KILL_ALL_TARGET_S, RSS_GROWTH_TARGET = 5.0, 10.0, 0.10
 SATURATION_SECONDS = 5.0
@@ -175,6 +176,7 @@ class Bench:
     backend: Any
     load: Load
     settings: Any
+    endpoint: str = ENDPOINT
     cases: list[Case] = field(default_factory=list)
 
     @contextlib.contextmanager
@@ -195,13 +197,13 @@ class Bench:
         print(f"  {case.sent} sent, {case.failed} failed", flush=True)
 
     def serving(self) -> Any:
-        model = self.backend.describe(ENDPOINT).serving()
+        model = self.backend.describe(self.endpoint).serving()
         assert model is not None
         return model
 
     def replicas(self) -> list[tuple[str, int, int]]:
         """(deployed model, pid, port) of every recorded running replica."""
-        record = self.backend.store.read(ENDPOINT)
+        record = self.backend.store.read(self.endpoint)
         return [(m.id, r.pid, r.port) for m in record.models for r in m.replicas if r.pid]
 
     def healthy_without(self, gone: set[int], since: float) -> float:
@@ -211,7 +213,7 @@ class Bench:
         deadline = since + RECOVERY_TIMEOUT
         while time.perf_counter() < deadline:
             live = {pid for _, pid, _ in self.replicas()}
-            endpoint = self.backend.describe(ENDPOINT)
+            endpoint = self.backend.describe(self.endpoint)
             if not gone & live and all(m.state == HEALTHY for m in endpoint.deployed_models):
                 return time.perf_counter() - since
             time.sleep(0.05)
@@ -230,16 +232,38 @@ class Bench:
         raise SystemExit(f"the endpoint did not answer after {RECOVERY_TIMEOUT:g} s")
 
 
-def kill_one(bench: Bench) -> None:
-    with bench.case("kill -9 of one of two replicas") as case:
+def kill_one(bench: Bench, name: str = "kill -9 of one of two replicas") -> None:
+    peer = bench.endpoint == PEER_ENDPOINT
+    with bench.case(name) as case:
         model = bench.serving()
         pid = next(p for m, p, _ in bench.replicas() if m == model.id)
         started = time.perf_counter()
         os.kill(pid, signal.SIGKILL)
         case.recovery = bench.healthy_without({pid}, started)
         case.recovery_what = "new replica healthy"
-        case.target = "0 failed, back within 5 s"
-    case.met = case.failed == 0 and case.recovery <= KILL_ONE_TARGET_S
+        case.target = "reported (the peer)" if peer else "0 failed, back within 5 s"
+    if not peer:
+        case.met = case.failed == 0 and case.recovery <= KILL_ONE_TARGET_S
+
+
+def single_replica_peer(settings: Any, release: Any, clients: int, rate: float) -> Case:
+    """The same kill on an endpoint of one replica a model (`min_replicas` 1), same load."""
+    from shelfcast.endpoints.local import LocalBackend
+    from shelfcast.endpoints.rollout import deploy_release
+
+    single = settings.model_copy(
+        update={"endpoints": settings.endpoints.model_copy(update={"min_replicas": 1})}
+    )
+    backend = LocalBackend(single)
+    endpoint = deploy_release(backend, PEER_ENDPOINT, release).endpoint
+    load = Load(int((endpoint.url or "").rsplit(":", 1)[1]), clients, rate)
+    bench = Bench(backend, load, single, PEER_ENDPOINT)
+    try:
+        kill_one(bench, "peer: kill -9 of the only replica (`min_replicas` 1)")
+    finally:
+        load.stop()
+        backend.stop(PEER_ENDPOINT)
+    return bench.cases[0]
 
 
 def kill_all(bench: Bench) -> None:
@@ -260,7 +284,7 @@ def kill_all(bench: Bench) -> None:
 
 def kill_router(bench: Bench) -> None:
     with bench.case("kill -9 of the router") as case:
-        record = bench.backend.store.read(ENDPOINT)
+        record = bench.backend.store.read(bench.endpoint)
         before = sorted(p for _, p, _ in bench.replicas())
         started = time.perf_counter()
         os.kill(record.router_pid, signal.SIGKILL)
@@ -346,7 +370,10 @@ def unwritable(folder: Path) -> Iterator[str]:
 
 def soak(bench: Bench, port: int, clients: int, rate: float, seconds: float) -> Case:
     print(f"Soak at {rate:.0f} requests/s for {seconds:g} s...", flush=True)
-    pids = [bench.backend.store.read(ENDPOINT).router_pid, *(p for _, p, _ in bench.replicas())]
+    pids = [
+        bench.backend.store.read(bench.endpoint).router_pid,
+        *(p for _, p, _ in bench.replicas()),
+    ]
     load = Load(port, clients, rate)
     started = time.perf_counter()
     samples: list[tuple[float, float]] = []
@@ -431,6 +458,7 @@ def run(work: Path, args: argparse.Namespace) -> tuple[list[Case], float, float]
         change(bench, "rollback under load", lambda: rollback(backend, ENDPOINT))
         read_only_log(bench)
         load.stop()
+        bench.cases.insert(1, single_replica_peer(settings, two, args.clients, load.rate or 0.0))
         bench.cases.append(soak(bench, port, args.clients, saturated * 0.7, args.soak_seconds))
     finally:
         backend.stop(ENDPOINT)

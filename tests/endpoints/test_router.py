@@ -1,4 +1,5 @@
-"""The local endpoints' router without servers: reloading the split, refusals."""
+"""The local endpoints' router without servers: reloading the split, refusals, its metrics,
+the choice of a replica."""
 
 import asyncio
 
@@ -11,7 +12,9 @@ from shelfcast.endpoints.local_state import (
     StateStore,
     now,
 )
+from shelfcast.endpoints.replicas import HEALTHY, Replica, Supervisor
 from shelfcast.endpoints.router import MAX_BODY_BYTES, Router
+from shelfcast.endpoints.router_metrics import RouterMetrics
 
 
 def write(store: StateStore, traffic: dict[str, int]) -> None:
@@ -62,3 +65,39 @@ def test_requests_it_cannot_route_are_refused_with_a_json_error(tmp_path):
     }
     assert (post_health.status_code, post_health.headers["allow"]) == (405, "GET")
     assert post_health.json()["error"]["field"] == "method"
+
+
+def test_the_router_answers_its_own_metrics(tmp_path):
+    store = StateStore(tmp_path)
+    write(store, {})
+
+    async def ask() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=Router(store.state_path("e")))
+        async with httpx.AsyncClient(transport=transport, base_url="http://router") as client:
+            await client.post("/predict", json={"instances": []})
+            return [await client.get("/metrics"), await client.post("/metrics")]
+
+    metrics, post_metrics = asyncio.run(ask())
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert 'shelfcast_router_requests_total{route="predict",status="503"} 1.0' in metrics.text
+    assert (post_metrics.status_code, post_metrics.headers["allow"]) == (405, "GET")
+
+
+def test_a_request_goes_to_the_healthy_replica_with_the_fewest_in_flight(tmp_path):
+    supervisor = Supervisor(tmp_path / "e" / "state.json", RouterMetrics())
+    busy, idle, starting = (Replica("dm-1", n, "/r", ReplicaRecord(40000 + n)) for n in range(3))
+    busy.state = idle.state = HEALTHY
+    busy.outstanding = 3
+    supervisor.replicas["dm-1"] = [busy, idle, starting]
+    split = [("dm-1", 100)]
+
+    assert supervisor.pick(split) is idle
+    assert supervisor.pick(split, tried=[idle]) is busy  # the retry: another replica
+    supervisor.dropped(idle)  # refused a connection: out until a probe finds it healthy
+    assert supervisor.pick(split) is busy
+    assert supervisor.pick(split, tried=[busy]) is None
+    # a model without a healthy replica gets none of the traffic while another has one
+    supervisor.replicas["dm-2"] = [Replica("dm-2", 0, "/r", ReplicaRecord(40010))]
+    assert {supervisor.pick([("dm-1", 1), ("dm-2", 99)]) for _ in range(20)} == {busy}
+    assert supervisor.healthy_count("dm-1") == (1, 3)

@@ -320,7 +320,7 @@ class LocalBackend(EndpointBackend):
             "ports": [r.port for r in model.replicas],
             "pids": [r.pid for r in live],
             "restarts": sum(r.restarts for r in model.replicas),
-            "logs": str(self.store.log_path(record.name, model.id).parent),
+            "log": str(self.store.log_path(record.name, f"{model.id}-*")),  # one a replica
         }
         if reason:
             detail["reason"] = reason

@@ -7,9 +7,9 @@ the state file, under the endpoints' lock. Each look at the processes (every `TI
 
 - a replica that ended (killed, crashed) is started again on its port, at once when it had
   been healthy, else after a backoff doubling from `BACKOFF_FIRST` to `BACKOFF_MAX` seconds;
-- a replica whose health route has not answered `HUNG_PROBES` probes in a row, once it has
-  been healthy or `START_GRACE` seconds after its start (hung: stopped, deadlocked), is
-  killed, then started again the same way;
+- a replica whose health route has not answered `HUNG_PROBES` probes in a row (refused or
+  timed out), once it has been healthy or `START_GRACE` seconds after its start (hung:
+  stopped, deadlocked), is killed, then started again the same way;
 - a replica no longer wanted (its model undeployed or given fewer replicas) drains: it gets
   no new request, and SIGTERM once its requests in flight are answered (or after
   `DRAIN_TIMEOUT`), which the server answers with uvicorn's graceful shutdown; SIGKILL after
@@ -24,6 +24,7 @@ the next router to adopt.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import os
@@ -116,22 +117,15 @@ class Supervisor:
         """A healthy replica not in `tried`: its model drawn by the split's weights among
         the models that have one, then the replica with the fewest requests in flight."""
         skip = set(tried)
-        ready = [
-            (model_id, weight, healthy)
-            for model_id, weight in split
-            if (
-                healthy := [
-                    r
-                    for r in self.replicas.get(model_id, ())
-                    if r.state == HEALTHY and r not in skip
-                ]
-            )
-        ]
+        ready = [(m, w, h) for m, w in split if (h := self._healthy(m, skip))]
         if not ready:
             return None
         _, _, healthy = random.choices(ready, weights=[w for _, w, _ in ready])[0]
         turn = next(self._turn)
         return min(healthy, key=lambda r: (r.outstanding, (r.slot - turn) % len(healthy)))
+
+    def _healthy(self, model_id: str, skip: set[Replica]) -> list[Replica]:
+        return [r for r in self.replicas.get(model_id, ()) if r.state == HEALTHY and r not in skip]
 
     def healthy_count(self, model_id: str) -> tuple[int, int]:
         """(healthy, wanted) replicas of a deployed model."""
@@ -163,7 +157,7 @@ class Supervisor:
             slots = self.replicas.get(model.id)
             if slots is None:  # first seen: adopt what the record says runs
                 slots = self.replicas[model.id] = [
-                    Replica(model.id, n, model.release_uri, ReplicaRecord(**vars(r)))
+                    Replica(model.id, n, model.release_uri, dataclasses.replace(r))
                     for n, r in enumerate(model.replicas)
                 ]
                 while len(slots) > model.replica_count:
@@ -268,11 +262,8 @@ class Supervisor:
     async def _probe(self, replica: Replica) -> None:
         try:
             answer = await self.client.get(replica.url + HEALTH_ROUTE)
-        except httpx.TimeoutException:
-            self._unanswered(replica, hung=True)
-            return
         except httpx.HTTPError:
-            self._unanswered(replica, hung=False)
+            self._unanswered(replica)
             return
         replica.unanswered = 0
         if answer.status_code == 200:
@@ -284,14 +275,15 @@ class Supervisor:
         else:
             replica.state = UNHEALTHY
 
-    def _unanswered(self, replica: Replica, hung: bool) -> None:
-        """A probe got no answer: refused (not listening yet, or ending) or timed out."""
+    def _unanswered(self, replica: Replica) -> None:
+        """A probe got no answer (refused or timed out): hung after `HUNG_PROBES` in a row,
+        unless it is still starting."""
         young = time.time() - (replica.record.started or 0.0) < START_GRACE
         if not replica.was_healthy and young:
-            return  # still starting
+            return
         replica.state = UNHEALTHY
         replica.unanswered += 1
-        if hung and replica.unanswered >= HUNG_PROBES and replica.record.pid is not None:
+        if replica.unanswered >= HUNG_PROBES and replica.record.pid is not None:
             replica.kill_reason = "hung"
             processes.signal_group(replica.record.pid, signal.SIGKILL)
 

@@ -181,19 +181,24 @@ def test_every_replica_killed_comes_back_with_no_one_acting(backend, serving):
     wait_for(lambda: all_healthy(backend, model_id, set(every)), "healthy replicas")
 
 
-def test_deploy_and_rollback_under_load_fail_no_request(backend, serving, releases):
+def test_deploys_and_rollbacks_under_load_fail_no_request(backend, serving, releases):
     url, model_id = serving
     with Load(url) as load:
         load.more(20)
         new = deploy_release(backend, NAME, releases["3"]).deployed_model
         assert new is not None
         load.more(20)
-        back = rollback(backend, NAME).deployed_model
-        assert back is not None and back.id == model_id
+        assert rollback(backend, NAME).deployed_model.id == model_id
+        load.more(20)
+        # the model that served a moment ago is undeployed: its replicas drain, then stop
+        again = deploy_release(backend, NAME, releases["3"])
+        assert again.undeployed == (new.id,)
+        load.more(20)
+        assert rollback(backend, NAME).deployed_model.id == model_id
         load.more(20)
     assert load.failures == []
     assert load.answered[new.id] > 0 and load.answered[model_id] > 0
-    deploy_release(backend, NAME, releases["2"])  # the module's endpoint as it was
+    assert again.deployed_model is not None and load.answered[again.deployed_model.id] > 0
 
 
 def test_a_killed_router_is_listed_and_the_next_command_brings_it_back(backend, serving):

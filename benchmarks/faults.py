@@ -132,7 +132,8 @@ class Load:
                     writer.write(self.request)
                     head = await asyncio.wait_for(_answer(reader), REQUEST_TIMEOUT)
                     self.outcomes.append(Outcome(sent, time.perf_counter(), head[9:12] == b"200"))
-            except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError):
+            # RuntimeError: uvloop's write to a connection the other end closed
+            except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError, RuntimeError):
                 self.outcomes.append(Outcome(sent, time.perf_counter(), False))
             finally:
                 writer.close()

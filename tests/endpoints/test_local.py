@@ -1,8 +1,8 @@
 """The local endpoint backend with real processes on 127.0.0.1: a router in front of server
 processes, state that outlives the backend object, traffic splits, rollback, and faults (a
-killed server, a corrupt release, a deploy killed half-way)."""
+stopped endpoint, a corrupt release, a deploy killed half-way). Faults of the replicas and
+the router are in test_replica_faults.py."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,22 +10,17 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 from support.catalogue_release import catalogue_table, publish_table
+from support.processes import processes_naming
 from support.releases import ISBN_A, ISBN_B
-from typer.testing import CliRunner
 
-from shelfcast.cli import app
 from shelfcast.endpoints import processes
-from shelfcast.endpoints.base import HEALTHY, STOPPED, DeploymentFailed, PredictionFailed
+from shelfcast.endpoints.base import HEALTHY, STOPPED, DeploymentFailed
 from shelfcast.endpoints.local import LocalBackend
 from shelfcast.endpoints.rollout import deploy_release, rollback
-from shelfcast.releases import ModelFiles, Release, publish
-from shelfcast.settings import Settings
-from shelfcast.storage import ArtifactStore
 
 pytestmark = pytest.mark.integration
 
@@ -57,59 +52,11 @@ class Serving:
     second: str
 
 
-def processes_naming(*paths: Path | str) -> list[int]:
-    """Live processes whose command line mentions one of `paths`."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if any(str(path) in text for path in paths):
-            found.append(int(cmdline.parent.name))
-    return found
-
-
 def answered_by(client: httpx.Client, url: str) -> str:
     response = client.post(f"{url}/predict", json={"instances": INSTANCES})
     assert response.status_code == 200, response.text
     assert response.json()["deployedModelId"] == response.headers["X-Deployed-Model-Id"]
     return response.headers["X-Deployed-Model-Id"]
-
-
-@pytest.fixture(scope="module")
-def store_root(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("store")
-
-
-@pytest.fixture(scope="module")
-def releases(store_root, bundles) -> dict[str, Release]:
-    """Releases "1" to "3" (the two titles as model versions 1 to 3), and "bad": version 4
-    with a history file changed after publishing (its checksum no longer matches)."""
-    store = ArtifactStore(store_root)
-    out = {}
-    for version in ("1", "2", "3", "bad"):
-        models = [ModelFiles(name, version, b.to_files()) for name, b in bundles.items()]
-        out[version] = publish(store, models).release
-    corrupt = Path(out["bad"].store, out["bad"].models[0].path, "history.csv")
-    corrupt.chmod(0o644)
-    corrupt.write_bytes(corrupt.read_bytes().replace(b"1", b"2", 1))
-    return out
-
-
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory, store_root) -> Iterator[LocalBackend]:
-    """A backend in a fresh project folder; every endpoint is stopped at the end, and no
-    router or server process may be left behind."""
-    home = tmp_path_factory.mktemp("home")
-    backend = LocalBackend(Settings(home=home))
-    yield backend
-    for name in backend.store.names():
-        backend.stop(name)
-    left = processes_naming(home, store_root)
-    for pid in left:
-        os.kill(pid, signal.SIGKILL)
-    assert not left, f"processes outlived stop(): {left}"
 
 
 @pytest.fixture(scope="module")
@@ -175,37 +122,6 @@ def test_rollback_moves_traffic_within_a_second(backend, serving, client):
     assert seconds < 1.0
 
 
-def test_a_killed_server_shows_stopped_and_start_recovers_it(backend, serving, client):
-    model = backend.describe(serving.name).deployed_model(serving.second)
-    pid, port = model.detail["pid"], model.detail["port"]
-    os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while processes.running(pid, port) and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-    for endpoint in (
-        backend.describe(serving.name),
-        next(e for e in backend.list_endpoints() if e.name == serving.name),
-    ):
-        killed = endpoint.deployed_model(serving.second)
-        assert killed.state == STOPPED
-        assert "ended unexpectedly" in killed.detail["reason"]
-        assert endpoint.detail["status"] == "degraded"
-    listed = CliRunner().invoke(
-        app, ["endpoints", "list"], env={"SHELFCAST_HOME": str(backend.settings.home)}
-    )
-    assert listed.exit_code == 0 and "stopped" in listed.output, listed.output
-    assert client.get(f"{serving.url}/health").status_code == 503
-    with pytest.raises(PredictionFailed, match="no deployed model answered"):
-        backend.predict(serving.name, INSTANCES)
-
-    endpoint = backend.start(serving.name)
-    recovered = endpoint.deployed_model(serving.second)
-    assert recovered.state == HEALTHY
-    assert recovered.detail["port"] == port  # the recorded port, free again
-    assert answered_by(client, serving.url) == serving.second
-
-
 def test_stop_ends_every_process_and_start_or_a_deploy_brings_the_endpoint_back(
     backend, serving, releases, client
 ):
@@ -259,17 +175,18 @@ def test_a_deploy_killed_half_way_leaves_the_endpoint_serving_and_the_next_deplo
     try:
         deadline = time.monotonic() + 60
         while (
-            len(models := backend.store.read(name).models) < 2
+            (len(models := backend.store.read(name).models) < 2 or not models[1].replicas)
             and deploying.poll() is None
             and time.monotonic() < deadline
         ):
             time.sleep(0.05)
-        assert len(models) == 2, "the deploy did not start a server"
+        assert len(models) == 2 and models[1].replicas, "the deploy did not start a server"
     finally:
         deploying.send_signal(signal.SIGKILL)
         deploying.wait()
     leftover = models[1]
-    assert processes.running(leftover.pid, leftover.port)  # started, then abandoned
+    servers = [(r.pid, r.port) for r in leftover.replicas]
+    assert all(processes.running(*server) for server in servers)  # started, then abandoned
 
     endpoint = backend.describe(name)
     assert endpoint.traffic == {first: 100}
@@ -280,7 +197,7 @@ def test_a_deploy_killed_half_way_leaves_the_endpoint_serving_and_the_next_deplo
     assert result.undeployed == (leftover.id,)
     assert {m.id for m in result.endpoint.deployed_models} == {first, new}
     assert result.endpoint.traffic == {new: 100}
-    assert not processes.running(leftover.pid, leftover.port)
+    assert not any(processes.running(*server) for server in servers)
     assert answered_by(client, url) == new
     assert [p["model_version"] for p in backend.predict(name, INSTANCES).predictions] == [
         "3",

@@ -1,5 +1,6 @@
 """The local backend's state files: whole-file writes, the lock, names (no processes)."""
 
+import json
 import threading
 
 import pytest
@@ -9,13 +10,15 @@ from shelfcast.endpoints.local_state import (
     HISTORY_KEPT,
     EndpointRecord,
     ModelRecord,
+    ReplicaRecord,
     StateStore,
     now,
 )
 
 
 def record(name: str = "book-sales") -> EndpointRecord:
-    model = ModelRecord("dm-1", "r-1", "/store/releases/r-1", now(), port=2, pid=3)
+    replicas = [ReplicaRecord(port=2, pid=3), ReplicaRecord(port=4, pid=5, restarts=1)]
+    model = ModelRecord("dm-1", "r-1", "/store/releases/r-1", now(), 2, replicas)
     return EndpointRecord(name, port=1, created=now(), models=[model], traffic={"dm-1": 100})
 
 
@@ -25,7 +28,35 @@ def test_a_record_survives_a_round_trip_and_leaves_no_temporary_file(tmp_path):
     assert StateStore(tmp_path).read("book-sales") == written
     assert [p.name for p in (tmp_path / "book-sales").iterdir()] == ["state.json"]
     assert store.names() == ["book-sales"]
-    assert store.ports() == {1, 2}
+    assert store.ports() == {1, 2, 4}
+
+
+def test_a_state_file_of_one_server_per_model_reads_as_one_replica_each(tmp_path):
+    old = {
+        "format_version": 1,
+        "name": "book-sales",
+        "port": 1,
+        "created": now(),
+        "router_pid": 7,
+        "models": [
+            {
+                "id": "dm-1",
+                "release_id": "r-1",
+                "release_uri": "/r-1",
+                "created": now(),
+                "port": 2,
+                "pid": 3,
+                "started": 10.0,
+            }
+        ],
+        "traffic": {"dm-1": 100},
+        "history": [],
+        "next_id": 2,
+    }
+    (tmp_path / "book-sales").mkdir()
+    (tmp_path / "book-sales" / "state.json").write_text(json.dumps(old))
+    model = StateStore(tmp_path).read("book-sales").models[0]
+    assert (model.replica_count, model.replicas) == (1, [ReplicaRecord(2, 3, 10.0)])
 
 
 def test_concurrent_updates_are_not_lost(tmp_path):

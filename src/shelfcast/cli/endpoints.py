@@ -164,7 +164,9 @@ def list_command(
     project_id: ProjectOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Every endpoint with what it serves, how healthy it is and the URL clients call.
+    """Every endpoint with what it serves, how healthy it is and the URL clients call. A
+    local endpoint whose router died shows `router down`: any other endpoints command on it
+    starts the router again, which keeps the replicas that still run.
 
     Example: `shelfcast endpoints list --backend vertex`
     """
@@ -273,7 +275,8 @@ def rollback_command(
 @app.command("start")
 @reports_errors
 def start_command(name: NameArgument, backend: BackendOption = None, env: EnvOption = None):
-    """Bring a stopped endpoint back, with its deployed models and traffic split.
+    """Bring a stopped endpoint back, with its deployed models and traffic split (locally:
+    the router, which starts `min_replicas` servers per deployed model).
 
     Example: `shelfcast endpoints start book-sales`
     """

@@ -1,12 +1,15 @@
 """The local endpoint backend: prediction server processes on 127.0.0.1 behind a router.
 
 An endpoint is a router process (`shelfcast.endpoints.router`) on a port chosen when the
-endpoint is created and kept across restarts (its URL), and each deployed model is a server
-process (`python -m shelfcast.serving`) on a port of its own, started detached so that it
-outlives the command that started it. What runs where is recorded in `<home>/endpoints/`
-(`local_state`); the router follows the recorded traffic split. A new deployed model takes
-no traffic until the rollout gives it some, so a deploy killed half-way leaves the endpoint
-serving what it served; the next deploy's clean-up removes what it left behind.
+endpoint is created and kept across restarts (its URL). Each deployed model runs
+`endpoints.min_replicas` server processes (`python -m shelfcast.serving`), its replicas,
+each on a port of its own: the router starts them, routes among the healthy ones and
+restarts those that end or hang (`replicas`). Commands record what should run in
+`<home>/endpoints/` (`local_state`) and the router follows. Every command on an endpoint
+first brings its router back if it died (unless the endpoint was stopped on purpose); the
+new router adopts the replicas still running. A new deployed model takes no traffic until
+the rollout gives it some, so a deploy killed half-way leaves the endpoint serving what it
+served; the next deploy's clean-up removes what it left behind.
 """
 
 from __future__ import annotations
@@ -37,8 +40,15 @@ from shelfcast.endpoints.base import (
     TrafficChange,
     check_split,
 )
-from shelfcast.endpoints.local_state import EndpointRecord, ModelRecord, StateStore, now
+from shelfcast.endpoints.local_state import (
+    EndpointRecord,
+    ModelRecord,
+    ReplicaRecord,
+    StateStore,
+    now,
+)
 from shelfcast.endpoints.processes import HOST
+from shelfcast.endpoints.replicas import DRAIN_TIMEOUT, KILL_AFTER, START_GRACE
 from shelfcast.serving.client import PredictionRequestError
 from shelfcast.serving.client import predict as post_predict
 
@@ -48,9 +58,10 @@ if TYPE_CHECKING:
 
 HEALTH_ROUTE = "/health"
 PROBE_TIMEOUT = 2.0  # seconds for one health request
-START_GRACE = 60.0  # seconds a live server may take to open its port before it is unhealthy
 START_TIMEOUT = 120.0  # seconds `start` waits for the models it restarted to settle
 ROUTER_TIMEOUT = 20.0  # seconds to wait for a router to answer after starting it
+# seconds `undeploy` waits for the router to drain and stop a model's replicas
+UNDEPLOY_TIMEOUT = DRAIN_TIMEOUT + KILL_AFTER + 5.0
 ROUTER = "router"
 
 
@@ -66,13 +77,14 @@ class LocalBackend(EndpointBackend):
     # ------------------------------------------------------------------------- reading
 
     def list_endpoints(self) -> list[Endpoint]:
-        return [self.describe(name) for name in self.store.names()]
+        """Every endpoint as it is: a dead router is reported, not restarted."""
+        return [self._endpoint(self.store.read(name)) for name in self.store.names()]
 
     def describe(self, name: str) -> Endpoint:
-        return self._endpoint(self.store.read(name))
+        return self._endpoint(self._ensure(name))
 
     def health(self, name: str, deployed_model_id: str) -> DeployedModel:
-        record = self.store.read(name)
+        record = self._ensure(name)
         return self._deployed(record, _model(record, deployed_model_id))
 
     # ------------------------------------------------------------------------- changing
@@ -86,20 +98,24 @@ class LocalBackend(EndpointBackend):
         return self.start(name)
 
     def deploy(self, name: str, release: Release) -> DeployedModel:
+        """Record a new deployed model; the router starts its replicas."""
+        record = self.store.read(name)
+        if not processes.running(record.router_pid, record.port):
+            self.start(name)
         with self.store.update(name) as record:
             model = ModelRecord(
                 id=f"dm-{record.next_id}",
                 release_id=release.release_id,
                 release_uri=release.uri,
                 created=now(),
-                port=processes.free_port(tuple(self.store.ports())),
+                replica_count=self.settings.endpoints.min_replicas,
             )
             record.next_id += 1
-            self._start_model(record, model)
             record.models.append(model)
         return self._deployed(record, model, probe=False)
 
     def set_traffic(self, name: str, split: Mapping[str, int], note: str = "") -> Endpoint:
+        self._ensure(name)
         with self.store.update(name) as record:
             split = check_split(self._endpoint(record, probe=False), split)
             record.traffic = split
@@ -107,7 +123,8 @@ class LocalBackend(EndpointBackend):
         return self.describe(name)
 
     def undeploy(self, name: str, deployed_model_id: str) -> None:
-        record = self.store.read(name)
+        """Drain and stop the model's replicas (the router does), then forget the model."""
+        record = self._ensure(name)
         model = _model(record, deployed_model_id)
         others = [k for k, v in record.traffic.items() if v and k != model.id]
         if record.traffic.get(model.id) and others:
@@ -115,11 +132,19 @@ class LocalBackend(EndpointBackend):
                 f"deployed model {model.id} of {name!r} takes {record.traffic[model.id]}% of "
                 "the traffic: move it elsewhere first"
             )
-        processes.terminate([(model.pid, model.port)])
         with self.store.update(name) as record:
-            record.models = [m for m in record.models if m.id != deployed_model_id]
+            _model(record, deployed_model_id).replica_count = 0
             if record.traffic.pop(deployed_model_id, None):
                 record.log_traffic(f"undeploy {deployed_model_id}")
+        deadline = time.monotonic() + UNDEPLOY_TIMEOUT
+        while left := _running(self.store.read(name), deployed_model_id):
+            record = self.store.read(name)
+            if not processes.running(record.router_pid, record.port) or time.monotonic() > deadline:
+                processes.terminate(left)
+                break
+            time.sleep(0.05)
+        with self.store.update(name) as record:
+            record.models = [m for m in record.models if m.id != deployed_model_id]
 
     def predict(
         self,
@@ -127,66 +152,74 @@ class LocalBackend(EndpointBackend):
         instances: Sequence[Mapping[str, Any]],
         deployed_model_id: str | None = None,
     ) -> PredictResponse:
-        record = self.store.read(name)
-        port = record.port
+        record = self._ensure(name)
+        ports = [record.port]
         if deployed_model_id is not None:
-            port = _model(record, deployed_model_id).port
-        try:
-            body = post_predict(
-                f"http://{HOST}:{port}",
-                [dict(i) for i in instances],
-                token=self.settings.serving.server_token,
-            )
-        except PredictionRequestError as exc:
-            target = deployed_model_id or f"endpoint {name}"
-            raise PredictionFailed(f"{target}: {exc}") from None
+            model = _model(record, deployed_model_id)
+            ports = [r.port for r in model.replicas if processes.running(r.pid, r.port)]
+            if not ports:
+                raise PredictionFailed(f"{deployed_model_id}: no replica is running")
+        for number, port in enumerate(ports, start=1):
+            try:
+                body = post_predict(
+                    f"http://{HOST}:{port}",
+                    [dict(i) for i in instances],
+                    token=self.settings.serving.server_token,
+                )
+            except PredictionRequestError as exc:
+                if number < len(ports):  # another replica of the deployed model may answer
+                    continue
+                target = deployed_model_id or f"endpoint {name}"
+                raise PredictionFailed(f"{target}: {exc}") from None
+            break
         return PredictResponse(body["predictions"], body.get("deployedModelId"))
 
     def start(self, name: str) -> Endpoint:
-        """Start what is not running of the router, the models with traffic and the one kept
-        for rollback, on their recorded ports when free; wait for them to settle."""
+        """Start the router if it is not running; it starts (or adopts) the replicas of every
+        deployed model. Wait for them to settle."""
         with self.store.update(name) as record:
+            record.stopped = False
             if not processes.running(record.router_pid, record.port):
                 self._start_router(record)
-            restarted = [m for m in _wanted(record) if not processes.running(m.pid, m.port)]
-            for model in restarted:
-                self._start_model(record, model)
         self._wait_for_router(record)
         deadline = time.monotonic() + START_TIMEOUT
-        for model in restarted:
+        for model in (m for m in record.models if m.replica_count):
             while self.health(name, model.id).state == STARTING and time.monotonic() < deadline:
                 time.sleep(0.1)
         return self.describe(name)
 
     def stop(self, name: str) -> Endpoint:
-        """Stop the router and every deployed model's server; the record keeps them all."""
-        record = self.store.read(name)
+        """Stop the router, then every replica; the record keeps the deployed models."""
+        with self.store.update(name) as record:
+            record.stopped = True
+        processes.terminate([(record.router_pid, record.port)])
         processes.terminate(
-            [(record.router_pid, record.port), *((m.pid, m.port) for m in record.models)]
+            [(r.pid, r.port) for m in self.store.read(name).models for r in m.replicas]
         )
         with self.store.update(name) as record:
             record.router_pid = None
-            for model in record.models:
-                if not processes.running(model.pid, model.port):
-                    model.pid = None
+            for replica in (r for m in record.models for r in m.replicas):
+                replica.pid = None
         return self.describe(name)
 
     # ------------------------------------------------------------------------- processes
 
+    def _ensure(self, name: str) -> EndpointRecord:
+        """The endpoint's record, its router started again first if it died (not stopped)."""
+        record = self.store.read(name)
+        if record.stopped or processes.running(record.router_pid, record.port):
+            return record
+        self.start(name)
+        return self.store.read(name)
+
     def _environment(self) -> dict[str, str]:
-        """The processes' environment: ours without Vertex AI's variables, same settings."""
+        """The router's environment (its replicas' too): ours without Vertex AI's variables."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIP_")}
         env.update(PYTHONUNBUFFERED="1", SHELFCAST_HOME=str(self.settings.home.resolve()))
         return env
 
-    def _port(self, port: int) -> int:
-        """`port` if it is free, else another free port."""
-        if processes.port_free(port):
-            return port
-        return processes.free_port(tuple(self.store.ports()))
-
     def _start_router(self, record: EndpointRecord) -> None:
-        record.port = self._port(record.port)
+        record.port = processes.port_or_free(record.port, tuple(self.store.ports()))
         command = [
             sys.executable,
             "-m",
@@ -198,23 +231,6 @@ class LocalBackend(EndpointBackend):
         ]
         log = self.store.log_path(record.name, ROUTER)
         record.router_pid = processes.spawn(command, self._environment(), log)
-
-    def _start_model(self, record: EndpointRecord, model: ModelRecord) -> None:
-        model.port = self._port(model.port)
-        command = [
-            sys.executable,
-            "-m",
-            "shelfcast.serving",
-            "--release",
-            model.release_uri,
-            "--host",
-            HOST,
-            "--port",
-            str(model.port),
-        ]
-        env = self._environment() | {"AIP_DEPLOYED_MODEL_ID": model.id}
-        model.pid = processes.spawn(command, env, self.store.log_path(record.name, model.id))
-        model.started = time.time()
 
     def _wait_for_router(self, record: EndpointRecord) -> None:
         """Return once the router answers; `EndpointError` with its log if it does not."""
@@ -237,11 +253,18 @@ class LocalBackend(EndpointBackend):
         models = tuple(self._deployed(record, m, probe) for m in record.models)
         router = processes.running(record.router_pid, record.port)
         taking = [m for m in models if record.traffic.get(m.id)]
-        if not router and not any(m.detail.get("pid") for m in models):
+        detail: dict[str, Any] = {}
+        if record.stopped:
             status = "stopped"
+        elif not router:
+            status = "router down"
+            detail["reason"] = (
+                f"the router (pid {record.router_pid}) is not running; any `shelfcast "
+                f"endpoints` command on {record.name} starts it again"
+            )
         elif not taking:
             status = "no traffic"
-        elif router and all(m.state == HEALTHY for m in taking):
+        elif all(m.state == HEALTHY for m in taking):
             status = "serving"
         else:
             status = "degraded"
@@ -256,6 +279,7 @@ class LocalBackend(EndpointBackend):
             ),
             detail={
                 "status": status,
+                **detail,
                 "router": "running" if router else "not running",
                 "router_pid": record.router_pid if router else None,
                 "folder": str(self.store.folder(record.name)),
@@ -265,19 +289,39 @@ class LocalBackend(EndpointBackend):
     def _deployed(
         self, record: EndpointRecord, model: ModelRecord, probe: bool = True
     ) -> DeployedModel:
-        """The deployed model, its state checked from its process and health route."""
-        log = self.store.log_path(record.name, model.id)
-        detail: dict[str, Any] = {"port": model.port, "log": str(log)}
+        """The deployed model, its state from its replicas' processes and health routes:
+        healthy when every replica is."""
+        live = [r for r in model.replicas if processes.running(r.pid, r.port)]
+        checks = [self._check(r) if probe else (STARTING, None) for r in live]
+        healthy = sum(state == HEALTHY for state, _ in checks)
+        failed = [reason for state, reason in checks if state == FAILED]
+        unhealthy = [reason for state, reason in checks if state == UNHEALTHY]
         restart = f"`shelfcast endpoints start {record.name}` restarts it"
-        reason: str | None
-        if model.pid is None:
+        reason: str | None = None
+        if failed:
+            state, reason = FAILED, failed[0]
+        elif model.replica_count == 0 and not live:
+            state, reason = STOPPED, "undeployed: its replicas were stopped"
+        elif record.stopped and not live:
             state, reason = STOPPED, f"stopped; {restart}"
-        elif not processes.running(model.pid, model.port):
+        elif not processes.running(record.router_pid, record.port) and not live:
             state = STOPPED
-            reason = f"server process {model.pid} ended unexpectedly (see {log}); {restart}"
+            reason = f"its servers and the router of {record.name} ended; {restart}"
+        elif healthy == model.replica_count and len(live) == healthy:
+            state = HEALTHY
+        elif unhealthy and len(unhealthy) + healthy == len(live) == model.replica_count:
+            state, reason = UNHEALTHY, unhealthy[0]
         else:
-            detail["pid"] = model.pid
-            state, reason = (STARTING, None) if not probe else self._check(model)
+            state = STARTING
+        detail: dict[str, Any] = {
+            "replicas": f"{healthy}/{model.replica_count} healthy"
+            if probe
+            else f"{len(live)}/{model.replica_count} running",
+            "ports": [r.port for r in model.replicas],
+            "pids": [r.pid for r in live],
+            "restarts": sum(r.restarts for r in model.replicas),
+            "log": str(self.store.log_path(record.name, f"{model.id}-*")),  # one a replica
+        }
         if reason:
             detail["reason"] = reason
         return DeployedModel(
@@ -286,17 +330,17 @@ class LocalBackend(EndpointBackend):
             release_uri=model.release_uri,
             created=model.created,
             state=state,
-            url=f"http://{HOST}:{model.port}",
+            url=f"http://{HOST}:{live[0].port}" if live else None,
             detail=detail,
         )
 
-    def _check(self, model: ModelRecord) -> tuple[str, str | None]:
-        """A live server's state from its health route."""
-        status, body = _probe(model.port)
+    def _check(self, replica: ReplicaRecord) -> tuple[str, str | None]:
+        """A live replica's state from its health route."""
+        status, body = _probe(replica.port)
         if status == 200:
             return HEALTHY, None
         if status is None:
-            young = time.time() - (model.started or 0.0) < START_GRACE
+            young = time.time() - (replica.started or 0.0) < START_GRACE
             return (STARTING, None) if young else (UNHEALTHY, "the health route does not answer")
         if status == 503 and body.get("status") == "loading":
             return STARTING, None
@@ -312,15 +356,11 @@ def _model(record: EndpointRecord, deployed_model_id: str) -> ModelRecord:
     return model
 
 
-def _wanted(record: EndpointRecord) -> list[ModelRecord]:
-    """The models that should run: those with traffic, and the newest one older than them
-    without traffic (the one a rollback goes back to)."""
-    taking = [m for m in record.models if record.traffic.get(m.id)]
-    if not taking:
-        return []
-    newest = max(m.created for m in taking)
-    older = [m for m in record.models if m not in taking and m.created < newest]
-    return taking + ([max(older, key=lambda m: m.created)] if older else [])
+def _running(record: EndpointRecord, deployed_model_id: str) -> list[tuple[int | None, int]]:
+    """(pid, port) of the deployed model's replicas that still run."""
+    model = record.model(deployed_model_id)
+    replicas = model.replicas if model is not None else []
+    return [(r.pid, r.port) for r in replicas if processes.running(r.pid, r.port)]
 
 
 def _probe(port: int) -> tuple[int | None, dict[str, Any]]:

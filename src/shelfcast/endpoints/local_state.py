@@ -1,8 +1,10 @@
 """What the local backend records about its endpoints, and where.
 
 One folder per endpoint under `<home>/endpoints/`: `state.json` (the router's port and pid,
-the deployed models with their ports and pids, the traffic split and its history) and
-`logs/` (one log per process). State files are written whole to a temporary file and renamed
+the deployed models with their replicas' ports and pids, the traffic split and its history)
+and `logs/` (one log per process). The commands write what should run (models, replica
+counts, traffic, `stopped`); the router, which starts and stops the replicas, writes their
+pids and ports, under the same lock. State files are written whole to a temporary file and renamed
 into place, so readers (the router among them) never see half a file; read-modify-write
 sequences hold an exclusive lock on `<home>/endpoints/.lock`, so that two commands cannot
 lose each other's changes. The standard library only: the router imports this module.
@@ -24,7 +26,7 @@ from typing import Any
 
 from shelfcast.endpoints.base import EndpointError, EndpointNotFound
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: one server per deployed model (its port, pid and start time)
 STATE_FILE = "state.json"
 LOCK_FILE = ".lock"
 HISTORY_KEPT = 100  # traffic changes kept per endpoint, newest last
@@ -37,26 +39,45 @@ def now() -> str:
 
 
 @dataclass
+class ReplicaRecord:
+    """One server process of a deployed model. `pid` is None once stopped."""
+
+    port: int
+    pid: int | None = None
+    started: float | None = None  # time.time() of the last start
+    restarts: int = 0  # starts after the first, by the router
+
+
+@dataclass
 class ModelRecord:
-    """A deployed model: one server process. `pid` is None once stopped."""
+    """A deployed model: `replica_count` server processes (0 while it is being undeployed)."""
 
     id: str
     release_id: str
     release_uri: str
     created: str
-    port: int
-    pid: int | None = None
-    started: float | None = None  # time.time() of the last start
+    replica_count: int = 1
+    replicas: list[ReplicaRecord] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any], version: int) -> ModelRecord:
+        if version == 1:  # its one server becomes its one replica
+            replica = ReplicaRecord(doc.pop("port"), doc.pop("pid"), doc.pop("started"))
+            return cls(**doc, replica_count=1, replicas=[replica])
+        replicas = [ReplicaRecord(**r) for r in doc.pop("replicas")]
+        return cls(**doc, replicas=replicas)
 
 
 @dataclass
 class EndpointRecord:
-    """A local endpoint: its router's port and pid, deployed models and traffic."""
+    """A local endpoint: its router's port and pid, deployed models and traffic. `stopped`:
+    stopped on purpose (`stop`), so that nothing brings it back but `start` or a deploy."""
 
     name: str
     port: int
     created: str
     router_pid: int | None = None
+    stopped: bool = False
     models: list[ModelRecord] = field(default_factory=list)
     traffic: dict[str, int] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)  # time, traffic, note
@@ -77,9 +98,10 @@ class EndpointRecord:
     def from_json(cls, data: bytes, source: Path) -> EndpointRecord:
         try:
             doc = json.loads(data)
-            if doc.pop("format_version", None) != FORMAT_VERSION:
-                raise ValueError("unsupported format version")
-            models = [ModelRecord(**m) for m in doc.pop("models")]
+            version = doc.pop("format_version", None)
+            if version not in (1, FORMAT_VERSION):
+                raise ValueError(f"unsupported format version {version!r}")
+            models = [ModelRecord.from_dict(m, version) for m in doc.pop("models")]
             return cls(models=models, **doc)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise EndpointError(f"{source}: not a local endpoint state file ({exc})") from None
@@ -144,12 +166,12 @@ class StateStore:
             raise
 
     def ports(self) -> set[int]:
-        """Every port recorded by any endpoint (routers and deployed models)."""
+        """Every port recorded by any endpoint (routers and replicas)."""
         ports: set[int] = set()
         for name in self.names():
             with contextlib.suppress(EndpointError, FileNotFoundError):
                 record = self.read(name)
-                ports |= {record.port, *(m.port for m in record.models)}
+                ports |= {record.port, *(r.port for m in record.models for r in m.replicas)}
         return ports
 
     @contextlib.contextmanager

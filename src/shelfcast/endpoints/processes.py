@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,6 +34,26 @@ def free_port(avoid: Sequence[int] = ()) -> int:
             port = sock.getsockname()[1]
         if port not in avoid:
             return port
+
+
+def port_or_free(port: int, avoid: Sequence[int] = ()) -> int:
+    """`port` if a server could bind it now, else a free port not in `avoid`."""
+    return port if port_free(port) else free_port(avoid)
+
+
+def server_command(release_uri: str, port: int) -> list[str]:
+    """The prediction server serving `release_uri` on 127.0.0.1:`port`."""
+    return [
+        sys.executable,
+        *("-m", "shelfcast.serving", "--release", release_uri),
+        *("--host", HOST, "--port", str(port)),
+    ]
+
+
+def signal_group(pid: int, sig: int) -> None:
+    """Send `sig` to the process group of `pid` (its session), if it still exists."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
 
 
 def port_free(port: int) -> bool:
@@ -94,8 +115,7 @@ def terminate(
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         alive = [(pid, port) for pid, port in processes if pid and running(pid, port)]
         for pid, _ in alive:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, sig)
+            signal_group(pid, sig)
         deadline = time.monotonic() + wait
         while alive and time.monotonic() < deadline:
             time.sleep(0.02)

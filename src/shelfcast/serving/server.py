@@ -7,6 +7,10 @@ import logging
 from shelfcast.serving.config import ServerConfig
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Seconds uvicorn waits, after SIGTERM, for the requests in flight (it stops listening at
+# once and closes idle connections); then the app's shutdown closes the prediction log.
+# A local endpoint's router sends SIGKILL only after longer (`endpoints.replicas.KILL_AFTER`).
+GRACEFUL_SHUTDOWN = 10
 
 
 def run_server(config: ServerConfig, access_log: bool = False) -> None:
@@ -26,5 +30,5 @@ def run_server(config: ServerConfig, access_log: bool = False) -> None:
         port=config.port,
         access_log=access_log,
         log_level="info",
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
     )

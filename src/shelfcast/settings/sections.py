@@ -182,6 +182,9 @@ class EndpointSettings(Section):
     name: Annotated[str, Flat("endpoint_name")] = "book-sales"
     # the server image, e.g. europe-west2-docker.pkg.dev/P/shelfcast/server:0.1.0
     serving_image_uri: Annotated[str | None, Flat()] = None
+    # server processes per deployed model of a local endpoint, kept running by its router
+    # (Vertex AI's own floor is `vertex_min_replicas`: billed machines, not processes)
+    min_replicas: Annotated[int, Field(ge=1)] = 2
     vertex_machine_type: Annotated[str, Flat()] = "n1-standard-2"
     vertex_min_replicas: Annotated[int, Field(ge=1), Flat()] = 1
     vertex_max_replicas: Annotated[int, Field(ge=1), Flat()] = 2

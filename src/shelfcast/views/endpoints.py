@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from shelfcast.lifecycle.deploy import DeployResult, DryRunPlan, PerTitleResult
 
 CLIENTS_CALL = "URL clients call"
+# endpoint statuses (local backend) that `list` shows beside the deployed models' states
+PROBLEMS = frozenset({"router down", "degraded"})
 
 
 def split_text(endpoint: Endpoint) -> str:
@@ -100,6 +102,9 @@ def print_endpoints(endpoints: Sequence[Endpoint], out: Console | None = None) -
     for endpoint in endpoints:
         serving = endpoint.serving()
         states = sorted({m.state for m in endpoint.deployed_models})
+        status = endpoint.detail.get("status")
+        if status in PROBLEMS:  # the endpoint's own trouble, beside its models' states
+            states.insert(0, str(status))
         rows.append(
             (
                 endpoint.name,

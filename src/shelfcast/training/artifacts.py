@@ -15,6 +15,7 @@ import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -202,6 +203,10 @@ class TrainingResult:
     config: dict[str, Any] = field(default_factory=dict)  # the FitConfig, as JSON
     executor: str = ""  # where the titles were fitted, e.g. "process pool (2 workers)"
     seconds: float = 0.0  # wall time of fitting every title
+    # The pools the titles were fitted against (`pool_state.to_rows`), when kept for the
+    # catalogue model, and where they came from (the plan's `PoolPlan`, with `trained_in`)
+    pools: list[dict[str, Any]] | None = None
+    pools_info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
@@ -265,6 +270,10 @@ def training_to_files(result: TrainingResult) -> dict[str, bytes]:
         "executor": result.executor,
         "seconds": result.seconds,
         "titles": titles,
+        "pools": None
+        if result.pools is None
+        else [{**row, "cutoff": row["cutoff"].isoformat()} for row in result.pools],
+        "pools_info": result.pools_info,
     }
     return {
         TRAINING_FILE: json.dumps(document, default=_json_default).encode(),
@@ -332,6 +341,10 @@ def training_from_files(files: Mapping[str, bytes]) -> TrainingResult:
         config=document["config"],
         executor=document["executor"],
         seconds=document["seconds"],
+        pools=None
+        if document.get("pools") is None
+        else [{**row, "cutoff": date.fromisoformat(row["cutoff"])} for row in document["pools"]],
+        pools_info=document.get("pools_info", {}),
     )
 
 

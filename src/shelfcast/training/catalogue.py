@@ -21,11 +21,13 @@ until its series or the settings change, or a full refit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.forecasting import pool_state
+from shelfcast.forecasting.backtest import Pools
 from shelfcast.forecasting.content_hash import content_hash, settings_digest
 from shelfcast.forecasting.fit import FitConfig
 from shelfcast.settings import Settings
@@ -89,3 +91,22 @@ def plan_refit(
     else:
         pools = PoolPlan(wanted, pool_state.data_hash(hashes), None, None, None, reason)
     return RefitPlan(base, refit, hashes, digest, pools)
+
+
+def plan_pools(
+    settings: Settings,
+    plan: Mapping[str, Any],
+    series: Sequence[TitleSeries],
+    config: FitConfig,
+) -> tuple[Pools, list[dict[str, Any]]]:
+    """The pools a catalogue retrain fits against, and their rows to keep with the version:
+    the kept pools `plan` (`PoolPlan.to_dict`) reuses, read from the registry and verified,
+    else pools trained across `series`."""
+    from shelfcast.forecasting.parallel import train_pools
+    from shelfcast.registry.catalogue_pools import read_pools
+
+    if plan.get("reused_from"):
+        rows = read_pools(settings, str(plan["reused_from"]), str(plan["file_sha256"]))
+        return pool_state.from_rows(rows), rows
+    pools = train_pools(series, config)
+    return pools, pool_state.to_rows(pools)

@@ -278,19 +278,16 @@ def train_titles(
     kept: list[dict[str, Any]] | None = None
     pools_seconds = 0.0
     if chosen:
-        from shelfcast.forecasting import pool_state
         from shelfcast.forecasting.parallel import train_pools
 
         pools = None
-        if pool_plan and pool_plan.get("reused_from"):
-            from shelfcast.registry.catalogue_pools import read_pools
+        if pool_plan is not None:
+            from shelfcast.training.catalogue import plan_pools
 
             resolved = settings_from_dict(settings)
-            kept = read_pools(resolved, pool_plan["reused_from"], pool_plan["file_sha256"])
-            pools = pool_state.from_rows(kept)
+            pools, kept = plan_pools(resolved, pool_plan, pool_series or chosen, config)
         elif pool_series:
             pools = train_pools(pool_series, config)
-            kept = pool_state.to_rows(pools) if pool_plan is not None else None
         pools_seconds = time.perf_counter() - fit_started
         fits, errors = fit_on(choice, chosen, config, progress=advance, pools=pools)
     seconds = time.perf_counter() - fit_started

@@ -20,7 +20,7 @@ import dataclasses
 import itertools
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 
 import numpy as np
@@ -64,20 +64,28 @@ def synthetic_table(
     chosen = series[::step][:fitted]
     fits, errors = fit_titles(chosen, fit_config(load_settings()), workers=workers)
     say(f"{len(fits)} titles fitted ({len(errors)} failed)")
-    donors: dict[str, list[Bundle]] = defaultdict(list)
-    for fit in fits:
-        donors[fit.bundle.segment.stage].append(fit.bundle)
-    everyone = [b for group in donors.values() for b in group]
-    cycles = {stage: itertools.cycle(group) for stage, group in donors.items()}
-    anyone = itertools.cycle(everyone)
-    bundles = []
+    donors = [fit.bundle for fit in fits]
+    return bundle_table.from_bundles(bundle for _, bundle in stand_ins(series, donors))
+
+
+def stand_ins(series: Sequence[TitleSeries], donors: Sequence[Bundle]) -> list[tuple[int, Bundle]]:
+    """For each of `series`: the index of its donor among `donors` (one of the same stage where
+    there is one) and the donor's bundle re-keyed onto it with its own history (the module
+    docstring)."""
+    by_stage: dict[str, list[int]] = defaultdict(list)
+    for i, donor in enumerate(donors):
+        by_stage[donor.segment.stage].append(i)
+    cycles = {stage: itertools.cycle(group) for stage, group in by_stage.items()}
+    anyone = itertools.cycle(range(len(donors)))
+    out = []
     for s in series:
-        donor = next(cycles.get(segment_of(s.values).stage, anyone))
+        i = next(cycles.get(segment_of(s.values).stage, anyone))
+        donor = donors[i]
         if json.dumps(donor.model.to_dict()).find('"launch"') >= 0:  # dated by its own launch
             history = dataclasses.replace(donor.history, key=s.key, title=s.title)
         else:
             values = np.asarray(s.values[-MAX_WEEKS:], dtype=np.float64)
             start = s.start + pd.Timedelta(weeks=len(s.values) - len(values))
             history = dataclasses.replace(s, start=start, values=values)
-        bundles.append(dataclasses.replace(donor, history=history))
-    return bundle_table.from_bundles(bundles)
+        out.append((i, dataclasses.replace(donor, history=history)))
+    return out

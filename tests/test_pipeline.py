@@ -8,6 +8,7 @@ invalid data; the `shelfcast train` command twice; the seed's `pipelines/zenml_p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -385,3 +386,44 @@ def test_every_title_is_one_catalogue_version_and_a_retrain_refits_what_changed(
     champions = champion_table(project.settings())
     assert sorted(champions.table.keys) == sorted(titles)
     assert champions.versions[others[0]] == "2"  # carried over: its row copied into v2
+
+
+def test_pools_are_kept_per_version_and_reused_until_a_full_refit_or_new_pool_settings(project):
+    pooled = fit_config(
+        Settings(), n_origins=1, candidates=("snaive", "theta", "gbm", "launch", "profile")
+    )
+    isbns = sorted(set(pd.read_parquet(project.sample)["ISBN"].astype(str)))
+    titles = (*ISBNS, *[k for k in isbns if k not in ISBNS][:58])
+
+    def train(folder: str, config=pooled, full: bool = False, tripled: str | None = None):
+        settings = load_settings(
+            home=project.home,
+            environment="testing",
+            data={"paths": (str(sales_of(project, folder, titles, tripled)),)},
+            training={"workers": 2},
+            registry={"catalogue_model": "pooled_catalogue"},
+        )
+        summary = run_training(settings, all_titles=True, catalogue=True, config=config, full=full)
+        return summary.catalogue
+
+    first = train("pools-1")
+    assert first["version"] == "1" and first["counts"]["fitted"] == 60
+    assert first["pools"]["trained_in"] == "1" and first["pools"]["reused_from"] is None
+    assert {"gbm", "profile"} <= set(first["pools"]["families"])
+
+    second = train("pools-2", tripled=ISBNS[0])
+    assert second["counts"]["fitted"] == 1 and second["counts"]["carried"] == 59
+    assert (second["pools"]["reused_from"], second["pools"]["trained_in"]) == ("1", "1")
+    assert second["pools"]["reason"].startswith("pool settings unchanged")
+    assert second["pools"]["data_hash"] == first["pools"]["data_hash"]  # trained on v1's data
+
+    full = train("pools-3", full=True, tripled=ISBNS[0])
+    assert full["counts"]["fitted"] == 60
+    assert (full["pools"]["reused_from"], full["pools"]["trained_in"]) == (None, "3")
+    assert full["pools"]["reason"].startswith("full refit")
+    assert full["pools"]["data_hash"] != first["pools"]["data_hash"]
+
+    shorter = dataclasses.replace(pooled, max_train_weeks=156)
+    changed = train("pools-4", config=shorter, tripled=ISBNS[0])
+    assert (changed["pools"]["reused_from"], changed["pools"]["trained_in"]) == (None, "4")
+    assert changed["pools"]["reason"].startswith("pool settings changed")

@@ -111,6 +111,10 @@ class Pools:
     def __bool__(self) -> bool:
         return bool(self._trained)
 
+    def items(self) -> list[tuple[pd.Timestamp, Mapping[str, Any]]]:
+        """Each cut-off, oldest first, with the pools trained up to it."""
+        return list(self._trained.items())
+
 
 @dataclass
 class Backtest:

@@ -8,7 +8,9 @@ unchanged, their refit failed, or absent from this run's data) are carried over:
 champion row is copied into the version, not refitted. Every title gets a row in
 `decisions.parquet` (decision, reason, both scores, `champion_version`, `previous_version`),
 which is the version's champion map; the version then takes `champion` (its map is in force)
-and `challenger`. A retrain that refitted nothing makes no version.
+and `challenger`. A retrain that refitted nothing makes no version. The pools the refitted
+titles were fitted against are kept with the version (`catalogue_pools`), with where they came
+from: trained in this version, or reused from an earlier one.
 
 `champion_table(settings, version)` gathers the champion row of every title from the versions
 that hold them: what a release of the catalogue is made of.
@@ -67,6 +69,7 @@ class CatalogueRegistration:
     counts: dict[str, int]
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    pools: dict[str, Any] | None = None  # the manifest's `pools`: kept pools and their origin
 
 
 def champion_table(settings: Settings, version: str | None = None) -> ChampionTable:
@@ -134,9 +137,14 @@ def register_catalogue(
     settings_digest: str = "",
     data_source: str = "",
     pipeline_run: str | None = None,
+    pools: Sequence[Mapping[str, Any]] | None = None,
+    pools_info: Mapping[str, Any] | None = None,
 ) -> CatalogueRegistration:
     """Register a catalogue version from `fits` (the titles refitted), carrying every other
-    title of the champion version over; see the module docstring."""
+    title of the champion version over; see the module docstring. `pools`: the rows of the
+    pools the titles were fitted against (`pool_state.to_rows`), kept with the version as
+    `pools_info` describes them (`settings_hash`, `data_hash`, `reused_from` and, for reused
+    pools, `trained_in`)."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
     client = client_for(settings)
@@ -192,13 +200,15 @@ def register_catalogue(
             "data_fingerprint": fingerprint,
             "created_at": now_iso(),
         }
+        if pools is not None:
+            info["pools"] = _pools_about(pools, pools_info or {}, version)
         timings["tables"] = time.perf_counter() - mark
         mark = time.perf_counter()
         reason = (
             f"catalogue: {counts['promoted']} titles promoted, {counts['kept']} kept, "
             f"{counts['carried']} carried over"
         )
-        made.publish(table, metrics, decisions, info, run_metrics, reason)
+        made.publish(table, metrics, decisions, info, run_metrics, reason, pools)
         timings["write"] = time.perf_counter() - mark
     shown = frame[frame["decision"] != files.CARRIED]
     failed = _failed_rows(failures, mapping)
@@ -213,7 +223,23 @@ def register_catalogue(
         counts,
         time.perf_counter() - started,
         timings,
+        info.get("pools"),
     )
+
+
+def _pools_about(
+    pools: Sequence[Mapping[str, Any]], about: Mapping[str, Any], version: str
+) -> dict[str, Any]:
+    """The manifest's `pools`: their hashes, families, cut-offs and where they came from."""
+    return {
+        "settings_hash": about.get("settings_hash", ""),
+        "data_hash": about.get("data_hash", ""),
+        "trained_in": about.get("trained_in") or version,
+        "reused_from": about.get("reused_from"),
+        "reason": about.get("reason", ""),
+        "families": sorted({str(r["family"]) for r in pools}),
+        "cutoffs": sorted({str(r["cutoff"]) for r in pools}),
+    }
 
 
 def _gate(

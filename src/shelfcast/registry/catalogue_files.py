@@ -8,8 +8,12 @@
     decisions.parquet                          per title of the catalogue: the gate's
                                                decision and where its champion row is
                                                (`DECISION_SCHEMA`): the champion map
+    pools.parquet                              what pooled families were trained across
+                                               titles, a row per cut-off and family
+                                               (`POOL_SCHEMA`), trained in this version or
+                                               reused; the manifest's `pools` says which
     catalogue.json                             format version, kind, counts, each file's
-                                               sha256, the settings digest
+                                               sha256, the settings digest, the pools' hashes
 
 Every Parquet file is sorted by ISBN in row groups of `bundle_table.GROUP_ROWS`, so one
 title's decision, metrics or row is read from its row group alone. A version's folder is read
@@ -41,6 +45,7 @@ FOLDER = "catalogue"
 MANIFEST = "catalogue.json"
 METRICS = "metrics.parquet"
 DECISIONS = "decisions.parquet"
+POOLS = "pools.parquet"
 FORMAT_VERSION = 1
 
 # What the gate did to a title in a version.
@@ -66,6 +71,11 @@ DECISION_SCHEMA = pa.schema(
 )
 
 
+POOL_SCHEMA = pa.schema(
+    [("cutoff", pa.date32()), ("family", pa.string()), ("pool", pa.string())]  # pool: JSON
+)
+
+
 def decisions_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     columns: dict[str, list[Any]] = {name: [] for name in DECISION_SCHEMA.names}
     for row in sorted(rows, key=lambda r: r["isbn"]):
@@ -80,13 +90,18 @@ def write_version(
     metrics: pd.DataFrame,
     decisions: pa.Table,
     info: Mapping[str, Any],
+    pools: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Write a version's files into `folder`; returns the manifest (written last)."""
+    """Write a version's files into `folder` (`pools`: `POOL_SCHEMA` rows, or none kept);
+    returns the manifest (written last)."""
     folder.mkdir(parents=True, exist_ok=True)
     files = table.write(folder)
     ordered = pa.Table.from_pandas(metrics.sort_values("isbn"), preserve_index=False)
     files[METRICS] = bundle_table.write_file(ordered, folder / METRICS)
     files[DECISIONS] = bundle_table.write_file(decisions.sort_by("isbn"), folder / DECISIONS)
+    if pools is not None:
+        kept = pa.Table.from_pylist(list(pools), schema=POOL_SCHEMA)
+        files[POOLS] = bundle_table.write_file(kept, folder / POOLS)
     manifest = {"format_version": FORMAT_VERSION, **info, "files": files}
     write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1).encode())
     return manifest

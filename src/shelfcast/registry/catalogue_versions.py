@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -135,12 +135,14 @@ class NewVersion:
         info: Mapping[str, Any],
         run_metrics: Mapping[str, float],
         reason: str,
+        pools: Sequence[Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Write the files, log `run_metrics`, then move `challenger` and `champion` here."""
+        """Write the files (`pools`: the kept pools' rows, if any), log `run_metrics`, then
+        move `challenger` and `champion` here."""
         client, name = self.client, self.model.name
         with _staging(self.settings) as staging:
             manifest = catalogue_files.write_version(
-                staging / catalogue_files.FOLDER, table, metrics, decisions, info
+                staging / catalogue_files.FOLDER, table, metrics, decisions, info, pools
             )
             artifacts.upload(
                 self.source, staging / catalogue_files.FOLDER, self.settings.tracking_uri
@@ -155,6 +157,11 @@ class NewVersion:
         )
         for key, value in manifest.get("counts", {}).items():
             client.set_model_version_tag(name, self.version, f"count_{key}", str(value))
+        kept = manifest.get("pools")
+        if kept:
+            origin = f"reused from v{kept['reused_from']}, " if kept.get("reused_from") else ""
+            told = f"{origin}trained in v{kept['trained_in']}"
+            client.set_model_version_tag(name, self.version, "pools", told)
         client.set_registered_model_alias(name, CHALLENGER, self.version)
         entries = history.pushed(history.parse(self.model.tags), self.version, self.source, reason)
         move_champion(client, name, entries)

@@ -15,6 +15,7 @@ import io
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -119,21 +120,33 @@ class SeriesSet:
 
 
 def series_to_files(series: SeriesSet) -> dict[str, bytes]:
-    """One parquet file, a row per series: key, start, freq, names, meta and the weekly values."""
-    frame = pd.DataFrame(
+    """One parquet file, a row per series: key, start, freq, names, meta and the weekly values
+    (one list column built from the arrays end to end, not a Python float per week)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrays = [np.asarray(s.values, dtype=np.float64) for s in series]
+    offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+    np.cumsum([len(a) for a in arrays], out=offsets[1:])
+    flat = np.concatenate(arrays) if arrays else np.empty(0, dtype=np.float64)
+    large = offsets[-1] > np.iinfo(np.int32).max
+    lists, offset_type = (pa.LargeListArray, pa.int64()) if large else (pa.ListArray, pa.int32())
+    table = pa.table(
         {
             "key": [s.key for s in series],
-            "start": pd.to_datetime([s.start for s in series]),
+            "start": pa.array(pd.to_datetime([s.start for s in series]), pa.timestamp("ns")),
             "freq": [s.freq for s in series],
-            "title": [s.title for s in series],
-            "author": [s.author for s in series],
-            "source": [s.source for s in series],
+            "title": pa.array([s.title for s in series], pa.string()),
+            "author": pa.array([s.author for s in series], pa.string()),
+            "source": pa.array([s.source for s in series], pa.string()),
             "meta": [json.dumps(s.meta, sort_keys=True) for s in series],
-            "values": [s.values.tolist() for s in series],
+            "values": lists.from_arrays(pa.array(offsets, offset_type), pa.array(flat)),
         }
     )
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
     about = {"format_version": FORMAT_VERSION, "kind": series.kind}
-    return {SERIES_FILE: _parquet(frame), SERIES_FORMAT_FILE: json.dumps(about).encode()}
+    return {SERIES_FILE: buffer.getvalue(), SERIES_FORMAT_FILE: json.dumps(about).encode()}
 
 
 def series_from_files(files: Mapping[str, bytes]) -> SeriesSet:
@@ -202,6 +215,10 @@ class TrainingResult:
     config: dict[str, Any] = field(default_factory=dict)  # the FitConfig, as JSON
     executor: str = ""  # where the titles were fitted, e.g. "process pool (2 workers)"
     seconds: float = 0.0  # wall time of fitting every title
+    # The pools the titles were fitted against (`pool_state.to_rows`), when kept for the
+    # catalogue model, and where they came from (the plan's `PoolPlan`, with `trained_in`)
+    pools: list[dict[str, Any]] | None = None
+    pools_info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
@@ -265,6 +282,10 @@ def training_to_files(result: TrainingResult) -> dict[str, bytes]:
         "executor": result.executor,
         "seconds": result.seconds,
         "titles": titles,
+        "pools": None
+        if result.pools is None
+        else [{**row, "cutoff": row["cutoff"].isoformat()} for row in result.pools],
+        "pools_info": result.pools_info,
     }
     return {
         TRAINING_FILE: json.dumps(document, default=_json_default).encode(),
@@ -332,6 +353,10 @@ def training_from_files(files: Mapping[str, bytes]) -> TrainingResult:
         config=document["config"],
         executor=document["executor"],
         seconds=document["seconds"],
+        pools=None
+        if document.get("pools") is None
+        else [{**row, "cutoff": date.fromisoformat(row["cutoff"])} for row in document["pools"]],
+        pools_info=document.get("pools_info", {}),
     )
 
 

@@ -68,7 +68,7 @@ def book_sales_training(
     )
     fitting = train_titles.with_options(extra={"executor": executor or {}})
     if catalogue:
-        refit, plan = plan_catalogue(
+        refit, plan, pool_plan = plan_catalogue(
             series=series,
             selected=selected,
             fit_config=fit_config or {},
@@ -76,7 +76,12 @@ def book_sales_training(
             settings=settings,
         )
         training = fitting(
-            series=series, selected=refit, fit_config=fit_config or {}, pooled_over=selected
+            series=series,
+            selected=refit,
+            fit_config=fit_config or {},
+            pooled_over=selected,
+            pool_plan=pool_plan,
+            settings=settings,
         )
         evaluate(training=training)
         registration = register_catalogue(

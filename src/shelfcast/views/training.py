@@ -102,11 +102,16 @@ def catalogue_line(catalogue: dict) -> str:
         if version
         else f"no new version (nothing refitted; v{catalogue.get('base_version')} stays)"
     )
+    pools = catalogue.get("pools") or {}
+    kept = ""
+    if pools:
+        origin = f"reused from v{pools['reused_from']}, " if pools.get("reused_from") else ""
+        kept = f"; pools {origin}trained in v{pools.get('trained_in')}"
     return (
         f"Catalogue {catalogue.get('model_name')}: {made}   titles {counts.get('titles', 0)}, "
         f"refitted {counts.get('fitted', 0)} (promoted {counts.get('promoted', 0)}, kept "
         f"{counts.get('kept', 0)}), carried over {counts.get('carried', 0)}, failed "
-        f"{counts.get('failed', 0)}"
+        f"{counts.get('failed', 0)}{kept}"
     )
 
 

@@ -108,6 +108,8 @@ class Family(Protocol[S]):
     spec_type: type[S]
     requires: tuple[str, ...] = ()  # families whose fits `fit` finds in `context.fitted`
     pooled: bool = False  # trained across titles: `train_pool` runs before any `fit`
+    # The layout of what `train_pool` returns: a stored pool of another layout is not reused.
+    pool_version: int = 1
     # The backtest modes it is a candidate in: "seasonal" (titles with two seasons or more,
     # fitted with the season length), "non-seasonal" (shorter ones, season length 1) and
     # "intermittent" (titles that sell in fewer than most weeks, in either of the others).

@@ -179,6 +179,7 @@ class Gbm(Family[GbmSpec]):
     name = NAME
     spec_type = GbmSpec
     pooled = True
+    pool_version = gbm_features.LAYOUT_VERSION
 
     def train_pool(self, histories: Sequence[TitleSeries], season_length: int) -> GbmPool:
         """One forest across all `histories`. ForecastError when there is too little data."""

@@ -12,7 +12,11 @@ and measures on a fresh MLflow SQLite store, per catalogue size N:
   champion table     every title's champion row gathered from v1..v3 and verified
   title lookup       `title_record` (what `shelfcast models show ISBN` reads), mean of 20
   extract            one title's bundle folder from its verified table
-  models show        `shelfcast models show ISBN` in a new process (Python start-up included)
+  models show        the `shelfcast` console script, `models show ISBN`, in a new process
+                     (Python start-up and imports included): median of `--show-runs`; beside
+                     it `shelfcast --help`, the same start-up without the lookup, and with
+                     `--peer-src DIR` the same command with the Shelfcast of DIR (another
+                     checkout's src/, e.g. an earlier commit's), the runs interleaved
 
 Beside them, the per-title path (`log_training_run`: a run and a registered model per title)
 on `--per-title` titles. Timings are wall seconds on a shared machine: compare ratios.
@@ -32,6 +36,7 @@ import _common  # noqa: F401  (first: pins BLAS threads to one before numpy is i
 import argparse
 import dataclasses
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -50,7 +55,8 @@ from shelfcast.catalog.series import weekly_series
 from shelfcast.forecasting.fit import TitleFit
 from shelfcast.forecasting.parallel import fit_titles
 from shelfcast.registry.catalogue import champion_table, register_catalogue
-from shelfcast.registry.catalogue_titles import extract_title, title_record
+from shelfcast.registry.catalogue_lookup import title_record
+from shelfcast.registry.catalogue_titles import extract_title
 from shelfcast.settings import Settings
 from shelfcast.training.catalogue import plan_refit
 from shelfcast.training.run import fit_config
@@ -86,7 +92,9 @@ def base_fits(count: int, workers: int) -> list[TitleFit]:
     return fits
 
 
-def measure(base: list[TitleFit], n: int, home: Path, gated: bool) -> list[tuple[str, float, str]]:
+def measure(
+    base: list[TitleFit], n: int, home: Path, gated: bool, show_runs: int, peer: Path | None
+) -> list[tuple[str, float, str]]:
     settings = Settings(home=home)
     registry.client_for(settings).search_experiments()  # the store's tables, made once
     rows = []
@@ -119,17 +127,39 @@ def measure(base: list[TitleFit], n: int, home: Path, gated: bool) -> list[tuple
     rows.append(("title lookup (mean of 20)", statistics.mean(lookups), f"max {max(lookups):.3f}"))
     _, seconds = timed(lambda: extract_title(settings, first[n // 2].key, home / "extracted"))
     rows.append(("extract one title", seconds, ""))
-    _, seconds = timed(lambda: show_command(home, first[n // 3].key))
-    rows.append(("`shelfcast models show ISBN`", seconds, "a new process: imports included"))
+    show = ["models", "show", first[n // 3].key]
+    commands = [
+        ("`shelfcast models show ISBN`", show, SRC),
+        ("`shelfcast --help` (start-up alone)", ["--help"], SRC),
+    ]
+    if peer is not None:
+        commands.append((f"`shelfcast models show ISBN`, {peer}", show, peer))
+    times: dict[str, list[tuple[float, float]]] = {what: [] for what, _, _ in commands}
+    for _ in range(show_runs):  # interleaved: a change in the machine's load falls on all
+        for what, args, src in commands:
+            times[what].append(timed(lambda args=args, src=src: command(home, args, src)))
+    for what, measured in times.items():
+        cpu, runs = zip(*measured, strict=True)
+        spread = (
+            f"median of {show_runs} new processes ({min(runs):.2f}-{max(runs):.2f});"
+            f" CPU {statistics.median(cpu):.2f}"
+        )
+        rows.append((what, statistics.median(runs), spread))
     return rows
 
 
-def show_command(home: Path, isbn: str) -> None:
-    """`shelfcast models show ISBN` in a new process, as a user runs it."""
-    env = {**os.environ, "SHELFCAST_HOME": str(home), "PYTHONPATH": str(SRC)}
+def command(home: Path, args: list[str], src: Path) -> float:
+    """The `shelfcast` console script in a new process, as a user runs it (the Shelfcast of
+    `src`); the CPU seconds it used."""
+    env = {**os.environ, "SHELFCAST_HOME": str(home), "PYTHONPATH": str(src)}
     env.pop("MLFLOW_TRACKING_URI", None)
-    command = [sys.executable, "-c", "from shelfcast.cli import app; app()", "models", "show", isbn]
-    subprocess.run(command, env=env, check=True, capture_output=True, cwd=home)
+    script = Path(sys.executable).with_name("shelfcast")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(
+        [sys.executable, str(script), *args], env=env, check=True, capture_output=True, cwd=home
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def phases(timings: dict[str, float]) -> str:
@@ -167,6 +197,14 @@ def main() -> None:
         default=10_000,
         help="largest catalogue that also registers a full, gated refit (10000)",
     )
+    parser.add_argument(
+        "--show-runs", type=int, default=5, help="new processes per command timed (5)"
+    )
+    parser.add_argument(
+        "--peer-src",
+        type=Path,
+        help="also time `models show` with the Shelfcast of this src/ folder (none)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the tables here")
     args = parser.parse_args()
     base = base_fits(args.base, args.workers)
@@ -177,7 +215,9 @@ def main() -> None:
     )
     for n in [int(x) for x in args.titles.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
-            for stage, seconds, note in measure(base, n, Path(tmp), n <= args.gated_max):
+            for stage, seconds, note in measure(
+                base, n, Path(tmp), n <= args.gated_max, args.show_runs, args.peer_src
+            ):
                 whole = stage.startswith(("register", "plan", "champion"))
                 per = 1000 * seconds / n if whole else None
                 table.add(f"{n:,}", stage, fmt(seconds, 2), fmt(per, 2, ""), note)

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 
 @dataclass(frozen=True)
@@ -87,12 +86,16 @@ def difference(x: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
 
 def residuals(w: np.ndarray, p: ArimaParams) -> np.ndarray:
     """One-step innovations of the differenced series, conditional on zero pre-sample shocks."""
+    from scipy.signal import lfilter
+
     u = difference(w, p.d, p.D, p.m)
     return lfilter(ar_polynomial(p, with_differences=False), ma_polynomial(p), u)
 
 
 def psi_weights(p: ArimaParams, horizon: int) -> np.ndarray:
     """MA(infinity) weights of the integrated process: psi_0 = 1, ..., psi_{h-1}."""
+    from scipy.signal import lfilter
+
     impulse = np.zeros(horizon)
     impulse[0] = 1.0
     return lfilter(ma_polynomial(p), ar_polynomial(p, with_differences=True), impulse)

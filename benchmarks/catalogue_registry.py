@@ -24,6 +24,8 @@ on `--per-title` titles. Timings are wall seconds on a shared machine: compare r
 Examples:
     .venv/bin/python benchmarks/catalogue_registry.py                  # 1,000 and 10,000
     .venv/bin/python benchmarks/catalogue_registry.py --titles 100000 --per-title 0
+    .venv/bin/python benchmarks/catalogue_registry.py --project /tmp/cat100k --titles 100000 \
+        --peer-src /tmp/before/src       # lookups and commands only, beside older code
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ from shelfcast.catalog.sample import write_sample
 from shelfcast.catalog.series import weekly_series
 from shelfcast.forecasting.fit import TitleFit
 from shelfcast.forecasting.parallel import fit_titles
+from shelfcast.registry import local_store
 from shelfcast.registry.catalogue import champion_table, register_catalogue
-from shelfcast.registry.catalogue_lookup import title_record
+from shelfcast.registry.catalogue_files import DECISIONS, read_parquet
+from shelfcast.registry.catalogue_lookup import find, title_record
 from shelfcast.registry.catalogue_titles import extract_title
 from shelfcast.settings import Settings
 from shelfcast.training.catalogue import plan_refit
@@ -120,31 +124,44 @@ def measure(
 
     table, seconds = timed(lambda: champion_table(settings))
     rows.append((f"champion table ({len(table.table)} rows)", seconds, ""))
-    lookups = []
+    keys = [f.key for f in first]
+    rows += lookups(settings, keys, show_runs, peer)
+    return rows
+
+
+def lookups(
+    settings: Settings, keys: list[str], show_runs: int, peer: Path | None
+) -> list[tuple[str, float, str]]:
+    """A title's lookup, its extraction, and the commands in new processes, on the catalogue
+    of `settings.home` whose titles are `keys`."""
+    home, n = Path(settings.home), len(keys)
+    rows = []
+    times = []
     for i in range(20):
-        _, s = timed(lambda i=i: title_record(settings, first[(i * 7919) % n].key))
-        lookups.append(s)
-    rows.append(("title lookup (mean of 20)", statistics.mean(lookups), f"max {max(lookups):.3f}"))
-    _, seconds = timed(lambda: extract_title(settings, first[n // 2].key, home / "extracted"))
+        _, s = timed(lambda i=i: title_record(settings, keys[(i * 7919) % n]))
+        times.append(s)
+    rows.append(("title lookup (mean of 20)", statistics.mean(times), f"max {max(times):.3f}"))
+    with tempfile.TemporaryDirectory() as out:
+        _, seconds = timed(lambda: extract_title(settings, keys[n // 2], Path(out) / "bundle"))
     rows.append(("extract one title", seconds, ""))
-    show = ["models", "show", first[n // 3].key]
+    show = ["models", "show", keys[n // 3]]
     commands = [
         ("`shelfcast models show ISBN`", show, SRC),
         ("`shelfcast --help` (start-up alone)", ["--help"], SRC),
     ]
     if peer is not None:
         commands.append((f"`shelfcast models show ISBN`, {peer}", show, peer))
-    times: dict[str, list[tuple[float, float]]] = {what: [] for what, _, _ in commands}
+    measured: dict[str, list[tuple[float, float]]] = {what: [] for what, _, _ in commands}
     for _ in range(show_runs):  # interleaved: a change in the machine's load falls on all
         for what, args, src in commands:
-            times[what].append(timed(lambda args=args, src=src: command(home, args, src)))
-    for what, measured in times.items():
-        cpu, runs = zip(*measured, strict=True)
+            measured[what].append(timed(lambda args=args, src=src: command(home, args, src)))
+    for what, runs in measured.items():
+        cpu, wall = zip(*runs, strict=True)
         spread = (
-            f"median of {show_runs} new processes ({min(runs):.2f}-{max(runs):.2f});"
+            f"median of {show_runs} new processes ({min(wall):.2f}-{max(wall):.2f});"
             f" CPU {statistics.median(cpu):.2f}"
         )
-        rows.append((what, statistics.median(runs), spread))
+        rows.append((what, statistics.median(wall), spread))
     return rows
 
 
@@ -205,14 +222,38 @@ def main() -> None:
         type=Path,
         help="also time `models show` with the Shelfcast of this src/ folder (none)",
     )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        metavar="DIR",
+        help="only the lookups and commands, on the catalogue model of this project folder"
+        " (a new folder: one version of the first of --titles titles registered there first)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the tables here")
     args = parser.parse_args()
-    base = base_fits(args.base, args.workers)
     table = Table(
         "Catalogue model: registry costs",
         ["titles", "stage", "seconds", "ms per title", "phases (s)"],
         right_align_from=2,
     )
+    if args.project:
+        settings = Settings(home=args.project)
+        if local_store.database(settings) is None:  # a new folder: its catalogue, v1, first
+            n = int(args.titles.split(",")[0])
+            fits = catalogue(base_fits(args.base, args.workers), n)
+            hashes = plan_refit(settings, [f.bundle.history for f in fits], CONFIG).hashes
+            _, seconds = timed(lambda: register_catalogue(settings, fits, content_hashes=hashes))
+            table.add(
+                f"{n:,}", "register v1 (all new)", fmt(seconds, 2), fmt(1000 * seconds / n, 2), ""
+            )
+        at = find(settings)
+        keys = read_parquet(at.folder, DECISIONS, columns=["isbn"]).column("isbn").to_pylist()
+        for stage, seconds, note in lookups(settings, keys, args.show_runs, args.peer_src):
+            table.add(f"{len(keys):,}", stage, fmt(seconds, 2), "", note)
+        table.notes += [machine_line("mlflow", "pyarrow"), load_note()]
+        table.print(args.markdown)
+        return
+    base = base_fits(args.base, args.workers)
     for n in [int(x) for x in args.titles.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
             for stage, seconds, note in measure(

@@ -12,7 +12,11 @@ and measures on a fresh MLflow SQLite store, per catalogue size N:
   champion table     every title's champion row gathered from v1..v3 and verified
   title lookup       `title_record` (what `shelfcast models show ISBN` reads), mean of 20
   extract            one title's bundle folder from its verified table
-  models show        `shelfcast models show ISBN` in a new process (Python start-up included)
+  models show        the `shelfcast` console script, `models show ISBN`, in a new process
+                     (Python start-up and imports included): median of `--show-runs`; beside
+                     it `shelfcast --help`, the same start-up without the lookup, and with
+                     `--peer-src DIR` the same command with the Shelfcast of DIR (another
+                     checkout's src/, e.g. an earlier commit's), the runs interleaved
 
 Beside them, the per-title path (`log_training_run`: a run and a registered model per title)
 on `--per-title` titles. Timings are wall seconds on a shared machine: compare ratios.
@@ -20,6 +24,8 @@ on `--per-title` titles. Timings are wall seconds on a shared machine: compare r
 Examples:
     .venv/bin/python benchmarks/catalogue_registry.py                  # 1,000 and 10,000
     .venv/bin/python benchmarks/catalogue_registry.py --titles 100000 --per-title 0
+    .venv/bin/python benchmarks/catalogue_registry.py --project /tmp/cat100k --titles 100000 \
+        --peer-src /tmp/before/src       # lookups and commands only, beside older code
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import _common  # noqa: F401  (first: pins BLAS threads to one before numpy is i
 import argparse
 import dataclasses
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,8 +56,11 @@ from shelfcast.catalog.sample import write_sample
 from shelfcast.catalog.series import weekly_series
 from shelfcast.forecasting.fit import TitleFit
 from shelfcast.forecasting.parallel import fit_titles
+from shelfcast.registry import local_store
 from shelfcast.registry.catalogue import champion_table, register_catalogue
-from shelfcast.registry.catalogue_titles import extract_title, title_record
+from shelfcast.registry.catalogue_files import DECISIONS, read_parquet
+from shelfcast.registry.catalogue_lookup import find, title_record
+from shelfcast.registry.catalogue_titles import extract_title
 from shelfcast.settings import Settings
 from shelfcast.training.catalogue import plan_refit
 from shelfcast.training.run import fit_config
@@ -86,7 +96,9 @@ def base_fits(count: int, workers: int) -> list[TitleFit]:
     return fits
 
 
-def measure(base: list[TitleFit], n: int, home: Path, gated: bool) -> list[tuple[str, float, str]]:
+def measure(
+    base: list[TitleFit], n: int, home: Path, gated: bool, show_runs: int, peer: Path | None
+) -> list[tuple[str, float, str]]:
     settings = Settings(home=home)
     registry.client_for(settings).search_experiments()  # the store's tables, made once
     rows = []
@@ -112,24 +124,59 @@ def measure(base: list[TitleFit], n: int, home: Path, gated: bool) -> list[tuple
 
     table, seconds = timed(lambda: champion_table(settings))
     rows.append((f"champion table ({len(table.table)} rows)", seconds, ""))
-    lookups = []
-    for i in range(20):
-        _, s = timed(lambda i=i: title_record(settings, first[(i * 7919) % n].key))
-        lookups.append(s)
-    rows.append(("title lookup (mean of 20)", statistics.mean(lookups), f"max {max(lookups):.3f}"))
-    _, seconds = timed(lambda: extract_title(settings, first[n // 2].key, home / "extracted"))
-    rows.append(("extract one title", seconds, ""))
-    _, seconds = timed(lambda: show_command(home, first[n // 3].key))
-    rows.append(("`shelfcast models show ISBN`", seconds, "a new process: imports included"))
+    keys = [f.key for f in first]
+    rows += lookups(settings, keys, show_runs, peer)
     return rows
 
 
-def show_command(home: Path, isbn: str) -> None:
-    """`shelfcast models show ISBN` in a new process, as a user runs it."""
-    env = {**os.environ, "SHELFCAST_HOME": str(home), "PYTHONPATH": str(SRC)}
+def lookups(
+    settings: Settings, keys: list[str], show_runs: int, peer: Path | None
+) -> list[tuple[str, float, str]]:
+    """A title's lookup, its extraction, and the commands in new processes, on the catalogue
+    of `settings.home` whose titles are `keys`."""
+    home, n = Path(settings.home), len(keys)
+    rows = []
+    times = []
+    for i in range(20):
+        _, s = timed(lambda i=i: title_record(settings, keys[(i * 7919) % n]))
+        times.append(s)
+    rows.append(("title lookup (mean of 20)", statistics.mean(times), f"max {max(times):.3f}"))
+    with tempfile.TemporaryDirectory() as out:
+        _, seconds = timed(lambda: extract_title(settings, keys[n // 2], Path(out) / "bundle"))
+    rows.append(("extract one title", seconds, ""))
+    show = ["models", "show", keys[n // 3]]
+    commands = [
+        ("`shelfcast models show ISBN`", show, SRC),
+        ("`shelfcast --help` (start-up alone)", ["--help"], SRC),
+    ]
+    if peer is not None:
+        commands.append((f"`shelfcast models show ISBN`, {peer}", show, peer))
+    measured: dict[str, list[tuple[float, float]]] = {what: [] for what, _, _ in commands}
+    for _ in range(show_runs):  # interleaved: a change in the machine's load falls on all
+        for what, args, src in commands:
+            measured[what].append(timed(lambda args=args, src=src: command(home, args, src)))
+    for what, runs in measured.items():
+        cpu, wall = zip(*runs, strict=True)
+        spread = (
+            f"median of {show_runs} new processes ({min(wall):.2f}-{max(wall):.2f});"
+            f" CPU {statistics.median(cpu):.2f}"
+        )
+        rows.append((what, statistics.median(wall), spread))
+    return rows
+
+
+def command(home: Path, args: list[str], src: Path) -> float:
+    """The `shelfcast` console script in a new process, as a user runs it (the Shelfcast of
+    `src`); the CPU seconds it used."""
+    env = {**os.environ, "SHELFCAST_HOME": str(home), "PYTHONPATH": str(src)}
     env.pop("MLFLOW_TRACKING_URI", None)
-    command = [sys.executable, "-c", "from shelfcast.cli import app; app()", "models", "show", isbn]
-    subprocess.run(command, env=env, check=True, capture_output=True, cwd=home)
+    script = Path(sys.executable).with_name("shelfcast")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(
+        [sys.executable, str(script), *args], env=env, check=True, capture_output=True, cwd=home
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def phases(timings: dict[str, float]) -> str:
@@ -167,17 +214,51 @@ def main() -> None:
         default=10_000,
         help="largest catalogue that also registers a full, gated refit (10000)",
     )
+    parser.add_argument(
+        "--show-runs", type=int, default=5, help="new processes per command timed (5)"
+    )
+    parser.add_argument(
+        "--peer-src",
+        type=Path,
+        help="also time `models show` with the Shelfcast of this src/ folder (none)",
+    )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        metavar="DIR",
+        help="only the lookups and commands, on the catalogue model of this project folder"
+        " (a new folder: one version of the first of --titles titles registered there first)",
+    )
     parser.add_argument("--markdown", type=Path, help="also write the tables here")
     args = parser.parse_args()
-    base = base_fits(args.base, args.workers)
     table = Table(
         "Catalogue model: registry costs",
         ["titles", "stage", "seconds", "ms per title", "phases (s)"],
         right_align_from=2,
     )
+    if args.project:
+        settings = Settings(home=args.project)
+        if local_store.database(settings) is None:  # a new folder: its catalogue, v1, first
+            n = int(args.titles.split(",")[0])
+            fits = catalogue(base_fits(args.base, args.workers), n)
+            hashes = plan_refit(settings, [f.bundle.history for f in fits], CONFIG).hashes
+            _, seconds = timed(lambda: register_catalogue(settings, fits, content_hashes=hashes))
+            table.add(
+                f"{n:,}", "register v1 (all new)", fmt(seconds, 2), fmt(1000 * seconds / n, 2), ""
+            )
+        at = find(settings)
+        keys = read_parquet(at.folder, DECISIONS, columns=["isbn"]).column("isbn").to_pylist()
+        for stage, seconds, note in lookups(settings, keys, args.show_runs, args.peer_src):
+            table.add(f"{len(keys):,}", stage, fmt(seconds, 2), "", note)
+        table.notes += [machine_line("mlflow", "pyarrow"), load_note()]
+        table.print(args.markdown)
+        return
+    base = base_fits(args.base, args.workers)
     for n in [int(x) for x in args.titles.split(",")]:
         with tempfile.TemporaryDirectory() as tmp:
-            for stage, seconds, note in measure(base, n, Path(tmp), n <= args.gated_max):
+            for stage, seconds, note in measure(
+                base, n, Path(tmp), n <= args.gated_max, args.show_runs, args.peer_src
+            ):
                 whole = stage.startswith(("register", "plan", "champion"))
                 per = 1000 * seconds / n if whole else None
                 table.add(f"{n:,}", stage, fmt(seconds, 2), fmt(per, 2, ""), note)

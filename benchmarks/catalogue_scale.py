@@ -140,6 +140,7 @@ class Row:
     peak_bytes: int = 0
     projected: bool = False
     overhead: float | None = None  # share of worker time not spent fitting (fit rows)
+    cores_idle: float | None = None  # share of core time without a fit to run (fit rows)
     disk_bytes: int | None = None  # what the stage's store holds after it (registry, release)
     note: str = ""
 
@@ -189,7 +190,8 @@ class Run:
                 f"  {row.stage}, {row.engine}: {fmt_seconds(row.seconds)} for {row.titles:,}"
                 f" titles{' (projected)' if row.projected else ''}, peak"
                 f" {row.peak_bytes / 1e9:.2f} GB"
-                + ("" if row.overhead is None else f", not fitting {row.overhead:.1%}")
+                + ("" if row.overhead is None else f", workers not fitting {row.overhead:.1%}")
+                + ("" if row.cores_idle is None else f", cores not fitting {row.cores_idle:.1%}")
                 + ("" if row.disk_bytes is None else f", on disk {row.disk_bytes / 1e6:,.1f} MB"),
                 flush=True,
             )
@@ -218,7 +220,7 @@ def stage_data(run: Run) -> None:
 def stage_fit(run: Run) -> None:
     """Pools across every title, then the titles to fit (all, or --fit-limit of them evenly
     spaced) on the process pool and on each Dask cluster asked for."""
-    from shelfcast.forecasting.parallel import batch_size, train_pools
+    from shelfcast.forecasting.parallel import batch_sizes, train_pools
     from shelfcast.settings import load_settings
     from shelfcast.training.run import fit_config
 
@@ -232,11 +234,14 @@ def stage_fit(run: Run) -> None:
     reference = None
     for engine, workers, dask in engines:
         with engine_choice(workers, dask) as (choice, started_in):
-            fits, titles_row, calibration_row = fit_engine(
+            fits, titles_row, calibration_row, heard = fit_engine(
                 run, engine, choice, chosen, config, pools
             )
+        sizes = batch_sizes(len(chosen), workers)
         titles_row.overhead = 1 - sum(f.seconds for f in fits) / (titles_row.seconds * workers)
-        titles_row.note = f"titles per batch: {batch_size(len(chosen), workers)}" + (
+        cores = min(workers, os.cpu_count() or 1)
+        titles_row.cores_idle = cores_not_fitting(heard, sizes, titles_row.seconds, cores)
+        titles_row.note = f"{len(sizes)} tasks of {sizes[0]} to {sizes[-1]} titles" + (
             f"; cluster started in {fmt_seconds(started_in)} (not counted)" if dask else ""
         )
         if reference is None:
@@ -281,15 +286,19 @@ def engine_choice(workers: int, dask: bool) -> Iterator[tuple[Any, float]]:
 
 def fit_engine(
     run: Run, engine: str, choice: Any, chosen: Sequence[Any], config: Any, pools: Any
-) -> tuple[list[Any], Row, Row]:
+) -> tuple[list[Any], Row, Row, dict[int, tuple[float, float]]]:
     """`fit_on` with the pools given: a row for the titles (up to the last title's result) and
-    one for the calibration after it; both carry the peak memory of the whole call."""
+    one for the calibration after it, both with the peak memory of the whole call; and each
+    title's result as heard (index -> seconds since the call, the fit's own seconds)."""
     from shelfcast.training.executors import fit_on
 
     last = [0.0]
+    index = {id(s): i for i, s in enumerate(chosen)}
+    heard: dict[int, tuple[float, float]] = {}
 
-    def progress(_series: Any, _fit: Any) -> None:
+    def progress(series: Any, fit: Any) -> None:
         last[0] = time.perf_counter()
+        heard[index[id(series)]] = (last[0] - started, fit.seconds if fit else 0.0)
 
     run.memory.take()
     started = time.perf_counter()
@@ -300,7 +309,31 @@ def fit_engine(
     calibration_row = Row("fit: calibrate", engine, len(chosen), ended - last[0], peak)
     if errors:
         calibration_row.note = f"{len(errors)} titles failed to fit"
-    return fits, titles_row, calibration_row
+    return fits, titles_row, calibration_row, heard
+
+
+def cores_not_fitting(
+    heard: dict[int, tuple[float, float]], sizes: Sequence[int], seconds: float, cores: int
+) -> float:
+    """The share of `cores` x `seconds` in which a core had no fit to run: 1 - the integral of
+    min(batches running, cores) over the time. A batch ran from its result's arrival less its
+    titles' own fit seconds (run back to back in one worker) to that arrival. Batches in flight
+    beyond the cores (more workers than cores) count as the cores' worth, and other work on
+    the machine slows fits without counting: what is left is the time lost to starting
+    workers, sending tasks and results, scheduling and the last batches running alone."""
+    edges: list[tuple[float, int]] = []
+    first = 0
+    for size in sizes:
+        batch = [heard[i] for i in range(first, first + size) if i in heard]
+        first += size
+        if batch:
+            arrived = min(at for at, _ in batch)
+            edges += [(max(0.0, arrived - sum(s for _, s in batch)), 1), (arrived, -1)]
+    fitting, running, previous = 0.0, 0, 0.0
+    for at, step in sorted(edges):
+        fitting += min(running, cores) * (at - previous)
+        running, previous = running + step, at
+    return 1 - fitting / (cores * seconds)
 
 
 def same_fits(a: Sequence[Any], b: Sequence[Any]) -> bool:
@@ -505,7 +538,8 @@ def stage_table(rows: Sequence[tuple[int, Row]], load: str) -> Table:
             "per title",
             "peak memory",
             "on disk",
-            "not fitting",
+            "workers not fitting",
+            "cores not fitting",
             "vs process pool",
         ],
         right_align_from=3,
@@ -526,6 +560,7 @@ def stage_table(rows: Sequence[tuple[int, Row]], load: str) -> Table:
             f"{row.peak_bytes / 1e9:.2f} GB",
             "" if row.disk_bytes is None else f"{row.disk_bytes / 1e6:,.1f} MB",
             "" if row.overhead is None else f"{row.overhead:.1%}",
+            "" if row.cores_idle is None else f"{row.cores_idle:.1%}",
             f"{row.seconds / base:.2f}x" if base else "",
         )
         if row.note:
@@ -556,6 +591,7 @@ def stage_table(rows: Sequence[tuple[int, Row]], load: str) -> Table:
                 "",
                 "",
                 "",
+                "",
             )
     table.notes += [
         *notes,
@@ -566,11 +602,16 @@ def stage_table(rows: Sequence[tuple[int, Row]], load: str) -> Table:
         "fit: titles runs from calling `fit_on` (process pool start included; a Dask cluster is"
         " started before, and not counted) to the last title's result; fit: calibrate from"
         " there to its return",
-        "not fitting: 1 - (sum of the titles' own fit seconds, `TitleFit.seconds`) / (time x"
-        " workers), the share of the workers' time spent on anything but fitting: starting"
-        " processes, sending pools and series, scheduling, results, and workers idle at the"
-        " end. With more workers than cores, each fit's own seconds stretch as they share the"
-        " cores, so compare those rows' times, not this share",
+        "workers not fitting: 1 - (sum of the titles' own fit seconds, `TitleFit.seconds`) /"
+        " (time x workers), the share of the workers' time spent on anything but fitting."
+        " With more workers than cores a worker waiting costs nothing while the others keep"
+        " the cores busy, so this counts time that was not lost",
+        "cores not fitting: the scheduling overhead, 1 - (core-seconds with a batch of fits to"
+        " run) / (time x min(workers, cores)); a batch ran for its titles' own fit seconds up to"
+        " its result's arrival, and batches beyond the cores count as the cores' worth, so"
+        " neither more workers than cores nor other work on the machine counts: what is left"
+        " is starting workers, sending tasks and results, scheduling and the last batches"
+        " running alone",
         "projected: --fit-limit fitted fewer titles, evenly spaced, and their time is scaled to"
         " the whole catalogue (pools are always trained on every title, and measured); register"
         " per title: the first --per-title titles registered, time and size scaled to all",

@@ -2,6 +2,11 @@
 champion map, rollback of a title and of a version, incremental refits, extraction."""
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from support.registry import CONFIG, weekly, with_holdout_mase
@@ -13,13 +18,15 @@ from shelfcast.forecasting import bundle_table, fit_title
 from shelfcast.forecasting.bundle import read_bundle
 from shelfcast.registry import catalogue_files
 from shelfcast.registry.catalogue import champion_table, register_catalogue
+from shelfcast.registry.catalogue_lookup import find, title_record
 from shelfcast.registry.catalogue_titles import (
     extract_title,
     promote_title,
     rollback_title,
     title_history,
-    title_record,
 )
+from shelfcast.registry.catalogue_versions import locate
+from shelfcast.registry.connection import client_for
 from shelfcast.training.catalogue import plan_refit
 
 ISBNS = ["9780000000002", "9780000000019", "9780000000026"]
@@ -230,3 +237,54 @@ def test_cli_show_extract_and_roll_back_a_catalogue_title(cli_home, first, secon
     result = runner.invoke(app, ["models", "show", "9780000000033"])
     assert result.exit_code == 1
     assert "holds no title 9780000000033" in result.output and "Traceback" not in result.output
+
+
+def test_versions_found_in_the_local_store_are_mlflow_clients(settings, first, second):
+    register(settings, first, [series_of(n) for n in range(3)])
+    register(settings, [with_holdout_mase(second[0], 1e-6)], [series_of(0, 30.0)])
+    client = client_for(settings)
+    for ref in ("champion", "challenger", "1", "v2"):
+        assert find(settings, ref) == locate(client, settings, ref)
+    for ref in ("9", "nope"):
+        with pytest.raises(registry.VersionNotFound) as by_mlflow:
+            locate(client, settings, ref)
+        with pytest.raises(registry.VersionNotFound) as read_here:
+            find(settings, ref)
+        assert str(read_here.value) == str(by_mlflow.value)
+    other = settings.replace(registry={"catalogue_model": "no_such_catalogue"})
+    with pytest.raises(registry.ModelNotFound, match="no registered model named"):
+        find(other)
+
+
+SHOW_IN_A_NEW_PROCESS = """
+import json, sys
+from shelfcast.cli import app
+try:
+    app(["models", "show", sys.argv[1]])
+except SystemExit as exc:
+    code = exc.code
+heavy = ("mlflow", "scipy", "statsmodels", "statsforecast", "lightgbm", "sqlalchemy")
+print(json.dumps({"exit": code, "imported": sorted(m for m in heavy if m in sys.modules)}))
+"""
+
+
+def test_cli_show_of_a_title_imports_no_mlflow_nor_fitting_library(cli_home, first, second):
+    register(cli_home, first, [series_of(n) for n in range(3)])
+    register(cli_home, [with_holdout_mase(second[0], 1e-6)], [series_of(0, 30.0)])
+    src = Path(registry.__file__).parents[2]
+    env = {**os.environ, "PYTHONPATH": str(src), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-c", SHOW_IN_A_NEW_PROCESS, ISBNS[0]],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    *printed, last = done.stdout.strip().splitlines()
+    assert json.loads(last) == {"exit": 0, "imported": []}, done.stderr
+    facts = {line.split(maxsplit=1)[0]: line for line in printed if line.strip()}
+    record = title_record(cli_home, ISBNS[0])
+    assert "book_sales_catalogue v2 (champion map)" in facts["catalogue"]
+    assert f"{record['family']} ({record['segment']})" in facts["family"]
+    assert f"{record['weeks']} weeks from {record['start']}" in "\n".join(printed)
+    assert record["decision"]["decision"] == "promoted" and "promoted" in facts["decision"]

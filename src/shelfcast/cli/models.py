@@ -102,7 +102,7 @@ def show_command(
     if text == settings.registry.catalogue_model or text.startswith(registry.MODEL_PREFIX):
         _print_model(registry.show_model(settings, text), settings)
         return
-    from shelfcast.lifecycle.models import catalogue_title
+    from shelfcast.lifecycle.models import catalogue_title, title_model
 
     missing = ""
     try:
@@ -112,7 +112,7 @@ def show_command(
             raise
         missing = str(exc)
     try:
-        _print_model(registry.show_model(settings, text), settings)
+        _print_model(title_model(settings, text), settings)
     except registry.ModelNotFound as exc:
         if missing:
             raise registry.ModelNotFound(f"{missing}; and {exc}") from None

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import lfilter
 
 POLYNOMIALS_KEPT = 4096  # fitted processes whose polynomials are kept (a title's members)
 
@@ -90,12 +89,16 @@ def difference(x: np.ndarray, d: int, D: int, m: int) -> np.ndarray:
 
 def residuals(w: np.ndarray, p: ArimaParams) -> np.ndarray:
     """One-step innovations of the differenced series, conditional on zero pre-sample shocks."""
+    from scipy.signal import lfilter
+
     ar, ma, _ = _polynomials(p)
     return lfilter(ar, ma, difference(w, p.d, p.D, p.m))
 
 
 def psi_weights(p: ArimaParams, horizon: int) -> np.ndarray:
     """MA(infinity) weights of the integrated process: psi_0 = 1, ..., psi_{h-1}."""
+    from scipy.signal import lfilter
+
     _, ma, ar_full = _polynomials(p)
     impulse = np.zeros(horizon)
     impulse[0] = 1.0

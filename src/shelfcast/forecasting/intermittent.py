@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from shelfcast.forecasting.intervals import PointForecast, normal_bounds
 
@@ -26,6 +25,8 @@ def ses(x: np.ndarray, alpha: float) -> tuple[float, np.ndarray]:
 
 def best_alpha(x: np.ndarray) -> float:
     """The smoothing constant in `SES_BOUNDS` with the least in-sample squared error."""
+    from scipy.optimize import minimize_scalar
+
     if len(x) < 3:
         return SES_BOUNDS[0]
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from scipy.stats import norm
 
 from shelfcast.errors import ForecastError
 
@@ -61,6 +60,8 @@ def from_model_scale(x: np.ndarray, transform: str) -> np.ndarray:
 def normal_quantile(tau: float) -> float:
     """The standard normal quantile `tau` (kept: scipy's `ppf` of one number costs tens of µs,
     a fixed cost of every forecast)."""
+    from scipy.stats import norm
+
     return float(norm.ppf(tau))
 
 

@@ -1,9 +1,11 @@
 """Fitting many titles at once on a process pool or any executor, one BLAS thread per process.
 
-The unit of work is a batch of titles (`batch_size`), so that what a task costs beyond its fits
-(sending the pools and series, scheduling) stays small. Around the per-title fits: pooled
-families are trained across titles first, once per backtest cut-off (`train_pools`), and the
-quantiles of every title are calibrated together last (`fit.calibrate`)."""
+The unit of work is a batch of titles (`batch_sizes`): big at first, so that what a task costs
+beyond its fits (sending the pools and series, scheduling) stays small, and smaller towards the
+end, so that the last tasks to finish leave the other workers idle only briefly. Around the
+per-title fits: pooled families are trained across titles first, once per backtest cut-off
+(`train_pools`), and the quantiles of every title are calibrated together last
+(`fit.calibrate`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import contextlib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from itertools import accumulate
 
 import pandas as pd
 
@@ -23,7 +26,7 @@ from shelfcast.forecasting.fit import FitConfig, TitleFit, calibrate, fit_title
 Progress = Callable[[TitleSeries, TitleFit | None], None]
 Fitted = TitleFit | str  # a title's fit, or why it failed
 
-TASKS_PER_WORKER = 8
+GUIDED_SHARE = 2  # a task takes at most 1 / (GUIDED_SHARE x workers) of the titles left
 MAX_BATCH = 25
 
 
@@ -75,12 +78,20 @@ def train_pools(series: Sequence[TitleSeries], config: FitConfig) -> Pools:
     return Pools(trained)
 
 
-def batch_size(n_titles: int, workers: int) -> int:
-    """Titles per task: `TASKS_PER_WORKER` tasks per worker at least, so that the last tasks to
-    finish leave the other workers idle for a small share of the run, and at most `MAX_BATCH`
-    titles (a few seconds of fitting), so that per-task costs (pickling the pools and series,
-    scheduling) stay far below the fits they carry."""
-    return max(1, min(MAX_BATCH, n_titles // (max(1, workers) * TASKS_PER_WORKER)))
+def batch_sizes(n_titles: int, workers: int) -> list[int]:
+    """Titles per task, in the order tasks are sent (guided self-scheduling): each task takes
+    1 / (`GUIDED_SHARE` x workers) of the titles not yet sent, at most `MAX_BATCH` (a few
+    seconds of fitting, so that per-task costs, pickling the pools and series and scheduling,
+    stay far below the fits they carry) and at least one. Early tasks are full; the last ones
+    shrink to a title or two, so that the last round of tasks ends nearly together."""
+    share = GUIDED_SHARE * max(1, workers)
+    sizes: list[int] = []
+    left = n_titles
+    while left > 0:
+        size = min(MAX_BATCH, -(-left // share))
+        sizes.append(size)
+        left -= size
+    return sizes
 
 
 def _fit_batch(batch: Sequence[TitleSeries], config: FitConfig, pools: Pools) -> list[Fitted]:
@@ -101,7 +112,7 @@ def fit_titles(
 
     Runs on `executor` when given (any concurrent.futures executor: a Dask client's too), else
     on a process pool of `workers` processes (default: all cores); `workers=1` runs in this
-    process. Titles go out in batches (`batch_size` for `workers`, with an executor the tasks
+    process. Titles go out in batches (`batch_sizes` for `workers`, with an executor the tasks
     it runs at once), and `progress` hears of each title as its batch finishes. Pooled
     families are trained first, in this process (unless `pools` are given, as `train_pools`
     returns them); the fits' quantiles are calibrated together.
@@ -125,11 +136,11 @@ def fit_titles(
         pool = executor or ProcessPoolExecutor(
             max_workers=n_workers, initializer=limit_blas_threads
         )
-        size = batch_size(len(series), n_workers)
+        sizes = batch_sizes(len(series), n_workers)
         try:
             futures = {
                 pool.submit(_fit_batch, series[i : i + size], config, pools): i
-                for i in range(0, len(series), size)
+                for i, size in zip(accumulate(sizes, initial=0), sizes, strict=False)
             }
             for future in as_completed(futures):
                 finished(futures[future], future.result())

@@ -65,12 +65,28 @@ def catalogue_title(
     """Where the title's champion row is in catalogue version `version` (default: champion):
     the decision, the holding version, its metrics; with `history`, its decision in every
     version, newest first."""
-    from shelfcast.registry import catalogue_titles
+    from shelfcast.registry.catalogue_lookup import title_record
 
-    record = catalogue_titles.title_record(settings, isbn, version)
+    record = title_record(settings, isbn, version)
     if history:
+        from shelfcast.registry import catalogue_titles
+
         record["history"] = catalogue_titles.title_history(settings, isbn)
     return record
+
+
+def title_model(settings: Settings, isbn: str) -> dict[str, Any]:
+    """The title's own registered model (`registry.show_model`); ModelNotFound, without
+    MLflow's client, when the local store has none (`registry.local_store`)."""
+    from shelfcast import registry
+    from shelfcast.registry import local_store
+    from shelfcast.registry.errors import model_not_found
+
+    name = registry.resolve_name(isbn)
+    path = local_store.database(settings)
+    if path is not None and local_store.aliases(path, name) is None:
+        raise model_not_found(settings, name)
+    return registry.show_model(settings, name)
 
 
 def extract_title(

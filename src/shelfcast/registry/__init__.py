@@ -29,6 +29,8 @@ Modules, by what they do:
 - `connection`: the MLflow client for the settings and MLflow's environment defaults (set
   when this package is imported, before MLflow is), the local store's defaults, the
   experiment, MLflow errors as registry errors.
+- `names`: registered model names and aliases; `local_store`: registered versions read
+  straight from the project's SQLite store, where it is one MLflow's schema this reads.
 - `runs`: the training run (parent run, dataset input, every title, summary).
 - `title_record`: what is logged of one title (params, metrics, tags, files), no MLflow call.
 - `title_run`: one title's nested run, upload, gate and registration.
@@ -37,7 +39,9 @@ Modules, by what they do:
 - `catalogue`: the catalogue model (`registry.catalogue_model`): one version per training
   run holding every title, gated title by title; `champion_table`. Beside it
   `catalogue_versions` (its versions, files and champion map), `catalogue_files` (the files
-  of a version) and `catalogue_titles` (one title: look up, extract, promote, roll back).
+  of a version), `catalogue_lookup` (a version and one title's row in it, without MLflow's
+  client or a fitting library where the store allows) and `catalogue_titles` (one title:
+  history, extract, promote, roll back).
 - `gate`: the promotion gate, a pure function of the two versions' scores.
 - `challenge`: the evidence the gate decides on (the champion scored on the newest window).
 - `history`: the champions' succession (the `champion_history` tag).
@@ -50,65 +54,54 @@ Modules, by what they do:
 # `connection` first: it sets MLflow's environment defaults before anything imports MLflow.
 from shelfcast.registry import connection  # isort: skip
 
-from shelfcast.errors import BundleError  # a version that holds no bundle (load_bundle, ...)
-from shelfcast.registry.challenge import decide, score_on_newest_window
-from shelfcast.registry.connection import client_for, experiment_id
-from shelfcast.registry.errors import (
-    ModelNotFound,
-    NoPreviousChampion,
-    RegistryError,
-    VersionNotFound,
-)
-from shelfcast.registry.gate import GateDecision
-from shelfcast.registry.models import (
-    CHALLENGER,
-    CHAMPION,
-    LIST_COLUMNS,
-    MODEL_PREFIX,
-    aliases,
-    bundle_files,
-    list_models,
-    load_bundle,
-    model_name,
-    registered_name,
-    resolve_name,
-    select_versions,
-    show_model,
-)
-from shelfcast.registry.promotion import promote, rollback
-from shelfcast.registry.runs import DATASET_NAME, TrainingRun, git_commit, log_training_run
-from shelfcast.registry.title_run import TitleRegistration
+import importlib
+from typing import Any
 
-__all__ = [
-    "CHALLENGER",
-    "CHAMPION",
-    "DATASET_NAME",
-    "LIST_COLUMNS",
-    "MODEL_PREFIX",
-    "BundleError",
-    "GateDecision",
-    "ModelNotFound",
-    "NoPreviousChampion",
-    "RegistryError",
-    "TitleRegistration",
-    "TrainingRun",
-    "VersionNotFound",
-    "aliases",
-    "bundle_files",
-    "client_for",
-    "connection",
-    "decide",
-    "experiment_id",
-    "git_commit",
-    "list_models",
-    "load_bundle",
-    "log_training_run",
-    "model_name",
-    "promote",
-    "registered_name",
-    "resolve_name",
-    "rollback",
-    "score_on_newest_window",
-    "select_versions",
-    "show_model",
-]
+# The names below are imported from their modules on first use (PEP 562), so that importing
+# the package, or one light module of it (`catalogue_lookup`, `local_store`, `names`), does not
+# import MLflow and the fitting libraries that the training side of the registry needs.
+_EXPORTS = {
+    "shelfcast.errors": ("BundleError",),  # a version that holds no bundle (load_bundle, ...)
+    "shelfcast.registry.challenge": ("decide", "score_on_newest_window"),
+    "shelfcast.registry.connection": ("client_for", "experiment_id"),
+    "shelfcast.registry.errors": (
+        "ModelNotFound",
+        "NoPreviousChampion",
+        "RegistryError",
+        "VersionNotFound",
+    ),
+    "shelfcast.registry.gate": ("GateDecision",),
+    "shelfcast.registry.names": (
+        "CHALLENGER",
+        "CHAMPION",
+        "MODEL_PREFIX",
+        "model_name",
+        "registered_name",
+        "resolve_name",
+    ),
+    "shelfcast.registry.models": (
+        "LIST_COLUMNS",
+        "aliases",
+        "bundle_files",
+        "list_models",
+        "load_bundle",
+        "select_versions",
+        "show_model",
+    ),
+    "shelfcast.registry.promotion": ("promote", "rollback"),
+    "shelfcast.registry.runs": ("DATASET_NAME", "TrainingRun", "git_commit", "log_training_run"),
+    "shelfcast.registry.title_run": ("TitleRegistration",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = ["connection", *_MODULE_OF]

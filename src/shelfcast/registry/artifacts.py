@@ -16,9 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import mlflow.artifacts
-from mlflow.exceptions import MlflowException
-
 from shelfcast.errors import BundleError
 from shelfcast.forecasting.bundle import BUNDLE_FILE, HISTORY_FILE, Bundle, read_model
 from shelfcast.forecasting.families import Spec
@@ -38,6 +35,8 @@ def read_files(source: str, paths: Sequence[str], tracking_uri: str) -> dict[str
     local = local_folder(source)
     if local is not None and local.is_dir():
         return {Path(p).name: (local / p).read_bytes() for p in paths}
+    import mlflow.artifacts  # here, not with the module: local reads need no MLflow
+
     out = {}
     root = source.rstrip("/")
     with tempfile.TemporaryDirectory(prefix="shelfcast-download-") as tmp:
@@ -53,6 +52,7 @@ def bundle_files(source: str, tracking_uri: str, names: Sequence[str]) -> dict[s
     """The bundle's files in a model; a missing file is a BundleError, while a store that
     cannot be reached raises as it is (so that the gate never mistakes one for the other)."""
     import requests
+    from mlflow.exceptions import MlflowException
 
     missing: Any = None
     try:

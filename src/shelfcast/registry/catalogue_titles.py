@@ -1,7 +1,7 @@
-"""One title inside the catalogue model: look it up, extract its bundle, move its champion.
+"""One title inside the catalogue model: look it up (`catalogue_lookup`), its history, extract
+its bundle, move its champion.
 
-A lookup reads the title's row group of the champion version's `decisions.parquet` and of
-the holding version's table and metrics, never the whole catalogue. Moving one title's
+Moving one title's
 champion by hand (`rollback_title`, `promote_title`) makes a version of its own (run kind
 `champion-change`): no rows, and a champion map equal to the one in force but for that title,
 so that the change has its place in the catalogue's history and rolling the version back
@@ -19,51 +19,19 @@ from shelfcast.errors import ShelfcastError
 from shelfcast.forecasting import bundle_table
 from shelfcast.forecasting.bundle import write_bundle
 from shelfcast.registry import catalogue_files as files
-from shelfcast.registry.catalogue_metrics import metrics_frame
-from shelfcast.registry.catalogue_versions import (
+from shelfcast.registry.catalogue_lookup import (
     CatalogueVersion,
-    champion_map,
-    locate,
-    new_version,
+    TitleNotInCatalogue,
+    decision,
+    find,
+    holder,
 )
+from shelfcast.registry.catalogue_metrics import metrics_frame
+from shelfcast.registry.catalogue_versions import champion_map, locate, new_version
 from shelfcast.registry.connection import client_for
-from shelfcast.registry.errors import NoPreviousChampion, VersionNotFound
+from shelfcast.registry.errors import NoPreviousChampion
 from shelfcast.registry.models import CHAMPION, all_versions
 from shelfcast.settings import Settings
-
-
-class TitleNotInCatalogue(VersionNotFound):
-    """The catalogue version has no row for the title."""
-
-
-def _decision(at: CatalogueVersion, isbn: str) -> dict[str, Any]:
-    rows = files.read_parquet(at.folder, files.DECISIONS, [isbn]).to_pylist()
-    if not rows:
-        raise TitleNotInCatalogue(f"{at.model_name} v{at.version} holds no title {isbn}")
-    return rows[0]
-
-
-def title_record(settings: Settings, isbn: str, version: str | None = None) -> dict[str, Any]:
-    """Where a title's champion is in catalogue version `version` (default `champion`): the
-    decision, the holding version, its metrics and its row's family, segment and window."""
-    client = client_for(settings)
-    at = locate(client, settings, version or CHAMPION)
-    decision = _decision(at, isbn)
-    holder = _holder(client, settings, at, decision)
-    rows = bundle_table.read_keys(holder.folder, [isbn], ["family", "segment", "start", "values"])
-    metrics = files.read_parquet(holder.folder, files.METRICS, [isbn]).to_pylist()
-    row = rows.titles.slice(0, 1).to_pylist()[0] if len(rows) else {}
-    return {
-        "isbn": isbn,
-        "model_name": at.model_name,
-        "version": at.version,
-        "decision": decision,
-        "metrics": metrics[0] if metrics else {},
-        "family": row.get("family"),
-        "segment": row.get("segment"),
-        "start": str(row.get("start", "")),
-        "weeks": len(row.get("values") or []),
-    }
 
 
 def title_history(settings: Settings, isbn: str) -> list[dict[str, Any]]:
@@ -84,32 +52,23 @@ def extract_title(
 ) -> Path:
     """Write the title's champion row (as catalogue version `version` maps it) as a bundle
     folder at `out`, from its verified table: the files a per-title model holds."""
-    client = client_for(settings)
-    at = locate(client, settings, version or CHAMPION)
-    holder = _holder(client, settings, at, _decision(at, isbn))
-    table = files.read_table(holder.folder, [isbn])
+    at = find(settings, version or CHAMPION)
+    table = files.read_table(holder(settings, at, decision(at, isbn)).folder, [isbn])
     return write_bundle(table.bundle(isbn), out)
-
-
-def _holder(
-    client: MlflowClient, settings: Settings, at: CatalogueVersion, decision: dict[str, Any]
-) -> CatalogueVersion:
-    held = str(decision["champion_version"])
-    return at if held == at.version else locate(client, settings, held)
 
 
 def rollback_title(settings: Settings, isbn: str) -> tuple[str, str]:
     """Make the title's previous champion row its champion again; (before, after) versions."""
     client = client_for(settings)
     at = locate(client, settings, CHAMPION)
-    current = _decision(at, isbn)
+    current = decision(at, isbn)
     previous = current["previous_version"]
     if not previous:
         raise NoPreviousChampion(
             f"{isbn} has no previous champion in {at.model_name} "
             f"(champion row: v{current['champion_version']})"
         )
-    before = _decision(locate(client, settings, str(previous)), isbn)
+    before = decision(locate(client, settings, str(previous)), isbn)
     change = {
         "decision": files.ROLLED_BACK,
         "reason": f"rolled back from the row of v{current['champion_version']}",
@@ -125,7 +84,7 @@ def promote_title(settings: Settings, isbn: str, version: str, reason: str = "ma
     whose row it was before."""
     client = client_for(settings)
     at = locate(client, settings, CHAMPION)
-    current = _decision(at, isbn)
+    current = decision(at, isbn)
     target = locate(client, settings, str(version).removeprefix("v"))
     if isbn not in bundle_table.read_keys(target.folder, [isbn], ["key"]):
         raise TitleNotInCatalogue(f"{target.model_name} v{target.version} holds no row of {isbn}")
@@ -147,7 +106,7 @@ def _change(
     change: dict[str, Any],
 ) -> str:
     """A `champion-change` version: `at`'s map with `isbn`'s entry replaced by `change`."""
-    if change["champion_version"] == str(_decision(at, isbn)["champion_version"]):
+    if change["champion_version"] == str(decision(at, isbn)["champion_version"]):
         raise ShelfcastError(f"{isbn}'s champion row is already v{change['champion_version']}")
     mapping = champion_map(at)
     rows = [

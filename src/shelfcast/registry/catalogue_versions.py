@@ -28,6 +28,7 @@ from mlflow.exceptions import MlflowException
 from shelfcast.forecasting.bundle_table import BundleTable
 from shelfcast.registry import artifacts, catalogue_files, history
 from shelfcast.registry.catalogue_files import DECISIONS
+from shelfcast.registry.catalogue_lookup import CatalogueVersion
 from shelfcast.registry.connection import (
     already_exists,
     experiment_id,
@@ -43,16 +44,6 @@ from shelfcast.registry.values import MAX_TAG, now_ms
 from shelfcast.settings import Settings
 
 MAP_COLUMNS = ["isbn", "champion_version", "previous_version", "content_hash"]
-
-
-@dataclass(frozen=True)
-class CatalogueVersion:
-    """A registered catalogue version and the local folder of its files."""
-
-    model_name: str
-    version: str
-    run_id: str
-    folder: Path
 
 
 def catalogue_name(settings: Settings) -> str:

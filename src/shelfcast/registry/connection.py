@@ -27,14 +27,15 @@ import logging
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
+from typing import TYPE_CHECKING, Any
 
 from shelfcast.registry.errors import RegistryError
 from shelfcast.settings import Settings
+
+if TYPE_CHECKING:  # MLflow is imported where a client is made, not with this module
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.exceptions import MlflowException
 
 # MLflow's system tags (documented names).
 PARENT_RUN_ID_TAG = "mlflow.parentRunId"
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 
 def client_for(settings: Settings) -> MlflowClient:
     """An MLflow client on the settings' tracking URI (also the registry URI)."""
+    from mlflow import MlflowClient
+
     uri = settings.tracking_uri
     if uri.startswith(SQLITE_PREFIX):
         _prepare_sqlite(uri.removeprefix(SQLITE_PREFIX))
@@ -115,6 +118,8 @@ def staging_parent(settings: Settings) -> str | None:
 
 def experiment_id(client: MlflowClient, settings: Settings) -> str:
     """The environment's experiment, created (or restored) on first use."""
+    from mlflow.exceptions import MlflowException
+
     name = settings.experiment_name
     experiment = client.get_experiment_by_name(name)
     if experiment is None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from shelfcast.errors import ShelfcastError
+from shelfcast.settings import Settings
 
 
 class RegistryError(ShelfcastError):
@@ -19,3 +22,19 @@ class VersionNotFound(ModelNotFound):
 
 class NoPreviousChampion(RegistryError):
     """`rollback` found no earlier champion to go back to."""
+
+
+def model_not_found(settings: Settings, name: str) -> ModelNotFound:
+    return ModelNotFound(
+        f"no registered model named {name!r} at {settings.tracking_uri} "
+        "(see `shelfcast models list`)"
+    )
+
+
+def no_version(name: str, version: str) -> VersionNotFound:
+    return VersionNotFound(f"{name} has no version {version!r}")
+
+
+def no_alias(name: str, alias: str, known: Mapping[str, str]) -> VersionNotFound:
+    listed = ", ".join(f"{a} (v{v})" for a, v in known.items()) or "none"
+    return VersionNotFound(f"{name} has no alias {alias!r} (aliases: {listed})")

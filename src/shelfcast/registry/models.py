@@ -19,13 +19,24 @@ from mlflow.exceptions import MlflowException
 from shelfcast.forecasting.bundle import BUNDLE_FILE, HISTORY_FILE, Bundle
 from shelfcast.registry import artifacts, history
 from shelfcast.registry.connection import client_for, not_found, registry_error
-from shelfcast.registry.errors import ModelNotFound, RegistryError, VersionNotFound
+from shelfcast.registry.errors import (
+    RegistryError,
+    VersionNotFound,
+    model_not_found,
+    no_alias,
+    no_version,
+)
+from shelfcast.registry.names import (
+    CHALLENGER,
+    CHAMPION,
+    MODEL_PREFIX,
+    registered_name,
+    resolve_name,
+)
+from shelfcast.registry.names import model_name as model_name  # also imported from here
 from shelfcast.registry.values import number
 from shelfcast.settings import Settings
 
-MODEL_PREFIX = "arima_book_"
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 PAGE_MODELS, PAGE_VERSIONS = 1000, 10_000  # results per search request
 
 LIST_COLUMNS = [
@@ -42,26 +53,6 @@ LIST_COLUMNS = [
 ]
 
 
-# ------------------------------------------------------------------------------------ names
-
-
-def model_name(isbn: str) -> str:
-    """The registered model of a title: `arima_book_<ISBN>`, as the seed named it."""
-    return f"{MODEL_PREFIX}{isbn}"
-
-
-def resolve_name(name_or_isbn: str) -> str:
-    """A registered model name from a name or a bare ISBN."""
-    text = name_or_isbn.strip()
-    return text if text.startswith(MODEL_PREFIX) else model_name(text)
-
-
-def registered_name(settings: Settings, name_or_isbn: str) -> str:
-    """`resolve_name`, but the catalogue model's name stays as it is."""
-    text = name_or_isbn.strip()
-    return text if text == settings.registry.catalogue_model else resolve_name(text)
-
-
 def aliases(model: RegisteredModel) -> dict[str, str]:
     """Alias -> version, versions as strings (stores differ: SQLite gives ints)."""
     return {str(alias): str(version) for alias, version in (model.aliases or {}).items()}
@@ -76,10 +67,7 @@ def get_model(client: MlflowClient, settings: Settings, name: str) -> Registered
         return client.get_registered_model(name)
     except MlflowException as exc:
         if not_found(exc):
-            raise ModelNotFound(
-                f"no registered model named {name!r} at {settings.tracking_uri} "
-                "(see `shelfcast models list`)"
-            ) from None
+            raise model_not_found(settings, name) from None
         raise registry_error(exc, settings, f"reading {name}") from None
 
 
@@ -89,7 +77,7 @@ def get_version(client: MlflowClient, settings: Settings, name: str, version: st
         return client.get_model_version(name, str(version))
     except MlflowException as exc:
         if not_found(exc):
-            raise VersionNotFound(f"{name} has no version {version!r}") from None
+            raise no_version(name, version) from None
         raise registry_error(exc, settings, f"reading {name} v{version}") from None
 
 
@@ -102,8 +90,7 @@ def resolve_version(
     if ref.isdigit():
         return get_version(client, settings, name, ref)
     if alias_or_version not in aliases(model):
-        known = ", ".join(f"{a} (v{v})" for a, v in aliases(model).items()) or "none"
-        raise VersionNotFound(f"{name} has no alias {alias_or_version!r} (aliases: {known})")
+        raise no_alias(name, alias_or_version, aliases(model))
     return get_version(client, settings, name, aliases(model)[alias_or_version])
 
 

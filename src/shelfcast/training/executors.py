@@ -5,7 +5,7 @@ both, since it takes any `concurrent.futures.Executor`. With `dask_scheduler` se
 `dask.distributed` scheduler address such as `tcp://10.0.0.5:8786`), batches of titles are
 submitted to that cluster through `Client.get_executor()`; otherwise `fit_titles` runs its own
 process pool of `workers` processes (one process, in-line, for `workers=1`). Either way the
-unit of work is a batch of titles (`forecasting.parallel.batch_size`); scheduling is Dask's or
+unit of work is a batch of titles (`forecasting.parallel.batch_sizes`); scheduling is Dask's or
 the pool's.
 
 Dask workers need Shelfcast installed (the same version) to unpickle the titles and fits.

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.signal import lfilter
 
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
@@ -39,12 +37,16 @@ class ThetaSpec(Spec):
 
 def _ses_levels(z: np.ndarray, alpha: float, level0: float) -> np.ndarray:
     """Levels l_0..l_n of simple exponential smoothing."""
+    from scipy.signal import lfilter
+
     body = lfilter([alpha], [1.0, alpha - 1.0], z, zi=[(1 - alpha) * level0])[0]
     return np.r_[level0, body]
 
 
 def _fit_ses(z: np.ndarray) -> tuple[float, float, float]:
     """SES by least squares: alpha by bounded search, l_0 in closed form for each alpha."""
+    from scipy.optimize import minimize_scalar
+
     n = len(z)
     steps = np.arange(n)
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.stats import poisson
 
 from shelfcast.catalog.segments import INACTIVE_WEEKS
 from shelfcast.catalog.series import TitleSeries
@@ -62,6 +61,8 @@ class Zero(Family[ZeroSpec]):
     def forecast(
         self, spec: ZeroSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
     ) -> PointForecast:
+        from scipy.stats import poisson
+
         mean = np.zeros(horizon)
         upper = {
             lv: np.full(horizon, float(poisson.ppf(0.5 + lv / 200.0, spec.rate))) for lv in levels
@@ -71,6 +72,8 @@ class Zero(Family[ZeroSpec]):
     def forecast_panel(
         self, specs: Sequence[ZeroSpec], panel: Panel, horizon: int, levels: Sequence[int]
     ) -> PointForecast:
+        from scipy.stats import poisson
+
         rates = np.array([s.rate for s in specs])[:, None]
         mean = np.zeros((len(specs), horizon))
         upper = {

@@ -2,8 +2,11 @@
 the choice of a replica."""
 
 import asyncio
+import re
+from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from shelfcast.endpoints.local_state import (
     EndpointRecord,
@@ -82,6 +85,15 @@ def test_the_router_answers_its_own_metrics(tmp_path):
     assert metrics.headers["content-type"].startswith("text/plain")
     assert 'shelfcast_router_requests_total{route="predict",status="503"} 1.0' in metrics.text
     assert (post_metrics.status_code, post_metrics.headers["allow"]) == (405, "GET")
+    docs = (Path(__file__).parents[2] / "docs" / "metrics.md").read_text()
+    section = docs.split("## The local endpoint's router", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(shelfcast_[a-z_]+)` \|", section, flags=re.M))
+    families = {
+        f"{f.name}_total" if f.type == "counter" else f.name
+        for f in text_string_to_metric_families(metrics.text)
+        if not f.name.endswith("_created")
+    }
+    assert documented == families
 
 
 def test_a_request_goes_to_the_healthy_replica_with_the_fewest_in_flight(tmp_path):

@@ -1,5 +1,7 @@
 """A server started from a release URI: health while loading, when ready, after a failure."""
 
+import subprocess
+import sys
 import time
 
 from fastapi.testclient import TestClient
@@ -74,3 +76,24 @@ def test_a_missing_release_fails_to_load(tmp_path):
         health = wait_for_health(client)
         assert health.status_code == 503
         assert "ReleaseNotFound" in health.json()["reason"]
+
+
+def test_what_forecasts_import_is_imported_before_health_says_ready(release):
+    """Not on the first request's time: the forecasting core imports scipy where used."""
+    code = """
+import sys, time
+from fastapi.testclient import TestClient
+from shelfcast.serving.app import create_app
+from shelfcast.serving.config import ServerConfig
+from shelfcast.serving.loading import FORECAST_LIBRARIES
+uri = sys.argv[1]
+print(sorted(m for m in FORECAST_LIBRARIES if m in sys.modules))
+with TestClient(create_app(uri, ServerConfig(release_uri=uri))) as client:
+    while client.get("/health").json()["status"] == "loading":
+        time.sleep(0.02)
+    print(sorted(m for m in FORECAST_LIBRARIES if m in sys.modules))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code, release.uri], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines() == ["[]", "['scipy.signal', 'scipy.stats']"]

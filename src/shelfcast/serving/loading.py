@@ -7,6 +7,7 @@ its bundles are built on first use (`serving.catalogue`)."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -17,6 +18,8 @@ from shelfcast.serving.pool import ModelPool
 log = logging.getLogger("shelfcast.serving")
 
 LOADING, READY, FAILED = "loading", "ready", "failed"
+# What forecasts import on first use, imported while loading: not on a first request's time.
+FORECAST_LIBRARIES = ("scipy.signal", "scipy.stats")
 
 
 class PoolLoader:
@@ -79,6 +82,8 @@ class PoolLoader:
             else:
                 bundles = load_bundles(release, progress=self._progress)
                 pool = ModelPool.from_release(release, bundles)
+            for name in FORECAST_LIBRARIES:
+                importlib.import_module(name)
         except Exception as exc:  # any failure leaves the server unhealthy, and says why
             self.reason = f"{type(exc).__name__}: {exc}"
             self.status = FAILED

@@ -95,11 +95,13 @@ def _proc_tree_memory(pid: int) -> int:
 
 
 class PeakMemory:
-    """Samples the memory of this process and its children (`tree_memory`) in a background thread;
-    `take()` returns the peak since the last `take()`."""
+    """Samples the memory of this process and its children (`tree_memory`) every
+    `SAMPLE_EVERY` s in a background thread, as (time, bytes) `points`: `take()` returns the
+    peak since the last `take()`, `peak(start, end)` the peak between two times."""
 
     def __init__(self) -> None:
-        self._peak = 0
+        self.points: list[tuple[float, int]] = []
+        self._taken = 0  # the first point a `take()` has not seen
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -114,16 +116,20 @@ class PeakMemory:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            used = tree_memory(os.getpid())
+            point = (time.time(), tree_memory(os.getpid()))
             with self._lock:
-                self._peak = max(self._peak, used)
+                self.points.append(point)
             self._stop.wait(SAMPLE_EVERY)
 
     def take(self) -> int:
         now = tree_memory(os.getpid())
         with self._lock:
-            peak, self._peak = max(self._peak, now), now
-        return peak
+            recent, self._taken = self.points[self._taken :], len(self.points)
+        return max([now, *(m for _, m in recent)])
+
+    def peak(self, start: float, end: float) -> int:
+        with self._lock:
+            return max((m for t, m in self.points if start <= t <= end), default=0)
 
 
 # ------------------------------------------------------------------------------ stages

@@ -50,13 +50,12 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from _common import Table, fmt_seconds, load_note, machine_line
-from catalogue_scale import SAMPLE_EVERY, tree_memory
+from catalogue_scale import SAMPLE_EVERY, PeakMemory
 
 TARGET_SECONDS = 300.0
 CHANGED_SHARE = 0.01
@@ -182,31 +181,6 @@ def retrain(home: Path, data: Path, workers: int, events: Path) -> dict[str, Any
 # ------------------------------------------------------------------------------- parent
 
 
-class Samples:
-    """(time, PSS of the process tree) every `SAMPLE_EVERY` s in a background thread."""
-
-    def __init__(self) -> None:
-        self.points: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Samples:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.points.append((time.time(), tree_memory(os.getpid())))
-            self._stop.wait(SAMPLE_EVERY)
-
-    def peak(self, start: float, end: float) -> int:
-        return max((m for t, m in self.points if start <= t <= end), default=0)
-
-
 def child(*args: str) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False
@@ -237,7 +211,7 @@ def measure(titles: int, work: Path, donors: int, workers: int, table: Table) ->
     note = load_note()
     home = work / f"home-{titles}"
     started = time.time()
-    with Samples() as samples:
+    with PeakMemory() as samples:
         summary = child(
             "--retrain",
             str(titles),

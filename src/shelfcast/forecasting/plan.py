@@ -37,6 +37,9 @@ class Plan:
     min_train: int  # the fewest weeks any origin fits on
     reason: str  # what was changed from the request, and why; "" when nothing
     default: str  # fitted when no candidate can be backtested: the baseline, or launch
+    # The model the title's segment assigns, selected whatever the backtest scores; None when
+    # the backtest selects.
+    assigned: str | None = None
 
     @property
     def seasonal(self) -> bool:

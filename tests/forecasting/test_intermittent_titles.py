@@ -56,6 +56,7 @@ def test_an_intermittent_title_is_assigned_the_combination_and_a_smooth_one_is_n
     assert fit.bundle.evaluation["segment"]["demand"] in ("intermittent", "lumpy")
     assert fit.selected == fit.bundle.family == INTERMITTENT and fit.fallback is None
     assert plan["candidates"] == [plan["baseline"], INTERMITTENT]
+    assert f"{INTERMITTENT} assigned" in plan["reason"]
     assert set(fit.scores) == {plan["baseline"], INTERMITTENT}  # backtested all the same
     assert len(fit.scores_for_calibration) == plan["origins"]
     smooth = fit_title(smooth_seller("m", 2), config)

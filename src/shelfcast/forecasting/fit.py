@@ -92,7 +92,13 @@ class FitConfig:
             new_default=LAUNCH if LAUNCH in new else None,
         )
         if intermittent and plan.mode != "new" and INTERMITTENT in self.candidates:
-            plan = replace(plan, candidates=(plan.baseline, INTERMITTENT), assigned=INTERMITTENT)
+            why = f"intermittent or lumpy demand: {INTERMITTENT} assigned"
+            plan = replace(
+                plan,
+                candidates=(plan.baseline, INTERMITTENT),
+                assigned=INTERMITTENT,
+                reason="; ".join(filter(None, (plan.reason, why))),
+            )
         return plan
 
 

@@ -25,7 +25,8 @@ SEASONS_FOR_SEASONAL = 2  # seasons of history before seasonal candidates are tr
 
 @dataclass(frozen=True)
 class Plan:
-    """One title's backtest: its mode, candidates and baseline, horizon, origins, holdout."""
+    """One title's backtest: its mode, candidates and baseline, horizon, origins, holdout,
+    and the model its segment assigns, if any."""
 
     mode: str  # "seasonal", "non-seasonal", "new" or "inactive" (not backtested)
     season_length: int  # 1 but in the seasonal mode

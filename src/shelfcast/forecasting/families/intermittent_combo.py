@@ -29,7 +29,7 @@ class IntermittentComboSpec(ComboSpec):
 
 class IntermittentCombination(Combination):
     name = NAME
-    spec_type = IntermittentComboSpec  # type: ignore[assignment]
+    spec_type = IntermittentComboSpec
     modes = ("intermittent",)
     requires = tuple(MEMBER_FAMILIES)
 

@@ -3,6 +3,7 @@ and quantiles calibrated on such titles alone: whole numbers that hold the mean 
 they say on simulated Poisson and negative-binomial slow sellers."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from shelfcast.catalog.series import TitleSeries
@@ -10,7 +11,7 @@ from shelfcast.forecasting import fit_title, fit_titles
 from shelfcast.forecasting.backtest import fit_candidates
 from shelfcast.forecasting.calibration import interval_bounds, level_taus, needed_taus
 from shelfcast.forecasting.families import FAMILIES, forecast, spec_from_dict
-from shelfcast.forecasting.fit import INTERMITTENT
+from shelfcast.forecasting.fit import INTERMITTENT, WEEK, calibrate, calibration_group
 from shelfcast.settings import Settings
 from shelfcast.training.run import fit_config
 
@@ -64,15 +65,21 @@ def test_an_intermittent_title_is_assigned_the_combination_and_a_smooth_one_is_n
     assert INTERMITTENT not in smooth.bundle.evaluation["plan"]["candidates"]
 
 
+def newcomer() -> TitleSeries:
+    """A title on sale for its first 10 weeks at the others' cut, selling in some of them."""
+    sales = np.array([3.0, 0, 1, 0, 0, 2, 0, 0, 1, 0])
+    return TitleSeries("new", pd.Timestamp("2020-01-04") + (WEEKS - 10) * WEEK, sales)
+
+
 @pytest.fixture(scope="module")
 def fitted():
-    """40 slow sellers (half Poisson, half negative-binomial) and 6 smooth ones, fitted on
-    all but their last 13 weeks, and those weeks."""
+    """40 slow sellers (half Poisson, half negative-binomial), 6 smooth ones and a new title,
+    fitted on all but their last 13 weeks, and those weeks."""
     titles = [slow_seller(f"p{i}", i, "poisson") for i in range(20)]
     titles += [slow_seller(f"n{i}", 100 + i, "negative binomial") for i in range(20)]
     titles += [smooth_seller(f"m{i}", 200 + i) for i in range(6)]
     config = fit_config(Settings(), horizon=AHEAD, n_origins=3, holdout=0)
-    fits, errors = fit_titles([t.head(WEEKS) for t in titles], config, workers=1)
+    fits, errors = fit_titles([*(t.head(WEEKS) for t in titles), newcomer()], config, workers=1)
     assert not errors
     return fits, {t.key: t.values[WEEKS:] for t in titles}
 
@@ -82,9 +89,24 @@ def test_intermittent_titles_are_calibrated_on_their_own_scores(fitted):
     slow = [f for f in fits if f.selected == INTERMITTENT]
     smooth = [f for f in fits if f.key.startswith("m")]
     assert len(slow) >= 35 and smooth
+    assert {calibration_group(f) for f in slow} == {"intermittent"}
+    assert {calibration_group(f) for f in smooth} == {"other"}
     assert all(f.bundle.calibration == slow[0].bundle.calibration for f in slow)
     assert slow[0].bundle.calibration.n_titles == len(slow)
     assert all(f.bundle.calibration != slow[0].bundle.calibration for f in smooth)
+
+
+def test_a_new_title_takes_every_titles_calibration_whatever_its_demand_class(fitted):
+    fits, _ = fitted
+    (new,) = [f for f in fits if f.key == "new"]
+    segment = new.bundle.evaluation["segment"]
+    assert segment["stage"] == "new" and segment["demand"] in ("intermittent", "lumpy")
+    assert calibration_group(new) is None and new.selected != INTERMITTENT
+    every = calibrate(fits, (80, 95))
+    assert every is not None and new.bundle.calibration == every
+    assert every.n_titles == sum(bool(f.scores_for_calibration) for f in fits)
+    others = {f.bundle.calibration for f in fits if f.key != "new"}
+    assert every not in others and len(others) == 2
 
 
 def test_intermittent_quantiles_are_whole_hold_the_mean_and_cover_their_share(fitted):

@@ -38,6 +38,7 @@ LAUNCH = "launch"  # a new title's model when it is too young for a backtest
 INACTIVE = "zero"  # the model of a title without a sale in 52 weeks
 INTERMITTENT = intermittent_combo.NAME  # the model of an intermittent or lumpy title
 WEEK = pd.Timedelta(weeks=1)
+CALIBRATION_GROUPS = ("intermittent", "other")  # calibrated apart (`calibration_group`)
 
 
 @dataclass(frozen=True)
@@ -396,27 +397,29 @@ def calibrate(fits: Sequence[TitleFit], levels: Sequence[int]) -> Calibration | 
     inactive title's zero forecast keeps its own bounds), and score each holdout forecast's
     calibrated intervals and quantiles (in place); returns the calibration of every title.
 
-    Intermittent and lumpy titles (`sells_intermittently`) are calibrated on their own scores,
-    the others on theirs; a group with too few scores takes every title's calibration. Errors
-    of slow sellers are mostly zero weeks and a few large ones, unlike anyone else's, and
-    pooled with the rest their 80% intervals covered too much. No finer split: at rolling
+    Intermittent and lumpy titles are calibrated on their own scores, the others on theirs,
+    new titles on every title's (`calibration_group`); a group with too few scores takes every
+    title's calibration. Errors of slow sellers are mostly zero weeks and a few large ones,
+    unlike anyone else's, and pooled with the rest their 80% intervals covered too much. A
+    new title's launch curve is not either group's model and it has next to no scores of its
+    own: at rolling origins before the evaluated weeks, every title's calibration gave new
+    titles a wQL of 33.4 against 35.1 with their demand class's group (80% coverage 76.9%
+    and 79.9%), and with that group an intermittent-class newcomer's 80% interval covered
+    88.5% of the evaluated weeks instead of 83.2%. No finer split: at rolling
     origins before the evaluated weeks, calibrating each stage on its own scores made M4
     Weekly's young series' wQL 15.6 instead of 11.5 (80% coverage 64% instead of 73%), their
     backtests being kinder than their future."""
     table = calibration.fit_calibration(f.scores_for_calibration for f in fits)
     if table is None:
         return None
-    by_group = {
-        group: calibration.fit_calibration(
-            f.scores_for_calibration for f in fits if sells_intermittently(f) == group
-        )
-        or table
-        for group in (False, True)
-    }
+    by_group: dict[str | None, Calibration] = {None: table}
+    for group in CALIBRATION_GROUPS:
+        scores = (f.scores_for_calibration for f in fits if calibration_group(f) == group)
+        by_group[group] = calibration.fit_calibration(scores) or table
     for fit in fits:
         if fit.selected == INACTIVE:
             continue
-        own = by_group[sells_intermittently(fit)]
+        own = by_group[calibration_group(fit)]
         fit.bundle = replace(fit.bundle, calibration=own)
         held = fit.holdout_forecast
         if held is None or fit.selected not in fit.holdout:
@@ -436,10 +439,14 @@ def calibrate(fits: Sequence[TitleFit], levels: Sequence[int]) -> Calibration | 
     return table
 
 
-def sells_intermittently(fit: TitleFit) -> bool:
-    """Whether the title's segment is intermittent or lumpy (`Segment.intermittent`)."""
-    segment = fit.bundle.evaluation.get("segment")
-    return segment is not None and Segment.from_dict(segment).intermittent
+def calibration_group(fit: TitleFit) -> str | None:
+    """The calibration a title takes in `calibrate`: `intermittent` for an intermittent or
+    lumpy one (`Segment.intermittent`), None (every title's) for a new one, `other` else."""
+    data = fit.bundle.evaluation.get("segment")
+    segment = Segment.from_dict(data) if data is not None else None
+    if segment is not None and segment.stage == "new":
+        return None
+    return "intermittent" if segment is not None and segment.intermittent else "other"
 
 
 def _finite(nested: dict) -> dict:

@@ -401,11 +401,9 @@ def calibrate(fits: Sequence[TitleFit], levels: Sequence[int]) -> Calibration | 
     new titles on every title's (`calibration_group`); a group with too few scores takes every
     title's calibration. Errors of slow sellers are mostly zero weeks and a few large ones,
     unlike anyone else's, and pooled with the rest their 80% intervals covered too much. A
-    new title's launch curve is not either group's model and it has next to no scores of its
-    own: at rolling origins before the evaluated weeks, every title's calibration gave new
-    titles a wQL of 33.4 against 35.1 with their demand class's group (80% coverage 76.9%
-    and 79.9%), and with that group an intermittent-class newcomer's 80% interval covered
-    88.5% of the evaluated weeks instead of 83.2%. No finer split: at rolling
+    new title's launch curve is neither group's model and it has next to no scores of its own:
+    at rolling origins before the evaluated weeks, every title's calibration gave new titles a
+    wQL of 33.4 against 35.1 with their demand class's group. No finer split: at rolling
     origins before the evaluated weeks, calibrating each stage on its own scores made M4
     Weekly's young series' wQL 15.6 instead of 11.5 (80% coverage 64% instead of 73%), their
     backtests being kinder than their future."""

@@ -12,6 +12,7 @@ against the category-average launch curve; and the time of the whole-catalogue f
 Example:
     .venv/bin/python benchmarks/catalogue_accuracy.py                 # in full, about 6 min
     .venv/bin/python benchmarks/catalogue_accuracy.py --limit 40 --origins 1
+    .venv/bin/python benchmarks/catalogue_accuracy.py --inner   # the weeks before the origins
 """
 
 from __future__ import annotations

@@ -403,7 +403,7 @@ def calibrate(fits: Sequence[TitleFit], levels: Sequence[int]) -> Calibration | 
     unlike anyone else's, and pooled with the rest their 80% intervals covered too much. A
     new title's launch curve is neither group's model and it has next to no scores of its own:
     at rolling origins before the evaluated weeks, every title's calibration gave new titles a
-    wQL of 33.4 against 35.1 with their demand class's group. No finer split: at rolling
+    wQL of 32.4 against 32.7 with their demand class's group. No finer split: at rolling
     origins before the evaluated weeks, calibrating each stage on its own scores made M4
     Weekly's young series' wQL 15.6 instead of 11.5 (80% coverage 64% instead of 73%), their
     backtests being kinder than their future."""

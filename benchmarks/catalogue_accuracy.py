@@ -12,6 +12,7 @@ against the category-average launch curve; and the time of the whole-catalogue f
 Example:
     .venv/bin/python benchmarks/catalogue_accuracy.py                 # in full, about 6 min
     .venv/bin/python benchmarks/catalogue_accuracy.py --limit 40 --origins 1
+    .venv/bin/python benchmarks/catalogue_accuracy.py --inner   # the weeks before the origins
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,14 @@ def load_catalogue(limit: int | None) -> Catalogue:
         seed=seed,
         n_titles=int(frame["isbn"].nunique()),
     )
+
+
+def cut_catalogue(cat: Catalogue, week: pd.Timestamp) -> Catalogue:
+    """`cat` as it was at `week`: every title with a sale by then, cut there."""
+    from shelfcast.catalog.series import split_series
+
+    cut = (split_series(s, cutoff=week)[0] for s in cat.series)
+    return replace(cat, series=[h for h in cut if len(h)])
 
 
 @dataclass
@@ -776,6 +785,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--markdown", type=Path, default=None, metavar="PATH", help="also write the tables here"
     )
+    p.add_argument(
+        "--inner",
+        action="store_true",
+        help="the catalogue cut at the first origin, and as many origins before it: where "
+        "choices are made, not the weeks they are judged on",
+    )
     args = p.parse_args(argv)
     for name in ("origins", "horizon", "workers"):
         if getattr(args, name) < 1:
@@ -796,6 +811,9 @@ def main(argv: list[str] | None = None) -> int:
     config = fit_config(load_settings(), horizon=args.horizon)
     last_week = max(s.end for s in cat.series)
     origins = origin_weeks(last_week, args.origins, args.horizon)
+    if args.inner:
+        cat = cut_catalogue(cat, origins[0])
+        origins = origin_weeks(origins[0], args.origins, args.horizon)
     load = load_note()
     bt = backtest(cat, origins, config, args.horizon, args.workers)
     launch_rows, n_launches = new_titles(cat, config)

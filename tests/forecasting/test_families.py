@@ -60,6 +60,7 @@ def test_the_table_names_each_family_by_its_spec():
         "tsb",
         "adida",
         "imapa",
+        "intermittent_combo",
         "launch",
         "sarima",
         "dhr",

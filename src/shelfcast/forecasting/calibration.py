@@ -132,21 +132,36 @@ def whole_quantiles(quantiles: Mapping[float, np.ndarray]) -> dict[float, np.nda
 
 
 def needed_taus(levels: Sequence[int], quantiles: Sequence[float]) -> list[float]:
-    """The quantile levels that `levels`' interval bounds and `quantiles` need, sorted."""
-    return sorted({t for lv in levels for t in level_taus(lv)} | set(quantiles))
+    """The quantile levels that `levels`' interval bounds (`interval_bounds`) and `quantiles`
+    need, with the median (which bounds the lower quantiles of counts), sorted."""
+    bounds = {t for lv in levels for t in (*level_taus(lv), one_sided_tau(lv))}
+    return sorted(bounds | {0.5} | set(quantiles))
+
+
+def one_sided_tau(level: int) -> float:
+    """The quantile level of a `level`% interval's upper bound when its lower one is zero."""
+    return level / 100.0
 
 
 def interval_bounds(
     mean: np.ndarray, values: Mapping[float, np.ndarray], levels: Sequence[int], whole: bool
 ) -> dict[str, np.ndarray]:
     """`lo_L` and `hi_L` per level from quantile `values`, each interval holding the mean (for
-    counts, the whole number at or above it)."""
+    counts, the whole number at or above it).
+
+    A count's interval whose lower quantile is zero is one-sided, [0, the `L`% quantile]: a
+    slow seller's weeks are zero more often than (100 - L) / 2 percent of the time, and the
+    central interval [0, the (50 + L/2)% quantile] would cover them all and the upper tail's
+    share too (90% for L = 80)."""
     top = whole_ceiling(mean) if whole else mean
     out = {}
     for level in sorted(levels):
         lo, hi = level_taus(level)
+        upper = values[hi]
+        if whole:
+            upper = np.where(values[lo] <= 0, values[one_sided_tau(level)], upper)
         out[f"lo_{level}"] = np.minimum(values[lo], mean)
-        out[f"hi_{level}"] = np.maximum(values[hi], top)
+        out[f"hi_{level}"] = np.maximum(upper, top)
     return out
 
 

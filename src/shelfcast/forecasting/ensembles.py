@@ -15,11 +15,11 @@ from collections.abc import Sequence
 import pandas as pd
 
 from shelfcast.forecasting.backtest import Backtest, score_forecast
-from shelfcast.forecasting.families import FAMILIES, combo, ensemble
+from shelfcast.forecasting.families import FAMILIES, combo, ensemble, intermittent_combo
 from shelfcast.forecasting.intervals import PointForecast
 
 DEFAULT = ("mean_top2", "mean_top3", "median_top3", "median_top5")
-NOT_MEMBERS = (combo.NAME, ensemble.NAME)  # combinations already
+NOT_MEMBERS = (combo.NAME, intermittent_combo.NAME, ensemble.NAME)  # combinations already
 _NAME = re.compile(r"^(mean|median)_top([2-9])$")
 
 

@@ -25,7 +25,8 @@ SEASONS_FOR_SEASONAL = 2  # seasons of history before seasonal candidates are tr
 
 @dataclass(frozen=True)
 class Plan:
-    """One title's backtest: its mode, candidates and baseline, horizon, origins, holdout."""
+    """One title's backtest: its mode, candidates and baseline, horizon, origins, holdout,
+    and the model its segment assigns, if any."""
 
     mode: str  # "seasonal", "non-seasonal", "new" or "inactive" (not backtested)
     season_length: int  # 1 but in the seasonal mode
@@ -37,6 +38,9 @@ class Plan:
     min_train: int  # the fewest weeks any origin fits on
     reason: str  # what was changed from the request, and why; "" when nothing
     default: str  # fitted when no candidate can be backtested: the baseline, or launch
+    # The model the title's segment assigns, selected whatever the backtest scores; None when
+    # the backtest selects.
+    assigned: str | None = None
 
     @property
     def seasonal(self) -> bool:

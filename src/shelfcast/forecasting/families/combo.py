@@ -1,5 +1,9 @@
 """A forecast combination: the mean of its members' forecasts (forecast combinations beat
-selection in M4), intervals by averaging the members' bounds (quantile averaging)."""
+selection in M4), intervals by averaging the members' bounds (quantile averaging).
+
+`combo` combines SARIMA, DHR and Theta for seasonal titles; a subclass of `ComboSpec` and
+`Combination` with other `member_families` is another combination
+(`intermittent_combo`)."""
 
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ class ComboSpec(Spec):
     """The members' own specs, each of its own family; at most one spec per family."""
 
     family: ClassVar[str] = NAME
+    member_families: ClassVar[Mapping[str, Family[Any]]] = MEMBER_FAMILIES
 
     members: tuple[Spec, ...]
 
@@ -39,16 +44,19 @@ class ComboSpec(Spec):
 
     @classmethod
     def from_fields(cls, values: Mapping[str, Any]) -> Self:
-        members = values.get("members")
+        members, known = values.get("members"), cls.member_families
         if set(values) != {"members"} or not isinstance(members, Mapping):
-            raise SpecError(f"combo spec: expected only members by family, got {sorted(values)}")
-        unknown = sorted(set(members) - set(MEMBER_FAMILIES))
+            raise SpecError(
+                f"{cls.family} spec: expected only members by family, got {sorted(values)}"
+            )
+        unknown = sorted(set(members) - set(known))
         if unknown:
-            raise SpecError(f"combo spec: members {unknown} are not among {list(MEMBERS)}")
+            raise SpecError(f"{cls.family} spec: members {unknown} are not among {list(known)}")
         if any(not isinstance(s, Mapping) or s.get("family") != n for n, s in members.items()):
-            raise SpecError(f"combo spec: members {list(members)} hold other families' specs")
-        specs = tuple(MEMBER_FAMILIES[name].spec_type.from_dict(s) for name, s in members.items())
-        return cls(specs)
+            raise SpecError(
+                f"{cls.family} spec: members {list(members)} hold other families' specs"
+            )
+        return cls(tuple(known[name].spec_type.from_dict(s) for name, s in members.items()))
 
     def params(self) -> dict[str, Any]:
         out = {**super().params(), "members": ",".join(m.family for m in self.members)}
@@ -67,17 +75,17 @@ class Combination(Family[ComboSpec]):
         self, history: TitleSeries, context: FitContext, like: ComboSpec | None = None
     ) -> ComboSpec:
         """The members fitted on this history (`context.fitted`); fits nothing itself."""
-        members = tuple(context.fitted[name] for name in MEMBERS if name in context.fitted)
+        members = tuple(context.fitted[n] for n in self.requires if n in context.fitted)
         if len(members) < MIN_MEMBERS:
             raise ForecastError("fewer than two members could be fitted")
-        return ComboSpec(members)
+        return self.spec_type(members)
 
     def forecast(
         self, spec: ComboSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
     ) -> PointForecast:
         parts = [
             finished(
-                MEMBER_FAMILIES[m.family].forecast(m, history, horizon, levels),
+                spec.member_families[m.family].forecast(m, history, horizon, levels),
                 history.values,
                 levels,
                 m.family,
@@ -91,7 +99,8 @@ class Combination(Family[ComboSpec]):
         )
 
     def update(self, spec: ComboSpec, history: TitleSeries) -> ComboSpec:
-        return ComboSpec(tuple(MEMBER_FAMILIES[m.family].update(m, history) for m in spec.members))
+        known = spec.member_families
+        return type(spec)(tuple(known[m.family].update(m, history) for m in spec.members))
 
 
 FAMILY = Combination()

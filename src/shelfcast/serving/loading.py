@@ -7,6 +7,7 @@ its bundles are built on first use (`serving.catalogue`)."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import threading
@@ -91,6 +92,7 @@ class PoolLoader:
             self._changed()
             return
         self.pool, self.loaded = pool, len(pool)
+        gc.freeze()  # the release lives as long as the server: out of the collector's scans
         self.seconds = time.perf_counter() - started
         self.status = READY
         log.info(

@@ -18,13 +18,11 @@ What is cached, and by what:
 Each step records the seconds its own code took as step metadata (`seconds`).
 """
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,7 +30,6 @@ import pandas as pd
 from zenml import get_step_context, log_metadata, step
 from zenml.config import CachePolicy
 
-import shelfcast
 from shelfcast.catalog.reader import read_sales
 from shelfcast.catalog.selection import STAT_COLUMNS, SelectionCriteria, title_statistics
 from shelfcast.catalog.selection import select_titles as choose_titles
@@ -45,6 +42,12 @@ from shelfcast.training.artifacts import (
     TrainingResult,
     settings_from_dict,
 )
+from shelfcast.training.code_keys import (
+    forecasting_code,
+    reader_code,
+    selection_code,
+    series_code,
+)
 from shelfcast.training.executors import ExecutorChoice, fit_on
 from shelfcast.training.materializers import (
     SalesTableMaterializer,
@@ -56,42 +59,6 @@ from shelfcast.training.sources import DataSources, data_fingerprint
 ProgressHook = Callable[[str, int, int, str], None]
 MAX_WARNINGS = 200  # validation warnings kept in the report artifact
 SELECTION_COLUMNS = [*STAT_COLUMNS, "score", "eligible", "selected", "forced", "reason"]
-PACKAGE = Path(shelfcast.__file__).parent
-
-
-# The core code each step wraps is part of its cache key, as the step's own code is: a fix in
-# the reader or the models retrains on unchanged data. The source files are hashed, not
-# imported, so that a run served from the cache does not load the forecasting core. (The
-# registry's code is not in any key: a change in how runs are logged does not register the
-# same models again.)
-def _code_hash(*patterns: str) -> str:
-    digest = hashlib.sha256()
-    for path in sorted({p for pattern in patterns for p in PACKAGE.glob(pattern)}):
-        digest.update(f"{path.relative_to(PACKAGE).as_posix()}\n".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def reader_code() -> str:
-    return _code_hash(
-        "catalog/reader.py",
-        "catalog/paths.py",
-        "catalog/overlaps.py",
-        "catalog/validation.py",
-        "catalog/isbn.py",
-    )
-
-
-def series_code() -> str:
-    return _code_hash("catalog/series.py")
-
-
-def selection_code() -> str:
-    return _code_hash("catalog/selection.py")
-
-
-def forecasting_code() -> str:
-    return _code_hash("forecasting/*.py", "forecasting/families/*.py")
 
 
 @dataclass

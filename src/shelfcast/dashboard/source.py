@@ -15,7 +15,6 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -292,7 +291,9 @@ class DashboardSource:
             if not weekly.empty:
                 releases = list_releases(self.settings.artifact_root)
                 season = self.settings.training.season_length
-                compared = compare(weekly, load_judges(releases, [isbn], season, cache=self._cache))
+                compared = compare(
+                    weekly, load_judges(releases, [isbn], season, catalogue=self._catalogue)
+                )
         except (ShelfcastError, OSError) as exc:
             return {"actual_weeks": None, "weeks": [], "reason": f"cannot compare: {exc}"}
         weeks: list[dict[str, Any]] = []
@@ -334,10 +335,6 @@ class DashboardSource:
             self._releases[uri] = release
         return release
 
-    @property
-    def _cache(self) -> Path:
-        return release_cache(self.settings.home)
-
     def _entries(self, release: Release) -> dict[str, dict[str, Any]]:
         """The release's titles by ISBN, as the title list shows them (read once a release)."""
         with self._lock:
@@ -359,7 +356,7 @@ class DashboardSource:
             rows = self._catalogues.get(release.uri)
         if rows is None:
             try:
-                rows = read_catalogue(release, self._cache, columns=None)
+                rows = read_catalogue(release, release_cache(self.settings.home), columns=None)
             except (ShelfcastError, OSError) as exc:
                 raise DashboardError(
                     503, "release", f"cannot read release {release.uri}: {exc}"

@@ -20,12 +20,11 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from shelfcast.catalogue_releases import read_catalogue
+from shelfcast.catalogue_releases import CatalogueRows, read_catalogue
 from shelfcast.forecasting import metrics
 from shelfcast.forecasting.bundle import MAX_HORIZON, Bundle, selected_family
 from shelfcast.releases import Release, ReleaseModel, load_bundles
@@ -52,6 +51,8 @@ COLUMNS = [
 ]
 
 Progress = Callable[[int, int], None]  # models loaded so far, models to load
+# A catalogue release's table, evaluations included.
+CatalogueReader = Callable[[Release], CatalogueRows]
 
 
 @dataclass(frozen=True)
@@ -82,17 +83,22 @@ class Judge:
         return math.nan if value is None else float(value)
 
 
+def whole_catalogue(release: Release) -> CatalogueRows:
+    """A catalogue release's table with its evaluations, from a local store."""
+    return read_catalogue(release, columns=None)
+
+
 def load_judges(
     releases: Sequence[Release],
     isbns: Sequence[str],
     season_length: int,
     progress: Progress | None = None,
-    cache: Path | None = None,
+    catalogue: CatalogueReader = whole_catalogue,
 ) -> dict[str, list[Judge]]:
     """Per ISBN, its models in `releases`, newest release first, scaling errors by a
     `season_length` seasonal-naive forecast. Each model version's files are read (and
     verified) once, however many releases hold it; a catalogue release's rows come from its
-    table (fetched into `cache` from an object store)."""
+    table, as `catalogue` reads it."""
     wanted = set(isbns)
     newest_first = sorted(releases, key=lambda r: (r.created, r.release_id), reverse=True)
     needed: dict[tuple[str, str], tuple[Release, ReleaseModel]] = {}
@@ -118,7 +124,7 @@ def load_judges(
     judges: dict[str, list[Judge]] = {}
     for release in newest_first:
         if release.catalogue is not None:
-            models = _catalogue_models(release, wanted, cache, bundles)
+            models = _catalogue_models(catalogue(release), wanted, bundles)
         else:
             models = [m for m in release.models if m.isbn in wanted]
         for model in models:
@@ -129,14 +135,11 @@ def load_judges(
 
 
 def _catalogue_models(
-    release: Release,
-    wanted: set[str],
-    cache: Path | None,
-    bundles: dict[tuple[str, str], Bundle],
+    rows: CatalogueRows, wanted: set[str], bundles: dict[tuple[str, str], Bundle]
 ) -> list[ReleaseModel]:
-    """The wanted titles of a catalogue release as release models, their bundles read from
-    its table into `bundles` (under `<catalogue path>/<ISBN>`: one table holds each once)."""
-    rows = read_catalogue(release, cache, columns=None)
+    """The wanted titles of a catalogue release's table as release models, their bundles
+    read into `bundles` (under `<catalogue path>/<ISBN>`: one table holds each once)."""
+    release = rows.release
     folder = release.catalogue.path if release.catalogue else ""
     keys = [k for k in rows.table.keys if k in wanted]
     models = []

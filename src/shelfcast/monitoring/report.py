@@ -25,13 +25,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from shelfcast.atomic import write_atomic
-from shelfcast.catalogue_releases import release_cache
+from shelfcast.catalogue_releases import read_catalogue, release_cache
 from shelfcast.forecasting.segment_accuracy import segment_accuracy
 from shelfcast.monitoring.accuracy import accuracy, scaled_errors
 from shelfcast.monitoring.actuals import read_actuals, weekly_actuals
@@ -71,7 +72,8 @@ def build_report(
     releases = _releases(settings, release)
     isbns = sorted(weekly["isbn"].unique())
     season = settings.training.season_length
-    judges = load_judges(releases, isbns, season, progress, release_cache(settings.home))
+    catalogue = partial(read_catalogue, cache=release_cache(settings.home), columns=None)
+    judges = load_judges(releases, isbns, season, progress, catalogue)
     weeks = compare(weekly, judges)
     weeks["scaled_error"] = scaled_errors(weeks) if len(weeks) else []
     previous = previous_forecasts(weeks, judges)

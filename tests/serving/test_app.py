@@ -1,14 +1,12 @@
 """The prediction server's HTTP contract, through FastAPI's TestClient (no network)."""
 
 import json
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from support.releases import ISBN_A, ISBN_B, NAME_A, NAME_B
+from support.releases import ISBN_A, ISBN_B, NAME_A, NAME_B, unforecastable
 
-from shelfcast.forecasting.families.theta import ThetaSpec
 from shelfcast.serving.app import create_app
 from shelfcast.serving.config import ServerConfig
 from shelfcast.serving.pool import ModelPool
@@ -158,11 +156,7 @@ def test_a_bad_instance_gets_an_error_in_its_place_and_the_others_are_answered(c
 
 def test_a_title_that_cannot_be_forecast_gets_an_error_and_the_others_are_answered(bundles):
     good = bundles[NAME_A]
-    broken = replace(
-        good,
-        model=ThetaSpec(0.5, 10.0, 1e6, 1.0, None, "2012-01-07"),
-        history=replace(good.history, key=ISBN_B),
-    )
+    broken = unforecastable(good, ISBN_B)
     actual = {"week_ending": str(good.history.end.date() + timedelta(weeks=1)), "volume": 2}
     instances = [
         {"isbn": ISBN_B, "actuals": [actual]},

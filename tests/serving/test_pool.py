@@ -1,15 +1,13 @@
 """The model pool: finding titles, forecasting from bundles, the cache, actual weeks."""
 
 import json
-from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
 import pytest
-from support.releases import ISBN_A, ISBN_B, NAME_A, NAME_B
+from support.releases import ISBN_A, ISBN_B, NAME_A, NAME_B, unforecastable
 
 from shelfcast.errors import ForecastError
-from shelfcast.forecasting.families.theta import ThetaSpec
 from shelfcast.serving.pool import InstanceProblem, ModelPool, UnknownTitle, check_actuals
 
 
@@ -101,11 +99,7 @@ def test_actual_weeks_are_checked_against_the_titles_series(bundles):
 
 def test_a_title_that_cannot_be_forecast_gets_its_error_and_the_others_their_answers(bundles):
     good = bundles[NAME_A]
-    broken = replace(
-        good,
-        model=ThetaSpec(0.5, 10.0, 1e6, 1.0, None, "2012-01-07"),
-        history=replace(good.history, key=ISBN_B),
-    )
+    broken = unforecastable(good, ISBN_B)
     pool = ModelPool.from_bundles({NAME_A: good, NAME_B: broken})
     a, b = pool.get(NAME_A), pool.get(NAME_B)
     answers = pool.predictions_json([(b, []), (a, [])], 8, (80, 95))

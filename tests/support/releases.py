@@ -2,11 +2,13 @@
 local artifact stores (`release`, `publish_release`): for the serving, dashboard and endpoint
 tests. A plugin: its fixtures are available to every test."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from shelfcast.forecasting import Bundle, fit_title
+from shelfcast.forecasting.families.theta import ThetaSpec
 from shelfcast.releases import ModelFiles, Release, ReleaseModel, publish
 from shelfcast.settings import Settings
 from shelfcast.storage import ArtifactStore
@@ -31,6 +33,13 @@ def bundles() -> dict[str, Bundle]:
         fit_config(Settings(), n_origins=1, candidates=("snaive", "sarima")),
     )
     return {NAME_A: a.bundle, NAME_B: b.bundle}
+
+
+def unforecastable(bundle: Bundle, key: str) -> Bundle:
+    """`bundle` under `key`, its model a Theta whose drift puts every forecast beyond the
+    plausible (refused, with or without actual weeks)."""
+    model = ThetaSpec(0.5, 10.0, 1e6, 1.0, None, "2012-01-07")
+    return replace(bundle, model=model, history=replace(bundle.history, key=key))
 
 
 def publish_release(root: Path, bundles: dict[str, Bundle]) -> Release:

@@ -134,7 +134,7 @@ def forecast(w: np.ndarray, p: ArimaParams, horizon: int) -> tuple[np.ndarray, n
     n = len(w)
     if len(a) > n:
         raise ValueError(f"{n} observations cannot start an ARIMA with {len(a)} lags")
-    if len(a) <= 1 and len(b) <= 1:  # one lag each at most: products of floats, as np.dot's
+    if len(a) <= 1 and len(b) <= 1:  # one lag each at most: a closed form
         return _one_lag_path(w, e, a, b, horizon), _standard_errors(p, horizon)
     # Innovations aligned with w; weeks lost to differencing carry no shock, nor weeks ahead.
     shocks = np.concatenate([np.zeros(n - len(e)), e, np.zeros(horizon)])
@@ -150,18 +150,17 @@ def forecast(w: np.ndarray, p: ArimaParams, horizon: int) -> tuple[np.ndarray, n
 def _one_lag_path(
     w: np.ndarray, e: np.ndarray, a: np.ndarray, b: np.ndarray, horizon: int
 ) -> np.ndarray:
-    """`forecast`'s path when `a` and `b` have at most one coefficient each: the same sums
-    (a dot product of one term is its product), in floats."""
-    last = float(w[-1])
+    """`forecast`'s path when `a` and `b` have at most one coefficient each, in closed form:
+    the first week is a * w[-1] + b * (the last shock), and each later one a times the week
+    before (every later shock is ahead: zero)."""
     shock = float(e[-1]) if len(e) else 0.0  # the last week's (none if all differenced away)
-    ma_part = float(b[0]) * shock if len(b) else 0.0
-    out = []
-    for _ in range(horizon):
-        ar_part = float(a[0]) * last if len(a) else 0.0
-        last = ar_part + ma_part
-        out.append(last)
-        ma_part = 0.0  # every later shock is ahead: zero
-    return np.array(out)
+    ar = float(a[0]) if len(a) else 0.0
+    first = ar * float(w[-1]) + (float(b[0]) * shock if len(b) else 0.0)
+    if ar == 0.0:
+        path = np.zeros(horizon)
+        path[0] = first
+        return path
+    return first * np.power(ar, np.arange(horizon, dtype=float))
 
 
 def _padded(rows: Sequence[np.ndarray]) -> np.ndarray:

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+import orjson
 
 from shelfcast.catalog.isbn import normalize_isbn
 from shelfcast.errors import ForecastError, ShelfcastError
@@ -265,29 +266,32 @@ def check_actuals(bundle: Bundle, actuals: Sequence[tuple[date, float]]) -> None
 
 
 def _prediction_json(model: ServedModel, forecasts: Forecasts, row: int) -> bytes:
-    """Title `row` of `forecasts` as its prediction object: compact JSON as `json.dumps`
-    writes it (a float's `repr`), each week through one format string."""
-    dates = forecasts.week_endings[row].astype("datetime64[D]").astype(str).tolist()
+    """Title `row` of `forecasts` as its prediction object: compact JSON, each week through
+    one format string, the numbers written by orjson (a float's shortest repr, as `json.dumps`
+    writes it) all at once."""
+    dates = forecasts.week_endings[row].astype("datetime64[D]").astype("S10").tolist()
     values = np.array([column[row] for column in forecasts.columns.values()])
     if not np.isfinite(values).all():
         raise ValueError("Out of range float values are not JSON compliant")
-    rounded = (np.round(values, DECIMALS) + 0.0).tolist()  # + 0.0 turns -0.0 into 0.0
-    texts = [list(map(repr, column)) for column in rounded]  # as json.dumps writes floats
+    rounded = np.round(values, DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+    # `[[a,b],[c,d]]` -> [[a, b], [c, d]]: each number's text as orjson wrote it
+    written = orjson.dumps(rounded, option=orjson.OPT_SERIALIZE_NUMPY)
+    texts = [column.split(b",") for column in written[2:-2].split(b"],[")]
     week = _week_format(tuple(forecasts.columns))
-    weeks = ",".join([week % w for w in zip(dates, *texts, strict=True)])
+    weeks = b",".join([week % w for w in zip(dates, *texts, strict=True)])
     head = _head_json(model.isbn, model.name, model.version, model.family)
-    return f"{head}{weeks}]}}".encode()
+    return head + weeks + b"]}"
 
 
 @lru_cache(maxsize=256)
-def _week_format(columns: tuple[str, ...]) -> str:
+def _week_format(columns: tuple[str, ...]) -> bytes:
     """The format of one week's object: its date, then a value per column of `columns`."""
     names = [json.dumps(c).replace("%", "%%") for c in columns]
-    return '{"week_ending":"%s",' + ",".join(f"{name}:%s" for name in names) + "}"
+    return ('{"week_ending":"%s",' + ",".join(f"{name}:%s" for name in names) + "}").encode()
 
 
 @lru_cache(maxsize=CACHE_SIZE)
-def _head_json(isbn: str, name: str, version: str, family: str) -> str:
+def _head_json(isbn: str, name: str, version: str, family: str) -> bytes:
     """The start of a model's prediction objects, up to its weeks."""
     head = {"isbn": isbn, "model_name": name, "model_version": version, "model_family": family}
-    return json.dumps(head, separators=(",", ":"))[:-1] + ',"weeks":['
+    return (json.dumps(head, separators=(",", ":"))[:-1] + ',"weeks":[').encode()

@@ -2,12 +2,14 @@
 
 The server writes it (here); monitoring reads it (`shelfcast.monitoring.prediction_log`).
 
-`PredictionLog.record` is called on the request path and only appends a tuple to a bounded
-in-memory queue (under a microsecond, `benchmarks/prediction_log.py`); one writer thread
-turns the queued records into lines and appends them in one write per batch, every
-`flush_seconds` or sooner when `flush()` or `close()` asks. A full queue drops the record
-and counts it (`stats().dropped`): logging never blocks or fails a request. `close()` writes
-everything queued before it returns.
+`PredictionLog.record` is called on the request path: it makes the record's line (the bodies
+as the server read and wrote them, joined to a head written by orjson: a couple of
+microseconds, `benchmarks/prediction_log.py`) and appends it to a bounded in-memory queue;
+one writer thread appends the queued lines in one write per batch, every `flush_seconds` or
+sooner when `flush()` or `close()` asks. The writer does no per-record work of its own, so it
+hardly ever needs the interpreter lock the serving thread runs on. A full queue drops the
+record and counts it (`stats().dropped`): logging never blocks or fails a request. `close()`
+writes everything queued before it returns.
 
 The log is a folder of JSON Lines files: each server process appends to its own file and
 rotates it by size and age, and old files are deleted by age and count
@@ -53,6 +55,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from shelfcast.errors import ShelfcastError
 from shelfcast.serving.log_files import LogWriter, Rotation, WriteError
 
@@ -64,9 +68,6 @@ log = logging.getLogger("shelfcast.serving")
 MAX_QUEUE = 10_000  # records waiting for the writer; more are dropped and counted
 FLUSH_SECONDS = 0.5
 BATCH = 1000  # records per write at most
-# Records formatted between releases of the interpreter lock. Without them the writer holds
-# it for a whole switch interval (5 ms) at a time, which the server's p99 shows.
-YIELD_EVERY = 16
 COLUMNS = (
     "time",
     "release_id",
@@ -132,7 +133,7 @@ class PredictionLog:
         self._random = random.Random(seed).random
         self._max_queue = max_queue
         self._flush_seconds = flush_seconds
-        self._queue: deque[tuple[Any, ...] | _Flush] = deque()
+        self._queue: deque[tuple[float, bytes] | _Flush] = deque()  # (time, line)
         self._wake = threading.Event()
         self._closed = False
         self._lock = threading.Lock()  # guards the counters
@@ -165,8 +166,9 @@ class PredictionLog:
         (the bodies as the server read and wrote them; the cheapest to log).
 
         `models` lists the (model name, version) of the predictions; when None it is read
-        from the response by the writer. Returns whether the request was queued: False when
-        it was sampled out, the queue was full or the log is closed. Never raises, never waits.
+        from the response. Returns whether the request was queued: False when it was sampled
+        out, the queue was full, the log is closed or a body is not JSON (counted in
+        `stats().failed`). Never raises, never waits.
         """
         if self.sample_rate < 1.0 and self._random() >= self.sample_rate:
             return False
@@ -174,18 +176,17 @@ class PredictionLog:
             with self._lock:
                 self._dropped += 1
             return False
-        self._queue.append(
-            (
-                time.time(),
-                release_id,
-                deployed_model_id,
-                latency_ms,
-                status,
-                models,
-                request,
-                response,
+        now = time.time()
+        try:
+            line = _line(
+                now, release_id, deployed_model_id, latency_ms, status, models, request, response
             )
-        )
+        except (TypeError, ValueError) as exc:  # a body that is not JSON
+            with self._lock:
+                self._failed += 1
+            log.warning("prediction log %s: a record was not JSON: %s", self.folder, exc)
+            return False
+        self._queue.append((now, line))
         return True
 
     def flush(self, timeout: float | None = 10.0) -> bool:
@@ -254,25 +255,16 @@ class PredictionLog:
             lines: list[bytes] = []
             markers: list[_Flush] = []
             first = 0.0
-            failed = 0
             while self._queue and len(lines) < BATCH:
                 item = self._queue.popleft()
                 if isinstance(item, _Flush):
                     markers.append(item)
                     continue
-                if len(lines) % YIELD_EVERY == YIELD_EVERY - 1:
-                    time.sleep(0)  # let the serving thread take the interpreter lock
-                try:
-                    lines.append(_line(item))
-                except (TypeError, ValueError) as exc:  # a body that is not JSON
-                    failed += 1
-                    log.warning("prediction log %s: a record was not JSON: %s", self.folder, exc)
-                    continue
                 first = first or item[0]
+                lines.append(item[1])
             written = self._append(first, lines)
             with self._lock:
                 self._written += written
-                self._failed += failed
                 self._lost += len(lines) - written
             for marker in markers:
                 marker.done.set()
@@ -332,9 +324,17 @@ def _models_of(response: Body) -> list[list[str]]:
         return []
 
 
-def _line(item: tuple[Any, ...]) -> bytes:
-    when, release_id, deployed, latency, status, models, request, response = item
-    head = _compact(
+def _line(
+    when: float,
+    release_id: str | None,
+    deployed: str | None,
+    latency: float,
+    status: int,
+    models: Sequence[tuple[str, str]] | None,
+    request: Body,
+    response: Body,
+) -> bytes:
+    head = orjson.dumps(
         {
             "time": when,
             "release_id": release_id,
@@ -342,7 +342,8 @@ def _line(item: tuple[Any, ...]) -> bytes:
             "latency_ms": float(latency),
             "status": int(status),
             "models": [list(m) for m in models] if models is not None else _models_of(response),
-        }
-    ).encode()
+        },
+        default=str,
+    )
     request_json, response_json = _json(request), _json(response)
     return head[:-1] + b',"request":' + request_json + b',"response":' + response_json + b"}\n"

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from shelfcast import registry
 from shelfcast.cli import app
+from shelfcast.errors import BundleError
 from shelfcast.forecasting import bundle_table, fit_title
 from shelfcast.forecasting.bundle import read_bundle
 from shelfcast.registry import catalogue_files
@@ -205,6 +206,34 @@ def test_a_row_is_read_from_its_row_group_alone(tmp_path, first):
     assert found.bundle("k01234").to_files() == table.bundle("k01234").to_files()
 
 
+def test_a_verified_row_read_checks_the_files_it_reads(tmp_path, first, monkeypatch):
+    monkeypatch.setattr(bundle_table, "PART_ROWS", 1000)  # three parts: k0.., k1.., k2..
+    rekeyed = [
+        dataclasses.replace(
+            first[i % 3].bundle,
+            history=dataclasses.replace(first[i % 3].bundle.history, key=f"k{i:05d}"),
+        )
+        for i in range(2500)
+    ]
+    table = bundle_table.from_bundles(rekeyed)
+    checksums = table.write(tmp_path)
+    parts = sorted(n for n in checksums if n.startswith(bundle_table.PART_PREFIX))
+    assert len(parts) == 3
+    (tmp_path / "titles-stray.parquet").write_bytes(b"not named by the checksums")
+    last = tmp_path / parts[-1]
+    data = last.read_bytes()  # a byte of its row data changed, its footer intact
+    middle = len(data) // 2
+    last.write_bytes(data[:middle] + bytes([data[middle] ^ 1]) + data[middle + 1 :])
+    found = bundle_table.read_keys(tmp_path, ["k00042"], checksums=checksums)
+    assert found.bundle("k00042").to_files() == table.bundle("k00042").to_files()
+    with pytest.raises(BundleError, match=rf"{parts[-1]}: checksum"):
+        bundle_table.read_keys(tmp_path, ["k02042"], checksums=checksums)
+    shared = tmp_path / bundle_table.SHARED_FILE
+    shared.write_bytes(shared.read_bytes() + b"\0")
+    with pytest.raises(BundleError, match=r"shared\.parquet: checksum"):
+        bundle_table.read_keys(tmp_path, ["k00042"], checksums=checksums)
+
+
 def test_cli_show_extract_and_roll_back_a_catalogue_title(cli_home, first, second, tmp_path):
     register(cli_home, first, [series_of(n) for n in range(3)])
     register(cli_home, [with_holdout_mase(second[0], 1e-6)], [series_of(0, 30.0)])
@@ -259,6 +288,7 @@ def test_versions_found_in_the_local_store_are_mlflow_clients(settings, first, s
 SHOW_IN_A_NEW_PROCESS = """
 import json, sys
 from shelfcast.cli import app
+from shelfcast.errors import BundleError
 try:
     app(["models", "show", sys.argv[1]])
 except SystemExit as exc:

@@ -413,15 +413,7 @@ def read(
     if checksums is not None:
         names = sorted(checksums)
         for name in names:
-            path = folder / name
-            if not path.is_file():
-                raise BundleError(f"{path} is missing")
-            actual = file_sha256(path)
-            if actual != checksums[name]:
-                raise BundleError(
-                    f"{path}: checksum {actual[:12]}... does not match the recorded "
-                    f"{checksums[name][:12]}..."
-                )
+            _verify(folder / name, checksums[name])
     else:
         names = sorted(p.name for p in folder.glob("*.parquet"))
     parts = sorted(n for n in names if n.startswith(PART_PREFIX))
@@ -442,6 +434,17 @@ def read(
     return BundleTable(titles, _shared_values(shared_table, folder), str(folder))
 
 
+def _verify(path: Path, digest: str) -> None:
+    """BundleError unless the file at `path` has the sha256 `digest`."""
+    if not path.is_file():
+        raise BundleError(f"{path} is missing")
+    actual = file_sha256(path)
+    if actual != digest:
+        raise BundleError(
+            f"{path}: checksum {actual[:12]}... does not match the recorded {digest[:12]}..."
+        )
+
+
 def _read_file(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
     """A Parquet file of the table, memory-mapped and validated; a BundleError naming it if
     unreadable."""
@@ -455,25 +458,37 @@ def _read_file(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
 
 
 def read_keys(
-    directory: str | Path, keys: Iterable[str], columns: Sequence[str] | None = None
+    directory: str | Path,
+    keys: Iterable[str],
+    columns: Sequence[str] | None = None,
+    checksums: Mapping[str, str] | None = None,
 ) -> BundleTable:
     """The rows of `keys` found in the table in `directory`, reading only the row groups
     whose key range holds one of them (and the shared values those rows use); keys absent
-    from the table are left out. Files are not verified: `read` with checksums does that."""
+    from the table are left out. With `checksums` (as `read` takes them) only the files they
+    name are read, and each file a row is read from is verified first, the shared table too;
+    without, files are not verified."""
     folder = Path(directory)
     wanted = sorted(set(keys))
     read_columns = None if columns is None else list(dict.fromkeys(["key", *columns]))
+    if checksums is None:
+        paths = sorted(folder.glob(f"{PART_PREFIX}*.parquet"))
+    else:
+        paths = [folder / n for n in sorted(checksums) if n.startswith(PART_PREFIX)]
+        _verify(folder / SHARED_FILE, checksums.get(SHARED_FILE, ""))
     pieces = []
-    try:
-        for path in sorted(folder.glob(f"{PART_PREFIX}*.parquet")):
+    for path in paths:
+        try:
             part = pq.ParquetFile(path, memory_map=True)
             groups = [g for g in range(part.num_row_groups) if _holds(part, g, wanted)]
             if groups:
+                if checksums is not None:
+                    _verify(path, checksums[path.name])
                 pieces.append(part.read_row_groups(groups, columns=read_columns))
                 pieces[-1].validate(full=True)
                 _ = pieces[-1].column_names
-    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{folder}: not a readable catalogue table ({exc})") from None
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+            raise BundleError(f"{path}: not a readable catalogue table file ({exc})") from None
     shared_table = _read_file(folder / SHARED_FILE)
     if not pieces:
         titles = SCHEMA.empty_table()

@@ -156,9 +156,12 @@ def table_files(manifest: Mapping[str, Any]) -> dict[str, str]:
 
 
 def read_table(folder: Path, keys: Sequence[str] | None = None) -> BundleTable:
-    """The version's table, verified against its manifest (`keys`: only those rows)."""
-    table = bundle_table.read(folder, table_files(read_manifest(folder)))
-    return table if keys is None else table.select(k for k in keys if k in table)
+    """The version's table, verified against its manifest (`keys`: only those rows, read
+    from the row groups that may hold them, and only their files verified)."""
+    checksums = table_files(read_manifest(folder))
+    if keys is None:
+        return bundle_table.read(folder, checksums)
+    return bundle_table.read_keys(folder, keys, checksums=checksums)
 
 
 def read_parquet(

@@ -191,15 +191,19 @@ def test_extracting_a_title_gives_its_bundle_files(settings, first, tmp_path):
         title_record(settings, "9780000000033")
 
 
-def test_a_row_is_read_from_its_row_group_alone(tmp_path, first):
-    rekeyed = [
+def rekeyed(fits, count):
+    """`count` copies of the fits' bundles, keyed k00000, k00001, ..."""
+    return [
         dataclasses.replace(
-            first[i % 3].bundle,
-            history=dataclasses.replace(first[i % 3].bundle.history, key=f"k{i:05d}"),
+            fits[i % len(fits)].bundle,
+            history=dataclasses.replace(fits[i % len(fits)].bundle.history, key=f"k{i:05d}"),
         )
-        for i in range(2500)
+        for i in range(count)
     ]
-    table = bundle_table.from_bundles(rekeyed)
+
+
+def test_a_row_is_read_from_its_row_group_alone(tmp_path, first):
+    table = bundle_table.from_bundles(rekeyed(first, 2500))
     table.write(tmp_path)
     found = bundle_table.read_keys(tmp_path, ["k01234", "missing"])
     assert found.keys == ["k01234"]
@@ -208,14 +212,7 @@ def test_a_row_is_read_from_its_row_group_alone(tmp_path, first):
 
 def test_a_verified_row_read_checks_the_files_it_reads(tmp_path, first, monkeypatch):
     monkeypatch.setattr(bundle_table, "PART_ROWS", 1000)  # three parts: k0.., k1.., k2..
-    rekeyed = [
-        dataclasses.replace(
-            first[i % 3].bundle,
-            history=dataclasses.replace(first[i % 3].bundle.history, key=f"k{i:05d}"),
-        )
-        for i in range(2500)
-    ]
-    table = bundle_table.from_bundles(rekeyed)
+    table = bundle_table.from_bundles(rekeyed(first, 2500))
     checksums = table.write(tmp_path)
     parts = sorted(n for n in checksums if n.startswith(bundle_table.PART_PREFIX))
     assert len(parts) == 3

@@ -413,7 +413,7 @@ def read(
     if checksums is not None:
         names = sorted(checksums)
         for name in names:
-            _verify(folder / name, checksums[name])
+            verify_file(folder / name, checksums[name])
     else:
         names = sorted(p.name for p in folder.glob("*.parquet"))
     parts = sorted(n for n in names if n.startswith(PART_PREFIX))
@@ -434,7 +434,7 @@ def read(
     return BundleTable(titles, _shared_values(shared_table, folder), str(folder))
 
 
-def _verify(path: Path, digest: str) -> None:
+def verify_file(path: Path, digest: str) -> None:
     """BundleError unless the file at `path` has the sha256 `digest`."""
     if not path.is_file():
         raise BundleError(f"{path} is missing")
@@ -475,7 +475,7 @@ def read_keys(
         paths = sorted(folder.glob(f"{PART_PREFIX}*.parquet"))
     else:
         paths = [folder / n for n in sorted(checksums) if n.startswith(PART_PREFIX)]
-        _verify(folder / SHARED_FILE, checksums.get(SHARED_FILE, ""))
+        verify_file(folder / SHARED_FILE, checksums.get(SHARED_FILE, ""))
     pieces = []
     for path in paths:
         try:
@@ -483,7 +483,7 @@ def read_keys(
             groups = [g for g in range(part.num_row_groups) if _holds(part, g, wanted)]
             if groups:
                 if checksums is not None:
-                    _verify(path, checksums[path.name])
+                    verify_file(path, checksums[path.name])
                 pieces.append(part.read_row_groups(groups, columns=read_columns))
                 pieces[-1].validate(full=True)
                 _ = pieces[-1].column_names

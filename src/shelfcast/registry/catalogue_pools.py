@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shelfcast.errors import BundleError
-from shelfcast.forecasting.bundle_table import file_sha256
+from shelfcast.forecasting.bundle_table import verify_file
 from shelfcast.registry import catalogue_files as files
 from shelfcast.registry.catalogue_versions import locate
 from shelfcast.registry.connection import client_for
@@ -59,9 +59,5 @@ def read_pools(settings: Settings, version: str, sha256: str) -> list[dict[str, 
     path = at.folder / files.POOLS
     if not path.is_file():
         raise BundleError(f"{path} is missing: catalogue version {version} keeps no pools")
-    actual = file_sha256(path)
-    if actual != sha256:
-        raise BundleError(
-            f"{path}: checksum {actual[:12]}... does not match the recorded {sha256[:12]}..."
-        )
+    verify_file(path, sha256)
     return files.read_parquet(at.folder, files.POOLS).to_pylist()

@@ -119,7 +119,9 @@ def test_format_1_bundles_load_and_forecast_as_the_code_that_wrote_them(family):
             float_precision="round_trip",
         )
         expected = expected.astype({c: float for c in expected.columns[1:]})
-        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+        # to 1e-10 of each value: later code sums the same model in another order (closed
+        # forms and filters in place of loops over weeks), which moves the last bits
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-10, atol=1e-9)
 
 
 def test_a_format_1_bundle_is_written_back_in_the_current_format_and_reads_the_same(tmp_path):

@@ -13,7 +13,7 @@ from shelfcast.errors import ForecastError
 from shelfcast.forecasting import families as fam
 from shelfcast.forecasting import seasonal_index
 from shelfcast.forecasting.families import FitContext
-from shelfcast.forecasting.families.ets import FAMILY, EtsSpec, _final_state
+from shelfcast.forecasting.families.ets import FAMILY, EtsSpec, _final_state, _variance
 
 LEVELS = (80, 95)
 WEEKLY = FitContext(season_length=52)
@@ -152,14 +152,33 @@ def test_a_short_history_is_refused_with_its_length():
         FAMILY.fit(TitleSeries("x", START, np.arange(1.0, 8.0)), WEEKLY)
 
 
-def test_a_level_only_state_takes_the_same_sums_as_the_level_and_trend_recursion():
-    """Without a trend the state update is on the level alone: exactly the full recursion."""
+def test_the_final_state_is_the_recursion_s():
+    """The state after the history, as sums of weights kept per parameters and length, is
+    the recursion's, with and without a (damped) trend."""
     z = np.random.default_rng(11).gamma(2.0, 50.0, size=300)
-    for alpha in (0.05, 0.2591990590286256, 0.9999):
-        spec = EtsSpec("A", "N", False, alpha, 0.0, 1.0, 810.6, 0.0, 8761.5, None, "2020-08-01")
-        level, trend = spec.level0, spec.trend0
-        for value in z.tolist():
-            expected = level + spec.phi * trend
-            error = value - expected
-            level, trend = expected + spec.alpha * error, spec.phi * trend + spec.beta * error
-        assert _final_state(z, spec) == (level, trend)
+    forms = [(a, 0.0, 1.0, 0.0) for a in (0.05, 0.2591990590286256, 0.9999)]
+    forms += [(0.3, 0.1, 1.0, 4.0), (0.15, 0.05, 0.9, -2.5), (0.9, 0.8, 0.98, 1.0)]
+    for alpha, beta, phi, trend0 in forms:
+        spec = EtsSpec(
+            "A", "A", phi < 1, alpha, beta, phi, 810.6, trend0, 8761.5, None, "2020-08-01"
+        )
+        for n in (1, 10, 211, 300):
+            level, trend = spec.level0, spec.trend0
+            for value in z[:n].tolist():
+                expected = level + spec.phi * trend
+                error = value - expected
+                level, trend = expected + spec.alpha * error, spec.phi * trend + spec.beta * error
+            np.testing.assert_allclose(_final_state(z[:n], spec), (level, trend), rtol=1e-10)
+
+
+def test_multiplicative_error_variance_is_the_class_2_recursion():
+    """theta_k = mean_k^2 + sigma2 * sum_{j<k} c2_j theta_{k-1-j}, as Hyndman et al. write it."""
+    spec = EtsSpec("M", "A", True, 0.3, 0.05, 0.95, 100.0, 1.0, 0.04, None, "2020-08-01")
+    mean = np.linspace(120.0, 80.0, 32)
+    c2 = (spec.alpha + spec.beta * np.cumsum(spec.phi ** np.arange(1, 33))) ** 2
+    theta = np.empty(32)
+    for k in range(32):
+        theta[k] = mean[k] ** 2 + spec.sigma2 * np.dot(c2[:k], theta[:k][::-1])
+    expected = (1.0 + spec.sigma2) * theta - mean**2
+    np.testing.assert_allclose(_variance(spec, mean), expected, rtol=1e-12)
+    assert np.all(np.diff(_variance(spec, mean) / mean**2) > 0)  # relative spread widens

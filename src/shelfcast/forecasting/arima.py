@@ -136,15 +136,14 @@ def forecast(w: np.ndarray, p: ArimaParams, horizon: int) -> tuple[np.ndarray, n
         raise ValueError(f"{n} observations cannot start an ARIMA with {len(a)} lags")
     if len(a) <= 1 and len(b) <= 1:  # one lag each at most: a closed form
         return _one_lag_path(w, e, a, b, horizon), _standard_errors(p, horizon)
-    # Innovations aligned with w; weeks lost to differencing carry no shock, nor weeks ahead.
-    shocks = np.concatenate([np.zeros(n - len(e)), e, np.zeros(horizon)])
-    path = np.concatenate([w, np.zeros(horizon)])
-    for k in range(n, n + horizon):
-        ar_part = np.dot(a, path[k - len(a) : k][::-1]) if len(a) else 0.0
-        # once every shock it reaches is ahead (zero), the MA part is zero
-        ma_part = np.dot(b, shocks[k - len(b) : k][::-1]) if len(b) > 0 and k - len(b) < n else 0.0
-        path[k] = ar_part + ma_part
-    return path[n:], _standard_errors(p, horizon)
+    from scipy.signal import lfilter, lfiltic
+
+    # The path is the ARMA filter (MA over the full AR polynomial) run on zero shocks ahead,
+    # started from the last weeks and their shocks (weeks lost to differencing carry none).
+    shocks = np.concatenate([np.zeros(max(len(b) - len(e), 0)), e])
+    state = lfiltic(ma, ar_full, w[::-1][: len(a)], shocks[::-1][: len(b)])
+    path, _ = lfilter(ma, ar_full, np.zeros(horizon), zi=state)
+    return path, _standard_errors(p, horizon)
 
 
 def _one_lag_path(

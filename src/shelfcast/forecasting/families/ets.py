@@ -11,8 +11,9 @@ constant model (ANN, alpha 0.9999, no noise). With `like`, the form and the choi
 seasonality are kept and only the indices, smoothing parameters and initial states are
 re-estimated.
 
-The spec holds the parameters and the initial states; the forecast re-runs the recursion over
-the whole (adjusted) history from them, so `update` keeps the spec. Error type does not change
+The spec holds the parameters and the initial states; the forecast takes the state after the
+whole (adjusted) history from them, as the recursion's sums with weights kept per parameters
+and length (no loop over weeks), so `update` keeps the spec. Error type does not change
 the recursion or the point forecast, only the variance: the class-1 formula for additive error,
 the exact class-2 recursion for multiplicative error (Hyndman et al. 2008, ch. 6), both
 from c_j = alpha + beta (phi + ... + phi^j), normal bounds on the adjusted scale, then times the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,6 +40,7 @@ NAME = "ets"
 # statsforecast refuses "tiny" series of at most 4 weeks more than the model's parameter count
 # (5 for a damped trend): fewer than 10 weeks cannot fit every form.
 MIN_WEEKS = 10
+STATES_KEPT = 4096  # (parameters, length) whose state weights are kept: a title's forecasts
 
 
 @dataclass(frozen=True)
@@ -71,18 +74,29 @@ class EtsSpec(Spec):
 
 def _final_state(z: np.ndarray, spec: EtsSpec) -> tuple[float, float]:
     """Level and trend after the last week: the ETS recursion from the initial states (the
-    same for additive and multiplicative error)."""
-    level, trend = spec.level0, spec.trend0
-    alpha, beta, phi = spec.alpha, spec.beta, spec.phi
-    if trend == 0.0 and beta == 0.0 and phi == 1.0:  # no trend: the same sums on the level
-        for value in z.tolist():
-            level += alpha * (value - level)
-        return level, 0.0
-    for value in z.tolist():
-        expected = level + phi * trend
-        error = value - expected
-        level, trend = expected + alpha * error, phi * trend + beta * error
-    return level, trend
+    same for additive and multiplicative error), as its sums (`_state_weights`)."""
+    power, weights = _state_weights(spec.alpha, spec.beta, spec.phi, len(z))
+    state = power @ (spec.level0, spec.trend0) + weights @ z
+    return float(state[0]), float(state[1])
+
+
+@lru_cache(maxsize=STATES_KEPT)
+def _state_weights(alpha: float, beta: float, phi: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The recursion's state (level, trend) after week t is A (state before) + B z_t, with
+    expected = level + phi trend and error = z_t - expected: level <- expected + alpha error,
+    trend <- phi trend + beta error. So after n weeks it is A^n (level0, trend0) + sum over t
+    of A^(n-1-t) B z_t. Returns A^n and those weights (2 x n); the powers are built by
+    doubling. Kept per parameters and length: a title's forecasts share them."""
+    a = np.array([[1.0 - alpha, phi * (1.0 - alpha)], [-beta, phi * (1.0 - beta)]])
+    powers, step = np.eye(2)[None], a  # A^0, then A^k for k < 2, 4, 8, ...
+    while len(powers) <= n:
+        powers = np.concatenate([powers, powers @ step])
+        step = step @ step
+    weights = (powers[n - 1 :: -1] @ np.array([alpha, beta])).T if n else np.zeros((2, 0))
+    power = powers[n]
+    for kept in (power, weights):
+        kept.setflags(write=False)
+    return power, weights
 
 
 def _variance(spec: EtsSpec, mean: np.ndarray) -> np.ndarray:
@@ -91,9 +105,10 @@ def _variance(spec: EtsSpec, mean: np.ndarray) -> np.ndarray:
     c2 = (spec.alpha + spec.beta * np.cumsum(spec.phi ** np.arange(1, h + 1))) ** 2
     if spec.error == "A":
         return spec.sigma2 * (1.0 + np.concatenate([[0.0], np.cumsum(c2)[:-1]]))
-    theta = np.empty(h)
-    for k in range(h):
-        theta[k] = mean[k] ** 2 + spec.sigma2 * np.dot(c2[:k], theta[:k][::-1])
+    from scipy.signal import lfilter
+
+    # theta_k = mean_k^2 + sigma2 * sum_{j<k} c2_j theta_{k-1-j}: an all-pole filter of mean^2
+    theta = lfilter([1.0], np.concatenate([[1.0], -spec.sigma2 * c2[: h - 1]]), mean**2)
     return (1.0 + spec.sigma2) * theta - mean**2
 
 

@@ -19,10 +19,11 @@ from shelfcast.forecasting.parallel import train_pools
 from shelfcast.registry import catalogue_files
 from shelfcast.registry.catalogue import register_catalogue
 from shelfcast.registry.catalogue_pools import kept_pools, read_pools
-from shelfcast.registry.catalogue_titles import extract_title
+from shelfcast.registry.catalogue_titles import extract_title, promote_title, rollback_title
 from shelfcast.registry.catalogue_versions import locate
 from shelfcast.registry.connection import client_for
 from shelfcast.settings import Settings
+from shelfcast.training.catalogue import plan_refit
 from shelfcast.training.run import fit_config
 
 pytest.importorskip("lightgbm")
@@ -115,6 +116,15 @@ def test_versions_keep_their_pools_and_a_reused_pool_serves_without_fitting_libr
     again = kept_pools(settings, two.version)
     assert (again.trained_in, again.reused_from) == ("1", "1")
     assert again.file_sha256 == kept.file_sha256  # the same rows, kept again
+
+    promote_title(settings, title.key, "1", "the older row")  # a champion change, v3
+    by_hand = kept_pools(settings, "3")
+    assert (by_hand.trained_in, by_hand.reused_from) == ("1", "2")
+    assert read_pools(settings, "3", by_hand.file_sha256) == stored
+    plan = plan_refit(settings, series, CONFIG)
+    assert plan.base_version == "3" and plan.pools.reused_from == "3"
+    rollback_title(settings, title.key)  # v4, on top of v3
+    assert kept_pools(settings, "4").reused_from == "3"
 
     folder = extract_title(settings, title.key, tmp_path / "bundle")
     expected = refit.bundle.forecast(13, levels=LEVELS)

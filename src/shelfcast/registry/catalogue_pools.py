@@ -35,8 +35,8 @@ class KeptPools:
 
 
 def kept_pools(settings: Settings, version: str) -> KeptPools | None:
-    """The pools catalogue version `version` keeps; None when it keeps none (a version made
-    by hand, or one written before pools were kept)."""
+    """The pools catalogue version `version` keeps; None when it keeps none (a version
+    written before pools were kept, or a champion change on top of one)."""
     at = locate(client_for(settings), settings, version)
     manifest = files.read_manifest(at.folder)
     about = manifest.get("pools")

@@ -5,7 +5,7 @@ Moving one title's
 champion by hand (`rollback_title`, `promote_title`) makes a version of its own (run kind
 `champion-change`): no rows, and a champion map equal to the one in force but for that title,
 so that the change has its place in the catalogue's history and rolling the version back
-undoes it.
+undoes it. It keeps its base version's pools, so a retrain after it may still reuse them.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from shelfcast.registry.catalogue_lookup import (
     holder,
 )
 from shelfcast.registry.catalogue_metrics import metrics_frame
+from shelfcast.registry.catalogue_pools import kept_pools, read_pools
 from shelfcast.registry.catalogue_versions import champion_map, locate, new_version
 from shelfcast.registry.connection import client_for
 from shelfcast.registry.errors import NoPreviousChampion
@@ -128,6 +129,12 @@ def _change(
             "base_version": at.version,
             "counts": counts,
         }
+        pools = None
+        kept = kept_pools(settings, at.version)
+        if kept is not None:  # the base's, so that the next retrain may reuse them
+            pools = read_pools(settings, at.version, kept.file_sha256)
+            about = files.read_manifest(at.folder)["pools"]
+            info["pools"] = {**about, "reused_from": at.version}
         empty = bundle_table.from_bundles([])
-        made.publish(empty, metrics_frame([]), decisions, info, {}, why)
+        made.publish(empty, metrics_frame([]), decisions, info, {}, why, pools)
     return made.version

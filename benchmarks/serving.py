@@ -4,7 +4,7 @@
    2012) is fitted with `fit_title(series, fit_config(settings))`, tracked and registered in a fresh
    MLflow SQLite store (`registry.log_training_run`: version 1 takes `champion`), and packaged
    into a fresh artifact store (`packaging.package`): the release the Shelfcast server loads.
-2. On 127.0.0.1, one at a time: the Shelfcast server (`python -m shelfcast.serving`, AIP_*
+2. On 127.0.0.1: the Shelfcast server (`python -m shelfcast.serving`, AIP_*
    variables, one uvicorn worker) and `mlflow models serve -m models:/<name>@champion
    --env-manager local` (the same registered version through the pyfunc wrapper,
    `shelfcast.registry.pyfunc` loaded as `shelfcast.mlflow_model`, one uvicorn worker). Both
@@ -14,7 +14,9 @@
    and at 32), every request a 32-week forecast with 80 and 95% intervals. Shelfcast is also
    driven with 4 weeks of actuals in every instance, which updates the title's state before
    forecasting and so is never answered from its cache: the cost of a forecast computed per
-   request, as mlflow computes every one.
+   request, as mlflow computes every one. Those uncached runs and mlflow's are interleaved,
+   both servers running: at each concurrency mlflow for half its time, Shelfcast, then
+   mlflow again, so that drift in the machine's load reaches both alike.
 4. The prediction log's cost: the Shelfcast server above runs as it does by default off
    Vertex AI, writing every answered request to its prediction log (sample rate 1.0). A second
    Shelfcast server with the log off (`SHELFCAST_SERVING__PREDICTION_LOG_SAMPLE_RATE=0`:
@@ -469,22 +471,28 @@ def measure(
     return results, answered
 
 
-def measure_log(
-    on: Server, off: Server, body: dict, args: argparse.Namespace
+def measure_interleaved(
+    main: Server,
+    main_request: tuple[str, dict],
+    around: Server,
+    around_request: tuple[str, dict],
+    args: argparse.Namespace,
+    names: tuple[str, str],
 ) -> tuple[dict[int, Load], dict[int, Load], int]:
-    """The same load on the servers with the log on and off, interleaved (off for half the
-    time, on, off again) at each concurrency; and the requests `on` answered."""
-    answered = warm_up(on, PREDICT, body, args).answered
-    warm_up(off, PREDICT, body, args)
-    with_log, without = {}, {}
+    """Two servers' loads interleaved so that drift in the machine's load reaches both alike:
+    at each concurrency `around` for half the time, `main`, then `around` again. The loads
+    of each, and the requests `main` answered (its warm-up included)."""
+    answered = warm_up(main, *main_request, args).answered
+    warm_up(around, *around_request, args)
+    mains, arounds = {}, {}
     for concurrency in args.concurrency:
-        first = drive(off, PREDICT, body, concurrency, args.seconds / 2)
-        with_log[concurrency] = load = drive(on, PREDICT, body, concurrency, args.seconds)
+        first = drive(around, *around_request, concurrency, args.seconds / 2)
+        mains[concurrency] = load = drive(main, *main_request, concurrency, args.seconds)
         answered += load.answered
-        without[concurrency] = first + drive(off, PREDICT, body, concurrency, args.seconds / 2)
-        show(on.name, concurrency, load)
-        show(off.name, concurrency, without[concurrency])
-    return with_log, without, answered
+        arounds[concurrency] = first + drive(around, *around_request, concurrency, args.seconds / 2)
+        show(names[0], concurrency, load)
+        show(names[1], concurrency, arounds[concurrency])
+    return mains, arounds, answered
 
 
 def main() -> None:
@@ -513,7 +521,7 @@ def main() -> None:
         notes = [load_note()]
 
         server = start_shelfcast(release.uri, work)
-        off = None
+        off = mlflow_server = None
         try:
             _, healthy = wait_healthy(server, HEALTH, time.perf_counter())
             ours = post(server.url + PREDICT, shelfcast_body())["predictions"][0]
@@ -521,29 +529,38 @@ def main() -> None:
             if not args.uncached_only:
                 off = start_shelfcast(release.uri, work, sample_rate=0.0, name=LOG_OFF)
                 wait_healthy(off, HEALTH, time.perf_counter())
-                with_log, without, more = measure_log(server, off, shelfcast_body(), args)
+                with_log, without, more = measure_interleaved(
+                    server,
+                    (PREDICT, shelfcast_body()),
+                    off,
+                    (PREDICT, shelfcast_body()),
+                    args,
+                    (SHELFCAST, LOG_OFF),
+                )
                 answered += more
                 off.stop()
                 runs += [(SHELFCAST, with_log), (LOG_OFF, without)]
-            uncached, more = measure(server, PREDICT, shelfcast_body(actuals), args, UNCACHED)
-            runs.append((UNCACHED, uncached))
+            started = time.perf_counter()
+            mlflow_server = start_mlflow(settings, work)
+            _, mlflow_ready = wait_healthy(mlflow_server, "/ping", started)
+            theirs = post(mlflow_server.url + "/invocations", MLFLOW_BODY)["predictions"]
+            uncached, mlflow, more = measure_interleaved(
+                server,
+                (PREDICT, shelfcast_body(actuals)),
+                mlflow_server,
+                ("/invocations", MLFLOW_BODY),
+                args,
+                (UNCACHED, MLFLOW),
+            )
+            runs += [(UNCACHED, uncached), (MLFLOW, mlflow)]
             answered += more
         finally:
             server.stop()  # the log writes what is queued before the process exits
-            if off is not None:
-                off.stop()
+            for other in (off, mlflow_server):
+                if other is not None:
+                    other.stop()
         lines = log_lines(work, server.process.pid), log_lines(work, off.process.pid) if off else 0
         log_check = (answered, *lines)
-
-        started = time.perf_counter()
-        server = start_mlflow(settings, work)
-        try:
-            _, mlflow_ready = wait_healthy(server, "/ping", started)
-            theirs = post(server.url + "/invocations", MLFLOW_BODY)["predictions"]
-            mlflow, _ = measure(server, "/invocations", MLFLOW_BODY, args)
-            runs.append((MLFLOW, mlflow))
-        finally:
-            server.stop()
 
         delta = max(abs(a["mean"] - b["mean"]) for a, b in zip(ours["weeks"], theirs, strict=True))
         notes.append(

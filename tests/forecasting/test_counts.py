@@ -88,6 +88,15 @@ def test_the_count_calibration_publishes_whole_ordered_quantiles_around_its_corr
         calibration.columns(own_forecast(1.5, 6.0), (80,), (0.999,), True)
 
 
+def test_without_an_80_percent_interval_the_variance_comes_from_the_lowest_level():
+    calibration = CountCalibration(scale=1.0, n_weeks=120, n_titles=4)
+    full = calibration.columns(own_forecast(2.0, 9.0), (95,), (0.5, 0.9), True)
+    only_95 = normal_bounds(np.full(6, 2.0), np.full(6, 3.0), (95,))
+    fewer = calibration.columns(only_95, (95,), (0.5, 0.9), True)
+    for name, values in full[1].items():
+        np.testing.assert_array_equal(fewer[1][name], values, err_msg=name)
+
+
 def test_a_count_interval_from_zero_ends_at_the_count_nearest_its_level_or_the_mean():
     calibration = CountCalibration(scale=1.0, n_weeks=120, n_titles=4)
     mean, out = calibration.columns(own_forecast(0.3, 0.3), (80, 95), (), True)

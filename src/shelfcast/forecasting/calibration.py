@@ -135,11 +135,11 @@ class Calibration:
 class CountCalibration:
     """Quantiles of weekly sales counts: a negative binomial (`counts`) with the forecast's
     mean times `scale` and the model's own variance (its `SPREAD_LEVEL` interval's upper
-    half-width over the normal quantile, squared), its excess over the mean times `scale`
-    squared, so that the dispersion stays the model's. `scale` is the summed actual weeks over
-    the summed forecasts of the backtests of `n_titles` titles (`n_weeks` weeks), the mean's
-    correction (the estimate of a constant ratio of sales to forecasts, as Poisson regression
-    makes it: forecasts as often too low as too high, weighted by volume)."""
+    half-width over the normal quantile, squared; the lowest level's without one), its excess
+    over the mean times `scale` squared, so that the dispersion stays the model's. `scale` is
+    the correction of the mean: the summed actual weeks over the summed forecasts of the
+    backtests of `n_titles` titles (`n_weeks` weeks), Poisson regression's estimate of a
+    constant ratio of sales to forecasts (corrected, the forecasts sum to the sales)."""
 
     scale: float
     n_weeks: int
@@ -160,7 +160,8 @@ class CountCalibration:
         holds the mean (where q is below it, the bound is the mean itself)."""
         check_taus(quantiles)
         mean = self.scale * forecast.mean
-        half = (forecast.upper[SPREAD_LEVEL] - forecast.mean) / z(SPREAD_LEVEL)
+        own = SPREAD_LEVEL if SPREAD_LEVEL in forecast.upper else min(forecast.upper)
+        half = (forecast.upper[own] - forecast.mean) / z(own)
         excess = np.maximum(half**2 - forecast.mean, 0.0)
         var = mean + self.scale**2 * excess
         values = counts.quantiles(mean, var, needed_taus(levels, quantiles))

@@ -424,10 +424,10 @@ def calibrate(fits: Sequence[TitleFit], levels: Sequence[int]) -> Calibration | 
     both (lumpy titles' forecasts had summed to 16% more than their sales). A new title's
     launch curve is neither group's model and it has next to no scores of its own: at those
     origins every title's calibration gave new titles a wQL of 32.4 against 32.7 with their
-    demand class's group. No finer split of the others: at
-    rolling origins before the evaluated weeks, calibrating each stage on its own scores made
-    M4 Weekly's young series' wQL 15.6 instead of 11.5 (80% coverage 64% instead of 73%),
-    their backtests being kinder than their future."""
+    demand class's group. No finer split of the others: at rolling origins before the
+    evaluated weeks, calibrating each stage on its own scores made M4 Weekly's young series'
+    wQL 15.6 instead of 11.5 (80% coverage 64% instead of 73%), their backtests being kinder
+    than their future."""
     table = calibration.fit_calibration(f.scores_for_calibration for f in fits)
     if table is None:
         return None

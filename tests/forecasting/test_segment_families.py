@@ -52,6 +52,20 @@ def test_a_launch_curve_scaled_by_the_first_weeks_follows_the_decay(catalogue):
     assert np.all(out.upper[95] > out.mean) and np.all(out.lower[95] < out.mean)
 
 
+def test_the_launch_curves_upper_80_percent_bound_holds_nine_in_ten_weeks_of_new_launches(
+    catalogue,
+):
+    launch = context("launch", catalogue)
+    fresh = [t for t in launch_catalogue(n=80, weeks=WEEKS, seed=11)[1:] if len(t) >= 30]
+    for k in (2, 4, 8):
+        held = []
+        for title in fresh:
+            seen = title.head(k)
+            out = fam.forecast(FAMILIES["launch"].fit(seen, launch), seen, 13, [80])
+            held += list(title.values[k : k + 13] <= out.upper[80])
+        assert 0.86 <= np.mean(held) <= 0.96, k  # its 90% quantile, as the pool's errors say
+
+
 def test_the_launch_scale_follows_each_new_week(catalogue):
     title, _ = newcomer(4)
     spec = FAMILIES["launch"].fit(title, context("launch", catalogue))

@@ -26,10 +26,8 @@ from shelfcast.forecasting.bundle import Bundle, check_request, extended
 from shelfcast.forecasting.bundle_table import BundleTable
 from shelfcast.forecasting.calibration import (
     SPREAD_LEVEL,
-    Calibration,
-    interval_bounds,
-    needed_taus,
-    normal_quantiles,
+    AnyCalibration,
+    calibrated,
     quantile_column,
 )
 from shelfcast.forecasting.families import Family, Spec, family_of, update
@@ -165,7 +163,7 @@ def forecast_arrays(
         bundles, panel, out = [bundles[i] for i in keep], panel.take(keep), take(out, keep)
     whole = np.all(panel.values == np.round(panel.values), axis=1)
     # by calibration (the same object: a catalogue's titles share one) and whole-number flag
-    by_calibration: dict[tuple[int, bool], tuple[Calibration | None, list[int]]] = {}
+    by_calibration: dict[tuple[int, bool], tuple[AnyCalibration | None, list[int]]] = {}
     for i, b in enumerate(bundles):
         key = (id(b.calibration), bool(whole[i]))
         by_calibration.setdefault(key, (b.calibration, []))[1].append(i)
@@ -175,22 +173,13 @@ def forecast_arrays(
     alone = len(by_calibration) == 1  # one group of every title: no rows to take or to place
     for (_, is_whole), (calibration, rows) in by_calibration.items():
         part = out if alone else take(out, rows)
-        if calibration is None:  # the model's own bounds, as bundles before format 3
-            values = normal_quantiles(part, quantiles)
-            bounds = {}
-            for lv in sorted(levels):
-                bounds[f"lo_{lv}"], bounds[f"hi_{lv}"] = part.lower[lv], part.upper[lv]
-        else:
-            values = calibration.quantiles(part, needed_taus(levels, quantiles), is_whole)
-            bounds = interval_bounds(part.mean, values, levels, is_whole)
-        for q in quantiles:
-            bounds[quantile_column(q)] = values[q]
-        for name, value in bounds.items():
+        mean, bounds = calibrated(calibration, part, levels, quantiles, is_whole)
+        for name, value in {"mean": mean, **bounds}.items():
             if alone:
                 filled[name] = value
             else:
                 filled.setdefault(name, np.empty_like(out.mean))[rows] = value
-    columns = {"mean": out.mean}
+    columns = {"mean": filled.get("mean", out.mean)}
     columns.update((name, filled.get(name, out.mean[:0])) for name in names)
     return Forecasts([b.key for b in bundles], panel.future_days(horizon), columns)
 

@@ -11,9 +11,10 @@ the same parameters) so that forecasts start from the latest week.
 This module is the only one that writes or reads bundles. Format versions:
 - 1: specs without a version (each family reads them as its spec version 1);
 - 2: specs as their family's `Spec.to_dict` writes them, with `spec_version`;
-- 3: with the conformal `calibration` of its quantiles and intervals (`forecasting.calibration`)
-  and the backtest plan in its evaluation. Bundles of formats 1 and 2 forecast their quantiles
-  and intervals from their model's own normal bounds, as they always did.
+- 3: with the `calibration` of its quantiles and intervals (`forecasting.calibration`; its
+  `method` says which: `conformal`, or `negative-binomial` for slow sellers, whose mean it
+  corrects too) and the backtest plan in its evaluation. Bundles of formats 1 and 2 forecast
+  their quantiles and intervals from their model's own normal bounds, as they always did.
 """
 
 from __future__ import annotations
@@ -42,12 +43,10 @@ from shelfcast.forecasting import artifact_json, families
 from shelfcast.forecasting.artifact_json import FieldError, Fields
 from shelfcast.forecasting.calibration import (
     SPREAD_LEVEL,
-    Calibration,
-    interval_bounds,
+    AnyCalibration,
+    calibrated,
+    calibration_from_dict,
     is_whole,
-    needed_taus,
-    normal_quantiles,
-    quantile_column,
 )
 from shelfcast.forecasting.families import Spec, SpecError
 from shelfcast.forecasting.intervals import PointForecast
@@ -157,7 +156,7 @@ class Bundle:
     model: Spec
     history: TitleSeries
     evaluation: dict = field(default_factory=dict)
-    calibration: Calibration | None = None  # None: the model's own normal bounds
+    calibration: AnyCalibration | None = None  # None: the model's own normal bounds
     library_versions: dict[str, str] = field(default_factory=library_versions)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
@@ -197,20 +196,11 @@ class Bundle:
         history = bundle.history
         own_levels = sorted(set(levels) | {SPREAD_LEVEL})  # where calibrations read the spread
         out = families.forecast(bundle.model, history, horizon, own_levels)
-        frame = pd.DataFrame(
-            {"week_ending": weekly_dates(history.end, horizon + 1)[1:], "mean": out.mean}
+        whole = is_whole(history.values)
+        mean, columns = calibrated(self.calibration, out, levels, quantiles, whole)
+        return pd.DataFrame(
+            {"week_ending": weekly_dates(history.end, horizon + 1)[1:], "mean": mean, **columns}
         )
-        if self.calibration is None:  # the model's own bounds, as bundles before format 3
-            values = normal_quantiles(out, quantiles)
-            for level in sorted(levels):
-                frame[f"lo_{level}"], frame[f"hi_{level}"] = out.lower[level], out.upper[level]
-        else:
-            whole = is_whole(history.values)
-            values = self.calibration.quantiles(out, needed_taus(levels, quantiles), whole)
-            frame = frame.assign(**interval_bounds(out.mean, values, levels, whole))
-        for q in quantiles:
-            frame[quantile_column(q)] = values[q]
-        return frame
 
     def updated(self, actuals: Iterable[tuple[object, float]]) -> Bundle:
         """The same model with newer (or corrected) weeks in its history; gaps are zero weeks.
@@ -399,14 +389,14 @@ def _model(info: Mapping[str, Any], where: str) -> Spec:
         raise BundleError(f"{where}: model: {exc!r}") from None
 
 
-def _calibration(info: Mapping[str, Any], where: str) -> Calibration | None:
+def _calibration(info: Mapping[str, Any], where: str) -> AnyCalibration | None:
     data = info.get("calibration")
     if data is None:
         return None
     if not isinstance(data, Mapping):
         raise BundleError(f"{where}: calibration must be an object, got {data!r}")
     try:
-        return Calibration.from_dict(data)
+        return calibration_from_dict(data)
     except (ForecastError, TypeError, ValueError) as exc:
         raise BundleError(f"{where}: {exc}") from None
 

@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 from shelfcast.errors import BundleError, ForecastError
 from shelfcast.forecasting import artifact_json
 from shelfcast.forecasting.bundle import FORMAT_VERSION, MAX_WEEKS, Bundle
-from shelfcast.forecasting.calibration import Calibration
+from shelfcast.forecasting.calibration import AnyCalibration, calibration_from_dict
 from shelfcast.forecasting.families import Spec, SpecError, spec_from_dict
 
 TABLE_VERSION = 1
@@ -203,7 +203,7 @@ class BundleTable:
             value = self._parsed[digest] = tuple(value) if isinstance(value, list) else value
         return value
 
-    def _calibration(self, digest: str) -> Calibration:
+    def _calibration(self, digest: str) -> AnyCalibration:
         """A shared calibration, read once."""
         key = f"calibration:{digest}"
         value = self._parsed.get(key)
@@ -212,7 +212,7 @@ class BundleTable:
             if not isinstance(data, Mapping):
                 raise BundleError(f"{self.source}: calibration {digest} is not an object")
             try:
-                value = self._parsed[key] = Calibration.from_dict(data)
+                value = self._parsed[key] = calibration_from_dict(data)
             except (ForecastError, TypeError, ValueError) as exc:
                 raise BundleError(f"{self.source}: calibration {digest}: {exc}") from None
         return value

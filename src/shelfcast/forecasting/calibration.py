@@ -10,6 +10,11 @@ conformal prediction) become the calibration: the forecast's tau quantile at ste
 negative, asymmetric where errors are, and as wide as the title's own model says, scaled to the
 coverage the backtest measured. A step with fewer than `MIN_SCORES` scores uses every step's
 scores; steps beyond the backtest horizon use its last step.
+
+Slow sellers' weeks are counts, mostly zeros: their calibration (`CountCalibration`) is a
+negative binomial around the mean instead (`forecasting.counts`), with the model's own variance,
+and the mean corrected by how far the titles' backtest forecasts were from their actual sales
+in sum.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from shelfcast.errors import ForecastError
+from shelfcast.forecasting import counts
 from shelfcast.forecasting.intervals import PointForecast, normal_quantile, z
 
 # The quantile levels a calibration keeps; others are interpolated between them.
@@ -32,6 +38,7 @@ MIN_SCORES = 30
 MIN_SPREAD = 0.05  # of the mean forecast
 SPREAD_LEVEL = 80
 METHOD = "conformal"
+COUNT_METHOD = "negative-binomial"
 
 
 def spread(forecast: PointForecast) -> np.ndarray:
@@ -72,9 +79,7 @@ class Calibration:
     ) -> dict[float, np.ndarray]:
         """The calibrated `taus` quantiles of `forecast`, each never negative; whole numbers
         for `integer` series (`whole_quantiles`)."""
-        for tau in taus:
-            if not TAUS[0] <= tau <= TAUS[-1]:
-                raise ForecastError(f"quantile {tau} is outside [{TAUS[0]}, {TAUS[-1]}]")
+        check_taus(taus)
         horizon = forecast.mean.shape[-1]  # one forecast, or titles x weeks
         rows = np.asarray(self.table)[np.minimum(np.arange(horizon), len(self.table) - 1)]
         width = spread(forecast)
@@ -85,6 +90,19 @@ class Calibration:
             q = rows[:, j] + w * (rows[:, j + 1] - rows[:, j])
             out[tau] = np.maximum(forecast.mean + width * q, 0.0)
         return whole_quantiles(out) if integer else out
+
+    def columns(
+        self,
+        forecast: PointForecast,
+        levels: Sequence[int],
+        quantiles: Sequence[float],
+        whole: bool,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The mean, and `lo_L`, `hi_L` per level and a column per quantile (`calibrated`)."""
+        values = self.quantiles(forecast, needed_taus(levels, quantiles), whole)
+        out = interval_bounds(forecast.mean, values, levels, whole)
+        out.update((quantile_column(q), values[q]) for q in quantiles)
+        return forecast.mean, out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +129,111 @@ class Calibration:
                 raise ForecastError(f"calibration: step {i} quantiles are not increasing")
             table.append(tuple(float(v) for v in values))
         return cls(tuple(table), int(data.get("n_scores", 0)), int(data.get("n_titles", 0)))
+
+
+@dataclass(frozen=True)
+class CountCalibration:
+    """Quantiles of weekly sales counts: a negative binomial (`counts`) with the forecast's
+    mean times `scale` and the model's own variance (its `SPREAD_LEVEL` interval's upper
+    half-width over the normal quantile, squared; the lowest level's without one), its excess
+    over the mean times `scale` squared, so that the dispersion stays the model's. `scale` is
+    the correction of the mean: the summed actual weeks over the summed forecasts of the
+    backtests of `n_titles` titles (`n_weeks` weeks), Poisson regression's estimate of a
+    constant ratio of sales to forecasts (corrected, the forecasts sum to the sales)."""
+
+    scale: float
+    n_weeks: int
+    n_titles: int
+
+    def columns(
+        self,
+        forecast: PointForecast,
+        levels: Sequence[int],
+        quantiles: Sequence[float],
+        whole: bool,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The corrected mean, and whole-number quantiles and bounds (`whole` is not needed:
+        counts are whole). A count's interval whose lower quantile is zero is one-sided,
+        [0, q], q the whole number whose probability of sales at most q is nearest the level
+        (of a slow seller, the level's quantile often holds far more: a title selling no copy
+        in 75% of its weeks and at most one in 95% has the 80% quantile 1); every interval
+        holds the mean (where q is below it, the bound is the mean itself)."""
+        check_taus(quantiles)
+        mean = self.scale * forecast.mean
+        own = SPREAD_LEVEL if SPREAD_LEVEL in forecast.upper else min(forecast.upper)
+        half = (forecast.upper[own] - forecast.mean) / z(own)
+        excess = np.maximum(half**2 - forecast.mean, 0.0)
+        var = mean + self.scale**2 * excess
+        values = counts.quantiles(mean, var, needed_taus(levels, quantiles))
+        out: dict[str, np.ndarray] = {}
+        hi = mean
+        for level in sorted(levels):
+            lo_tau, hi_tau = level_taus(level)
+            upper = np.where(
+                values[lo_tau] <= 0, counts.nearest(mean, var, level / 100.0), values[hi_tau]
+            )
+            hi = np.maximum(upper, hi)
+            out[f"lo_{level}"], out[f"hi_{level}"] = np.minimum(values[lo_tau], mean), hi
+        out.update((quantile_column(q), values[q]) for q in quantiles)
+        return mean, out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": COUNT_METHOD,
+            "scale": self.scale,
+            "n_weeks": self.n_weeks,
+            "n_titles": self.n_titles,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CountCalibration:
+        scale = data.get("scale")
+        if (
+            not isinstance(scale, int | float)
+            or isinstance(scale, bool)
+            or not math.isfinite(scale)
+            or scale <= 0
+        ):
+            raise ForecastError(f"calibration: scale must be a positive number, got {scale!r}")
+        return cls(float(scale), int(data.get("n_weeks", 0)), int(data.get("n_titles", 0)))
+
+
+AnyCalibration = Calibration | CountCalibration
+
+
+def calibration_from_dict(data: Mapping[str, Any]) -> AnyCalibration:
+    """A calibration from its dict, of either method."""
+    if data.get("method") == COUNT_METHOD:
+        return CountCalibration.from_dict(data)
+    return Calibration.from_dict(data)
+
+
+def calibrated(
+    calibration: AnyCalibration | None,
+    forecast: PointForecast,
+    levels: Sequence[int],
+    quantiles: Sequence[float],
+    whole: bool,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A forecast's published mean, and its `lo_L`, `hi_L` per level and quantile columns
+    (`p10` for 0.1): by its calibration, or without one (bundles before format 3) the model's
+    own bounds and normal quantiles. `forecast` holds `SPREAD_LEVEL`'s bounds besides
+    `levels`'."""
+    if calibration is not None:
+        return calibration.columns(forecast, levels, quantiles, whole)
+    out = {}
+    for level in sorted(levels):
+        out[f"lo_{level}"], out[f"hi_{level}"] = forecast.lower[level], forecast.upper[level]
+    values = normal_quantiles(forecast, quantiles)
+    out.update((quantile_column(q), values[q]) for q in quantiles)
+    return forecast.mean, out
+
+
+def check_taus(taus: Iterable[float]) -> None:
+    """ForecastError for a quantile level outside the calibrated range."""
+    for tau in taus:
+        if not TAUS[0] <= tau <= TAUS[-1]:
+            raise ForecastError(f"quantile {tau} is outside [{TAUS[0]}, {TAUS[-1]}]")
 
 
 def whole_quantiles(quantiles: Mapping[float, np.ndarray]) -> dict[float, np.ndarray]:
@@ -218,3 +341,16 @@ def fit_calibration(per_title: Iterable[Sequence[np.ndarray]]) -> Calibration | 
         for h in range(steps)
     )
     return Calibration(table, len(everything), titles)
+
+
+def fit_count_calibration(totals: Iterable[tuple[float, float, int]]) -> CountCalibration:
+    """The count calibration from each title's backtest totals (actual sales, forecast sales,
+    weeks); its mean uncorrected (`scale` 1) with fewer than `MIN_SCORES` weeks in all or no
+    forecast sales."""
+    actual = forecast = 0.0
+    weeks = titles = 0
+    for a, f, n in totals:
+        if n:
+            actual, forecast, weeks, titles = actual + a, forecast + f, weeks + n, titles + 1
+    ok = weeks >= MIN_SCORES and forecast > 0 and actual > 0
+    return CountCalibration(actual / forecast if ok else 1.0, weeks, titles)

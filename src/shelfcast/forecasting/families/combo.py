@@ -8,7 +8,7 @@ selection in M4), intervals by averaging the members' bounds (quantile averaging
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -100,7 +100,9 @@ class Combination(Family[ComboSpec]):
 
     def update(self, spec: ComboSpec, history: TitleSeries) -> ComboSpec:
         known = spec.member_families
-        return type(spec)(tuple(known[m.family].update(m, history) for m in spec.members))
+        return replace(
+            spec, members=tuple(known[m.family].update(m, history) for m in spec.members)
+        )
 
 
 FAMILY = Combination()

@@ -8,7 +8,14 @@ import pytest
 from support.releases import ISBN_A, ISBN_B, NAME_A, NAME_B, unforecastable
 
 from shelfcast.errors import ForecastError
-from shelfcast.serving.pool import InstanceProblem, ModelPool, UnknownTitle, check_actuals
+from shelfcast.forecasting.batch import Forecasts
+from shelfcast.serving.pool import (
+    InstanceProblem,
+    ModelPool,
+    UnknownTitle,
+    _prediction_json,
+    check_actuals,
+)
 
 
 @pytest.fixture
@@ -122,3 +129,19 @@ def test_a_prediction_is_compact_json_as_the_standard_library_writes_it(pool, bu
             "week_ending", "mean", "lo_80", "hi_80", "lo_95", "hi_95", "p2.5", "p50", "p90"
         ]  # fmt: skip
         assert len(prediction["weeks"]) == 9
+
+
+def test_numbers_of_any_size_are_written_as_the_standard_library_writes_them(pool):
+    """Rounded to 0.001, from zero and thousandths to 1e15, negative zero as 0.0."""
+    model = pool.get(NAME_A)
+    rng = np.random.default_rng(3)
+    values = np.concatenate([[0.0, -0.0, 0.001, 1.0, 2.5e-4], 10.0 ** rng.uniform(-3, 15, 27)])
+    columns = {"mean": values[None], "lo_80": values[None] / 3, "hi_80": values[None] * 3}
+    days = 19_000 + 7 * np.arange(len(values))[None]
+    body = _prediction_json(model, Forecasts([model.bundle.key], days, columns), 0)
+    prediction = json.loads(body)
+    assert json.dumps(prediction, separators=(",", ":")).encode() == body
+    weeks = prediction["weeks"]
+    assert [w["mean"] for w in weeks] == [round(float(v), 3) + 0.0 for v in values]
+    assert weeks[0]["week_ending"] == str(date(1970, 1, 1) + timedelta(days=19_000))
+    assert "-0.0" not in body.decode()

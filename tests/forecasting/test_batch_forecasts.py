@@ -137,7 +137,11 @@ def test_a_table_forecasts_each_title_as_its_bundle_does(table, monkeypatch):
     assert empty.empty and list(empty.columns) == list(expected.columns)
 
 
-def test_newer_gapped_and_corrected_weeks_update_each_title_as_its_bundle_does(table):
+@pytest.mark.parametrize("chunk", [4096, 5])
+def test_newer_gapped_and_corrected_weeks_update_each_title_as_its_bundle_does(
+    table, chunk, monkeypatch
+):
+    monkeypatch.setattr(batch, "CHUNK_TITLES", chunk)  # a few titles at a time, each its own
     actuals = {}
     for n, key in enumerate(table.keys):
         end = table.bundle(key).history.end

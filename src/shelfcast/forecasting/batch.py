@@ -68,17 +68,14 @@ def forecast_table(
     if missing:
         raise KeyError(missing[0])
     _check_actuals(chosen, actuals)
-    parts = [  # read and forecast `CHUNK_TITLES` at a time: only those bundles are in memory
-        forecast_bundles(
-            table.bundles(chosen[i : i + CHUNK_TITLES]),
-            horizon,
-            levels,
-            quantiles,
-            actuals,
-            failed,
-        )
-        for i in range(0, max(len(chosen), 1), CHUNK_TITLES)
-    ]
+    parts = []
+    for i in range(0, max(len(chosen), 1), CHUNK_TITLES):
+        # read and forecast `CHUNK_TITLES` at a time: only those bundles are in memory, with
+        # their own actual weeks
+        chunk = chosen[i : i + CHUNK_TITLES]
+        given = None if actuals is None else {k: actuals[k] for k in chunk if k in actuals}
+        bundles = table.bundles(chunk)
+        parts.append(forecast_bundles(bundles, horizon, levels, quantiles, given, failed))
     return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 

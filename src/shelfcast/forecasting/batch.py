@@ -28,14 +28,16 @@ from shelfcast.forecasting.calibration import (
     SPREAD_LEVEL,
     AnyCalibration,
     calibrated,
+    is_whole,
     quantile_column,
 )
 from shelfcast.forecasting.families import Family, Spec, family_of, update
-from shelfcast.forecasting.families.ensemble import EnsembleSpec, combine
+from shelfcast.forecasting.families.ensemble import EnsembleSpec
 from shelfcast.forecasting.intervals import (
     PLAUSIBLE_GROWTH,
     PointForecast,
     clip_and_order,
+    combine,
     implausible,
     take,
 )
@@ -158,7 +160,7 @@ def forecast_arrays(
         failed.update({bundles[i].key: reason for i, reason in sorted(problems.items())})
         keep = [i for i in range(len(bundles)) if i not in problems]
         bundles, panel, out = [bundles[i] for i in keep], panel.take(keep), take(out, keep)
-    whole = np.all(panel.values == np.round(panel.values), axis=1)
+    whole = _whole_rows(panel)
     # by calibration (the same object: a catalogue's titles share one) and whole-number flag
     by_calibration: dict[tuple[int, bool], tuple[AnyCalibration | None, list[int]]] = {}
     for i, b in enumerate(bundles):
@@ -168,9 +170,9 @@ def forecast_arrays(
     names += [quantile_column(q) for q in quantiles]
     filled: dict[str, np.ndarray] = {}
     alone = len(by_calibration) == 1  # one group of every title: no rows to take or to place
-    for (_, is_whole), (calibration, rows) in by_calibration.items():
+    for (_, whole_numbers), (calibration, rows) in by_calibration.items():
         part = out if alone else take(out, rows)
-        mean, bounds = calibrated(calibration, part, levels, quantiles, is_whole)
+        mean, bounds = calibrated(calibration, part, levels, quantiles, whole_numbers)
         for name, value in {"mean": mean, **bounds}.items():
             if alone:
                 filled[name] = value
@@ -179,6 +181,14 @@ def forecast_arrays(
     columns = {"mean": filled.get("mean", out.mean)}
     columns.update((name, filled.get(name, out.mean[:0])) for name in names)
     return Forecasts([b.key for b in bundles], panel.future_days(horizon), columns)
+
+
+def _whole_rows(panel: Panel) -> np.ndarray:
+    """Whether each title's history is whole numbers (of one title without laying it out)."""
+    if len(panel) == 1:
+        (history,) = panel.histories
+        return np.array([is_whole(history.values)])
+    return np.all(panel.values == np.round(panel.values), axis=1)
 
 
 def _check_actuals(keys: Sequence[str], actuals: Actuals | None) -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from shelfcast.forecasting.backtest import Backtest, score_forecast
 from shelfcast.forecasting.families import FAMILIES, combo, ensemble, intermittent_combo
-from shelfcast.forecasting.intervals import PointForecast
+from shelfcast.forecasting.intervals import PointForecast, combine
 
 DEFAULT = ("mean_top2", "mean_top3", "median_top3", "median_top5")
 NOT_MEMBERS = (combo.NAME, intermittent_combo.NAME, ensemble.NAME)  # combinations already
@@ -66,7 +66,7 @@ def add_ensembles(
                 bt.failures[name] = f"origin {origin.date()}: fewer than {k} candidates"
                 break
             parts = [bt.forecasts[m][origin] for m in members]
-            forecasts[origin] = ensemble.combine(parts, method, levels)
+            forecasts[origin] = combine(parts, method, levels)
         else:
             for origin, fc in forecasts.items():
                 actual, insample = bt.actuals[origin], bt.insample[origin]

@@ -8,7 +8,7 @@ times the history's peak is a broken fit, and means and bounds are clipped at ze
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -79,14 +79,50 @@ def normal_bounds(
     return PointForecast(from_model_scale(mean, transform), lower, upper)
 
 
-def finished(
-    out: PointForecast, history: np.ndarray, levels: Sequence[int], family: str
-) -> PointForecast:
-    """`out` checked against the history's peak, clipped at zero and ordered:
+def finished(out: PointForecast, peak: float, levels: Sequence[int], family: str) -> PointForecast:
+    """`out` checked against its history's `peak` (`peak_of`), clipped at zero and ordered:
     lo_95 <= lo_80 <= mean <= hi_80 <= hi_95."""
-    if implausible(out.mean, history.max(initial=0.0)):
+    if implausible(out.mean, peak):
         raise ForecastError(f"{family} forecast exceeds {PLAUSIBLE_GROWTH}x the history's peak")
     return clip_and_order(out, levels)
+
+
+def peak_of(history: np.ndarray) -> float:
+    """A history's largest week (0 for none): what `finished` checks a forecast against."""
+    return float(history.max(initial=0.0))
+
+
+def combine(parts: Sequence[PointForecast], method: str, levels: Sequence[int]) -> PointForecast:
+    """The mean or median of finished forecasts, bound by bound: finished as it stands
+    (order statistics and means keep each part's bounds ordered, non-negative and under the
+    peak), but for an upper bound that overflows, which `clip_and_order` refuses."""
+    how = np.median if method == "median" else _mean
+    return PointForecast(
+        how([p.mean for p in parts], axis=0),
+        {lv: how([p.lower[lv] for p in parts], axis=0) for lv in levels},
+        {lv: how([p.upper[lv] for p in parts], axis=0) for lv in levels},
+    )
+
+
+def finished_combination(
+    parts: Iterable[tuple[str, PointForecast]],
+    history: np.ndarray,
+    levels: Sequence[int],
+    method: str = "mean",
+) -> PointForecast:
+    """Members' forecasts (family, forecast) of one title, each `finished`, then combined by
+    `method`, and checked finite."""
+    peak = peak_of(history)
+    out = combine([finished(f, peak, levels, family) for family, f in parts], method, levels)
+    outer = out.upper[max(levels)] if levels else out.mean
+    if not np.isfinite(outer).all():
+        raise ForecastError("forecast is not finite")
+    return out
+
+
+def _mean(arrays: Sequence[np.ndarray], axis: int = 0) -> np.ndarray:
+    """`np.mean(arrays, axis=0)`, the same sums and division, without its wrapper's cost."""
+    return np.add.reduce(arrays, axis=axis) / len(arrays)
 
 
 def implausible(mean: np.ndarray, peak: float | np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ from shelfcast.forecasting.families.base import (
     spec_from_dict,
 )
 from shelfcast.forecasting.families.base import family_named as family_of
-from shelfcast.forecasting.intervals import PointForecast, finished
+from shelfcast.forecasting.intervals import PointForecast, finished, peak_of
 
 FAMILIES: dict[str, Family[Any]] = register(
     [
@@ -74,8 +74,9 @@ def forecast(
     Means and bounds are clipped at zero and ordered: lo_95 <= lo_80 <= mean <= hi_80 <= hi_95;
     a mean above `intervals.PLAUSIBLE_GROWTH` times the history's peak is a ForecastError.
     """
-    out = family_of(spec.family).forecast(spec, history, horizon, levels)
-    return finished(out, history.values, levels, spec.family)
+    family = family_of(spec.family)
+    out = family.forecast(spec, history, horizon, levels)
+    return out if family.combines else finished(out, peak_of(history.values), levels, spec.family)
 
 
 def update(spec: Spec, history: TitleSeries) -> Spec:

@@ -117,6 +117,9 @@ class Family(Protocol[S]):
     # Fewer titles of the family in one many-title forecast take their per-title forecasts,
     # stacked: for few rows the array code's loops over weeks cost more than the per-title code.
     panel_min_rows: int = 3
+    # Its forecasts combine its members' finished forecasts (`intervals.finished_combination`),
+    # so `families.forecast` does not check and clip them again.
+    combines: bool = False
 
     def fit(self, history: TitleSeries, context: FitContext, like: S | None = None) -> S:
         """Fit on `history`. With `like` (this family's fit at an earlier origin), keep its

@@ -11,13 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Self
 
-import numpy as np
-
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting.families import dhr, sarima, theta
 from shelfcast.forecasting.families.base import SPEC_VERSION, Family, FitContext, Spec, SpecError
-from shelfcast.forecasting.intervals import PointForecast, finished
+from shelfcast.forecasting.intervals import PointForecast, finished_combination
 
 NAME = "combo"
 # The families it combines, imported here rather than looked up in the table (which holds
@@ -70,6 +68,7 @@ class Combination(Family[ComboSpec]):
     spec_type = ComboSpec
     modes = ("seasonal",)
     requires = MEMBERS
+    combines = True
 
     def fit(
         self, history: TitleSeries, context: FitContext, like: ComboSpec | None = None
@@ -83,20 +82,11 @@ class Combination(Family[ComboSpec]):
     def forecast(
         self, spec: ComboSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
     ) -> PointForecast:
-        parts = [
-            finished(
-                spec.member_families[m.family].forecast(m, history, horizon, levels),
-                history.values,
-                levels,
-                m.family,
-            )
+        parts = (
+            (m.family, spec.member_families[m.family].forecast(m, history, horizon, levels))
             for m in spec.members
-        ]
-        return PointForecast(
-            np.mean([p.mean for p in parts], axis=0),
-            {lv: np.mean([p.lower[lv] for p in parts], axis=0) for lv in levels},
-            {lv: np.mean([p.upper[lv] for p in parts], axis=0) for lv in levels},
         )
+        return finished_combination(parts, history.values, levels)
 
     def update(self, spec: ComboSpec, history: TitleSeries) -> ComboSpec:
         known = spec.member_families

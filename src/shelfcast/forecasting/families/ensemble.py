@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
-import numpy as np
-
 from shelfcast.catalog.series import TitleSeries
 from shelfcast.errors import ForecastError
 from shelfcast.forecasting.families.base import (
@@ -25,25 +23,10 @@ from shelfcast.forecasting.families.base import (
     family_named,
     spec_from_dict,
 )
-from shelfcast.forecasting.intervals import PointForecast, finished
+from shelfcast.forecasting.intervals import PointForecast, finished_combination
 
 NAME = "ensemble"
 METHODS = ("mean", "median")
-
-
-def combine(parts: Sequence[PointForecast], method: str, levels: Sequence[int]) -> PointForecast:
-    """The mean or median of finished forecasts, bound by bound."""
-    how = np.median if method == "median" else _mean
-    return PointForecast(
-        how([p.mean for p in parts], axis=0),
-        {lv: how([p.lower[lv] for p in parts], axis=0) for lv in levels},
-        {lv: how([p.upper[lv] for p in parts], axis=0) for lv in levels},
-    )
-
-
-def _mean(arrays: Sequence[np.ndarray], axis: int = 0) -> np.ndarray:
-    """`np.mean(arrays, axis=0)`, the same sums and division, without its wrapper's cost."""
-    return np.add.reduce(arrays, axis=axis) / len(arrays)
 
 
 @dataclass(frozen=True)
@@ -86,6 +69,7 @@ class EnsembleSpec(Spec):
 class Ensemble(Family[EnsembleSpec]):
     name = NAME
     spec_type = EnsembleSpec
+    combines = True
     modes = ()  # never fitted as a candidate: `forecasting.ensembles` builds it
 
     def fit(
@@ -98,16 +82,11 @@ class Ensemble(Family[EnsembleSpec]):
     def forecast(
         self, spec: EnsembleSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
     ) -> PointForecast:
-        parts = [
-            finished(
-                family_named(m.family).forecast(m, history, horizon, levels),
-                history.values,
-                levels,
-                m.family,
-            )
+        parts = (
+            (m.family, family_named(m.family).forecast(m, history, horizon, levels))
             for m in spec.members
-        ]
-        return combine(parts, spec.method, levels)
+        )
+        return finished_combination(parts, history.values, levels, spec.method)
 
     def update(self, spec: EnsembleSpec, history: TitleSeries) -> EnsembleSpec:
         members = tuple(family_named(m.family).update(m, history) for m in spec.members)

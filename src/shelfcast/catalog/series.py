@@ -35,7 +35,8 @@ class TitleSeries:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", np.asarray(self.values, dtype=np.float64))
-        object.__setattr__(self, "start", pd.Timestamp(self.start))
+        if type(self.start) is not pd.Timestamp:
+            object.__setattr__(self, "start", pd.Timestamp(self.start))
 
     def __len__(self) -> int:
         return len(self.values)

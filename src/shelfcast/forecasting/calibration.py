@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,7 @@ def scores(actual: np.ndarray, forecast: PointForecast) -> np.ndarray:
     return (np.asarray(actual, dtype=np.float64) - forecast.mean[:n]) / spread(forecast)[:n]
 
 
+@lru_cache(maxsize=1024)
 def quantile_column(tau: float) -> str:
     """The column of the `tau` quantile in forecast tables: p10 for 0.1, p2.5 for 0.025."""
     return f"p{round(tau * 100, 3):g}"

@@ -123,7 +123,7 @@ def _horizon(frame: pd.DataFrame, fallback: Any) -> int:
     if HORIZON in frame.columns:
         given = frame[HORIZON].to_numpy()
         values = np.asarray(pd.to_numeric(given, errors="coerce"), dtype=np.float64)
-        bad = ~pd.isna(given) & ~(values % 1 == 0)  # text, 2.5, inf
+        bad = ~pd.isna(given) & ~(np.isfinite(values) & (np.floor(values) == values))
         if bad.any():
             row = int(np.argmax(bad))
             raise ForecastError(

@@ -11,12 +11,14 @@
    run in the same environment, so uvicorn uses the same event loop and HTTP parser (uvloop
    and httptools) in both.
 3. The same bounded load on each: `--seconds` at each of `--concurrency` (default 30 s at 1
-   and at 32), every request a 32-week forecast with 80 and 95% intervals. Shelfcast is also
-   driven with 4 weeks of actuals in every instance, which updates the title's state before
-   forecasting and so is never answered from its cache: the cost of a forecast computed per
-   request, as mlflow computes every one. Those uncached runs and mlflow's are interleaved,
-   both servers running: at each concurrency mlflow for half its time, Shelfcast, then
-   mlflow again, so that drift in the machine's load reaches both alike.
+   and at 32), every request a 32-week forecast with 80 and 95% intervals. Both servers are
+   driven with the same 4 weeks of actuals in every request (Shelfcast's instance `actuals`,
+   mlflow's `dataframe_records`, a record per week), which update the title's state before
+   forecasting, so Shelfcast never answers from its cache: a forecast computed per request
+   by both, the same work. Those runs are interleaved, both servers running: at each
+   concurrency mlflow for half its time, Shelfcast, then mlflow again, so that drift in the
+   machine's load reaches both alike. Outside `--uncached-only`, mlflow is also driven with
+   the horizon alone (no actual weeks), the peer of Shelfcast's cached rows.
 4. The prediction log's cost: the Shelfcast server above runs as it does by default off
    Vertex AI, writing every answered request to its prediction log (sample rate 1.0). A second
    Shelfcast server with the log off (`SHELFCAST_SERVING__PREDICTION_LOG_SAMPLE_RATE=0`:
@@ -49,9 +51,9 @@ response. Errors are non-200 answers and broken connections. Targets: Shelfcast 
 the requests/s of mlflow, p99 at most 20 ms at concurrency 1, start to healthy with 500 titles
 at most 5 s; uncached (4 actual weeks in every instance): at least 5x mlflow's requests/s at
 concurrency 1 and 32, p99 at most 20 ms for one title at concurrency 32, p99 at most 500 ms for
-1,000 titles in one request. The mlflow side computes every forecast as it does for the cached
-rows (through the pyfunc wrapper, which takes no actual weeks): a forecast from the stored
-bundle, one less update than Shelfcast's.
+1,000 titles in one request; the uncached rows are compared with mlflow sent the same actual
+weeks. Both servers' answers are checked against each other, without actual weeks and with
+them (the largest difference of their weekly means).
 
 Every Shelfcast server gets `SHELFCAST_HOME` set to this run's temporary folder, so its
 prediction log goes there and never into the repository's `./.shelfcast`.
@@ -109,6 +111,8 @@ LOG_OFF = "Shelfcast, prediction log off (sample rate 0)"
 UNCACHED = "Shelfcast, 4 actual weeks each (no cache)"
 SPREAD = "Shelfcast, 4 actual weeks each, a title per user (500-title release)"
 MLFLOW = "mlflow models serve"
+MLFLOW_UNCACHED = "mlflow models serve, 4 actual weeks each"
+WITH_ACTUALS = (UNCACHED, SPREAD, MLFLOW_UNCACHED)  # rows compared with MLFLOW_UNCACHED
 
 
 # ----------------------------------------------------------------------------- the artifacts
@@ -438,7 +442,17 @@ def shelfcast_body(actuals: list[dict] | None = None, isbn: str = ISBN) -> dict:
     return {"instances": [instance], "parameters": {}}
 
 
-MLFLOW_BODY = {"dataframe_records": [{"horizon": HORIZON}], "params": {"levels": LEVELS}}
+def mlflow_body(actuals: list[dict] | None = None) -> dict:
+    """The same request for `mlflow models serve`: a record per actual week, the first one
+    with the horizon too (the pyfunc model's input, `registry.pyfunc`)."""
+    records = [dict(a) for a in actuals or ()] or [{}]
+    records[0] = {"horizon": HORIZON, **records[0]}
+    return {"dataframe_records": records, "params": {"levels": LEVELS}}
+
+
+def largest_difference(ours: dict, theirs: list[dict]) -> float:
+    """The largest difference of the weekly means of a Shelfcast prediction and mlflow's."""
+    return max(abs(a["mean"] - b["mean"]) for a, b in zip(ours["weeks"], theirs, strict=True))
 
 
 def show(name: str, concurrency: int, load: Load) -> None:
@@ -543,17 +557,25 @@ def main() -> None:
             started = time.perf_counter()
             mlflow_server = start_mlflow(settings, work)
             _, mlflow_ready = wait_healthy(mlflow_server, "/ping", started)
-            theirs = post(mlflow_server.url + "/invocations", MLFLOW_BODY)["predictions"]
+            invocations = mlflow_server.url + "/invocations"
+            theirs = post(invocations, mlflow_body())["predictions"]
+            ours_updated = post(server.url + PREDICT, shelfcast_body(actuals))["predictions"][0]
+            theirs_updated = post(invocations, mlflow_body(actuals))["predictions"]
+            answered += 1
             uncached, mlflow, more = measure_interleaved(
                 server,
                 (PREDICT, shelfcast_body(actuals)),
                 mlflow_server,
-                ("/invocations", MLFLOW_BODY),
+                ("/invocations", mlflow_body(actuals)),
                 args,
-                (UNCACHED, MLFLOW),
+                (UNCACHED, MLFLOW_UNCACHED),
             )
-            runs += [(UNCACHED, uncached), (MLFLOW, mlflow)]
+            runs += [(UNCACHED, uncached), (MLFLOW_UNCACHED, mlflow)]
             answered += more
+            if not args.uncached_only:  # the peer of the cached rows
+                runs.append(
+                    (MLFLOW, measure(mlflow_server, "/invocations", mlflow_body(), args)[0])
+                )
         finally:
             server.stop()  # the log writes what is queued before the process exits
             for other in (off, mlflow_server):
@@ -562,11 +584,14 @@ def main() -> None:
         lines = log_lines(work, server.process.pid), log_lines(work, off.process.pid) if off else 0
         log_check = (answered, *lines)
 
-        delta = max(abs(a["mean"] - b["mean"]) for a, b in zip(ours["weeks"], theirs, strict=True))
-        notes.append(
+        delta = largest_difference(ours, theirs)
+        delta_updated = largest_difference(ours_updated, theirs_updated)
+        agreement = (
             f"same forecasts from both servers: largest difference of the {HORIZON} weekly means "
-            f"{delta:.4f} (Shelfcast rounds to 0.001)"
+            f"{delta:.4f} without actual weeks, {delta_updated:.4f} with the 4 actual weeks "
+            "(Shelfcast rounds to 0.001)"
         )
+        notes.append(agreement)
         print(f"Publishing a {TITLES}-title release ...", flush=True)
         big, isbns = build_500_release(work, bundle, sales)
         starts = []
@@ -600,7 +625,7 @@ def main() -> None:
 
     if not args.uncached_only:
         print_tables(runs, starts, rss, healthy, mlflow_ready, notes, log_check, args)
-    print_uncached(dict(runs), batch, notes[0], args)
+    print_uncached(dict(runs), batch, [notes[0], agreement], args)
 
 
 def _rss_mb(pid: int) -> float | None:
@@ -614,7 +639,9 @@ def _rss_mb(pid: int) -> float | None:
 
 
 def print_tables(runs, starts, rss, healthy, mlflow_ready, notes, log_check, args) -> None:
-    mlflow = dict(runs)[MLFLOW]
+    peers = {
+        name: dict(runs)[MLFLOW_UNCACHED if name in WITH_ACTUALS else MLFLOW] for name, _ in runs
+    }
     table = Table(
         f"Serving a 32-week forecast with 80/95% intervals, {args.seconds:g} s per run",
         [
@@ -632,7 +659,7 @@ def print_tables(runs, starts, rss, healthy, mlflow_ready, notes, log_check, arg
     )
     for name, results in runs:
         for concurrency, load in results.items():
-            ratio = load.rps / mlflow[concurrency].rps
+            ratio = load.rps / peers[name][concurrency].rps
             bold = name == SHELFCAST
             table.add(
                 f"**{name}**" if bold else name,
@@ -653,7 +680,7 @@ def print_tables(runs, starts, rss, healthy, mlflow_ready, notes, log_check, arg
         f"p99 {shelfcast[c].quantile(0.99) / without[c].quantile(0.99):.2f}"
         for c in shelfcast
     )
-    factor = min(shelfcast[c].rps / mlflow[c].rps for c in shelfcast)
+    factor = min(shelfcast[c].rps / peers[SHELFCAST][c].rps for c in shelfcast)
     p99 = shelfcast[1].quantile(0.99) * 1000 if 1 in shelfcast else float("nan")
     table.notes += [
         f"targets: at least {RPS_FACTOR_TARGET:g}x mlflow's requests/s (lowest here "
@@ -662,6 +689,8 @@ def print_tables(runs, starts, rss, healthy, mlflow_ready, notes, log_check, arg
         f"{'met' if p99 <= P99_TARGET_MS else 'NOT met'})",
         "one uvicorn worker each (uvloop, httptools); CPU: share of one core over the run, "
         "the server's process(es) and the load generator's",
+        f"vs mlflow: rows with actual weeks against '{MLFLOW_UNCACHED}' (the same 4 weeks as "
+        f"dataframe_records), the others against '{MLFLOW}' (the horizon alone)",
         "prediction log on: sample rate 1.0, the server's default off Vertex AI (the uncached "
         "rows too); off: SHELFCAST_SERVING__PREDICTION_LOG_SAMPLE_RATE=0, a second server driven "
         "in turn with the first at each concurrency, half its run before and half after",
@@ -704,19 +733,26 @@ def print_tables(runs, starts, rss, healthy, mlflow_ready, notes, log_check, arg
 
 
 def print_uncached(
-    runs: dict[str, dict[int, Load]], batch: Load, load_line: str, args: argparse.Namespace
+    runs: dict[str, dict[int, Load]], batch: Load, lines: list[str], args: argparse.Namespace
 ) -> None:
-    """The uncached forecasts against their targets; `load_line`: the machine's load before."""
+    """The uncached forecasts against their targets; `lines`: the machine's load before, and
+    how far the two servers' forecasts differ."""
     table = Table(
         "Uncached forecasts: 4 new actual weeks in every instance",
         ["request", "concurrency", "requests/s", "titles/s", "vs mlflow", "p50", "p99", "errors"],
         right_align_from=1,
     )
-    ours, mlflow = runs[UNCACHED], runs[MLFLOW]
-    for label, name in (("the same title", UNCACHED), ("a title per user", SPREAD)):
+    ours, mlflow = runs[UNCACHED], runs[MLFLOW_UNCACHED]
+    rows = (
+        ("the same title", UNCACHED),
+        ("a title per user", SPREAD),
+        ("mlflow models serve", MLFLOW_UNCACHED),
+    )
+    for label, name in rows:
         for concurrency, load in runs[name].items():
             table.add(
-                f"1 title ({label}), 32 weeks, 80/95%, p10/p50/p90",
+                f"1 title ({label}), 32 weeks, 80/95%"
+                + ("" if name == MLFLOW_UNCACHED else ", p10/p50/p90"),
                 concurrency,
                 f"{load.rps:,.0f}",
                 f"{load.rps:,.0f}",
@@ -752,15 +788,16 @@ def print_uncached(
         f"({batch_p99:.0f} ms: {'met' if batch_p99 <= BATCH_P99_TARGET_MS else 'NOT met'})",
         "targets judged on the better of the two 1-title rows at each concurrency",
         "1 title: the seed title's release (a DHR + ETS ensemble, 208 weeks) beside mlflow "
-        "models serve of the same registered version, whose pyfunc takes no actual weeks (it "
-        "forecasts from the stored bundle, without the update); a title per user: the "
+        "models serve of the same registered version, sent the same 4 actual weeks as "
+        "dataframe_records (its pyfunc updates the model with them too; it computes no "
+        "quantiles, Shelfcast its default p10/p50/p90); a title per user: the "
         f"{TITLES}-title release, the same bundle under other ISBNs, user i asking the i-th "
         "(the same forecast work; concurrent requests' titles are forecast together)",
         f"{BATCH_TITLES:,} titles: a catalogue release of {BATCH_TITLES:,} of the sample catalogue "
         f"of {CATALOGUE_ISBNS:,} ISBNs, {args.fitted} of them fitted for real and the others "
         "re-keyed copies of their bundles with their own ISBN and history (last 208 weeks); "
         f"{len(batch.latencies)} requests back to back, each naming every title",
-        load_line,
+        *lines,
         machine_line("fastapi", "uvicorn", "mlflow", "numpy"),
     ]
     table.print(args.markdown.with_suffix(".uncached.md") if args.markdown else None)

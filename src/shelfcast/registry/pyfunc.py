@@ -9,6 +9,17 @@ installed:
 
     model = mlflow.pyfunc.load_model("models:/arima_book_9780722532935@champion")
     model.predict(pd.DataFrame({"horizon": [8]}))  # week_ending, mean, lo_80, hi_80, ...
+    model.predict([  # from the weeks sold since training: a row per actual week
+        {"horizon": 8, "week_ending": "2024-07-27", "volume": 782.0},
+        {"week_ending": "2024-08-03", "volume": 815.0},
+    ])
+
+Volumes are floats: MLflow's schema enforcement refuses an integer column (`782`) for the
+signature's `double` (`mlflow models serve` converts JSON numbers itself). `mlflow models
+serve` takes the same rows as `{"dataframe_records": [...]}`. The actual weeks
+update the title's model as the prediction server's `actuals` do (`Bundle.updated`), so both
+answer the same forecast. Models saved before these columns (signature: `horizon` alone) still
+forecast; MLflow drops the columns their signature lacks, so they ignore actual weeks.
 
 This module's own code imports MLflow only to save a model: the loader reads the bundle's
 files with Shelfcast's forecasting core (nothing is unpickled).
@@ -21,7 +32,7 @@ import tempfile
 import threading
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -38,13 +49,15 @@ LOADER_MODULE = "shelfcast.mlflow_model"  # recorded in every MLmodel: keep it i
 BUNDLE_DIR = "bundle"  # the bundle's files land in <model>/data/bundle/
 DATA_SUBPATH = f"data/{BUNDLE_DIR}"
 MLMODEL = "MLmodel"
+HORIZON, WEEK_ENDING, VOLUME = "horizon", "week_ending", "volume"  # the input's columns
 # A model loaded by MLflow (`mlflow models serve`, `pyfunc.load_model`) runs without Shelfcast's
 # settings: it forecasts the settings' default horizon and levels.
 DEFAULTS = ServingSettings()
 
 
 class BundleModel:
-    """What `mlflow.pyfunc.load_model` wraps: forecasts from a bundle, horizon from the input."""
+    """What `mlflow.pyfunc.load_model` wraps: forecasts from a bundle, horizon (and any newer
+    actual weeks) from the input."""
 
     def __init__(self, bundle: Bundle):
         self.bundle = bundle
@@ -52,12 +65,17 @@ class BundleModel:
     def predict(self, model_input: Any, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Forecast frame for the requested horizon: week_ending, mean, lo_80, hi_80, lo_95, hi_95.
 
-        `model_input` is a frame (or dict, or list of records) with a `horizon` column; with
-        several rows the longest horizon is answered (shorter ones are its first weeks).
-        `params` may carry `horizon` when the input has none, and `levels` (e.g. [50, 90]).
+        `model_input` is a frame (or dict, or list of records) whose rows carry a `horizon`, an
+        actual week (`week_ending`, a date, and `volume`, a number >= 0), or both. With several
+        horizons the longest is answered (shorter ones are its first weeks). With actual weeks
+        the title's model is first updated with them (`Bundle.updated`: parameters unchanged),
+        as the prediction server does with an instance's `actuals`. `params` may carry
+        `horizon` when the input has none, and `levels` (e.g. [50, 90]). A ForecastError names
+        the row (counted from 0), column and value of bad input.
         """
         params = dict(params or {})
-        horizon = _horizon(model_input, params.get("horizon"))
+        frame = _frame(model_input)
+        horizon = _horizon(frame, params.get("horizon"))
         levels = params.get("levels") or DEFAULTS.levels
         if isinstance(levels, str):
             levels = [v for v in levels.split(",") if v.strip()]
@@ -65,27 +83,117 @@ class BundleModel:
             levels = tuple(sorted({int(v) for v in levels}))
         except (TypeError, ValueError):
             raise ForecastError(f"levels must be whole percentages, got {levels!r}") from None
-        return self.bundle.forecast(horizon, levels)
+        rows, weeks, volumes = _actual_weeks(frame)
+        if not rows:
+            return self.bundle.forecast(horizon, levels)
+        return self._updated(rows, weeks, volumes).forecast(horizon, levels)
+
+    def _updated(self, rows: list[int], weeks: list[Any], volumes: list[float]) -> Bundle:
+        """`Bundle.updated` with these weeks, its errors (from `extended`, which checks the
+        weeks in order) prefixed with the row of the week it refused."""
+        at: int | None = None
+
+        def numbered() -> Iterator[tuple[Any, float]]:
+            nonlocal at
+            for row, week, volume in zip(rows, weeks, volumes, strict=True):
+                at = row
+                yield week, volume
+            at = None  # every week taken: a later error is the model's, not a row's
+
+        try:
+            return self.bundle.updated(numbered())
+        except ForecastError as exc:
+            if at is None:
+                raise
+            raise ForecastError(f"row {at}: {exc}") from None
 
 
-def _horizon(model_input: Any, fallback: Any) -> int:
+def _frame(model_input: Any) -> pd.DataFrame:
     if isinstance(model_input, pd.DataFrame):
-        frame = model_input
-    elif isinstance(model_input, Mapping):
-        frame = pd.DataFrame({k: np.atleast_1d(v) for k, v in model_input.items()})
-    elif isinstance(model_input, list) and model_input:
-        frame = pd.DataFrame(model_input)
-    else:
-        frame = pd.DataFrame()
-    if "horizon" in frame.columns and len(frame):
-        values = pd.to_numeric(frame["horizon"], errors="coerce")
-    elif fallback is not None:
-        values = pd.Series([fallback], dtype="float64")
-    else:
-        values = pd.Series([DEFAULTS.horizon], dtype="float64")
-    if values.isna().any() or (values % 1 != 0).any():
-        raise ForecastError(f"horizon must be a whole number of weeks, got {list(values)}")
-    return int(values.max())
+        return model_input
+    if isinstance(model_input, Mapping):
+        return pd.DataFrame({k: np.atleast_1d(v) for k, v in model_input.items()})
+    if isinstance(model_input, list) and model_input:
+        return pd.DataFrame(model_input)
+    return pd.DataFrame()
+
+
+def _horizon(frame: pd.DataFrame, fallback: Any) -> int:
+    """The largest horizon of the rows that give one; else `fallback`, else the default."""
+    if HORIZON in frame.columns:
+        given = frame[HORIZON].to_numpy()
+        values = np.asarray(pd.to_numeric(given, errors="coerce"), dtype=np.float64)
+        bad = ~pd.isna(given) & ~(np.isfinite(values) & (np.floor(values) == values))
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise ForecastError(
+                f"row {row}, column {HORIZON}: {_shown(given, row)} is not a whole number of weeks"
+            )
+        values = values[~np.isnan(values)]
+        if len(values):
+            return int(values.max())
+    value = DEFAULTS.horizon if fallback is None else fallback
+    try:
+        if float(value) % 1 == 0:
+            return int(float(value))
+    except (TypeError, ValueError):
+        pass
+    raise ForecastError(f"horizon must be a whole number of weeks, got {value!r}")
+
+
+def _actual_weeks(frame: pd.DataFrame) -> tuple[list[int], list[Any], list[float]]:
+    """The rows of `frame` that give an actual week, their weeks and volumes (none without the
+    columns). Weeks at midnight are dates (others Timestamps, which `extended` refuses with
+    their time). ForecastError for a week that is not a date, a volume that is not a number,
+    or a row with one but not the other; `extended` checks the weeks and volumes themselves."""
+    present = [c for c in (WEEK_ENDING, VOLUME) if c in frame.columns]
+    if not present:
+        return [], [], []
+    if len(present) == 1:
+        other = VOLUME if present[0] == WEEK_ENDING else WEEK_ENDING
+        raise ForecastError(f"column {present[0]} is given without column {other}")
+    raw_weeks, raw_volumes = frame[WEEK_ENDING].to_numpy(), frame[VOLUME].to_numpy()
+    stamps = _datetimes(frame[WEEK_ENDING])
+    volumes = np.asarray(pd.to_numeric(raw_volumes, errors="coerce"), dtype=np.float64)
+    has_week, has_volume = ~np.isnat(stamps), ~np.isnan(volumes)
+    for column, raw, ok, what in (
+        (WEEK_ENDING, raw_weeks, has_week, "a date (YYYY-MM-DD)"),
+        (VOLUME, raw_volumes, has_volume, "a number"),
+    ):
+        bad = ~pd.isna(raw) & ~ok
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise ForecastError(f"row {row}, column {column}: {_shown(raw, row)} is not {what}")
+    lone = has_week != has_volume
+    if lone.any():
+        row = int(np.argmax(lone))
+        if has_week[row]:
+            given, missing = f"{WEEK_ENDING} {str(stamps[row])[:10]}", VOLUME
+        else:
+            given, missing = f"{VOLUME} {volumes[row]:g}", WEEK_ENDING
+        raise ForecastError(f"row {row}: {given} is given without a {missing}")
+    rows = np.flatnonzero(has_week)
+    stamps = stamps[rows]
+    days = stamps.astype("datetime64[D]")
+    weeks = days.tolist() if (days == stamps).all() else list(pd.DatetimeIndex(stamps))
+    return rows.tolist(), weeks, volumes[rows].tolist()
+
+
+def _datetimes(column: pd.Series) -> np.ndarray:
+    """`column` as datetime64[ns] (as MLflow's schema enforcement gives it), NaT where a value
+    is missing or not a date."""
+    if column.dtype != "datetime64[ns]":
+        column = pd.to_datetime(column, errors="coerce", format="ISO8601")
+        if not isinstance(column.dtype, np.dtype):  # a time zone: not a week ending
+            raise ForecastError(
+                f"column {WEEK_ENDING}: dates without a time zone, not {column.dtype}"
+            )
+    return column.to_numpy(dtype="datetime64[ns]")
+
+
+def _shown(values: np.ndarray, row: int) -> str:
+    value = values[row]
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _load_pyfunc(data_path: str) -> BundleModel:
@@ -107,16 +215,28 @@ def pip_requirements() -> tuple[str, ...]:
 
 @functools.cache
 def signature():
-    """Input: a `horizon` column (long); parameter `levels` (interval levels, default the
-    settings' `serving.levels`); output: the forecast frame's columns for the default levels."""
+    """Inputs, each optional: `horizon` (any type: a whole number, checked by `predict`),
+    `week_ending` (datetime) and `volume` (double), a row per actual week; parameter `levels`
+    (interval levels, default the settings' `serving.levels`); output: the forecast frame's
+    columns for the default levels.
+
+    `horizon` is not `long`: MLflow's schema enforcement cannot cast a column with missing
+    values to an integer, which records of actual weeks without a horizon make (`double`
+    would refuse an integer column, `pd.DataFrame({"horizon": [8]})`)."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import AnyType
 
     outputs = [ColSpec("datetime", "week_ending"), ColSpec("double", "mean")]
     for level in DEFAULTS.levels:
         outputs += [ColSpec("double", f"lo_{level}"), ColSpec("double", f"hi_{level}")]
+    inputs = [
+        ColSpec(AnyType(), HORIZON, required=False),
+        ColSpec("datetime", WEEK_ENDING, required=False),
+        ColSpec("double", VOLUME, required=False),
+    ]
     return ModelSignature(
-        inputs=Schema([ColSpec("long", "horizon")]),
+        inputs=Schema(inputs),
         outputs=Schema(outputs),
         params=ParamSchema([ParamSpec("levels", "long", list(DEFAULTS.levels), (-1,))]),
     )

@@ -187,7 +187,10 @@ def test_requests_are_refused_as_a_bundle_refuses_them_and_errors_name_the_title
     with pytest.raises(KeyError, match="nope"):
         forecast_table(table, [key, "nope"], 4)
     tuesday = (bundle.history.end + pd.Timedelta(days=3)).date()
-    with pytest.raises(ForecastError, match=f"^{key}: week_ending .* is not a W-SAT week"):
+    with pytest.raises(
+        ForecastError,
+        match=f"^{key}: week_ending .* is a Tuesday: this title.s weeks end on a Saturday",
+    ):
         forecast_table(table, None, 4, actuals={key: [(tuesday, 1.0)]})
     with pytest.raises(ForecastError, match=f"^{key}: volume .* must be a number >= 0"):
         forecast_table(table, None, 4, actuals={key: [(bundle.history.end.date(), -1.0)]})

@@ -8,7 +8,7 @@ from support.synthetic import seasonal_series
 
 from shelfcast.errors import BundleError, ForecastError
 from shelfcast.forecasting import fit_title, read_bundle, write_bundle
-from shelfcast.forecasting.bundle import FORMAT_VERSION, Bundle, read_model
+from shelfcast.forecasting.bundle import FORMAT_VERSION, ActualWeekError, Bundle, read_model
 from shelfcast.forecasting.families import FAMILIES
 from shelfcast.settings import Settings
 from shelfcast.training.run import fit_config
@@ -57,10 +57,23 @@ def test_newer_actuals_update_the_state_without_refitting(fitted):
 
 def test_bad_actuals_and_horizons_are_refused(fitted):
     end = fitted.bundle.history.end
-    with pytest.raises(ForecastError, match="not a W-SAT week ending"):
-        fitted.bundle.updated([(end + pd.Timedelta(days=3), 1.0)])
-    with pytest.raises(ForecastError, match=">= 0"):
-        fitted.bundle.updated([(end + pd.Timedelta(weeks=1), -1.0)])
+    start, week = fitted.bundle.history.start, pd.Timedelta(weeks=1)
+    cases = [
+        ([(end + pd.Timedelta(days=3), 1.0)], 0, "week_ending", "is a Tuesday: this title's"),
+        ([(end + week, 1.0), (end + pd.Timedelta(hours=6), 1.0)], 1, "week_ending", "not a date"),
+        ([(end, 1.0), (start - week, 1.0)], 1, "week_ending", "before this title's history"),
+        ([(end + 261 * week, 1.0)], 0, "week_ending", "more than 260 weeks after"),
+        ([(end, 1.0), (end + week, 2.0), (end, 3.0)], 2, "week_ending", "more than once"),
+        ([(end + week, 1.0), (end + 2 * week, -1.0)], 1, "volume", ">= 0, got -1.0"),
+        ([(end + week, float("nan"))], 0, "volume", ">= 0, got nan"),
+    ]
+    for actuals, index, field, reason in cases:
+        with pytest.raises(ActualWeekError, match=reason) as caught:
+            fitted.bundle.updated(actuals)
+        assert (caught.value.index, caught.value.field) == (index, field)
+    furthest = fitted.bundle.updated([(end + 260 * week, 1.0), (start, 0.0)]).history
+    assert len(furthest) == len(fitted.bundle.history) + 260
+    assert furthest.values[-1] == 1.0 and furthest.values[0] == 0.0
     with pytest.raises(ForecastError, match="horizon"):
         fitted.bundle.forecast(0)
     with pytest.raises(ForecastError, match="horizon"):

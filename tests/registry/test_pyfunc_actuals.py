@@ -79,7 +79,7 @@ def test_actual_weeks_update_the_model_before_it_forecasts(saved, fits):
     [
         (
             {"week_ending": "2031-01-02", "volume": 3.0},
-            r"row 1: week_ending 2031-01-02 is not a W-SAT",
+            r"row 1: week_ending 2031-01-02 is a Thursday: this title.s weeks end on a Saturday",
         ),
         ({"week_ending": "2001-01-06", "volume": 3.0}, r"row 1: week_ending 2001-01-06 is before"),
         (
@@ -92,14 +92,22 @@ def test_actual_weeks_update_the_model_before_it_forecasts(saved, fits):
         ),
         ({"week_ending": "NEXT"}, r"row 1: week_ending \S+ is given without a volume"),
         ({"volume": 3.0}, r"row 1: volume 3 is given without a week_ending"),
+        (
+            {"week_ending": "FIRST", "volume": 3.0},
+            r"row 1: week_ending \S+ is given more than once",
+        ),
+        (
+            {"week_ending": "2099-01-03", "volume": 3.0},
+            r"row 1: week_ending 2099-01-03 is more than 260",
+        ),
     ],
 )
 def test_bad_actual_weeks_name_their_row_column_and_value(saved, fits, row, message):
     bundle = fits[0].bundle
     _, model = saved
     first, second = newer_weeks(bundle)[:2]
-    if row.get("week_ending") == "NEXT":
-        row = {**row, "week_ending": second[0]}
+    if row.get("week_ending") in ("NEXT", "FIRST"):
+        row = {**row, "week_ending": (second if row["week_ending"] == "NEXT" else first)[0]}
     with pytest.raises(ForecastError, match=message):
         model.predict([*records(4, [first]), row])
 

@@ -56,6 +56,7 @@ READABLE_VERSIONS = (1, 2, 3)
 BUNDLE_FILE = "bundle.json"
 HISTORY_FILE = "history.csv"
 MAX_HORIZON = 260
+DAY_NS = 86_400 * 10**9
 MAX_WEEKS = 20_000  # weeks of history a bundle may hold (M4 Weekly's longest is 2,597)
 MAX_FILE_BYTES = 64 * 2**20  # a bundle file's size at most (a pooled forest's is ~70 kB)
 LENGTHS = ("season_length", "bucket")  # spec fields that are a number of weeks to divide by
@@ -118,29 +119,67 @@ def check_request(horizon: int, levels: Sequence[int], quantiles: Sequence[float
             raise ForecastError(f"quantile must be between 0 and 1, got {q}")
 
 
-def extended(history: TitleSeries, actuals: Iterable[tuple[object, float]]) -> TitleSeries:
-    """`history` with newer (or corrected) weeks; gaps are zero weeks, a week given twice takes
-    its last volume. ForecastError for a week that is not one of the series' week endings, is
-    before its first week, or has a volume that is not a number >= 0."""
-    values = {}
+class ActualWeekError(ForecastError):
+    """An actual week that does not fit a title's series: its `index` among the weeks given,
+    the `field` at fault (`week_ending` or `volume`) and the reason."""
+
+    def __init__(self, index: int, field: str, reason: str):
+        super().__init__(reason)
+        self.index, self.field, self.reason = index, field, reason
+
+
+def checked_weeks(
+    history: TitleSeries, actuals: Iterable[tuple[object, float]]
+) -> dict[int, float]:
+    """Each actual week's number from the history's first week (0), and its volume.
+    ActualWeekError for the first week that is not one of the series' week endings (dates of
+    the same weekday), is before its first week or more than MAX_HORIZON weeks after its last,
+    or is given twice, and for a volume that is not a number >= 0."""
     start = history.start
-    first = start.date() if start == start.normalize() else None
-    for week, volume in actuals:
+    first = start.date() if start.value % DAY_NS == 0 else None
+    last = len(history) - 1
+    values: dict[int, float] = {}
+    for i, (week, volume) in enumerate(actuals):
         if type(week) is date and first is not None:  # a server's: no timestamp needed
             day, days, midnight = week, (week - first).days, True
         else:
             when = pd.Timestamp(week)
             day, days, midnight = when.date(), (when - start).days, when.normalize() == when
-        if days % 7 or not midnight:
-            raise ForecastError(
-                f"week_ending {day} is not a {history.freq} week ending of this series"
+        if not midnight:
+            raise ActualWeekError(i, "week_ending", f"week_ending {week} is not a date")
+        if days % 7:
+            end = (start + pd.Timedelta(weeks=last)).date()
+            raise ActualWeekError(
+                i,
+                "week_ending",
+                f"week_ending {day} is a {day:%A}: this title's weeks end on a {end:%A} "
+                f"(its last known week ends {end})",
             )
-        if days < 0:
-            raise ForecastError(f"week_ending {day} is before the model's history")
+        n = days // 7
+        if n < 0:
+            reason = f"week_ending {day} is before this title's history ({start.date()})"
+            raise ActualWeekError(i, "week_ending", reason)
+        if n - last > MAX_HORIZON:
+            end = (start + pd.Timedelta(weeks=last)).date()
+            reason = (
+                f"week_ending {day} is more than {MAX_HORIZON} weeks after this title's last"
+                f" week ({end})"
+            )
+            raise ActualWeekError(i, "week_ending", reason)
+        if n in values:
+            raise ActualWeekError(i, "week_ending", f"week_ending {day} is given more than once")
         value = float(volume)
         if not math.isfinite(value) or value < 0:
-            raise ForecastError(f"volume for {day} must be a number >= 0, got {volume}")
-        values[days // 7] = value
+            reason = f"volume for {day} must be a number >= 0, got {volume}"
+            raise ActualWeekError(i, "volume", reason)
+        values[n] = value
+    return values
+
+
+def extended(history: TitleSeries, actuals: Iterable[tuple[object, float]]) -> TitleSeries:
+    """`history` with newer (or corrected) weeks, checked by `checked_weeks`; gaps are zero
+    weeks."""
+    values = checked_weeks(history, actuals)
     if not values:
         return history
     out = np.zeros(max(len(history), max(values) + 1))

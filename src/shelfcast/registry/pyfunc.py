@@ -32,7 +32,7 @@ import tempfile
 import threading
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from shelfcast.errors import ForecastError
-from shelfcast.forecasting.bundle import Bundle, read_bundle, write_bundle
+from shelfcast.forecasting.bundle import ActualWeekError, Bundle, read_bundle, write_bundle
 from shelfcast.settings import ServingSettings
 
 LOADER_MODULE = "shelfcast.mlflow_model"  # recorded in every MLmodel: keep it importable
@@ -89,23 +89,11 @@ class BundleModel:
         return self._updated(rows, weeks, volumes).forecast(horizon, levels)
 
     def _updated(self, rows: list[int], weeks: list[Any], volumes: list[float]) -> Bundle:
-        """`Bundle.updated` with these weeks, its errors (from `extended`, which checks the
-        weeks in order) prefixed with the row of the week it refused."""
-        at: int | None = None
-
-        def numbered() -> Iterator[tuple[Any, float]]:
-            nonlocal at
-            for row, week, volume in zip(rows, weeks, volumes, strict=True):
-                at = row
-                yield week, volume
-            at = None  # every week taken: a later error is the model's, not a row's
-
+        """`Bundle.updated` with these weeks, a refused week's error prefixed with its row."""
         try:
-            return self.bundle.updated(numbered())
-        except ForecastError as exc:
-            if at is None:
-                raise
-            raise ForecastError(f"row {at}: {exc}") from None
+            return self.bundle.updated(zip(weeks, volumes, strict=True))
+        except ActualWeekError as exc:
+            raise ForecastError(f"row {rows[exc.index]}: {exc}") from None
 
 
 def _frame(model_input: Any) -> pd.DataFrame:

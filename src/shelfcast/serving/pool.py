@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -25,7 +25,7 @@ import orjson
 from shelfcast.catalog.isbn import normalize_isbn
 from shelfcast.errors import ForecastError, ShelfcastError
 from shelfcast.forecasting.batch import Forecasts, forecast_arrays
-from shelfcast.forecasting.bundle import MAX_HORIZON, Bundle
+from shelfcast.forecasting.bundle import ActualWeekError, Bundle, checked_weeks
 
 if TYPE_CHECKING:
     from shelfcast.releases import Release
@@ -238,31 +238,12 @@ def quantile_key(quantiles: Iterable[float]) -> tuple[float, ...]:
 
 
 def check_actuals(bundle: Bundle, actuals: Sequence[tuple[date, float]]) -> None:
-    """Actual weeks must be week endings of the title's series (the same weekday), from its
-    first week to at most MAX_HORIZON weeks after its last, each given once."""
-    history = bundle.history
-    start = history.start.date()
-    end = start + timedelta(weeks=len(history) - 1)  # `history.end`, without pandas
-    seen: set[date] = set()
-    for j, (week, _volume) in enumerate(actuals):
-        field = f"actuals[{j}].week_ending"
-        offset = (week - start).days
-        if offset % 7:
-            raise InstanceProblem(
-                field,
-                f"{week} is a {week:%A}: this title's weeks end on a {end:%A} "
-                f"(its last known week ends {end})",
-            )
-        if offset < 0:
-            raise InstanceProblem(field, f"{week} is before this title's history ({start})")
-        if (week - end).days > 7 * MAX_HORIZON:
-            raise InstanceProblem(
-                field,
-                f"{week} is more than {MAX_HORIZON} weeks after this title's last week ({end})",
-            )
-        if week in seen:
-            raise InstanceProblem(field, f"{week} is given more than once")
-        seen.add(week)
+    """Actual weeks must fit the title's series (`bundle.checked_weeks`): InstanceProblem
+    naming the first that does not, as `actuals[j].week_ending` or `actuals[j].volume`."""
+    try:
+        checked_weeks(bundle.history, actuals)
+    except ActualWeekError as exc:
+        raise InstanceProblem(f"actuals[{exc.index}].{exc.field}", exc.reason) from None
 
 
 def _prediction_json(model: ServedModel, forecasts: Forecasts, row: int) -> bytes:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from support.catalogue_release import MODEL, catalogue_table, publish_table
-from support.servers import call, health_until, running
+from support.servers import call, health_until, running, stop_group
 
 from shelfcast import registry
 from shelfcast.catalog.series import TitleSeries
@@ -84,12 +84,7 @@ def gcs_emulator(tmp_path_factory) -> Iterator[str]:
             os.environ.pop("STORAGE_EMULATOR_HOST", None)
         else:
             os.environ["STORAGE_EMULATOR_HOST"] = previous
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, timeout=10)
 
 
 def _answers(url: str) -> bool:

@@ -5,7 +5,6 @@ through a real `mlflow models serve` process."""
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 from support.registry import ISBN_A, train
-from support.servers import call, free_port
+from support.servers import call, free_port, stop_group
 
 import shelfcast
 from shelfcast import registry
@@ -176,13 +175,7 @@ def models_serve(uri: str, tracking_uri: str, log: Path):
             time.sleep(0.2)
         yield url
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_group(process)
 
 
 @pytest.mark.integration

@@ -77,13 +77,19 @@ def running(
     try:
         yield server
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGTERM to a process started in its own session, and its children; SIGKILL after
+    `timeout` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def health_until(server: Server, done, timeout: float = 60.0) -> tuple[int, dict, list[int]]:

@@ -8,7 +8,6 @@ seconds (default 180) and fails with the server's log if it exits or never answe
 
 import contextlib
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.servers import stop_group
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -36,22 +36,6 @@ def healthy(url: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
-
-
-def stop(process: subprocess.Popen) -> None:
-    """End the server and the workers it started (its own process group), gently first."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +85,7 @@ def mlflow_server(tmp_path_factory) -> Iterator[str]:
             time.sleep(0.5)
         yield url
     finally:
-        stop(process)
+        stop_group(process)
 
 
 def tail(path: Path, lines: int = 40) -> str:

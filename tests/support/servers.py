@@ -81,15 +81,20 @@ def running(
 
 
 def stop_group(process: subprocess.Popen, timeout: float = 20.0) -> None:
-    """SIGTERM to a process started in its own session, and its children; SIGKILL after
-    `timeout` seconds."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    """End a process started in its own session and the workers it started (its process
+    group): SIGTERM, then SIGKILL after `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def health_until(server: Server, done, timeout: float = 60.0) -> tuple[int, dict, list[int]]:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from support.registry import mlflow_uris
 
 from shelfcast import registry
 from shelfcast.catalog.series import TitleSeries
@@ -120,15 +121,9 @@ def test_training_run_registry_and_gate_against_a_real_server(
         pd.testing.assert_frame_equal(bundle.forecast(8), fit.bundle.forecast(8))
 
     name = registry.model_name(fits[0].key)
-    old = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(mlflow_server)
-    mlflow.set_registry_uri(mlflow_server)
-    try:
+    with mlflow_uris(mlflow_server):
         model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
         got = model.predict(pd.DataFrame({"horizon": [8]}))
-    finally:
-        mlflow.set_tracking_uri(old[0])
-        mlflow.set_registry_uri(old[1])
     levels = Settings().serving.levels  # the pyfunc model's default intervals
     pd.testing.assert_frame_equal(got, fits[0].bundle.forecast(8, levels))
 

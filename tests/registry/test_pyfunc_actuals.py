@@ -151,6 +151,7 @@ def models_serve(uri: str, tracking_uri: str, log: Path):
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": tracking_uri,
+        "MLFLOW_REGISTRY_URI": tracking_uri,
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -6,7 +6,14 @@ import json
 import mlflow
 import pandas as pd
 import pytest
-from support.registry import FINGERPRINT, ISBN_A, ISBN_B, train, with_holdout_mase
+from support.registry import (
+    FINGERPRINT,
+    ISBN_A,
+    ISBN_B,
+    mlflow_uris,
+    train,
+    with_holdout_mase,
+)
 
 from shelfcast import registry
 from shelfcast.settings import Settings
@@ -52,15 +59,9 @@ def test_pyfunc_loads_from_the_registry_and_predicts_the_bundles_forecast(settin
     train(settings, fits[:1])
     name = registry.model_name(ISBN_A)
     expected = fits[0].bundle.forecast(8, LEVELS)
-    old_tracking, old_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-    try:
+    with mlflow_uris(settings.tracking_uri):
         model = mlflow.pyfunc.load_model(f"models:/{name}@champion")
         got = model.predict(pd.DataFrame({"horizon": [8]}))
-    finally:
-        mlflow.set_tracking_uri(old_tracking)
-        mlflow.set_registry_uri(old_registry)
     assert list(got.columns) == ["week_ending", "mean", "lo_80", "hi_80", "lo_95", "hi_95"]
     pd.testing.assert_frame_equal(got, expected)
     narrow = model.predict(pd.DataFrame({"horizon": [4]}), params={"levels": [50]})

@@ -6,11 +6,14 @@ import os
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+import contextlib
 import dataclasses
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,3 +114,25 @@ def cli_home(settings, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SHELFCAST_HOME", str(settings.home))
     return settings
+
+
+@contextlib.contextmanager
+def mlflow_uris(uri: str) -> Iterator[None]:
+    """MLflow's global tracking and registry URIs set to `uri`, then restored with the
+    variables `set_tracking_uri` and `set_registry_uri` export for subprocesses (left set,
+    they would point later tests' subprocesses at this store)."""
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {name: os.environ.get(name) for name in names}
+    old = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(old[0])
+        mlflow.set_registry_uri(old[1])
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -830,9 +830,9 @@ def new_titles_table(
         "scaled launch curve (shown, not a target): the same curve times the title's first k"
         " weeks' sales over the curve's",
         "coverage: share of the scored weeks (k+1 to 13) inside Shelfcast's 80% and 95%"
-        " intervals, pooled over the row's title-origins; calibrated: as production gives a new"
-        " title's (`calibrate` gives it every title's conformal calibration), the bundle with"
-        " `calibration.fit_calibration` over the `scores_for_calibration` of this run's own"
+        " intervals, pooled over the row's title-origins; calibrated: what production gives a new"
+        " title (`calibrate` gives its bundle every title's conformal calibration): the bundle"
+        " with `calibration.fit_calibration` over the `scores_for_calibration` of this run's own"
         " `fit_titles` at its latest origin no later than the title's cut (origins with one: "
         + (", ".join(f"{o:%Y-%m-%d}" for o in calibrated) or "none")
         + "), `bundle.forecast(13 - k, levels=(80, 95))`; it leaves the mean as it is (WAPE"

@@ -7,7 +7,8 @@ with the default settings) and statsforecast's simple and intermittent-demand me
 the next 13 weeks from the cut histories. Scores per segment (stage and demand class at the
 origin, `catalog.segments`; titles under 52 weeks; all): MASE, WAPE, wQL, 80/95% coverage,
 with a verdict per segment against the peers; then new titles over their first 13 weeks
-against the category-average launch curve; and the time of the whole-catalogue fit.
+against the category-average launch curve, with the coverage of their intervals as production
+calibrates them; and the time of the whole-catalogue fit.
 
 Example:
     .venv/bin/python benchmarks/catalogue_accuracy.py                 # in full, about 6 min
@@ -28,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -237,16 +238,22 @@ class Backtest:
     last_fit_titles: int
     failed: dict[str, str]  # Shelfcast's failures by "origin ISBN"
     selected: Counter
+    # by origin, the conformal calibration of every title of its `fit_titles` (what `calibrate`
+    # gives new titles), where it had enough scores
+    calibrations: dict[pd.Timestamp, Any]
 
 
 def backtest(
     cat: Catalogue, origins: Sequence[pd.Timestamp], config: Any, horizon: int, workers: int
 ) -> Backtest:
     """Shelfcast and every peer at each origin, on the same cut histories."""
+    from shelfcast.forecasting.calibration import fit_calibration
+
     runs = {n: MethodRun(n) for n in (SHELFCAST, *PEERS)}
     cases: list[Case] = []
     failed: dict[str, str] = {}
     selected: Counter = Counter()
+    calibrations: dict[pd.Timestamp, Any] = {}
     last_fit, last_titles = np.nan, 0
     for origin in origins:
         at = cases_at(cat.series, origin, horizon)
@@ -259,6 +266,9 @@ def backtest(
             [c.history for c in at], config, workers, horizon
         )
         last_fit, last_titles = fitted, len(at)
+        table = fit_calibration(f.scores_for_calibration for f in fits)
+        if table is not None:
+            calibrations[origin] = table
         selected.update(f.selected for f in fits)
         failed |= {f"{origin:%Y-%m-%d} {k}": v for k, v in errors.items()}
         print("  peers", flush=True)
@@ -272,7 +282,7 @@ def backtest(
             run.forecasts |= {(origin, k): f for k, f in filled.items()}
             run.seconds += secs
             run.filled += n
-    return Backtest(cases, runs, last_fit, last_titles, failed, selected)
+    return Backtest(cases, runs, last_fit, last_titles, failed, selected, calibrations)
 
 
 # -------------------------------------------------------------------------------- scoring
@@ -612,6 +622,9 @@ def launch_curve(title: Launch, origin: pd.Timestamp, others: Sequence[Launch]):
 
 
 OWN, CURVE, SCALED = "Shelfcast", "launch curve", "launch curve, scaled"
+# Shelfcast's intervals scored for coverage: with the calibration production gives a new title;
+# as `fit_title` returns them, on the same title-origins and on every title-origin fitted
+CALIBRATED, UNCALIBRATED, EVERY = "calibrated", "uncalibrated", "uncalibrated, every"
 
 
 @dataclass
@@ -627,6 +640,12 @@ class LaunchRow:
     curves: Counter = field(default_factory=Counter)  # category / sheet / all
     no_baseline: int = 0
     selected: Counter = field(default_factory=Counter)
+    # by `CALIBRATED`, `UNCALIBRATED`, `EVERY`: the scored weeks and Shelfcast's forecast of
+    # each title-origin scored for coverage
+    intervals: defaultdict[str, list[tuple[np.ndarray, Forecast]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    before_calibration: int = 0  # fitted, cut before every origin with a calibration
 
     def add(self, other: LaunchRow) -> None:
         self.titles += other.titles
@@ -635,9 +654,41 @@ class LaunchRow:
         self.own_failed += other.own_failed
         self.curves.update(other.curves)
         self.no_baseline += other.no_baseline
+        for name, scored in other.intervals.items():
+            self.intervals[name] += scored
+        self.before_calibration += other.before_calibration
 
     def wape(self, method: str) -> float:
         return 100 * self.errors[method] / self.actual if self.actual else np.nan
+
+    def add_intervals(self, actual: np.ndarray, fit: Any, own: Forecast, calibration: Any) -> None:
+        """Score `fit`'s intervals as `fit_title` gave them (`own`) and, where there is a
+        `calibration`, the bundle's forecast with it beside them on the same weeks."""
+        self.intervals[EVERY].append((actual, own))
+        if calibration is None:
+            self.before_calibration += 1
+            return
+        calibrated = replace(fit, bundle=replace(fit.bundle, calibration=calibration))
+        self.intervals[CALIBRATED].append((actual, shelfcast_forecast(calibrated, len(actual))))
+        self.intervals[UNCALIBRATED].append((actual, own))
+
+    def scored(self, name: str) -> str:
+        """Title-origins / weeks scored for coverage with `name`'s intervals."""
+        pairs = self.intervals[name]
+        return f"{len(pairs)} / {sum(len(a) for a, _ in pairs)}"
+
+    def coverage(self, name: str) -> str:
+        """80% / 95% coverage of `name`'s intervals, pooled over its weeks."""
+        pairs = self.intervals[name]
+        p = probabilistic([a for a, _ in pairs], [f for _, f in pairs], LAUNCH_WEEKS)
+        return "-" if p is None else " / ".join(pct(p.coverage[lv]) for lv in LEVELS)
+
+
+def calibration_at(calibrations: Mapping[pd.Timestamp, Any], cut: pd.Timestamp) -> Any:
+    """The calibration of the latest origin no later than `cut` (no look-ahead); None when
+    every origin is later."""
+    usable = [table for origin, table in sorted(calibrations.items()) if origin <= cut]
+    return usable[-1] if usable else None
 
 
 def pools_by_quarter(cat: Catalogue, config: Any, cuts: Sequence[pd.Timestamp]) -> Any:
@@ -663,10 +714,13 @@ def pools_by_quarter(cat: Catalogue, config: Any, cuts: Sequence[pd.Timestamp]) 
     return Pools(trained)
 
 
-def new_titles(cat: Catalogue, config: Any) -> tuple[list[LaunchRow], int]:
+def new_titles(
+    cat: Catalogue, config: Any, calibrations: Mapping[pd.Timestamp, Any]
+) -> tuple[list[LaunchRow], int]:
     """Per k: each launch cut k weeks after it, fitted by `fit_title` with the pools trained up
     to its cut, against the launch curve and the same curve scaled to the title's first k
-    weeks."""
+    weeks; its intervals with the calibration of `calibrations`' latest origin no later than
+    its cut, as production calibrates a new title, and without."""
     from shelfcast.errors import ForecastError
     from shelfcast.forecasting import fit_title
 
@@ -680,7 +734,8 @@ def new_titles(cat: Catalogue, config: Any) -> tuple[list[LaunchRow], int]:
         print(f"new titles, {k} week(s) after launch: {len(found)} titles", flush=True)
         row = LaunchRow(f"k = {k}: weeks {k + 1}-{LAUNCH_WEEKS}", k)
         for x in found:
-            base = launch_curve(x, x.series.start + pd.Timedelta(weeks=k - 1), found)
+            cut = x.series.start + pd.Timedelta(weeks=k - 1)
+            base = launch_curve(x, cut, found)
             if base is None:
                 row.no_baseline += 1
                 continue
@@ -688,11 +743,14 @@ def new_titles(cat: Catalogue, config: Any) -> tuple[list[LaunchRow], int]:
             seen, actual = x.series.values[:k], x.series.values[k:LAUNCH_WEEKS]
             try:
                 fit = fit_title(x.series.head(k), config, pools)
-                mean = shelfcast_forecast(fit, len(actual)).mean
-                row.selected[fit.selected] += 1
+                own = shelfcast_forecast(fit, len(actual))
             except (ForecastError, ValueError, ArithmeticError) as exc:
                 print(f"  {x.series.key}: {exc}", flush=True)
                 mean, row.own_failed = naive_forecast(seen, len(actual)), row.own_failed + 1
+            else:
+                mean = own.mean
+                row.selected[fit.selected] += 1
+                row.add_intervals(actual, fit, own, calibration_at(calibrations, cut))
             level = seen.sum() / curve[:k].sum() if curve[:k].sum() > 0 else 1.0
             row.titles += 1
             row.curves[which] += 1
@@ -703,7 +761,11 @@ def new_titles(cat: Catalogue, config: Any) -> tuple[list[LaunchRow], int]:
     return rows, len(found)
 
 
-def new_titles_table(rows: list[LaunchRow], n_launches: int) -> Table:
+def new_titles_table(
+    rows: list[LaunchRow], n_launches: int, calibrated: Sequence[pd.Timestamp]
+) -> Table:
+    """Per k and over all: WAPE against the launch curves, and the coverage of Shelfcast's
+    intervals; `calibrated`: the backtest's origins with a calibration."""
     table = Table(
         title=f"New titles: their first {LAUNCH_WEEKS} weeks, Shelfcast against the category"
         " launch curve",
@@ -716,6 +778,11 @@ def new_titles_table(rows: list[LaunchRow], n_launches: int) -> Table:
             "scaled launch-curve WAPE",
             "Shelfcast fits failed (Naive used)",
             "curve from: category / sheet / all",
+            "coverage scored: title-origins / weeks",
+            "80% / 95% coverage, calibrated",
+            "80% / 95% coverage, uncalibrated",
+            "every fit: title-origins / weeks",
+            "80% / 95% coverage, uncalibrated, every fit",
         ],
     )
     total = LaunchRow("**all**")
@@ -732,6 +799,11 @@ def new_titles_table(rows: list[LaunchRow], n_launches: int) -> Table:
             pct(r.wape(SCALED)),
             r.own_failed,
             " / ".join(str(r.curves[w]) for w in ("category", "sheet", "all")),
+            r.scored(CALIBRATED),
+            r.coverage(CALIBRATED),
+            r.coverage(UNCALIBRATED),
+            r.scored(EVERY),
+            r.coverage(EVERY),
         )
     met = reduction >= LAUNCH_TARGET  # the last row's: all origins
     table.notes += [
@@ -757,6 +829,17 @@ def new_titles_table(rows: list[LaunchRow], n_launches: int) -> Table:
         " here); reduction: 1 - Shelfcast's WAPE / the launch curve's",
         "scaled launch curve (shown, not a target): the same curve times the title's first k"
         " weeks' sales over the curve's",
+        "coverage: share of the scored weeks (k+1 to 13) inside Shelfcast's 80% and 95%"
+        " intervals, pooled over the row's title-origins; calibrated: what production gives a new"
+        " title (`calibrate` gives its bundle every title's conformal calibration): the bundle"
+        " with `calibration.fit_calibration` over the `scores_for_calibration` of this run's own"
+        " `fit_titles` at its latest origin no later than the title's cut (origins with one: "
+        + (", ".join(f"{o:%Y-%m-%d}" for o in calibrated) or "none")
+        + "), `bundle.forecast(13 - k, levels=(80, 95))`; it leaves the mean as it is (WAPE"
+        " unchanged); uncalibrated: the bundle as `fit_title` returns it (the model's own"
+        " bounds), on the same title-origins and on every one fitted (every fit); not scored"
+        f" for coverage: {total.before_calibration} title-origins cut before every calibrated"
+        " origin, and the fits that failed",
         f"target: Shelfcast at least {LAUNCH_TARGET:.0f}% lower WAPE than the launch curve over"
         f" all origins: {'met' if met else 'not met'}",
     ]
@@ -816,7 +899,7 @@ def main(argv: list[str] | None = None) -> int:
         origins = origin_weeks(origins[0], args.origins, args.horizon)
     load = load_note()
     bt = backtest(cat, origins, config, args.horizon, args.workers)
-    launch_rows, n_launches = new_titles(cat, config)
+    launch_rows, n_launches = new_titles(cat, config, bt.calibrations)
 
     scores: dict[str, dict[str, Scores]] = defaultdict(dict)
     for label, group in segment_rows(bt.cases):
@@ -827,7 +910,7 @@ def main(argv: list[str] | None = None) -> int:
     tables += [
         summary_table(bt, scores),
         methods_table(bt, config, origins, args.workers, load),
-        new_titles_table(launch_rows, n_launches),
+        new_titles_table(launch_rows, n_launches, list(bt.calibrations)),
     ]
     for table in tables:
         table.print()

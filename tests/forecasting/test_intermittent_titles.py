@@ -58,6 +58,9 @@ def test_the_combination_forecasts_the_mean_of_adida_and_imapa_with_its_dispersi
     assert spec.dispersion == pytest.approx((weeks.var() - weeks.mean()) / weeks.mean() ** 2)
     variance = ((out.upper[80] - out.mean) / z(80)) ** 2  # what the count calibration reads
     np.testing.assert_allclose(variance, out.mean + spec.dispersion * out.mean**2)
+    # its normal bounds are finished like any family's: clipped at zero and ordered
+    assert (out.lower[95] == 0).all() and (out.lower[80] >= 0).all()
+    assert (out.lower[95] <= out.lower[80]).all() and (out.lower[80] <= out.mean).all()
     assert spec_from_dict(spec.to_dict()) == spec
     assert spec.params()["members"] == "adida,imapa"
     assert FAMILIES[INTERMITTENT].modes == ("intermittent",)

@@ -74,6 +74,7 @@ class IntermittentCombination(Combination):
     spec_type = IntermittentComboSpec
     modes = ("intermittent",)
     requires = MEMBERS
+    combines = False  # its bounds are the negative binomial's (version 2), not yet finished
 
     def fit(
         self, history: TitleSeries, context: FitContext, like: ComboSpec | None = None

@@ -12,14 +12,12 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from support.servers import stop_group
+from support.servers import stop_group, wait_ready
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -76,20 +74,8 @@ def mlflow_server(tmp_path_factory) -> Iterator[str]:
             start_new_session=True,  # its own process group: stopped with every worker
         )
     try:
-        deadline = time.monotonic() + float(os.environ.get("MLFLOW_SERVER_TIMEOUT", "180"))
-        while not healthy(url):
-            if process.poll() is not None:
-                pytest.fail(f"mlflow server exited ({process.returncode}):\n{tail(log_path)}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server not healthy at {url}:\n{tail(log_path)}")
-            time.sleep(0.5)
+        timeout = float(os.environ.get("MLFLOW_SERVER_TIMEOUT", "180"))
+        wait_ready(process, lambda: healthy(url), log_path, f"mlflow server at {url}", timeout, 0.5)
         yield url
     finally:
         stop_group(process)
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 from support.registry import ISBN_A, train
-from support.servers import call, free_port, stop_group
+from support.servers import call, free_port, stop_group, wait_ready
 
 import shelfcast
 from shelfcast import registry
@@ -164,16 +163,8 @@ def models_serve(uri: str, tracking_uri: str, log: Path):
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + SERVE_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"mlflow models serve exited:\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(OSError):
-                if call(f"{url}/ping")[0] == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow models serve not ready:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+        ping = f"{url}/ping"
+        wait_ready(process, lambda: _answers(ping), log, "mlflow models serve", SERVE_TIMEOUT)
         yield url
     finally:
         stop_group(process)
@@ -213,3 +204,10 @@ def test_mlflow_models_serve_takes_actual_weeks_as_dataframe_records(settings, f
         .strip()
         .endswith(f"ForecastError: row 4: week_ending {weeks[0][0]} is given without a volume")
     )
+
+
+def _answers(url: str) -> bool:
+    try:
+        return call(url)[0] == 200
+    except OSError:
+        return False

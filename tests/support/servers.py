@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,3 +114,29 @@ def health_until(server: Server, done, timeout: float = 60.0) -> tuple[int, dict
             return status, json.loads(body), seen
         time.sleep(0.05)
     pytest.fail(f"health did not settle in {timeout} s:\n{server.log_text()}")
+
+
+def wait_ready(
+    process: subprocess.Popen,
+    ready: Callable[[], bool],
+    log: Path,
+    what: str,
+    timeout: float,
+    step: float = 0.2,
+) -> None:
+    """Poll `ready()` until it holds; the test fails with the log's last lines if `process`
+    exits or `timeout` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            pytest.fail(f"{what} exited ({process.returncode}):\n{log_tail(log)}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not ready after {timeout:.0f} s:\n{log_tail(log)}")
+        time.sleep(step)
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

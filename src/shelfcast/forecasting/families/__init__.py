@@ -76,7 +76,9 @@ def forecast(
     """
     family = family_of(spec.family)
     out = family.forecast(spec, history, horizon, levels)
-    return out if family.combines else finished(out, peak_of(history.values), levels, spec.family)
+    if family.returns_finished:
+        return out
+    return finished(out, peak_of(history.values), levels, spec.family)
 
 
 def update(spec: Spec, history: TitleSeries) -> Spec:

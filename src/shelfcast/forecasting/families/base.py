@@ -117,9 +117,9 @@ class Family(Protocol[S]):
     # Fewer titles of the family in one many-title forecast take their per-title forecasts,
     # stacked: for few rows the array code's loops over weeks cost more than the per-title code.
     panel_min_rows: int = 3
-    # Its forecasts combine its members' finished forecasts (`intervals.finished_combination`),
-    # so `families.forecast` does not check and clip them again.
-    combines: bool = False
+    # Its forecasts come out checked, clipped and ordered (a combination of its members' finished
+    # forecasts, `intervals.finished_combination`): `families.forecast` does not do it again.
+    returns_finished: bool = False
 
     def fit(self, history: TitleSeries, context: FitContext, like: S | None = None) -> S:
         """Fit on `history`. With `like` (this family's fit at an earlier origin), keep its

@@ -68,7 +68,7 @@ class Combination(Family[ComboSpec]):
     spec_type = ComboSpec
     modes = ("seasonal",)
     requires = MEMBERS
-    combines = True
+    returns_finished = True
 
     def fit(
         self, history: TitleSeries, context: FitContext, like: ComboSpec | None = None

@@ -69,7 +69,7 @@ class EnsembleSpec(Spec):
 class Ensemble(Family[EnsembleSpec]):
     name = NAME
     spec_type = EnsembleSpec
-    combines = True
+    returns_finished = True
     modes = ()  # never fitted as a candidate: `forecasting.ensembles` builds it
 
     def fit(

@@ -23,7 +23,7 @@ from shelfcast.forecasting import counts
 from shelfcast.forecasting.families import adida, imapa, tsb
 from shelfcast.forecasting.families.base import Family, FitContext, SpecError
 from shelfcast.forecasting.families.combo import Combination, ComboSpec
-from shelfcast.forecasting.intervals import PointForecast, normal_bounds
+from shelfcast.forecasting.intervals import PointForecast, clip_and_order, normal_bounds
 
 NAME = "intermittent_combo"
 # Every family a spec may hold (TSB: version 1's); the ones fitted: `MEMBERS`.
@@ -74,7 +74,6 @@ class IntermittentCombination(Combination):
     spec_type = IntermittentComboSpec
     modes = ("intermittent",)
     requires = MEMBERS
-    combines = False  # its bounds are the negative binomial's (version 2), not yet finished
 
     def fit(
         self, history: TitleSeries, context: FitContext, like: ComboSpec | None = None
@@ -87,12 +86,13 @@ class IntermittentCombination(Combination):
         self, spec: ComboSpec, history: TitleSeries, horizon: int, levels: Sequence[int]
     ) -> PointForecast:
         """The members' mean rate, with normal bounds of the negative binomial's standard
-        deviation (version 1: the members' bounds averaged)."""
+        deviation, clipped at zero (version 1: the members' bounds averaged)."""
         out = super().forecast(spec, history, horizon, levels)
         dispersion = getattr(spec, "dispersion", None)
         if dispersion is None:
             return out
-        return normal_bounds(out.mean, np.sqrt(out.mean + dispersion * out.mean**2), levels)
+        sd = np.sqrt(out.mean + dispersion * out.mean**2)
+        return clip_and_order(normal_bounds(out.mean, sd, levels), levels)
 
 
 FAMILY = IntermittentCombination()

@@ -31,14 +31,14 @@ class Coalescer:
     """Answers requests' tasks (on the event loop, or a large batch in a worker thread), those
     of requests waiting meanwhile together. Used from one event loop.
 
-    The first request to wait schedules a drain with `call_soon` (no Task: at concurrency 1
-    that is a tenth of an uncached one-title request), so the requests read in the same turn
-    of the loop are answered with it."""
+    The first request to wait schedules a drain with `call_soon`, so the requests read in the
+    same turn of the loop are answered with it (no Task per drain: in-process, an uncached
+    one-title request took 258 µs instead of 267)."""
 
     def __init__(self) -> None:
         self._waiting: list[Waiting] = []
         self._busy = False  # a drain is scheduled, running, or waiting for its worker thread
-        self._thread: asyncio.Task[None] | None = None
+        self._thread: asyncio.Task[None] | None = None  # a large batch's, held while it runs
 
     async def answer(self, pool: ModelPool, tasks: Sequence[Task]) -> None:
         """`answer_tasks(pool, tasks)`, with the tasks of the requests waiting beside it."""

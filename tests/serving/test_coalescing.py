@@ -7,11 +7,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from support.releases import NAME_A, NAME_B
 
+from shelfcast.serving.answers import Task
 from shelfcast.serving.app import create_app
-from shelfcast.serving.coalescing import INLINE_TITLES
+from shelfcast.serving.coalescing import INLINE_TITLES, Coalescer
 from shelfcast.serving.config import ServerConfig
 from shelfcast.serving.pool import ModelPool
 
@@ -110,3 +112,44 @@ def test_a_small_batch_is_answered_on_the_event_loop_a_large_one_in_a_thread_ali
     assert [r.status_code for r in alone] == [200] * len(names) and together.status_code == 200
     assert together.json()["predictions"] == [r.json()["predictions"][0] for r in alone]
     assert pool.calls == [(1, True)] * len(names) + [(len(names), False)]
+
+
+class FailingOncePool(ModelPool):
+    """A pool whose first forecast call fails, as a broken release's model would."""
+
+    failures: int
+
+    def predictions_json(self, requests, *args, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("the forecast failed")
+        return super().predictions_json(requests, *args, **kwargs)
+
+
+def test_a_failed_batch_fails_its_requests_and_the_next_ones_are_answered(bundles):
+    """The failure reaches each request of its batch (on the loop and in a worker thread), and
+    the coalescer drains the requests after it as before."""
+    names = [f"title_{i}" for i in range(INLINE_TITLES + 1)]
+    copies = {
+        name: replace(bundles[NAME_A], history=replace(bundles[NAME_A].history, key=f"k-{i}"))
+        for i, name in enumerate(names)
+    }
+    pool = FailingOncePool.from_bundles(copies)
+    end = bundles[NAME_A].history.end.date()
+    actuals = [(end + timedelta(weeks=1), 12.0)]
+
+    def tasks(chosen):
+        return [Task(i, pool.get(n), 5, (80,), (), list(actuals)) for i, n in enumerate(chosen)]
+
+    async def run(chosen):
+        coalescer = Coalescer()
+        pool.failures = 1
+        with pytest.raises(RuntimeError, match="the forecast failed"):
+            await coalescer.answer(pool, tasks(chosen))
+        answered = [tasks(chosen) for _ in range(3)]
+        await asyncio.gather(*(coalescer.answer(pool, t) for t in answered))
+        return answered
+
+    for chosen in (names[:1], names):  # on the loop, then in a worker thread
+        for answered in asyncio.run(run(chosen)):
+            assert all(t.result is not None and not t.errors for t in answered)

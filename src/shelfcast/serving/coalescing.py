@@ -53,21 +53,23 @@ class Coalescer:
     def _drain(self) -> None:
         """Answer the waiting requests, a release's at a time: small batches here, a large one
         in a worker thread, after which the drain goes on."""
-        while self._waiting:
-            pool = self._waiting[0][0]  # a new release's requests wait for the next batch
-            batch = [w for w in self._waiting if w[0] is pool]
-            self._waiting = [w for w in self._waiting if w[0] is not pool]
-            every = [task for _, tasks, _ in batch for task in tasks]
-            if len(every) > INLINE_TITLES:
-                self._thread = asyncio.ensure_future(self._in_thread(pool, every, batch))
-                return
-            try:
-                answer_tasks(pool, every)
-            except Exception as exc:  # each request's handler reports it
-                _settle(batch, exc)
-            else:
-                _settle(batch, None)
-        self._busy = False
+        try:
+            while self._waiting:
+                pool = self._waiting[0][0]  # a new release's requests wait for the next batch
+                batch = [w for w in self._waiting if w[0] is pool]
+                self._waiting = [w for w in self._waiting if w[0] is not pool]
+                every = [task for _, tasks, _ in batch for task in tasks]
+                if len(every) > INLINE_TITLES:
+                    self._thread = asyncio.ensure_future(self._in_thread(pool, every, batch))
+                    return
+                try:
+                    answer_tasks(pool, every)
+                except Exception as exc:  # each request's handler reports it
+                    _settle(batch, exc)
+                else:
+                    _settle(batch, None)
+        finally:
+            self._busy = self._thread is not None  # still busy while a worker thread runs
 
     async def _in_thread(self, pool: ModelPool, every: list[Task], batch: list[Waiting]) -> None:
         try:
@@ -75,7 +77,7 @@ class Coalescer:
         except Exception as exc:
             _settle(batch, exc)
         except BaseException:  # cancelled: the loop is closing
-            self._busy = False
+            self._thread, self._busy = None, False
             raise
         else:
             _settle(batch, None)

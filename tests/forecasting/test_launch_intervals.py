@@ -2,6 +2,7 @@
 whole numbers for counts, and the same from a bundle read back and among many titles."""
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -81,3 +82,42 @@ def test_new_titles_at_different_weeks_forecast_together_as_each_alone(launch_co
         alone = bundle.forecast(13, LEVELS, quantiles=QUANTILES)
         for name, values in together.columns.items():
             np.testing.assert_allclose(values[i], alone[name].to_numpy(), rtol=1e-12, err_msg=name)
+
+
+def test_a_count_launchs_spread_holds_a_counts_noise_on_top_of_the_curves(launch_context):
+    """Counts: variance (rel x mean)^2 + mean + mean^2 / copies sold, so a small launch's
+    interval is relatively wider than a big one's; without counts (a version-1 spec), the
+    relative error alone."""
+    big = newcomer(4)
+    small = TitleSeries("small", big.start, np.round(big.values / 20), meta=big.meta)
+    specs = {t.key: FAMILIES["launch"].fit(t, launch_context) for t in (big, small)}
+    assert all(s.counts for s in specs.values())
+    rel = {}
+    for title in (big, small):
+        out = FAMILIES["launch"].forecast(specs[title.key], title, 13, [80])
+        se = (out.upper[80] - out.mean) / 1.2815515655446004
+        k = len(title) - 1
+        rel_sd = specs[title.key].rel_sd[k]
+        variance = (rel_sd * out.mean) ** 2 + out.mean + out.mean**2 / title.values.sum()
+        np.testing.assert_allclose(se, np.sqrt(variance), rtol=1e-9)
+        rel[title.key] = float(np.mean(se / out.mean))
+    assert rel["small"] > 1.5 * rel[big.key]
+    old = {**specs[big.key].to_dict(), "spec_version": 1}
+    del old["counts"]
+    back = type(specs[big.key]).from_dict(old)
+    assert back == replace(specs[big.key], counts=False)
+    out = FAMILIES["launch"].forecast(back, big, 13, [80])
+    np.testing.assert_allclose(
+        out.upper[80] - out.mean, 1.2815515655446004 * back.rel_sd[3] * out.mean
+    )
+
+
+def test_the_pools_relative_error_leaves_a_counts_noise_out():
+    """Pooled from whole copies, `rel_sd` is smaller than the plain relative errors' (the
+    count's noise is no longer in it); the same launches in tenths of a copy are not counts."""
+    titles = launch_catalogue()
+    counted = FAMILIES["launch"].train_pool(titles, 52)
+    tenths = [replace(t, values=t.values + 0.1) for t in titles]
+    plain = FAMILIES["launch"].train_pool(tenths, 52)
+    assert counted["counts"] and not plain["counts"]
+    assert all(c < p for c, p in zip(counted["rel_sd"], plain["rel_sd"], strict=True))

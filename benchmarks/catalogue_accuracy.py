@@ -436,15 +436,27 @@ def summary_table(bt: Backtest, scores: dict[str, dict[str, Scores]]) -> Table:
                 f"{verdict(error_value(own), error_value(row[best]))}"
                 f" ({error_cell(own)} vs {best} {error_cell(row[best])})"
             )
-        coverage = [
-            "-"
-            if own.prob is None
-            else ("yes" if abs(own.prob.coverage[lv] - lv) <= COVERAGE_TOLERANCE else "**no**")
-            + f" ({fmt(own.prob.coverage[lv], 1)}%)"
-            for lv in LEVELS
-        ]
+        sold = any(np.any(c.actual) for c in group)
+        coverage = [coverage_cell(own.prob, lv, sold) for lv in LEVELS]
         table.add(label, simple, intermittent, short, *coverage)
+    table.notes.append(
+        "coverage n/a: the segment sold no copy in any scored week, so any interval that holds"
+        " zero covers 100% of them and none could cover the nominal share"
+    )
     return table
+
+
+def coverage_cell(prob: Probabilistic | None, level: int, sold: bool) -> str:
+    """Whether the `level`% interval's coverage is within `COVERAGE_TOLERANCE` points of
+    nominal; n/a where the scored weeks sold nothing (`sold` False)."""
+    if prob is None:
+        return "-"
+    value = f"({fmt(prob.coverage[level], 1)}%)"
+    if not sold:
+        return f"n/a {value}"
+    return ("yes" if abs(prob.coverage[level] - level) <= COVERAGE_TOLERANCE else "**no**") + (
+        f" {value}"
+    )
 
 
 def intermittent_verdict(group: Sequence[Case], bt: Backtest, row: dict[str, Scores]) -> str:

@@ -56,7 +56,7 @@ class LaunchSpec(Spec):
     curve: tuple[float, ...]  # relative weekly sales by week since launch
     rel_sd: tuple[float, ...]  # relative error of the curve scaled on k = 1.. weeks
     pool_hash: str
-    counts: bool = False  # whole copies: a count's noise (variance the mean) on top of rel_sd
+    counts: bool = False  # whole copies: a count's and its scale's noise on top (`spread`)
 
     version: ClassVar[int] = 2  # 1: without `counts`
 

@@ -231,10 +231,8 @@ def _relative_errors(
             predicted.append(unit * p[ok])
             copies = unit * values[:k].sum() if norms is not None else np.inf
             sold.append(np.full(int(ok.sum()), copies))
-        if not actual or not sum(len(a) for a in actual):
-            out.append(1.0)
-            continue
-        out.append(_upper_tail_rel(*map(np.concatenate, (actual, predicted, sold))))
+        a, p, copies = (np.concatenate(x) if x else np.zeros(0) for x in (actual, predicted, sold))
+        out.append(_upper_tail_rel(a, p, copies) if a.size else 1.0)
     return out
 
 

@@ -224,11 +224,11 @@ def _relative_errors(
         actual, predicted, sold = [], [], []
         for i, (keys, values, _) in enumerate(members):
             curve = curves[keys[0]]
-            p = scaled(curve, values[:k], np.arange(k)) * curve[k:NORM_WEEKS]
-            ok = p > 0
+            projected = scaled(curve, values[:k], np.arange(k)) * curve[k:NORM_WEEKS]
+            ok = projected > 0
             unit = norms[i] if norms is not None else 1.0
             actual.append(unit * values[k:NORM_WEEKS][ok])
-            predicted.append(unit * p[ok])
+            predicted.append(unit * projected[ok])
             copies = unit * values[:k].sum() if norms is not None else np.inf
             sold.append(np.full(int(ok.sum()), copies))
         a, p, copies = (np.concatenate(x) if x else np.zeros(0) for x in (actual, predicted, sold))
